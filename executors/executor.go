@@ -1,0 +1,218 @@
+package executors
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// Account is one configured exchange account with its resolved credentials.
+type Account struct {
+	Name     string
+	Exchange string // "binance", "kucoin", "fake"
+	Tags     []string
+	// KeyType is the Binance key type: "hmac" (default), "ed25519" or "rsa".
+	KeyType    string
+	APIKey     secret.Value
+	Secret     secret.Value // HMAC secret, or PEM private key for ed25519/rsa
+	Passphrase secret.Value // KuCoin
+	KeyVersion int          // KuCoin: 1, 2 or 3 (default 2)
+	// BaseURL points at the venue (or the emulator); empty means production.
+	BaseURL string
+	// FuturesBaseURL is KuCoin's second host; empty derives it from BaseURL.
+	FuturesBaseURL string
+	// SubKeys are sub-account keys this team created (KuCoin needs their
+	// passphrases to delete or modify them).
+	SubKeys []SubKey
+}
+
+// SubKey is a sub-account API key known to the accounts file.
+type SubKey struct {
+	Sub        string // sub-account name (KuCoin subName, Binance e-mail)
+	APIKey     string // public key id
+	Passphrase secret.Value
+}
+
+// Env is what the process gives every executor: clock, logging, transport.
+// Zero fields get sensible defaults from Defaults.
+type Env struct {
+	Now    func() time.Time
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Logger *slog.Logger
+	// Transport, when set, is the base RoundTripper of every HTTP client the
+	// executor builds (each client still gets its own http.Client).
+	Transport http.RoundTripper
+	// Observer, when set, sees every HTTP exchange (status, rate-limit
+	// headers) after it completes; used for pacing and benchmarks.
+	Observer func(account string, req *http.Request, resp *http.Response, err error)
+}
+
+// Defaults fills zero fields.
+func (e Env) Defaults() Env {
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Sleep == nil {
+		e.Sleep = SleepContext
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+	return e
+}
+
+// SleepContext sleeps for d or until ctx is done.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Executor performs catalog actions against one account of one exchange.
+//
+// Do performs the action. Read-only actions must not change anything.
+// Mutating actions must call req.Hooks.Intent before every state-changing
+// request and must not send it when Intent fails; they call Outcome after
+// it. Mutating actions are idempotent in effect: running one again after a
+// partial failure converges (cancel_all re-lists, revoke skips keys already
+// gone), so the runner may retry them on retryable errors.
+//
+// Plan, for a mutating action, reads the current state and returns a
+// StatusWouldChange (or StatusOK when there is nothing to do) Result whose
+// Changes name the exact targets Do would act on now. It never mutates. For
+// a read-only action Plan is the same as Do.
+//
+// Both return errors wrapped in *Error with a class (see errors.go).
+type Executor interface {
+	// Exchange is the driver name ("binance", "kucoin", …).
+	Exchange() string
+	Do(ctx context.Context, req Request) (Result, error)
+	Plan(ctx context.Context, req Request) (Result, error)
+}
+
+// Request is one action for one account.
+type Request struct {
+	Action string
+	Step   string
+	Params Params // validated, with defaults applied
+	Hooks  Hooks  // never nil when called by the runner; use HooksOrNop
+}
+
+// Hooks observe mutations. The runner implements them with the audit trail.
+type Hooks interface {
+	// Intent records that m is about to be sent. An error means the intent
+	// could not be recorded: the executor must not send m and should return
+	// the error (it is of class ErrAudit).
+	Intent(ctx context.Context, m Mutation) error
+	// Outcome records what happened to m: err nil means the exchange
+	// accepted it.
+	Outcome(ctx context.Context, m Mutation, err error)
+}
+
+// Mutation is one state-changing request an executor is about to send.
+type Mutation struct {
+	// ID is stable for the same target across runs, e.g.
+	// "cancel:spot:BTCUSDT" or "delete-key:sub1@x:abcd…wxyz"; resume uses it.
+	ID     string
+	Kind   string // cancel-orders, delete-key, ip-lock-key, strip-key, cancel-withdrawal, close-position, transfer, deadman
+	Target string // human description, no secrets
+	// Irreversible marks mutations that cannot be undone (key deletion).
+	Irreversible bool
+	// Request is a redacted summary of what is sent (no secrets).
+	Request map[string]string
+}
+
+// NopHooks accepts every mutation.
+type NopHooks struct{}
+
+// Intent implements Hooks.
+func (NopHooks) Intent(context.Context, Mutation) error { return nil }
+
+// Outcome implements Hooks.
+func (NopHooks) Outcome(context.Context, Mutation, error) {}
+
+// HooksOrNop returns req.Hooks or NopHooks.
+func (r Request) HooksOrNop() Hooks {
+	if r.Hooks == nil {
+		return NopHooks{}
+	}
+	return r.Hooks
+}
+
+// Mutate records the intent of m, runs send, then records its outcome. It
+// is the one way executors should send a mutation.
+func (r Request) Mutate(ctx context.Context, m Mutation, send func(ctx context.Context) error) error {
+	h := r.HooksOrNop()
+	if err := h.Intent(ctx, m); err != nil {
+		return err
+	}
+	err := send(ctx)
+	h.Outcome(ctx, m, err)
+	return err
+}
+
+// Status is the result of one (step, account).
+type Status string
+
+// Statuses.
+const (
+	StatusOK          Status = "ok"           // done, nothing changed (or a read)
+	StatusChanged     Status = "changed"      // done, something changed, verified
+	StatusWouldChange Status = "would-change" // dry-run/plan: something would change
+	StatusSkipped     Status = "skipped"      // not run (when: false, aborted, unsupported…)
+	StatusFailed      Status = "failed"       // error, or verification failed
+	StatusPending     Status = "pending"      // a human must still act
+)
+
+// Result is the outcome of one action on one account.
+type Result struct {
+	Status  Status `json:"status"`
+	Summary string `json:"summary"` // one line, for humans
+	// Changes are the mutations done (changed) or that would be done
+	// (would-change), each naming its exact target.
+	Changes []Change `json:"changes,omitempty"`
+	// Remaining lists what is still there after a mutation that was meant
+	// to remove it (e.g. orders that survived a cancel-all).
+	Remaining []Change       `json:"remaining,omitempty"`
+	Manual    []ManualStep   `json:"manual,omitempty"`   // steps a human must take
+	Findings  []Finding      `json:"findings,omitempty"` // risky set-ups, pending withdrawals…
+	Data      any            `json:"data,omitempty"`     // action payload: *Snapshot, []Order, []Key, …
+	Counts    map[string]int `json:"counts,omitempty"`   // e.g. {"cancelled": 12, "remaining": 0}
+}
+
+// Change is one mutation, done or intended.
+type Change struct {
+	Kind         string `json:"kind"`
+	Target       string `json:"target"`
+	Irreversible bool   `json:"irreversible,omitempty"`
+	Product      string `json:"product,omitempty"`
+	Symbol       string `json:"symbol,omitempty"`
+	ID           string `json:"id,omitempty"`
+}
+
+// ManualStep is a step the API cannot do.
+type ManualStep struct {
+	Title        string `json:"title"`
+	Instructions string `json:"instructions"`
+	// Verify names how the tool can confirm it (e.g. "key_rejected").
+	Verify string `json:"verify,omitempty"`
+}
+
+// Finding flags something a human should look at.
+type Finding struct {
+	Severity string `json:"severity"` // high, medium, low, info
+	Subject  string `json:"subject"`  // e.g. "key abcd…wxyz (sub bot1)"
+	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
+}

@@ -1,0 +1,8 @@
+package cli
+
+import "github.com/panicbutton/panicbutton/executors"
+
+// NewRegistry is the explicit list of exchange drivers.
+func NewRegistry() *executors.Registry {
+	return executors.NewRegistry()
+}
