@@ -19,7 +19,7 @@ type Account struct {
 	APIKey     secret.Value
 	Secret     secret.Value // HMAC secret, or PEM private key for ed25519/rsa
 	Passphrase secret.Value // KuCoin
-	KeyVersion int          // KuCoin: 1, 2 or 3 (default 2)
+	KeyVersion int          // KuCoin: 1, 2 or 3 (default 3)
 	// BaseURL points at the venue (or the emulator); empty means production.
 	BaseURL string
 	// FuturesBaseURL is KuCoin's second host; empty derives it from BaseURL.
