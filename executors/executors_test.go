@@ -1,0 +1,153 @@
+package executors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// spy is an executor that mutates through req.Mutate in Do and Plan alike,
+// so the dry-run decorator's guarantees can be observed.
+type spy struct {
+	doCalls, planCalls, sent int
+	mutateInPlan          bool
+}
+
+func (s *spy) Exchange() string { return "spy" }
+
+func (s *spy) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	s.doCalls++
+	if executors.IsMutating(req.Action) {
+		if err := req.Mutate(ctx, executors.Mutation{ID: "x"}, func(context.Context) error { s.sent++; return nil }); err != nil {
+			return executors.Result{}, err
+		}
+		return executors.Result{Status: executors.StatusChanged}, nil
+	}
+	return executors.Result{Status: executors.StatusOK}, nil
+}
+
+func (s *spy) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
+	s.planCalls++
+	if s.mutateInPlan {
+		if err := req.Mutate(ctx, executors.Mutation{ID: "x"}, func(context.Context) error { s.sent++; return nil }); err != nil {
+			return executors.Result{}, err
+		}
+	}
+	return executors.Result{Status: executors.StatusWouldChange}, nil
+}
+
+func TestDryRun(t *testing.T) {
+	tests := []struct {
+		action       string
+		mutateInPlan bool
+		wantDo       int
+		wantPlan     int
+		wantStatus   executors.Status
+		wantErr      error
+	}{
+		{executors.SnapshotBalances, false, 1, 0, executors.StatusOK, nil},
+		{executors.OrdersCancelAll, false, 0, 1, executors.StatusWouldChange, nil},
+		{executors.KeysRevoke, false, 0, 1, executors.StatusWouldChange, nil},
+		// A Plan that wrongly tries to mutate is refused before sending.
+		{executors.OrdersCancelAll, true, 0, 1, "", executors.ErrAudit},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/mutateInPlan=%v", tt.action, tt.mutateInPlan), func(t *testing.T) {
+			s := &spy{mutateInPlan: tt.mutateInPlan}
+			res, err := executors.DryRun(s).Do(context.Background(), executors.Request{Action: tt.action, Hooks: executors.NopHooks{}})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if s.sent != 0 {
+				t.Errorf("mutations sent = %d, want 0", s.sent)
+			}
+			if s.doCalls != tt.wantDo || s.planCalls != tt.wantPlan {
+				t.Errorf("Do/Plan calls = %d/%d, want %d/%d", s.doCalls, s.planCalls, tt.wantDo, tt.wantPlan)
+			}
+			if res.Status != tt.wantStatus {
+				t.Errorf("status = %q, want %q", res.Status, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		class     error
+		retryable bool
+		name      string
+	}{
+		{executors.ErrAuth, false, "auth"},
+		{executors.ErrRateLimited, true, "rate-limited"},
+		{executors.ErrTransient, true, "transient"},
+		{executors.ErrUnknownOutcome, true, "unknown-outcome"},
+		{executors.ErrRejected, false, "rejected"},
+		{executors.ErrUnsupported, false, "unsupported"},
+		{executors.ErrAudit, false, "audit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fmt.Errorf("step freeze: %w", &executors.Error{Class: tt.class, Op: "cancel spot BTCUSDT", Code: "-1", RetryAfter: 2 * time.Second})
+			if !errors.Is(err, tt.class) {
+				t.Errorf("errors.Is(err, class) = false")
+			}
+			if got := executors.Retryable(err); got != tt.retryable {
+				t.Errorf("Retryable = %v, want %v", got, tt.retryable)
+			}
+			if got := executors.ClassOf(err); got != tt.name {
+				t.Errorf("ClassOf = %q, want %q", got, tt.name)
+			}
+			if d, ok := executors.RetryAfter(err); !ok || d != 2*time.Second {
+				t.Errorf("RetryAfter = %v %v, want 2s true", d, ok)
+			}
+		})
+	}
+	if executors.Retryable(errors.New("plain")) {
+		t.Error("an unclassified error must not be retryable")
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	d := executors.Driver{Exchange: "x", Actions: []string{executors.OrdersList},
+		New: func(a executors.Account, env executors.Env) (executors.Executor, error) { return &spy{}, nil }}
+	r := executors.NewRegistry(d)
+	for _, tt := range []struct {
+		exchange, action string
+		want             bool
+	}{
+		{"x", executors.OrdersList, true},
+		{"x", executors.KeysRevoke, false},
+		{"x", executors.Manual, true}, // local actions are always supported
+		{"y", executors.OrdersList, false},
+	} {
+		if got := r.Supports(tt.exchange, tt.action); got != tt.want {
+			t.Errorf("Supports(%s, %s) = %v, want %v", tt.exchange, tt.action, got, tt.want)
+		}
+	}
+	if _, err := r.New(executors.Account{Name: "a", Exchange: "nope"}, executors.Env{}); err == nil {
+		t.Error("New with an unknown exchange: want an error")
+	}
+	if e, err := r.New(executors.Account{Name: "a", Exchange: "x"}, executors.Env{}); err != nil || e == nil {
+		t.Errorf("New = %v, %v", e, err)
+	}
+}
+
+func TestWithDefaults(t *testing.T) {
+	p := executors.WithDefaults(executors.KeysRevoke, executors.Params{"method": "ip_lock"})
+	if p.String("method") != "ip_lock" || p.String("scope") != "sub_accounts" || p.String("select") != "all" {
+		t.Errorf("WithDefaults = %v", p)
+	}
+	for _, a := range executors.Actions() {
+		for _, ps := range a.Params {
+			if ps.Default != nil {
+				if err := executors.CheckValue(ps.Type, ps.Default); err != nil {
+					t.Errorf("%s.%s default: %v", a.Name, ps.Name, err)
+				}
+			}
+		}
+	}
+}
