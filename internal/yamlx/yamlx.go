@@ -37,9 +37,16 @@
 //     "products: spot, margin" (one string, not a list).
 //   - StringMap: a mapping of scalars to non-null scalars.
 //
-// Diagnostics.Err returns nil or a *multierror.Error whose elements are
-// *Diagnostic sorted by position, and whose Error() prints one
-// "file:line:col: msg" per line, with no header.
+// IsNull and Describe help with custom checks ("want X, got " +
+// Describe(n)).
+//
+// Diagnostics collects problems (Add at a node, AddAt a position, Merge
+// another error, Prefix the messages a helper just added with context such
+// as "step freeze: timeout"). Diagnostics.Err returns nil or a
+// *multierror.Error whose elements are *Diagnostic sorted by position, and
+// whose Error() prints one "file:line:col: msg" per line, with no header.
+// A YAML syntax error has a line but no column: it prints as
+// "file:line: msg".
 package yamlx
 
 import (

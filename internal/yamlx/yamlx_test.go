@@ -108,6 +108,8 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 		{"top level scalar", "hello\n", Limits{}, `f.yaml:1:1: top level: want a mapping, got "hello"`},
 		{"two documents", "a: 1\n---\nb: 2\n", Limits{}, "f.yaml:2:1: more than one YAML document: want exactly one"},
 		{"too deep", deep, Limits{}, "f.yaml:65:129: nesting deeper than 64 levels"},
+		{"deep flow", "a: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n", Limits{}, "f.yaml:1:67: nesting deeper than 64 levels"},
+		{"deeper than the parser allows", "a: " + strings.Repeat("[", 20000) + "\n", Limits{}, "f.yaml: yaml: exceeded max depth of 10000"},
 		{"custom depth", "a: {b: {c: 1}}\n", Limits{MaxDepth: 2}, "f.yaml:1:8: nesting deeper than 2 levels"},
 		{"billion laughs", laughs, Limits{}, "f.yaml:2:8: alias *a refers to a mapping or list: only aliases to plain values are allowed"},
 		{"too many aliases", manyScalarAliases.String(), Limits{}, "f.yaml:2:"},

@@ -1,0 +1,641 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/secret"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// Target is one account the playbook runs against, with its executor.
+type Target struct {
+	Ref  playbooks.AccountRef
+	Exec executors.Executor
+}
+
+// Recorder is the audit trail as the runner sees it (*audit.Log).
+type Recorder interface {
+	Append(e audit.Event) (audit.Record, error)
+	Head() string
+}
+
+// ManualHandler lets an operator perform a manual step. Wait shows the
+// instructions and blocks until the operator says it is done (true), or
+// declines / is not available (false).
+type ManualHandler interface {
+	Wait(ctx context.Context, step, account, instructions string) (bool, error)
+}
+
+// Mode of a run.
+const (
+	ModeDryRun  = "dry-run"
+	ModeExecute = "execute"
+)
+
+// Options configure one run.
+type Options struct {
+	RunID    string
+	Playbook *playbooks.Playbook
+	Targets  []Target
+	Inputs   map[string]string
+	// DryRun wraps every executor with executors.DryRun: reads are real,
+	// mutations become "would …" results.
+	DryRun bool
+	Audit  Recorder
+	// AuditDegraded lets mutations proceed when the audit trail cannot be
+	// written (recorded in the start record; shouted on Warn).
+	AuditDegraded bool
+	// RunDir receives snapshot-<step>.json files; empty: none written.
+	RunDir         string
+	Concurrency    int           // accounts in flight per step; default 8
+	DefaultTimeout time.Duration // per (step, account) when the step sets none; default 2m
+	ManualTimeout  time.Duration // default for manual steps; default 30m
+	BackoffBase    time.Duration // default 250ms
+	BackoffMax     time.Duration // default 10s
+	Manual         ManualHandler // nil: manual steps stay pending
+	Now            func() time.Time
+	Sleep          func(ctx context.Context, d time.Duration) error
+	// Progress, when set, is called as results arrive (from several goroutines, serialised).
+	Progress func(Event)
+	// Warn receives loud operator warnings (e.g. degraded audit).
+	Warn    func(msg string)
+	Version string
+	// StartInfo is merged into the start record (e.g. the plan's hash and
+	// who confirmed the execution).
+	StartInfo map[string]any
+	// Notify posts notify.webhook steps; nil disables them (result skipped).
+	Notify func(ctx context.Context, url string, headers map[string]string, body []byte) error
+}
+
+// Event is a progress notification.
+type Event struct {
+	Kind    string // step-start, result
+	Step    string
+	Account string
+	Result  *StepResult
+}
+
+// StepResult is the result of one (step, account).
+type StepResult struct {
+	Step     string           `json:"step"`
+	Account  string           `json:"account"`
+	Exchange string           `json:"exchange,omitempty"`
+	Action   string           `json:"action"`
+	Status   executors.Status `json:"status"`
+	Summary  string           `json:"summary"`
+	Error    string           `json:"error,omitempty"`
+	ErrClass string           `json:"error_class,omitempty"`
+	Attempts int              `json:"attempts,omitempty"`
+	Started  time.Time        `json:"started"`
+	Duration time.Duration    `json:"duration_ns"`
+	Result   executors.Result `json:"result"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	RunID       string                   `json:"run_id"`
+	Playbook    string                   `json:"playbook"`
+	PlaybookSHA string                   `json:"playbook_sha256"`
+	Mode        string                   `json:"mode"`
+	Started     time.Time                `json:"started"`
+	Duration    time.Duration            `json:"duration_ns"`
+	Results     []StepResult             `json:"results"`
+	Interrupted bool                     `json:"interrupted,omitempty"`
+	Aborted     string                   `json:"aborted_at,omitempty"` // step whose failure aborted the run
+	AuditHead   string                   `json:"audit_head,omitempty"`
+	Counts      map[executors.Status]int `json:"counts"`
+}
+
+// Count returns how many results have status s.
+func (r *Report) Count(s executors.Status) int { return r.Counts[s] }
+
+type run struct {
+	o        Options
+	mu       sync.Mutex                   // guards statuses and results
+	statuses map[string]map[string]string // account -> step -> status
+	results  []StepResult
+	auditMu  sync.Mutex
+	auditErr error
+	progMu   sync.Mutex
+}
+
+// Run executes the playbook. It returns an error only when the run could
+// not start (e.g. the start record could not be written); step failures are
+// in the Report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o = withDefaults(o)
+	r := &run{o: o, statuses: map[string]map[string]string{}}
+	start := o.Now()
+	mode := ModeExecute
+	if o.DryRun {
+		mode = ModeDryRun
+	}
+	rep := &Report{RunID: o.RunID, Playbook: o.Playbook.Name, PlaybookSHA: o.Playbook.SHA256, Mode: mode, Started: start}
+
+	names := make([]string, len(o.Targets))
+	for i, t := range o.Targets {
+		names[i] = t.Ref.Name
+	}
+	startInfo := map[string]any{
+		"tool_version":    o.Version,
+		"playbook":        o.Playbook.Name,
+		"playbook_file":   o.Playbook.File,
+		"playbook_sha256": o.Playbook.SHA256,
+		"mode":            mode,
+		"accounts":        names,
+		"inputs":          redactInputs(o.Inputs),
+		"audit_degraded":  o.AuditDegraded,
+	}
+	for k, v := range o.StartInfo {
+		startInfo[k] = v
+	}
+	if _, err := r.record(audit.Event{Phase: "start", Result: startInfo}); err != nil && !o.AuditDegraded {
+		return nil, fmt.Errorf("audit trail: cannot write the start record: %w", err)
+	}
+	if o.AuditDegraded {
+		o.Warn("WARNING: running with --audit-degraded: mutations proceed even if the audit trail cannot be written")
+	}
+
+	for _, step := range o.Playbook.Steps {
+		if ctx.Err() != nil {
+			rep.Interrupted = true
+			break
+		}
+		if rep.Aborted != "" {
+			r.skipAll(step, "skipped: run aborted after step "+rep.Aborted+" failed")
+			continue
+		}
+		failed := r.runStep(ctx, step)
+		if ctx.Err() != nil {
+			rep.Interrupted = true
+		}
+		if failed && step.OnError == "abort" {
+			rep.Aborted = step.ID
+		}
+	}
+	if rep.Interrupted {
+		// Steps never started are recorded as skipped so the report is complete.
+		r.mu.Lock()
+		seen := map[string]bool{}
+		for _, res := range r.results {
+			seen[res.Step] = true
+		}
+		r.mu.Unlock()
+		for _, step := range o.Playbook.Steps {
+			if !seen[step.ID] {
+				r.skipAll(step, "skipped: run interrupted")
+			}
+		}
+	}
+
+	rep.Results = r.sortedResults()
+	rep.Duration = o.Now().Sub(start)
+	rep.Counts = map[executors.Status]int{}
+	for _, res := range rep.Results {
+		rep.Counts[res.Status]++
+	}
+	endResult := map[string]any{
+		"counts":      rep.Counts,
+		"interrupted": rep.Interrupted,
+		"duration_ms": rep.Duration.Milliseconds(),
+	}
+	if rep.Aborted != "" {
+		endResult["aborted_at"] = rep.Aborted
+	}
+	if _, err := r.record(audit.Event{Phase: "end", Result: endResult}); err != nil {
+		o.Warn("WARNING: audit trail: cannot write the end record: " + err.Error())
+	}
+	if o.Audit != nil {
+		rep.AuditHead = o.Audit.Head()
+	}
+	return rep, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 2 * time.Minute
+	}
+	if o.ManualTimeout <= 0 {
+		o.ManualTimeout = 30 * time.Minute
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = 250 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = executors.SleepContext
+	}
+	if o.Warn == nil {
+		o.Warn = func(string) {}
+	}
+	if o.Inputs == nil {
+		o.Inputs = map[string]string{}
+	}
+	return o
+}
+
+// redactInputs masks input values: they may be key ids or other sensitive text.
+func redactInputs(in map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range in {
+		if v == "" {
+			out[k] = ""
+			continue
+		}
+		out[k] = secret.Mask(v)
+	}
+	return out
+}
+
+// record appends an audit event. It is safe for concurrent use.
+func (r *run) record(e audit.Event) (audit.Record, error) {
+	if r.o.Audit == nil {
+		return audit.Record{}, nil
+	}
+	r.auditMu.Lock()
+	defer r.auditMu.Unlock()
+	rec, err := r.o.Audit.Append(e)
+	if err != nil && r.auditErr == nil {
+		r.auditErr = err
+		if r.o.AuditDegraded {
+			r.o.Warn("WARNING: audit trail write failed; continuing because of --audit-degraded: " + err.Error())
+		}
+	}
+	return rec, err
+}
+
+func (r *run) progress(e Event) {
+	if r.o.Progress == nil {
+		return
+	}
+	r.progMu.Lock()
+	defer r.progMu.Unlock()
+	r.o.Progress(e)
+}
+
+func (r *run) addResult(res StepResult) {
+	r.mu.Lock()
+	r.results = append(r.results, res)
+	if r.statuses[res.Account] == nil {
+		r.statuses[res.Account] = map[string]string{}
+	}
+	r.statuses[res.Account][res.Step] = string(res.Status)
+	r.mu.Unlock()
+	r.progress(Event{Kind: "result", Step: res.Step, Account: res.Account, Result: &res})
+}
+
+func (r *run) stepStatuses(account string) map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range r.statuses[account] {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *run) sortedResults() []StepResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	order := map[string]int{}
+	for i, s := range r.o.Playbook.Steps {
+		order[s.ID] = i
+	}
+	acct := map[string]int{}
+	for i, t := range r.o.Targets {
+		acct[t.Ref.Name] = i
+	}
+	out := append([]StepResult(nil), r.results...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if order[out[i].Step] != order[out[j].Step] {
+			return order[out[i].Step] < order[out[j].Step]
+		}
+		return acct[out[i].Account] < acct[out[j].Account]
+	})
+	return out
+}
+
+func (r *run) skipAll(step playbooks.Step, why string) {
+	for _, t := range r.o.Targets {
+		res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action,
+			Status: executors.StatusSkipped, Summary: why, Started: r.o.Now()}
+		res.Result = executors.Result{Status: res.Status, Summary: why}
+		r.recordResult(res)
+		r.addResult(res)
+	}
+}
+
+// runStep fans the step out over the targets; it reports whether any failed.
+func (r *run) runStep(ctx context.Context, step playbooks.Step) bool {
+	r.progress(Event{Kind: "step-start", Step: step.ID})
+	sem := make(chan struct{}, r.o.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := false
+	var snapshots []any
+	for _, t := range r.o.Targets {
+		wg.Add(1)
+		go func(t Target) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			defer func() {
+				select {
+				case <-sem:
+				default:
+				}
+			}()
+			res := r.runOne(ctx, step, t)
+			r.recordResult(res)
+			r.addResult(res)
+			mu.Lock()
+			if res.Status == executors.StatusFailed {
+				failed = true
+			}
+			if snap, ok := res.Result.Data.(*executors.Snapshot); ok && snap != nil {
+				snapshots = append(snapshots, snap)
+			}
+			mu.Unlock()
+		}(t)
+	}
+	wg.Wait()
+	if len(snapshots) > 0 && r.o.RunDir != "" {
+		sort.Slice(snapshots, func(i, j int) bool {
+			return snapshots[i].(*executors.Snapshot).Account < snapshots[j].(*executors.Snapshot).Account
+		})
+		if err := writeJSON(filepath.Join(r.o.RunDir, "snapshot-"+step.ID+".json"), snapshots); err != nil {
+			r.o.Warn("WARNING: cannot write snapshot file: " + err.Error())
+		}
+	}
+	return failed
+}
+
+// recordResult writes the info record of one (step, account) result.
+func (r *run) recordResult(res StepResult) {
+	summary := map[string]any{
+		"status":  res.Status,
+		"summary": res.Summary,
+	}
+	if res.Error != "" {
+		summary["error"] = res.Error
+		summary["error_class"] = res.ErrClass
+	}
+	if res.Attempts > 1 {
+		summary["attempts"] = res.Attempts
+	}
+	if len(res.Result.Changes) > 0 {
+		summary["changes"] = res.Result.Changes
+	}
+	if len(res.Result.Remaining) > 0 {
+		summary["remaining"] = res.Result.Remaining
+	}
+	if len(res.Result.Manual) > 0 {
+		summary["manual"] = res.Result.Manual
+	}
+	if len(res.Result.Findings) > 0 {
+		summary["findings"] = res.Result.Findings
+	}
+	if len(res.Result.Counts) > 0 {
+		summary["counts"] = res.Result.Counts
+	}
+	summary["duration_ms"] = res.Duration.Milliseconds()
+	_, _ = r.record(audit.Event{Phase: "info", Step: res.Step, Account: res.Account, Action: res.Action, Result: summary})
+}
+
+func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target) StepResult {
+	started := r.o.Now()
+	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Started: started}
+	finish := func(result executors.Result, err error) StepResult {
+		res.Duration = r.o.Now().Sub(started)
+		if err != nil {
+			res.Error = err.Error()
+			res.ErrClass = executors.ClassOf(err)
+			if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				res.ErrClass = "interrupted"
+				res.Error = "interrupted while in flight: " + res.Error
+			}
+			if result.Status == "" || result.Status == executors.StatusOK {
+				result.Status = executors.StatusFailed
+			}
+			if result.Summary == "" {
+				result.Summary = res.Error
+			}
+		}
+		res.Result = result
+		res.Status = result.Status
+		res.Summary = result.Summary
+		return res
+	}
+
+	if step.When != nil {
+		ok, err := step.When.Eval(playbooks.Vars{Inputs: r.o.Inputs, Account: t.Ref, Steps: r.stepStatuses(t.Ref.Name)})
+		if err != nil {
+			return finish(executors.Result{}, fmt.Errorf("when %q: %w", step.When.String(), err))
+		}
+		if !ok {
+			return finish(executors.Result{Status: executors.StatusSkipped, Summary: "skipped: when " + step.When.String() + " is false"}, nil)
+		}
+	}
+	params, err := playbooks.RenderParams(executors.WithDefaults(step.Action, step.With),
+		playbooks.TemplateData{Inputs: r.o.Inputs, Account: t.Ref, Step: step.ID})
+	if err != nil {
+		return finish(executors.Result{}, fmt.Errorf("rendering parameters: %w", err))
+	}
+
+	timeout := step.Timeout
+	switch {
+	case timeout > 0:
+	case step.Action == executors.Manual:
+		timeout = r.o.ManualTimeout
+	default:
+		timeout = r.o.DefaultTimeout
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	switch step.Action {
+	case executors.Manual:
+		return finish(r.manual(sctx, step, t, params))
+	case executors.NotifyWebhook:
+		return finish(r.notify(sctx, step, t, params))
+	}
+
+	exec := t.Exec
+	if r.o.DryRun {
+		exec = executors.DryRun(exec)
+	}
+	req := executors.Request{Action: step.Action, Step: step.ID, Params: params,
+		Hooks: &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action}}
+	var result executors.Result
+	for attempt := 0; ; attempt++ {
+		res.Attempts = attempt + 1
+		result, err = exec.Do(sctx, req)
+		if err == nil || attempt >= step.Retries || !executors.Retryable(err) || sctx.Err() != nil {
+			break
+		}
+		wait := r.backoff(attempt)
+		if ra, ok := executors.RetryAfter(err); ok && ra > wait {
+			wait = ra
+		}
+		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
+			Result: map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)}})
+		if serr := r.o.Sleep(sctx, wait); serr != nil {
+			break
+		}
+	}
+	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("step timed out after %s: %w", timeout, err)
+	}
+	return finish(result, err)
+}
+
+// backoff is exponential with full jitter: uniform in [0, min(max, base·2^n)].
+func (r *run) backoff(attempt int) time.Duration {
+	d := r.o.BackoffBase << attempt
+	if d <= 0 || d > r.o.BackoffMax {
+		d = r.o.BackoffMax
+	}
+	return time.Duration(rand.Int64N(int64(d) + 1))
+}
+
+// manual handles a manual step: the operator does it (TTY) or it stays pending.
+func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p executors.Params) (executors.Result, error) {
+	instr := p.String("instructions")
+	ms := executors.ManualStep{Title: step.ID, Instructions: instr}
+	if v := p.String("verify"); v != "" && v != "none" {
+		ms.Verify = v
+	}
+	pending := executors.Result{Status: executors.StatusPending, Summary: "manual step pending: " + firstLine(instr), Manual: []executors.ManualStep{ms}}
+	if r.o.DryRun || r.o.Manual == nil {
+		return pending, nil
+	}
+	done, err := r.o.Manual.Wait(ctx, step.ID, t.Ref.Name, instr)
+	if err != nil {
+		return pending, err
+	}
+	if !done {
+		return pending, nil
+	}
+	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
+		Result: map[string]any{"operator": "confirmed done"}})
+	if ms.Verify != "key_rejected" {
+		return executors.Result{Status: executors.StatusOK, Summary: "done (confirmed by the operator)"}, nil
+	}
+	vp := executors.WithDefaults(executors.KeysVerifyRejected, executors.Params{})
+	if k := p.String("api_key"); k != "" {
+		vp["api_key"] = k
+	}
+	vres, err := t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: vp, Hooks: executors.NopHooks{}})
+	if err != nil {
+		pending.Summary = "operator confirmed, but verification failed: " + err.Error()
+		return pending, nil
+	}
+	if vres.Status != executors.StatusOK && vres.Status != executors.StatusChanged {
+		pending.Summary = "operator confirmed, but the key is still accepted: " + vres.Summary
+		return pending, nil
+	}
+	return executors.Result{Status: executors.StatusOK, Summary: "done and verified: " + vres.Summary, Data: vres.Data}, nil
+}
+
+func (r *run) notify(ctx context.Context, step playbooks.Step, t Target, p executors.Params) (executors.Result, error) {
+	if r.o.Notify == nil {
+		return executors.Result{Status: executors.StatusSkipped, Summary: "notifications disabled"}, nil
+	}
+	if r.o.DryRun {
+		return executors.Result{Status: executors.StatusOK, Summary: "dry-run: would notify " + redactURL(p.String("url"))}, nil
+	}
+	text := p.String("text")
+	if text == "" {
+		text = fmt.Sprintf("panicbutton: %s on %s: step %s reached", r.o.Playbook.Name, t.Ref.Name, step.ID)
+	}
+	body, _ := json.Marshal(map[string]any{"text": text, "run_id": r.o.RunID, "playbook": r.o.Playbook.Name,
+		"account": t.Ref.Name, "step": step.ID, "statuses": r.stepStatuses(t.Ref.Name)})
+	if err := r.o.Notify(ctx, p.String("url"), p.Map("headers"), body); err != nil {
+		// Notifications never block containment: report, don't fail the run.
+		return executors.Result{Status: executors.StatusOK, Summary: "notification failed (ignored): " + err.Error()}, nil
+	}
+	return executors.Result{Status: executors.StatusOK, Summary: "notified " + redactURL(p.String("url"))}, nil
+}
+
+// redactURL keeps scheme and host: webhook paths often embed tokens.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			return u[:i+3+j] + "/…"
+		}
+	}
+	return u
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+// auditHooks records every mutation around the executor's send.
+type auditHooks struct {
+	r                     *run
+	step, account, action string
+}
+
+func (h *auditHooks) summary(m executors.Mutation) map[string]string {
+	s := map[string]string{"mutation_id": m.ID, "kind": m.Kind, "target": m.Target}
+	if m.Irreversible {
+		s["irreversible"] = "true"
+	}
+	for k, v := range m.Request {
+		s["req."+k] = v
+	}
+	return s
+}
+
+func (h *auditHooks) Intent(ctx context.Context, m executors.Mutation) error {
+	_, err := h.r.record(audit.Event{Phase: "intent", Step: h.step, Account: h.account, Action: h.action, Request: h.summary(m)})
+	if err != nil && !h.r.o.AuditDegraded {
+		return &executors.Error{Class: executors.ErrAudit, Op: m.Target, Msg: "intent not recorded, mutation not sent", Err: err}
+	}
+	return nil
+}
+
+func (h *auditHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
+	res := map[string]any{"ok": err == nil}
+	if err != nil {
+		res["error"] = err.Error()
+		res["error_class"] = executors.ClassOf(err)
+	}
+	_, _ = h.r.record(audit.Event{Phase: "outcome", Step: h.step, Account: h.account, Action: h.action, Request: h.summary(m), Result: res})
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}

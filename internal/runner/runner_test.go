@@ -1,0 +1,432 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// stubExec is a scripted executor: per action, a list of (result, error)
+// answers consumed in order (the last one repeats).
+type stubExec struct {
+	mu      sync.Mutex
+	answers map[string][]answer
+	calls   map[string]int
+	sent    int // mutations actually "sent" (after a successful Intent)
+	block   map[string]bool
+}
+
+type answer struct {
+	res executors.Result
+	err error
+}
+
+func newStub() *stubExec {
+	return &stubExec{answers: map[string][]answer{}, calls: map[string]int{}, block: map[string]bool{}}
+}
+
+func (s *stubExec) on(action string, as ...answer) *stubExec { s.answers[action] = as; return s }
+
+func (s *stubExec) Exchange() string { return "stub" }
+
+func (s *stubExec) next(action string) answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.calls[action]
+	s.calls[action]++
+	as := s.answers[action]
+	if len(as) == 0 {
+		return answer{res: executors.Result{Status: executors.StatusOK, Summary: action + " done"}}
+	}
+	if n >= len(as) {
+		n = len(as) - 1
+	}
+	return as[n]
+}
+
+func (s *stubExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	if s.block[req.Action] {
+		<-ctx.Done()
+		return executors.Result{}, &executors.Error{Class: executors.ErrTransient, Op: req.Action, Err: ctx.Err()}
+	}
+	a := s.next(req.Action)
+	if executors.IsMutating(req.Action) && a.err == nil {
+		m := executors.Mutation{ID: "m:" + req.Action, Kind: "cancel-orders", Target: "spot BTCUSDT"}
+		if err := req.Mutate(ctx, m, func(context.Context) error {
+			s.mu.Lock()
+			s.sent++
+			s.mu.Unlock()
+			return nil
+		}); err != nil {
+			return executors.Result{}, err
+		}
+	}
+	return a.res, a.err
+}
+
+func (s *stubExec) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
+	return executors.Result{Status: executors.StatusWouldChange, Summary: "would " + req.Action,
+		Changes: []executors.Change{{Kind: "cancel-orders", Target: "spot BTCUSDT"}}}, nil
+}
+
+// memAudit is an in-memory Recorder that can be told to fail.
+type memAudit struct {
+	mu     sync.Mutex
+	events []audit.Event
+	fail   bool
+}
+
+func (m *memAudit) Append(e audit.Event) (audit.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail {
+		return audit.Record{}, errors.New("disk full")
+	}
+	m.events = append(m.events, e)
+	return audit.Record{Seq: int64(len(m.events))}, nil
+}
+
+func (m *memAudit) Head() string { return "head" }
+
+func (m *memAudit) phases() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, e := range m.events {
+		out = append(out, e.Phase)
+	}
+	return out
+}
+
+func mustPlaybook(t *testing.T, src string) *playbooks.Playbook {
+	t.Helper()
+	pb, err := playbooks.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("parse playbook: %v", err)
+	}
+	return pb
+}
+
+func targets(execs ...executors.Executor) []Target {
+	var out []Target
+	for i, e := range execs {
+		out = append(out, Target{Ref: playbooks.AccountRef{Name: fmt.Sprintf("acct%d", i+1), Exchange: "stub"}, Exec: e})
+	}
+	return out
+}
+
+func opts(pb *playbooks.Playbook, rec Recorder, ts []Target) Options {
+	return Options{RunID: "r1", Playbook: pb, Targets: ts, Audit: rec,
+		BackoffBase: time.Millisecond, BackoffMax: 2 * time.Millisecond}
+}
+
+func result(t *testing.T, rep *Report, step, account string) StepResult {
+	t.Helper()
+	for _, r := range rep.Results {
+		if r.Step == step && r.Account == account {
+			return r
+		}
+	}
+	t.Fatalf("no result for %s/%s in %+v", step, account, rep.Results)
+	return StepResult{}
+}
+
+const freezePB = `name: t
+targets: {all: true}
+steps:
+  - id: snap
+    action: snapshot.balances
+  - id: freeze
+    action: orders.cancel_all
+    retries: 2
+`
+
+func TestRunAuditsEveryMutation(t *testing.T) {
+	s := newStub().on(executors.OrdersCancelAll, answer{res: executors.Result{Status: executors.StatusChanged, Summary: "cancelled 1"}})
+	rec := &memAudit{}
+	rep, err := Run(context.Background(), opts(mustPlaybook(t, freezePB), rec, targets(s)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := result(t, rep, "freeze", "acct1").Status; got != executors.StatusChanged {
+		t.Errorf("freeze status = %s, want changed", got)
+	}
+	got := strings.Join(rec.phases(), ",")
+	want := "start,info,intent,outcome,info,end"
+	if got != want {
+		t.Errorf("audit phases = %s, want %s", got, want)
+	}
+}
+
+func TestDryRunSendsNothing(t *testing.T) {
+	s := newStub()
+	o := opts(mustPlaybook(t, freezePB), &memAudit{}, targets(s))
+	o.DryRun = true
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.sent != 0 {
+		t.Errorf("mutations sent in dry-run = %d, want 0", s.sent)
+	}
+	r := result(t, rep, "freeze", "acct1")
+	if r.Status != executors.StatusWouldChange || len(r.Result.Changes) != 1 {
+		t.Errorf("freeze = %s %v, want would-change with 1 change", r.Status, r.Result.Changes)
+	}
+	if s.calls[executors.SnapshotBalances] != 1 {
+		t.Errorf("reads in dry-run = %d, want 1 (reads are real)", s.calls[executors.SnapshotBalances])
+	}
+}
+
+func TestAuditFailureFailsClosed(t *testing.T) {
+	for _, degraded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("degraded=%v", degraded), func(t *testing.T) {
+			s := newStub()
+			rec := &memAudit{}
+			o := opts(mustPlaybook(t, freezePB), rec, targets(s))
+			o.AuditDegraded = degraded
+			// Let the start record through, then break the trail.
+			o.Progress = func(e Event) {
+				if e.Kind == "step-start" && e.Step == "freeze" {
+					rec.mu.Lock()
+					rec.fail = true
+					rec.mu.Unlock()
+				}
+			}
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := result(t, rep, "freeze", "acct1")
+			if degraded {
+				if s.sent != 1 || r.Status == executors.StatusFailed {
+					t.Errorf("degraded: sent=%d status=%s, want 1 sent and not failed", s.sent, r.Status)
+				}
+				return
+			}
+			if s.sent != 0 {
+				t.Errorf("mutations sent with a broken audit trail = %d, want 0", s.sent)
+			}
+			if r.Status != executors.StatusFailed || r.ErrClass != "audit" {
+				t.Errorf("freeze = %s (%s), want failed (audit)", r.Status, r.ErrClass)
+			}
+		})
+	}
+}
+
+func TestRetriesOnlyRetryableClasses(t *testing.T) {
+	ok := answer{res: executors.Result{Status: executors.StatusChanged, Summary: "done"}}
+	tests := []struct {
+		name     string
+		first    error
+		attempts int
+		status   executors.Status
+	}{
+		{"transient retried", &executors.Error{Class: executors.ErrTransient}, 2, executors.StatusChanged},
+		{"rate limit retried", &executors.Error{Class: executors.ErrRateLimited, RetryAfter: time.Millisecond}, 2, executors.StatusChanged},
+		{"unknown outcome retried", &executors.Error{Class: executors.ErrUnknownOutcome}, 2, executors.StatusChanged},
+		{"auth not retried", &executors.Error{Class: executors.ErrAuth}, 1, executors.StatusFailed},
+		{"rejected not retried", &executors.Error{Class: executors.ErrRejected}, 1, executors.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStub().on(executors.OrdersCancelAll, answer{err: tt.first}, ok)
+			rep, err := Run(context.Background(), opts(mustPlaybook(t, freezePB), &memAudit{}, targets(s)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := result(t, rep, "freeze", "acct1")
+			if r.Attempts != tt.attempts || r.Status != tt.status {
+				t.Errorf("attempts=%d status=%s, want %d %s", r.Attempts, r.Status, tt.attempts, tt.status)
+			}
+		})
+	}
+}
+
+func TestRetryHonoursRetryAfter(t *testing.T) {
+	s := newStub().on(executors.OrdersCancelAll,
+		answer{err: &executors.Error{Class: executors.ErrRateLimited, RetryAfter: 3 * time.Second}},
+		answer{res: executors.Result{Status: executors.StatusChanged}})
+	var slept []time.Duration
+	o := opts(mustPlaybook(t, freezePB), &memAudit{}, targets(s))
+	o.Sleep = func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(slept) != 1 || slept[0] != 3*time.Second {
+		t.Errorf("slept %v, want [3s] (the venue's Retry-After)", slept)
+	}
+}
+
+func TestOnErrorAbortSkipsTheRest(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - id: freeze
+    action: orders.cancel_all
+    on_error: abort
+  - id: after
+    action: snapshot.balances
+`)
+	s := newStub().on(executors.OrdersCancelAll, answer{err: &executors.Error{Class: executors.ErrRejected}})
+	rep, err := Run(context.Background(), opts(pb, &memAudit{}, targets(s, newStub())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Aborted != "freeze" {
+		t.Errorf("aborted at %q, want freeze", rep.Aborted)
+	}
+	for _, a := range []string{"acct1", "acct2"} {
+		if got := result(t, rep, "after", a).Status; got != executors.StatusSkipped {
+			t.Errorf("after/%s = %s, want skipped", a, got)
+		}
+	}
+}
+
+func TestWhenAndManual(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+inputs:
+  leaked_key: {description: k}
+targets: {all: true}
+steps:
+  - id: freeze
+    action: orders.cancel_all
+  - id: only-if-changed
+    action: snapshot.balances
+    when: steps.freeze.status == 'changed'
+  - id: master
+    action: manual
+    with: {instructions: "delete key {{ .Inputs.leaked_key }} on {{ .Account.Name }}"}
+`)
+	s := newStub().on(executors.OrdersCancelAll, answer{res: executors.Result{Status: executors.StatusOK, Summary: "nothing"}})
+	o := opts(pb, &memAudit{}, targets(s))
+	o.Inputs = map[string]string{"leaked_key": "KEY123"}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := result(t, rep, "only-if-changed", "acct1").Status; got != executors.StatusSkipped {
+		t.Errorf("when false: status %s, want skipped", got)
+	}
+	m := result(t, rep, "master", "acct1")
+	if m.Status != executors.StatusPending || len(m.Result.Manual) != 1 || m.Result.Manual[0].Instructions != "delete key KEY123 on acct1" {
+		t.Errorf("manual = %s %+v, want pending with rendered instructions", m.Status, m.Result.Manual)
+	}
+}
+
+type answerManual struct{ done bool }
+
+func (a answerManual) Wait(context.Context, string, string, string) (bool, error) { return a.done, nil }
+
+func TestManualVerifiedByProbe(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - id: master
+    action: manual
+    with: {instructions: "delete it", verify: key_rejected}
+`)
+	for _, tt := range []struct {
+		name  string
+		probe answer
+		want  executors.Status
+	}{
+		{"rejected", answer{res: executors.Result{Status: executors.StatusOK, Summary: "key rejected (-2015)"}}, executors.StatusOK},
+		{"still accepted", answer{res: executors.Result{Status: executors.StatusFailed, Summary: "key still works"}}, executors.StatusPending},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStub().on(executors.KeysVerifyRejected, tt.probe)
+			o := opts(pb, &memAudit{}, targets(s))
+			o.Manual = answerManual{done: true}
+			rep, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := result(t, rep, "master", "acct1").Status; got != tt.want {
+				t.Errorf("status %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInterruptRecordsInFlight(t *testing.T) {
+	s := newStub()
+	s.block[executors.OrdersCancelAll] = true
+	rec := &memAudit{}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := opts(mustPlaybook(t, freezePB+"  - id: after\n    action: snapshot.balances\n"), rec, targets(s))
+	o.Progress = func(e Event) {
+		if e.Kind == "step-start" && e.Step == "freeze" {
+			go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		}
+	}
+	rep, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted {
+		t.Error("report not marked interrupted")
+	}
+	if r := result(t, rep, "freeze", "acct1"); r.ErrClass != "interrupted" {
+		t.Errorf("in-flight step class = %q, want interrupted", r.ErrClass)
+	}
+	if r := result(t, rep, "after", "acct1"); r.Status != executors.StatusSkipped {
+		t.Errorf("later step = %s, want skipped", r.Status)
+	}
+	ph := rec.phases()
+	if ph[len(ph)-1] != "end" {
+		t.Errorf("last audit phase = %s, want end", ph[len(ph)-1])
+	}
+}
+
+func TestFanOutIsConcurrentAndBounded(t *testing.T) {
+	const n = 6
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	gate := make(chan struct{})
+	var execs []executors.Executor
+	for range n {
+		execs = append(execs, &funcExec{do: func(ctx context.Context) {
+			mu.Lock()
+			inFlight++
+			if inFlight > peak {
+				peak = inFlight
+			}
+			mu.Unlock()
+			select {
+			case <-gate:
+			case <-time.After(50 * time.Millisecond):
+			}
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}})
+	}
+	o := opts(mustPlaybook(t, "name: t\ntargets: {all: true}\nsteps:\n  - id: s\n    action: snapshot.balances\n"), &memAudit{}, targets(execs...))
+	o.Concurrency = 3
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if peak != 3 {
+		t.Errorf("peak concurrency = %d, want 3", peak)
+	}
+}
+
+type funcExec struct{ do func(ctx context.Context) }
+
+func (f *funcExec) Exchange() string { return "stub" }
+func (f *funcExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	f.do(ctx)
+	return executors.Result{Status: executors.StatusOK}, nil
+}
+func (f *funcExec) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
+	return f.Do(ctx, req)
+}
