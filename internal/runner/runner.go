@@ -392,6 +392,17 @@ func (r *run) runStep(ctx context.Context, step playbooks.Step) bool {
 	return failed
 }
 
+// recordData lists the actions whose payload goes into the audit trail, so
+// that a report (balances before/after, keys, withdrawals, trades) can be
+// rebuilt from the trail alone.
+var recordData = map[string]bool{
+	executors.SnapshotBalances: true,
+	executors.KeysInventory:    true,
+	executors.WithdrawalsList:  true,
+	executors.TradesRecent:     true,
+	executors.OrdersList:       true,
+}
+
 // recordResult writes the info record of one (step, account) result.
 func (r *run) recordResult(res StepResult) {
 	summary := map[string]any{
@@ -419,6 +430,9 @@ func (r *run) recordResult(res StepResult) {
 	}
 	if len(res.Result.Counts) > 0 {
 		summary["counts"] = res.Result.Counts
+	}
+	if res.Result.Data != nil && recordData[res.Action] {
+		summary["data"] = res.Result.Data
 	}
 	summary["duration_ms"] = res.Duration.Milliseconds()
 	_, _ = r.record(audit.Event{Phase: "info", Step: res.Step, Account: res.Account, Action: res.Action, Result: summary})
