@@ -45,7 +45,7 @@ var version = "0.1.0-dev"
 
 // NewFactory returns the Factory of the real process.
 func NewFactory() *Factory {
-	return &Factory{
+	f := &Factory{
 		In:     os.Stdin,
 		Out:    os.Stdout,
 		ErrOut: os.Stderr,
@@ -58,6 +58,10 @@ func NewFactory() *Factory {
 		Registry: NewRegistry(),
 		Version:  version,
 	}
+	if os.Getenv("PANICBUTTON_LOOPBACK_ONLY") != "" {
+		f.Transport = loopbackOnly{base: http.DefaultTransport}
+	}
+	return f
 }
 
 // Main runs the CLI with the process's arguments and returns the exit code.

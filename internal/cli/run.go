@@ -1,8 +1,388 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
-// TODO(owner of this file): replace this stub.
+	"github.com/spf13/cobra"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/accounts"
+	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/runner"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// RunOptions are the flags of `panicbutton run`.
+type RunOptions struct {
+	Playbook      string
+	Config        string
+	Accounts      []string
+	Tags          []string
+	Inputs        []string // name=value
+	Yes           bool
+	DryRun        bool
+	JSON          bool
+	RunsDir       string
+	AuditDegraded bool
+	Concurrency   int
+}
+
 func newRunCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{Use: "run", Short: "not implemented yet", Hidden: true}
+	o := &RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run PLAYBOOK",
+		Short: "Run a playbook: read real state, show the plan, confirm, execute",
+		Long: `Run a playbook (a built-in name such as suspected-key-leak, or a file path).
+
+panicbutton first reads the real state of every targeted account and prints
+the exact plan: which orders would be cancelled, which keys revoked
+(irreversible ones are marked). On a terminal it then asks you to type
+"execute"; --yes skips the question (for scripts) and executes at once,
+without a separate planning pass, to contain as fast as possible. Without a
+terminal and without --yes it stops after the plan (exit 3) and changes
+nothing. --dry-run never executes.
+
+Every run gets a directory (default ./runs/<run-id>/) with the audit trail
+(audit.jsonl), the plan (plan.json), balance snapshots and the results.
+
+` + exitCodesHelp,
+		Example: `  # see what would happen, change nothing
+  panicbutton run suspected-key-leak --dry-run
+
+  # contain now, no questions (scripts, runbooks)
+  panicbutton run suspected-key-leak --yes --input leaked_key=vmPUZE6mv9SD5VNH
+
+  # only the accounts tagged prod, from a given accounts file
+  panicbutton run freeze-trading --config ./accounts.yaml --tag prod`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Playbook = args[0]
+			return runRun(cmd.Context(), f, o)
+		},
+	}
+	addAccountFlags(cmd, &o.Config, &o.Accounts, &o.Tags)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Inputs, "input", nil, "playbook input as `name=value` (repeatable)")
+	fl.BoolVar(&o.Yes, "yes", false, "execute without asking for confirmation")
+	fl.BoolVar(&o.DryRun, "dry-run", false, "read real state and show what would be done; never execute")
+	fl.BoolVar(&o.JSON, "json", false, "print one JSON document with the plan and results (no other output on stdout)")
+	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
+	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
+	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once per step")
+	return cmd
+}
+
+// addAccountFlags adds the account-selection flags shared by several commands.
+func addAccountFlags(cmd *cobra.Command, config *string, names, tags *[]string) {
+	fl := cmd.Flags()
+	fl.StringVar(config, "config", "", "accounts file (default $PANICBUTTON_CONFIG, then $XDG_CONFIG_HOME/panicbutton/accounts.yaml)")
+	fl.StringArrayVar(names, "account", nil, "only this account (repeatable)")
+	fl.StringArrayVar(tags, "tag", nil, "only accounts with this tag (repeatable)")
+}
+
+// prepared is everything a run needs once input is validated.
+type prepared struct {
+	pb      *playbooks.Playbook
+	inputs  map[string]string
+	targets []runner.Target
+}
+
+// prepare validates everything before anything is sent: playbook, accounts,
+// inputs, targets, credentials. Every error is a usage error (exit 2).
+func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags, rawInputs []string) (*prepared, error) {
+	pb, err := playbooks.Load(pbName)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	inputs := map[string]string{}
+	for _, kv := range rawInputs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError(fmt.Errorf("--input %q: want name=value", kv))
+		}
+		inputs[k] = v
+	}
+	path, err := accounts.Locate(config, f.Getenv)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	file, err := accounts.Load(path, f.Registry.Exchanges())
+	if err != nil {
+		return nil, usageError(err)
+	}
+	entries, err := file.Select(names, tags)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	refs := make([]playbooks.AccountRef, len(entries))
+	byName := map[string]accounts.Entry{}
+	for i, e := range entries {
+		refs[i] = playbooks.AccountRef{Name: e.Name, Exchange: e.Exchange, Tags: e.Tags}
+		byName[e.Name] = e
+	}
+	if err := pb.Check(playbooks.Env{Accounts: refs, Supports: f.Registry.Supports, Inputs: inputs}); err != nil {
+		return nil, usageError(err)
+	}
+	for _, in := range pb.Inputs {
+		if _, ok := inputs[in.Name]; !ok {
+			inputs[in.Name] = in.Default
+		}
+	}
+	res := accounts.Resolver{Getenv: f.Getenv, Home: f.Getenv("HOME")}
+	var targets []runner.Target
+	var problems []string
+	for _, ref := range pb.Targeted(refs) {
+		acct, err := res.Resolve(ctx, file, byName[ref.Name])
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		exec, err := f.Registry.New(acct, f.Env())
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		targets = append(targets, runner.Target{Ref: ref, Exec: exec})
+	}
+	if len(problems) > 0 {
+		return nil, usageError(errors.New(strings.Join(problems, "\n")))
+	}
+	return &prepared{pb: pb, inputs: inputs, targets: targets}, nil
+}
+
+func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
+	out, err := runPlaybook(ctx, f, o)
+	if err != nil {
+		return err
+	}
+	return silentExit(out.code)
+}
+
+// runOutcome is what a finished `run` leaves behind.
+type runOutcome struct {
+	dir  string
+	rep  *runner.Report // nil when only a plan was made
+	code int
+}
+
+func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	p, err := prepare(ctx, f, o.Playbook, o.Config, o.Accounts, o.Tags, o.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	runID := newRunID(f.Now())
+	runsDir := o.RunsDir
+	if runsDir == "" {
+		runsDir = f.Getenv("PANICBUTTON_RUNS_DIR")
+	}
+	if runsDir == "" {
+		runsDir = "runs"
+	}
+	dir := filepath.Join(runsDir, runID)
+	log, err := audit.Create(dir, runID, audit.Options{Now: f.Now})
+	if err != nil {
+		if !o.AuditDegraded {
+			return nil, &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("cannot create the audit trail in %s: %v; nothing was sent (use --audit-degraded to proceed without it)", dir, err)}
+		}
+		fmt.Fprintf(f.ErrOut, "WARNING: no audit trail (%v); continuing because of --audit-degraded\n", err)
+		log = nil
+		_ = os.MkdirAll(dir, 0o700)
+	}
+	if log != nil {
+		defer log.Close()
+	}
+	out := newPrinter(f, o.JSON)
+	base := runner.Options{
+		RunID: runID, Playbook: p.pb, Targets: p.targets, Inputs: p.inputs,
+		RunDir: dir, Concurrency: o.Concurrency, Now: f.Now, Version: f.Version,
+		AuditDegraded: o.AuditDegraded,
+		Warn:          func(msg string) { fmt.Fprintln(f.ErrOut, msg) },
+		Notify:        postWebhook,
+	}
+	if log != nil {
+		base.Audit = log
+	}
+	out.header(p, runID, dir, o)
+
+	// Dry-run: the run itself is the plan.
+	if o.DryRun {
+		opts := base
+		opts.DryRun = true
+		opts.Progress = out.progress
+		rep, err := runner.Run(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		_ = writeFileJSON(filepath.Join(dir, "plan.json"), rep)
+		out.final(rep, nil, dir)
+		return &runOutcome{dir: dir, rep: rep, code: verdict(rep, true)}, nil
+	}
+
+	var plan *runner.Report
+	confirmedBy := "--yes"
+	startInfo := map[string]any{}
+	if !o.Yes {
+		opts := base
+		opts.DryRun = true
+		opts.Audit = nil // the plan pass only reads; the execution's trail pins the plan's hash
+		opts.Progress = out.planProgress
+		plan, err = runner.Run(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		planSHA := writePlan(dir, plan)
+		out.plan(plan)
+		if plan.Count(executors.StatusFailed) > 0 && ctx.Err() == nil {
+			fmt.Fprintln(f.ErrOut, "note: some reads failed while planning; the plan may be incomplete")
+		}
+		if !f.IsTTY() {
+			recordPlanOnly(log, p.pb, "no terminal and no --yes: plan only, nothing executed", planSHA)
+			out.note("plan only: nothing was executed (no terminal to confirm on; pass --yes to execute)")
+			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
+		}
+		if !hasChanges(plan) {
+			out.note("nothing to change; executing the read-only and manual steps")
+		}
+		ok, err := confirm(f, plan)
+		if err != nil || !ok {
+			recordPlanOnly(log, p.pb, "not confirmed by the operator: nothing executed", planSHA)
+			out.note("not confirmed: nothing was executed")
+			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
+		}
+		confirmedBy = "operator"
+		startInfo["plan_sha256"] = planSHA
+	}
+	startInfo["confirmed_by"] = confirmedBy
+	opts := base
+	opts.StartInfo = startInfo
+	opts.Progress = out.progress
+	if f.IsTTY() && !o.JSON {
+		opts.Manual = &ttyManual{f: f}
+	}
+	rep, err := runner.Run(ctx, opts)
+	if err != nil {
+		return nil, &ExitError{Code: ExitFailed, Err: err}
+	}
+	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	out.final(rep, plan, dir)
+	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
+}
+
+// verdict maps a report onto the exit code.
+func verdict(rep *runner.Report, dryRun bool) int {
+	switch {
+	case rep.Interrupted:
+		return ExitInterrupted
+	case rep.Count(executors.StatusFailed) > 0:
+		return ExitFailed
+	case dryRun && (rep.Count(executors.StatusWouldChange) > 0 || rep.Count(executors.StatusPending) > 0):
+		return ExitPlanOnly
+	case rep.Count(executors.StatusPending) > 0:
+		return ExitManual
+	}
+	return ExitOK
+}
+
+func hasChanges(rep *runner.Report) bool {
+	return rep.Count(executors.StatusWouldChange) > 0
+}
+
+func newRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func writePlan(dir string, plan *runner.Report) string {
+	b, _ := json.MarshalIndent(plan, "", "  ")
+	b = append(b, '\n')
+	_ = os.WriteFile(filepath.Join(dir, "plan.json"), b, 0o600)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func writeFileJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// recordPlanOnly closes a trail for a run that stopped after planning.
+func recordPlanOnly(log *audit.Log, pb *playbooks.Playbook, why, planSHA string) {
+	if log == nil {
+		return
+	}
+	_, _ = log.Append(audit.Event{Phase: "start", Result: map[string]any{"playbook": pb.Name, "playbook_sha256": pb.SHA256, "mode": "plan"}})
+	_, _ = log.Append(audit.Event{Phase: "end", Result: map[string]any{"executed": false, "reason": why, "plan_sha256": planSHA}})
+}
+
+// confirm asks for a typed confirmation on the terminal.
+func confirm(f *Factory, plan *runner.Report) (bool, error) {
+	n, irr := 0, 0
+	for _, r := range plan.Results {
+		n += len(r.Result.Changes)
+		for _, c := range r.Result.Changes {
+			if c.Irreversible {
+				irr++
+			}
+		}
+	}
+	fmt.Fprintf(f.Out, "\n%d change(s) planned", n)
+	if irr > 0 {
+		fmt.Fprintf(f.Out, ", %d of them IRREVERSIBLE", irr)
+	}
+	fmt.Fprint(f.Out, ".\nType \"execute\" to carry them out (anything else aborts): ")
+	line, err := bufio.NewReader(f.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, err
+	}
+	return strings.TrimSpace(line) == "execute", nil
+}
+
+// ttyManual shows manual instructions and waits for the operator.
+type ttyManual struct {
+	f  *Factory
+	mu sync.Mutex
+	rd *bufio.Reader
+}
+
+func (m *ttyManual) Wait(ctx context.Context, step, account, instructions string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rd == nil {
+		m.rd = bufio.NewReader(m.f.In)
+	}
+	fmt.Fprintf(m.f.Out, "\n── manual step %s (%s) ──\n%s\n\nType \"done\" when finished, or press Enter to leave it pending: ", step, account, strings.TrimSpace(instructions))
+	type answer struct {
+		s   string
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		s, err := m.rd.ReadString('\n')
+		ch <- answer{s, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case a := <-ch:
+		if a.err != nil && a.s == "" {
+			return false, nil
+		}
+		return strings.EqualFold(strings.TrimSpace(a.s), "done"), nil
+	}
 }

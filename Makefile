@@ -1,0 +1,38 @@
+# Thin targets; everything real lives in Go code and tests.
+GO      ?= go
+BIN     ?= bin/panicbutton
+PKGS    ?= ./...
+
+.PHONY: build test demo bench lint deps-check
+
+build:
+	$(GO) build -o $(BIN) ./cmd/panicbutton
+
+# The whole test suite: unit tests, the executors' conformance suites against the
+# in-process emulator, and the end-to-end CLI scripts in testdata/script.
+test:
+	$(GO) test -timeout 8m -count=1 $(PKGS)
+
+# Starts the embedded emulator with the demo state and runs suspected-key-leak against it.
+demo:
+	$(GO) run ./cmd/panicbutton demo
+
+# Benchmarks (load and speed); results are comparable with benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m $(PKGS)
+
+lint: deps-check
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+# Imports flow one way: audit and playbooks are leaves; only executors/<x> import the SDKs.
+deps-check:
+	@bad=$$($(GO) list -deps ./internal/audit | grep 'panicbutton/' | grep -v '/internal/audit$$' || true); \
+	 if [ -n "$$bad" ]; then echo "internal/audit must not import project packages: $$bad"; exit 1; fi
+	@for p in $$($(GO) list ./... | grep -v '/executors/binance' ); do \
+	   if $(GO) list -deps $$p | grep -q 'adshao/go-binance'; then \
+	     case $$p in */internal/cli|*/cmd/panicbutton|*/executors/all) ;; *) echo "$$p imports go-binance"; exit 1;; esac; fi; done
+	@for p in $$($(GO) list ./... | grep -v '/executors/kucoin' ); do \
+	   if $(GO) list -deps $$p | grep -q 'Kucoin/kucoin-go-sdk'; then \
+	     case $$p in */internal/cli|*/cmd/panicbutton|*/executors/all) ;; *) echo "$$p imports kucoin-go-sdk"; exit 1;; esac; fi; done

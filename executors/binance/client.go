@@ -1,0 +1,300 @@
+package binance
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	gobinance "github.com/adshao/go-binance/v2"
+	"github.com/adshao/go-binance/v2/common"
+	"github.com/adshao/go-binance/v2/delivery"
+	"github.com/adshao/go-binance/v2/futures"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// Production hosts, used when Account.BaseURL is empty.
+const (
+	prodSpot     = "https://api.binance.com"
+	prodFutures  = "https://fapi.binance.com"
+	prodDelivery = "https://dapi.binance.com"
+)
+
+// wallNow is the clock request timestamps are taken from. The SDK stamps
+// its requests with the wall clock (time.Now), so the server-time offset is
+// measured against the same clock, and the signed-request helper uses it
+// too; only tests replace it.
+var wallNow = time.Now
+
+// family is the API family of a request, which picks its host and client.
+type family int
+
+const (
+	famSpot     family = iota // /api and /sapi
+	famFutures                // /fapi
+	famDelivery               // /dapi
+)
+
+func familyOf(path string) family {
+	switch {
+	case strings.HasPrefix(path, "/fapi/"):
+		return famFutures
+	case strings.HasPrefix(path, "/dapi/"):
+		return famDelivery
+	}
+	return famSpot
+}
+
+// Driver returns the Binance driver.
+func Driver() executors.Driver {
+	return executors.Driver{
+		Exchange: "binance",
+		Actions: []string{
+			executors.SnapshotBalances, executors.OrdersList, executors.OrdersCancelAll, executors.OrdersDeadman,
+			executors.KeysInventory, executors.KeysRevoke, executors.KeysVerifyRejected,
+			executors.WithdrawalsList, executors.WithdrawalsCancelPending,
+			executors.PositionsClose, executors.FundsSweep, executors.TradesRecent,
+		},
+		KeyTypes: []string{"hmac", "ed25519", "rsa"},
+		New: func(acct executors.Account, env executors.Env) (executors.Executor, error) {
+			return New(acct, env)
+		},
+	}
+}
+
+// Executor performs catalog actions against one Binance account. It is safe
+// for concurrent use.
+type Executor struct {
+	acct    executors.Account
+	env     executors.Env
+	keyType string // SDK spelling: HMAC, ED25519, RSA
+
+	spot *gobinance.Client
+	fut  *futures.Client
+	dlv  *delivery.Client
+
+	bases [3]string       // per family
+	https [3]*http.Client // per family, each its own
+	pacer *pacer
+
+	// clockMu guards the server-time offset of every client: requests hold
+	// it for reading, a resync for writing.
+	clockMu sync.RWMutex
+	offset  int64 // ms, local wall clock minus server time
+	synced  bool
+
+	// concurrency bounds parallel per-symbol calls.
+	concurrency int
+}
+
+var _ executors.Executor = (*Executor)(nil)
+
+// New builds an executor for acct. It validates the credentials' form (a
+// PEM key must sign) but sends nothing.
+func New(acct executors.Account, env executors.Env) (*Executor, error) {
+	env = env.Defaults()
+	kt, err := sdkKeyType(acct.KeyType)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", acct.Name, err)
+	}
+	if acct.APIKey.IsZero() || acct.Secret.IsZero() {
+		return nil, fmt.Errorf("account %s: binance needs api_key and secret", acct.Name)
+	}
+	sf, err := common.SignFunc(kt)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: %w", acct.Name, err)
+	}
+	if _, err := sf(acct.Secret.Reveal(), "probe"); err != nil {
+		return nil, fmt.Errorf("account %s: secret does not work as a %s signing key (is it a PKCS#8 PEM private key?)", acct.Name, strings.ToLower(kt))
+	}
+	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 8}
+	e.pacer = newPacer(env.Now, env.Sleep)
+	base := strings.TrimRight(acct.BaseURL, "/")
+	if base == "" {
+		e.bases = [3]string{prodSpot, prodFutures, prodDelivery}
+	} else {
+		e.bases = [3]string{base, base, base}
+	}
+	for i := range e.https {
+		e.https[i] = newHTTPClient(env, acct.Name, e.pacer)
+	}
+	e.spot = gobinance.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
+	e.spot.KeyType, e.spot.BaseURL, e.spot.HTTPClient = kt, e.bases[famSpot], e.https[famSpot]
+	e.fut = futures.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
+	e.fut.KeyType, e.fut.BaseURL, e.fut.HTTPClient = kt, e.bases[famFutures], e.https[famFutures]
+	e.dlv = delivery.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
+	e.dlv.KeyType, e.dlv.BaseURL, e.dlv.HTTPClient = kt, e.bases[famDelivery], e.https[famDelivery]
+	// The SDK loggers only print with Debug set; make sure they never do.
+	e.spot.Debug, e.fut.Debug, e.dlv.Debug = false, false, false
+	return e, nil
+}
+
+func sdkKeyType(kt string) (string, error) {
+	switch strings.ToLower(kt) {
+	case "", "hmac":
+		return common.KeyTypeHmac, nil
+	case "ed25519":
+		return common.KeyTypeEd25519, nil
+	case "rsa":
+		return common.KeyTypeRsa, nil
+	}
+	return "", fmt.Errorf("unknown binance key_type %q (want hmac, ed25519 or rsa)", kt)
+}
+
+// Exchange implements executors.Executor.
+func (e *Executor) Exchange() string { return "binance" }
+
+// sync measures the server-time offset and applies it to every client.
+func (e *Executor) sync(ctx context.Context) error {
+	var server int64
+	cp := &capture{}
+	before := wallNow()
+	st, err := e.spot.NewServerTimeService().Do(withCapture(ctx, cp))
+	if err != nil {
+		status, ra := cp.get()
+		return classify("sync server time", false, status, ra, err)
+	}
+	after := wallNow()
+	server = st
+	// The server stamped its time somewhere between before and after.
+	local := (before.UnixMilli() + after.UnixMilli()) / 2
+	off := local - server
+	e.clockMu.Lock()
+	e.offset, e.synced = off, true
+	e.spot.TimeOffset, e.fut.TimeOffset, e.dlv.TimeOffset = off, off, off
+	e.clockMu.Unlock()
+	return nil
+}
+
+// ensureSynced syncs once per executor.
+func (e *Executor) ensureSynced(ctx context.Context) error {
+	e.clockMu.RLock()
+	ok := e.synced
+	e.clockMu.RUnlock()
+	if ok {
+		return nil
+	}
+	return e.sync(ctx)
+}
+
+// call runs fn, one request through an SDK client or the signed helper,
+// and classifies its error. On -1021 (timestamp outside recvWindow) it
+// resyncs the clock and tries once more: the venue rejected the request
+// before executing it, so the retry is safe even for a mutation.
+func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(ctx context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		cp := &capture{}
+		e.clockMu.RLock()
+		err := fn(withCapture(ctx, cp))
+		e.clockMu.RUnlock()
+		if err == nil {
+			return nil
+		}
+		if attempt == 0 && apiCode(err) == codeBadTimestamp {
+			if serr := e.sync(ctx); serr == nil {
+				continue
+			}
+		}
+		status, ra := cp.get()
+		return classify(op, mutation, status, ra, err)
+	}
+}
+
+// signed sends a signed request the SDK cannot (see doc.go), built exactly
+// as the SDK builds one (client.go parseRequest): query params sorted by
+// url.Values.Encode, recvWindow then timestamp added to the query, the form
+// in the body, the signature computed over query+body and appended last to
+// the query; the spot family turns %40 back into @ in both. It returns the
+// body of a 2xx response, or a *common.APIError like the SDK. Callers hold
+// clockMu for reading (call does).
+func (e *Executor) signed(ctx context.Context, method, path string, query, form url.Values) ([]byte, error) {
+	fam := familyOf(path)
+	req, err := buildSigned(signParams{
+		base: e.bases[fam], method: method, path: path, query: query, form: form,
+		apiKey: e.acct.APIKey.Reveal(), secret: e.acct.Secret.Reveal(), keyType: e.keyType,
+		timestamp: wallNow().UnixMilli() - e.offset, spotFamily: fam == famSpot,
+	})
+	if err != nil {
+		return nil, signingError(method+" "+path, err)
+	}
+	req = req.WithContext(ctx)
+	resp, err := e.https[fam].Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= http.StatusBadRequest {
+		return nil, decodeAPIError(data)
+	}
+	return data, nil
+}
+
+// signParams is everything one signed request is built from.
+type signParams struct {
+	base, method, path string
+	query, form        url.Values
+	apiKey, secret     string
+	keyType            string
+	timestamp          int64
+	recvWindow         int64
+	spotFamily         bool
+}
+
+// buildSigned builds the HTTP request exactly as the SDK would.
+func buildSigned(p signParams) (*http.Request, error) {
+	q := url.Values{}
+	for k, v := range p.query {
+		q[k] = append([]string(nil), v...)
+	}
+	if p.recvWindow > 0 {
+		q.Set("recvWindow", fmt.Sprint(p.recvWindow))
+	}
+	q.Set("timestamp", fmt.Sprint(p.timestamp))
+	queryString := q.Encode()
+	bodyString := p.form.Encode()
+	if p.spotFamily {
+		queryString = strings.ReplaceAll(queryString, "%40", "@")
+		bodyString = strings.ReplaceAll(bodyString, "%40", "@")
+	}
+	sf, err := common.SignFunc(p.keyType)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := sf(p.secret, queryString+bodyString)
+	if err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	v.Set("signature", *sig)
+	queryString += "&" + v.Encode()
+	var body io.Reader = http.NoBody
+	if bodyString != "" {
+		body = strings.NewReader(bodyString)
+	}
+	req, err := http.NewRequest(p.method, p.base+p.path+"?"+queryString, body)
+	if err != nil {
+		return nil, err
+	}
+	if bodyString != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("X-MBX-APIKEY", p.apiKey)
+	return req, nil
+}
+
+func decodeAPIError(data []byte) error {
+	ae := new(common.APIError)
+	if err := jsonUnmarshal(data, ae); err != nil || !ae.IsValid() {
+		ae.Response = data
+	}
+	return ae
+}

@@ -1,0 +1,322 @@
+package binance
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+)
+
+func newConfExecutor(t *testing.T) (*emuRun, *Executor) {
+	t.Helper()
+	r := startEmulator(t, "conformance.yaml", confMasterKey, confMasterSecret, "hmac")
+	e, err := New(r.acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, e
+}
+
+func doAction(t *testing.T, e executors.Executor, action string, p executors.Params, hooks executors.Hooks) (executors.Result, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	return e.Do(ctx, executors.Request{Action: action, Step: "test", Params: executors.WithDefaults(action, p), Hooks: hooks})
+}
+
+// requestsTo lists the log entries for method+path, in order.
+func requestsTo(r *emuRun, method, path string) []emu.Entry {
+	var out []emu.Entry
+	for _, e := range r.srv.Requests() {
+		if e.Method == method && e.Path == path {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestCancelAllUnknownOutcomeConverges injects a 5xx on one spot cancel:
+// the executor must not repeat it blindly but re-list first, then cancel
+// what is really left, and end with an empty book.
+func TestCancelAllUnknownOutcomeConverges(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after bool // the venue executed the cancel before answering 503
+	}{{"503 before the cancel", false}, {"503 after the cancel", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, e := newConfExecutor(t)
+			spotSymbols := 2 // BTCUSDT, ETHUSDT, plus the BNBUSDT order list
+			spotSymbols++
+			r.srv.SetFaults(emulator.Faults{Script: []emulator.ScriptFault{{Venue: "binance", Method: "DELETE", Path: "/api/v3/openOrders",
+				Count: 1, Status: 503, Body: `{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}`, After: tc.after}}})
+			hooks := &executortest.RecordingHooks{}
+			res, err := doAction(t, e, executors.OrdersCancelAll, nil, hooks)
+			if err != nil {
+				t.Fatalf("cancel_all: %v (%s)", err, res.Summary)
+			}
+			if res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
+				t.Errorf("cancel_all: got %s %q remaining %d, want changed with none left", res.Status, res.Summary, len(res.Remaining))
+			}
+			if n := r.openOrders(t); n != 0 {
+				t.Errorf("open orders after cancel_all: got %d, want 0", n)
+			}
+			dels := requestsTo(r, "DELETE", "/api/v3/openOrders")
+			want := spotSymbols + 1
+			if tc.after {
+				want = spotSymbols // the re-list showed the book empty: no second cancel
+			}
+			if len(dels) != want {
+				t.Errorf("spot cancels sent: got %d, want %d", len(dels), want)
+			}
+			// The faulted symbol is cancelled again only after a re-list.
+			var failed *emu.Entry
+			for i, d := range dels {
+				if d.Status == 503 {
+					failed = &dels[i]
+				}
+			}
+			if failed == nil {
+				t.Fatal("no 503 in the log: the fault did not fire")
+			}
+			symbolOf := func(q string) string { v, _ := url.ParseQuery(q); return v.Get("symbol") }
+			failedSymbol := symbolOf(failed.Query)
+			if failedSymbol == "" {
+				t.Fatalf("faulted cancel %q names no symbol", failed.Query)
+			}
+			relisted, resent := false, 0
+			for _, x := range r.srv.Requests() {
+				if x.Seq <= failed.Seq {
+					continue
+				}
+				if x.Method == "GET" && x.Path == "/api/v3/openOrders" {
+					relisted = true
+				}
+				if x.Method == "DELETE" && x.Path == "/api/v3/openOrders" && symbolOf(x.Query) == failedSymbol {
+					resent++
+					if !relisted {
+						t.Errorf("cancel of %s re-sent (seq %d) before any re-list", failedSymbol, x.Seq)
+					}
+				}
+			}
+			if want := map[bool]int{false: 1, true: 0}[tc.after]; resent != want {
+				t.Errorf("cancels of %s after the 503: got %d, want %d", failedSymbol, resent, want)
+			}
+			var unknown int
+			for _, rec := range hooks.Records() {
+				if rec.Phase == executortest.PhaseOutcome && errors.Is(rec.Err, executors.ErrUnknownOutcome) {
+					unknown++
+				}
+			}
+			if unknown != 1 {
+				t.Errorf("outcomes recorded as unknown: got %d, want 1", unknown)
+			}
+			if err := hooks.Check(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestEd25519Account runs reads and a cancel-all with an Ed25519 key.
+func TestEd25519Account(t *testing.T) {
+	r := startEmulator(t, "ed25519.yaml", "EDMASTERKEY000000000000000000000000000000000001", `-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEICTMRk5SZ3zJGjmHdaMUWEU8rDsORt7iPikcs6tc+dA+
+-----END PRIVATE KEY-----
+`, "ed25519")
+	e, err := New(r.acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := doAction(t, e, executors.SnapshotBalances, nil, nil)
+	if err != nil || len(res.Data.(*executors.Snapshot).Balances) == 0 {
+		t.Fatalf("snapshot: %v %+v", err, res)
+	}
+	res, err = doAction(t, e, executors.OrdersCancelAll, nil, nil)
+	if err != nil || res.Status != executors.StatusChanged || len(res.Changes) != 2 {
+		t.Fatalf("cancel_all: got %v %s %q with %d changes, want changed with 2", err, res.Status, res.Summary, len(res.Changes))
+	}
+	var left []any
+	r.get(t, "/api/v3/openOrders", nil, &left)
+	if len(left) != 0 {
+		t.Errorf("open spot orders: got %d, want 0", len(left))
+	}
+}
+
+func TestActionsAgainstEmulator(t *testing.T) {
+	r, e := newConfExecutor(t)
+	t.Run("withdrawals", func(t *testing.T) {
+		res, err := doAction(t, e, executors.WithdrawalsList, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := res.Data.([]executors.Withdrawal)
+		pending := 0
+		for _, w := range ws {
+			if w.Pending {
+				pending++
+			}
+		}
+		if len(ws) != 2 || pending != 1 || len(res.Findings) != 1 {
+			t.Errorf("withdrawals: got %d (%d pending, %d findings), want 2 (1 pending, 1 finding)", len(ws), pending, len(res.Findings))
+		}
+		before := r.mutations()
+		res, err = doAction(t, e, executors.WithdrawalsCancelPending, nil, nil)
+		if err != nil || res.Status != executors.StatusPending || len(res.Manual) != 1 || !strings.Contains(res.Manual[0].Instructions, "wd-pending-1") {
+			t.Errorf("cancel_pending: got %v %s %+v, want pending with a manual step naming wd-pending-1", err, res.Status, res.Manual)
+		}
+		if r.mutations() != before {
+			t.Error("cancel_pending sent a mutation")
+		}
+	})
+	t.Run("snapshot", func(t *testing.T) {
+		res, err := doAction(t, e, executors.SnapshotBalances, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := res.Data.(*executors.Snapshot)
+		wallets := map[string]bool{}
+		subs := map[string]bool{}
+		for _, b := range snap.Balances {
+			wallets[strings.SplitN(b.Wallet, ":", 2)[0]] = true
+			if b.Sub != "" {
+				subs[b.Sub] = true
+			}
+		}
+		for _, w := range []string{walletSpot, walletUserAssets, walletMargin, "isolated_margin", walletUSDM, walletCoinM} {
+			if !wallets[w] {
+				t.Errorf("snapshot has no %s balance; errors: %v", w, snap.Errors)
+			}
+		}
+		if len(subs) != 2 || len(snap.Positions) != 2 || len(snap.Errors) != 0 {
+			t.Errorf("snapshot: %d subs, %d positions, errors %v; want 2, 2, none", len(subs), len(snap.Positions), snap.Errors)
+		}
+	})
+	t.Run("trades", func(t *testing.T) {
+		res, err := doAction(t, e, executors.TradesRecent, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(res.Data.([]executors.Trade)); n < 2 {
+			t.Errorf("trades: got %d, want the state's 2 (%s)", n, res.Summary)
+		}
+	})
+	t.Run("deadman", func(t *testing.T) {
+		res, err := doAction(t, e, executors.OrdersDeadman, executors.Params{"countdown": 10 * time.Minute}, nil)
+		if err != nil || res.Status != executors.StatusChanged || len(res.Changes) != 4 {
+			t.Errorf("deadman: got %v %s %q with %d changes, want changed with 4 symbols", err, res.Status, res.Summary, len(res.Changes))
+		}
+	})
+	t.Run("positions.close", func(t *testing.T) {
+		res, err := doAction(t, e, executors.PositionsClose, nil, nil)
+		if err != nil || res.Status != executors.StatusChanged || len(res.Changes) != 2 {
+			t.Fatalf("close: got %v %s %q with %d changes, want changed with 2", err, res.Status, res.Summary, len(res.Changes))
+		}
+		var pos []struct {
+			PositionAmt string `json:"positionAmt"`
+		}
+		r.get(t, "/fapi/v3/positionRisk", nil, &pos)
+		for _, p := range pos {
+			if !isZeroAmount(p.PositionAmt) {
+				t.Errorf("usdm position left: %s", p.PositionAmt)
+			}
+		}
+		if n := len(requestsTo(r, "POST", "/fapi/v1/order")) + len(requestsTo(r, "POST", "/dapi/v1/order")); n != 2 {
+			t.Errorf("close orders sent: got %d, want 2", n)
+		}
+	})
+	t.Run("funds.sweep", func(t *testing.T) {
+		res, err := doAction(t, e, executors.FundsSweep, nil, nil)
+		if err != nil || res.Status != executors.StatusChanged || len(res.Changes) != 3 {
+			t.Fatalf("sweep: got %v %s %q with %d changes, want changed with 3", err, res.Status, res.Summary, len(res.Changes))
+		}
+		again, err := doAction(t, e, executors.FundsSweep, nil, nil)
+		if err != nil || again.Status != executors.StatusOK {
+			t.Errorf("second sweep: got %v %s %q, want ok", err, again.Status, again.Summary)
+		}
+	})
+	t.Run("verify own key after deletion", func(t *testing.T) {
+		// The master key cannot be deleted over the API; the probe of a live
+		// own key must fail with the deadline.
+		res, err := doAction(t, e, executors.KeysVerifyRejected, executors.Params{"interval": 10 * time.Millisecond, "deadline": 50 * time.Millisecond}, nil)
+		if err == nil || res.Status != executors.StatusFailed {
+			t.Errorf("verify live own key: got %v %s, want failed", err, res.Status)
+		}
+	})
+}
+
+// TestDryRunEveryMutatingAction: through executors.DryRun, every mutating
+// action (every scope and method) reads but never mutates.
+func TestDryRunEveryMutatingAction(t *testing.T) {
+	r, e := newConfExecutor(t)
+	dry := executors.DryRun(e)
+	cases := []struct {
+		action string
+		params executors.Params
+		want   executors.Status
+	}{
+		{executors.OrdersCancelAll, executors.Params{"products": []string{"spot", "futures"}}, executors.StatusWouldChange},
+		{executors.OrdersDeadman, nil, executors.StatusWouldChange},
+		{executors.KeysRevoke, executors.Params{"scope": "all", "method": "delete"}, executors.StatusPending},
+		{executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "ip_lock", "select": "risky"}, executors.StatusWouldChange},
+		{executors.WithdrawalsCancelPending, nil, executors.StatusPending},
+		{executors.PositionsClose, nil, executors.StatusWouldChange},
+		{executors.FundsSweep, executors.Params{"assets": []string{"USDT"}}, executors.StatusWouldChange},
+	}
+	for _, c := range cases {
+		res, err := doAction(t, dry, c.action, c.params, &executortest.RecordingHooks{})
+		if err != nil {
+			t.Errorf("%s %v: %v", c.action, c.params, err)
+			continue
+		}
+		if res.Status != c.want {
+			t.Errorf("%s %v: got %s (%s), want %s", c.action, c.params, res.Status, res.Summary, c.want)
+		}
+	}
+	if n := r.mutations(); n != 0 {
+		t.Errorf("mutating requests in the emulator log after dry-runs: got %d, want 0", n)
+	}
+}
+
+func TestInventoryAgainstEmulator(t *testing.T) {
+	_, e := newConfExecutor(t)
+	res, err := doAction(t, e, executors.KeysInventory, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := res.Data.([]executors.Key)
+	if len(keys) != 3 {
+		t.Fatalf("keys: got %d, want master + 2 sub keys", len(keys))
+	}
+	byOwner := map[string]executors.Key{}
+	for _, k := range keys {
+		byOwner[k.Owner] = k
+	}
+	m := byOwner["master"]
+	if !m.IPRestricted || m.CanWithdraw || !m.CanTrade || m.APIKey != mask(confMasterKey) {
+		t.Errorf("master key: got %+v", m)
+	}
+	b1 := byOwner["bot1@fund.example"]
+	if !b1.Sub || b1.IPRestricted || !contains(b1.Risks, "no-ip-restriction") {
+		t.Errorf("bot1 key: got %+v, want a sub key flagged no-ip-restriction", b1)
+	}
+	b2 := byOwner["bot2@fund.example"]
+	if !b2.IPRestricted || len(b2.IPs) != 1 || b2.IPs[0] != "127.0.0.1" {
+		t.Errorf("bot2 key: got %+v, want ip-restricted to 127.0.0.1", b2)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if strings.Contains(f.Subject, b1.APIKey) && f.Fix != "" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no finding with a fix names the unrestricted key %s: %+v", b1.APIKey, res.Findings)
+	}
+}

@@ -1,0 +1,605 @@
+package binance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gobinance "github.com/adshao/go-binance/v2"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// Sub-account API-key endpoints, none of which the SDK has in a working
+// form (EXCHANGES.md §1.2): each costs 3000 UID weight.
+const (
+	pathSubKeys       = "/sapi/v1/sub-account/subAccountApi"
+	pathSubKeyIP      = "/sapi/v1/sub-account/subAccountApi/ipRestriction"
+	pathSubKeyIPv2    = "/sapi/v2/sub-account/subAccountApi/ipRestriction"
+	pathSubKeyPerms   = "/sapi/v1/sub-account/subAccountApiPermission"
+	pathAPIRestrict   = "/sapi/v1/account/apiRestrictions"
+	masterManualTitle = "Delete the master API key in Binance's web UI"
+)
+
+// subKeyRow is one row of GET /sapi/v1/sub-account/subAccountApi.
+type subKeyRow struct {
+	Email                string `json:"email"`
+	APIName              string `json:"apiName"`
+	APIKey               string `json:"apikey"`
+	CanTrade             bool   `json:"canTrade"`
+	CanMarginLoanRepay   bool   `json:"canMarginLoanRepay"`
+	CanFuturesTrade      bool   `json:"canFuturesTrade"`
+	CanUniversalTransfer bool   `json:"canUniversalTransfer"`
+	CanVanillaOptions    bool   `json:"canVanillaOptions"`
+	Timestamp            int64  `json:"timestamp"`
+	// Not in the documented row; read when present (emulator, future
+	// versions) so a withdrawal-enabled sub key is flagged.
+	CanWithdraw       *bool `json:"canWithdraw,omitempty"`
+	EnableWithdrawals *bool `json:"enableWithdrawals,omitempty"`
+}
+
+func (r subKeyRow) canWithdraw() bool {
+	return (r.CanWithdraw != nil && *r.CanWithdraw) || (r.EnableWithdrawals != nil && *r.EnableWithdrawals)
+}
+
+// flexBool decodes a JSON bool or a string "true"/"false" (ipRestrict is a
+// string in the IP-restriction responses).
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	s := strings.Trim(string(data), `"`)
+	if s == "" || s == "null" {
+		*b = false
+		return nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("ipRestrict: %w", err)
+	}
+	*b = flexBool(v)
+	return nil
+}
+
+type ipRestriction struct {
+	IPRestrict flexBool `json:"ipRestrict"`
+	IPList     []string `json:"ipList"`
+}
+
+// subKey is one sub-account key with what the inventory knows of it.
+type subKey struct {
+	row     subKeyRow
+	ips     []string
+	ipKnown bool
+	ipLock  bool
+}
+
+func (k subKey) mutationSuffix() string { return k.row.Email + ":" + mask(k.row.APIKey) }
+
+func (k subKey) describe() string {
+	s := fmt.Sprintf("sub %s key %s", k.row.Email, mask(k.row.APIKey))
+	if k.row.APIName != "" {
+		s += fmt.Sprintf(" (%s)", k.row.APIName)
+	}
+	return s
+}
+
+// listSubKeys lists the API keys of one sub-account, every page.
+func (e *Executor) listSubKeys(ctx context.Context, email string) ([]subKeyRow, error) {
+	var out []subKeyRow
+	for page := 1; ; page++ {
+		var body struct {
+			Total int         `json:"total"`
+			Rows  []subKeyRow `json:"rows"`
+			List  []subKeyRow `json:"list"` // the field's name before Aug 2026
+		}
+		err := e.call(ctx, "list api keys of sub-account "+email, false, func(ctx context.Context) error {
+			data, err := e.signed(ctx, http.MethodGet, pathSubKeys, url.Values{"email": {email}, "page": {strconv.Itoa(page)}, "size": {"100"}}, nil)
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(data, &body)
+		})
+		if err != nil {
+			return nil, err
+		}
+		rows := append(body.Rows, body.List...)
+		for i := range rows {
+			if rows[i].Email == "" {
+				rows[i].Email = email
+			}
+		}
+		out = append(out, rows...)
+		if len(rows) < 100 || (body.Total > 0 && len(out) >= body.Total) {
+			return out, nil
+		}
+	}
+}
+
+func (e *Executor) subKeyIP(ctx context.Context, email, apiKey string) (ipRestriction, error) {
+	var ipr ipRestriction
+	err := e.call(ctx, "read ip restriction of sub-account key "+mask(apiKey), false, func(ctx context.Context) error {
+		data, err := e.signed(ctx, http.MethodGet, pathSubKeyIP, url.Values{"email": {email}, "subAccountApiKey": {apiKey}}, nil)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(data, &ipr)
+	})
+	return ipr, err
+}
+
+// subKeys lists every sub-account's keys; with withIPs it also reads each
+// key's IP restriction (3000 UID weight each, paced).
+func (e *Executor) subKeys(ctx context.Context, subs []subAccount, withIPs bool) ([]subKey, error) {
+	rows := make([][]subKeyRow, len(subs))
+	errs := make([]error, len(subs))
+	parallel(ctx, len(subs), e.concurrency, func(ctx context.Context, i int) {
+		rows[i], errs[i] = e.listSubKeys(ctx, subs[i].Email)
+	}, nil)
+	if err := errors.Join(errs...); err != nil {
+		return nil, firstError(errs)
+	}
+	var keys []subKey
+	for _, rs := range rows {
+		for _, r := range rs {
+			keys = append(keys, subKey{row: r})
+		}
+	}
+	if withIPs {
+		errs := make([]error, len(keys))
+		parallel(ctx, len(keys), e.concurrency, func(ctx context.Context, i int) {
+			ipr, err := e.subKeyIP(ctx, keys[i].row.Email, keys[i].row.APIKey)
+			errs[i] = err
+			keys[i].ipKnown, keys[i].ipLock, keys[i].ips = err == nil, bool(ipr.IPRestrict), ipr.IPList
+		}, nil)
+		if err := firstError(errs); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, classify("list sub-account keys", false, 0, 0, err)
+	}
+	return keys, nil
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// toKey converts a sub key to the neutral payload.
+func (k subKey) toKey(now time.Time) executors.Key {
+	key := executors.Key{Owner: k.row.Email, Sub: true, APIKey: mask(k.row.APIKey), Label: k.row.APIName,
+		Permissions: []string{"read"}, CanTrade: k.row.CanTrade || k.row.CanFuturesTrade || k.row.CanVanillaOptions,
+		CanWithdraw: k.row.canWithdraw(), CanTransfer: k.row.CanUniversalTransfer,
+		IPRestricted: k.ipLock, IPs: k.ips, Created: msTime(k.row.Timestamp)}
+	for _, p := range []struct {
+		on   bool
+		name string
+	}{{k.row.CanTrade, "spot_margin_trade"}, {k.row.CanMarginLoanRepay, "margin_loan"}, {k.row.CanFuturesTrade, "futures"},
+		{k.row.CanUniversalTransfer, "universal_transfer"}, {k.row.CanVanillaOptions, "options"}, {k.row.canWithdraw(), "withdraw"}} {
+		if p.on {
+			key.Permissions = append(key.Permissions, p.name)
+		}
+	}
+	key.Risks = executors.KeyRisks(key, now)
+	if !k.ipKnown {
+		// Without the IP query the flag is unknown: do not claim a risk.
+		key.Risks = dropRisk(key.Risks, "no-ip-restriction")
+	}
+	return key
+}
+
+func dropRisk(rs []string, r string) []string {
+	var out []string
+	for _, x := range rs {
+		if x != r {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ownKey describes the calling key from GET /sapi/v1/account/apiRestrictions.
+func (e *Executor) ownKey(perm *gobinance.APIKeyPermission, master bool, now time.Time) executors.Key {
+	owner := e.acct.Name
+	if master {
+		owner = "master"
+	}
+	k := executors.Key{Owner: owner, APIKey: mask(e.acct.APIKey.Reveal()), Permissions: []string{},
+		CanTrade:     perm.EnableSpotAndMarginTrading || perm.EnableFutures || perm.EnableVanillaOptions,
+		CanWithdraw:  perm.EnableWithdrawals,
+		CanTransfer:  perm.EnableInternalTransfer || perm.PermitsUniversalTransfer,
+		IPRestricted: perm.IPRestrict,
+		Created:      msTime(int64(perm.CreateTime)),
+	}
+	if perm.TradingAuthorityExpirationTime > 0 {
+		k.Expires = msTime(int64(perm.TradingAuthorityExpirationTime))
+	}
+	for _, p := range []struct {
+		on   bool
+		name string
+	}{{perm.EnableReading, "read"}, {perm.EnableSpotAndMarginTrading, "spot_margin_trade"}, {perm.EnableMargin, "margin_loan"},
+		{perm.EnableFutures, "futures"}, {perm.EnableVanillaOptions, "options"}, {perm.EnableWithdrawals, "withdraw"},
+		{perm.EnableInternalTransfer, "internal_transfer"}, {perm.PermitsUniversalTransfer, "universal_transfer"}} {
+		if p.on {
+			k.Permissions = append(k.Permissions, p.name)
+		}
+	}
+	k.Risks = executors.KeyRisks(k, now)
+	return k
+}
+
+// keyFinding turns a key's risks into a finding with its fix.
+func keyFinding(k executors.Key) (executors.Finding, bool) {
+	if len(k.Risks) == 0 {
+		return executors.Finding{}, false
+	}
+	sev := "low"
+	switch {
+	case k.CanWithdraw:
+		sev = "high"
+	case contains(k.Risks, "no-ip-restriction") && (k.CanTrade || k.CanTransfer):
+		sev = "medium"
+	}
+	subject := fmt.Sprintf("key %s (%s)", k.APIKey, k.Owner)
+	if k.Label != "" {
+		subject = fmt.Sprintf("key %s %q (sub %s)", k.APIKey, k.Label, k.Owner)
+	}
+	f := executors.Finding{Severity: sev, Subject: subject, Message: "risky key: " + strings.Join(k.Risks, ", ")}
+	if k.Sub {
+		f.Fix = "run keys.revoke with scope sub_accounts and key_ids for this key (method delete, or ip_lock to freeze it)"
+	} else {
+		f.Fix = "in Binance: Account → API Management → Edit restrictions: untick Enable Withdrawals, restrict access to trusted IPs; or delete the key there"
+	}
+	return f, true
+}
+
+// keysInventory implements keys.inventory.
+func (e *Executor) keysInventory(ctx context.Context, req executors.Request) (executors.Result, error) {
+	now := e.env.Now()
+	perm, err := e.apiRestrictions(ctx, "read calling key permissions")
+	if err != nil {
+		return executors.Result{}, err
+	}
+	var (
+		subs   []subAccount
+		master bool
+	)
+	if req.Params.Bool("include_sub_accounts") {
+		subs, master, err = e.subAccounts(ctx)
+		if err != nil {
+			return executors.Result{}, err
+		}
+	}
+	keys := []executors.Key{e.ownKey(perm, master, now)}
+	if master && len(subs) > 0 {
+		sks, err := e.subKeys(ctx, subs, true)
+		if err != nil {
+			return executors.Result{}, err
+		}
+		for _, sk := range sks {
+			keys = append(keys, sk.toKey(now))
+		}
+	}
+	var findings []executors.Finding
+	risky := 0
+	for _, k := range keys {
+		if f, ok := keyFinding(k); ok {
+			findings = append(findings, f)
+			risky++
+		}
+	}
+	summary := fmt.Sprintf("%s (%s of sub-accounts), %d risky", plural(len(keys), "key"), plural(len(keys)-1, "key"), risky)
+	if !master {
+		summary = fmt.Sprintf("calling key only (not a master account), %d risky", risky)
+	}
+	return executors.Result{Status: executors.StatusOK, Summary: summary, Data: keys, Findings: findings,
+		Counts: map[string]int{"keys": len(keys), "risky": risky, "sub_accounts": len(subs)}}, nil
+}
+
+// revokeTarget is one sub key to neutralise.
+type revokeTarget struct {
+	key subKey
+	m   executors.Mutation
+}
+
+// selectKeys applies the select/key_ids/match selectors.
+func selectKeys(keys []subKey, p executors.Params, now time.Time) []subKey {
+	sel := p.String("select")
+	ids := p.Strings("key_ids")
+	match := strings.ToLower(p.String("match"))
+	var out []subKey
+	for _, k := range keys {
+		nk := k.toKey(now)
+		switch sel {
+		case "withdraw_enabled":
+			if !nk.CanWithdraw {
+				continue
+			}
+		case "risky":
+			if len(nk.Risks) == 0 {
+				continue
+			}
+		}
+		if len(ids) > 0 && !contains(ids, k.row.APIKey) && !contains(ids, mask(k.row.APIKey)) {
+			continue
+		}
+		if match != "" {
+			hay := strings.ToLower(k.row.APIName + " " + k.row.Email + " " + strings.Join(k.ips, ","))
+			if !strings.Contains(hay, match) {
+				continue
+			}
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func sameIPs(a, b []string) bool {
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return strings.Join(x, ",") == strings.Join(y, ",")
+}
+
+// revokePlan builds the mutation for each selected key; keys already in the
+// wanted state are skipped (so a re-run converges).
+func (e *Executor) revokePlan(keys []subKey, method string, ips []string) []revokeTarget {
+	var out []revokeTarget
+	for _, k := range keys {
+		t := revokeTarget{key: k}
+		req := map[string]string{"email": k.row.Email, "subAccountApiKey": mask(k.row.APIKey)}
+		switch method {
+		case "delete":
+			req["method"], req["path"] = http.MethodDelete, pathSubKeys
+			t.m = executors.Mutation{ID: "delete-key:" + k.mutationSuffix(), Kind: "delete-key", Irreversible: true,
+				Target: "delete " + k.describe()}
+		case "ip_lock":
+			if k.ipKnown && k.ipLock && sameIPs(k.ips, ips) {
+				continue
+			}
+			req["method"], req["path"], req["status"], req["ipAddress"] = http.MethodPost, pathSubKeyIPv2, "2", strings.Join(ips, ",")
+			t.m = executors.Mutation{ID: "ip-lock-key:" + k.mutationSuffix(), Kind: "ip-lock-key",
+				Target: fmt.Sprintf("restrict %s to %s", k.describe(), strings.Join(ips, ","))}
+		case "strip_permissions":
+			r := k.row
+			if !r.CanTrade && !r.CanMarginLoanRepay && !r.CanFuturesTrade && !r.CanUniversalTransfer && !r.CanVanillaOptions {
+				continue
+			}
+			req["method"], req["path"] = http.MethodPost, pathSubKeyPerms
+			t.m = executors.Mutation{ID: "strip-key:" + k.mutationSuffix(), Kind: "strip-key",
+				Target: "remove every permission of " + k.describe()}
+		}
+		t.m.Request = req
+		out = append(out, t)
+	}
+	return out
+}
+
+// sendRevoke sends the one request of t.
+func (e *Executor) sendRevoke(ctx context.Context, method string, ips []string, k subKey) error {
+	form := url.Values{"email": {k.row.Email}, "subAccountApiKey": {k.row.APIKey}}
+	op := method + " " + k.describe()
+	return e.call(ctx, op, true, func(ctx context.Context) error {
+		var err error
+		switch method {
+		case "delete":
+			_, err = e.signed(ctx, http.MethodDelete, pathSubKeys, nil, form)
+		case "ip_lock":
+			// The v2 path: the SDK's helper posts to the v1 path, which
+			// Binance discontinued in Jan 2023.
+			form.Set("status", "2")
+			form.Set("ipAddress", strings.Join(ips, ","))
+			_, err = e.signed(ctx, http.MethodPost, pathSubKeyIPv2, nil, form)
+		case "strip_permissions":
+			for _, p := range []string{"canTrade", "canMarginLoanRepay", "canFuturesTrade", "canUniversalTransfer", "canVanillaOptions"} {
+				form.Set(p, "false")
+			}
+			_, err = e.signed(ctx, http.MethodPost, pathSubKeyPerms, nil, form)
+		}
+		return err
+	})
+}
+
+// masterManual is the manual step for the account's own key.
+func (e *Executor) masterManual(master bool) executors.ManualStep {
+	id := mask(e.acct.APIKey.Reveal())
+	where := "the master account"
+	if !master {
+		where = "this account (if it is a sub-account, its master can also delete the key with keys.revoke)"
+	}
+	return executors.ManualStep{
+		Title: masterManualTitle + " (" + id + ")",
+		Instructions: fmt.Sprintf("Binance has no API to delete or disable an account's own API key. Log in to %s at binance.com "+
+			"(or the app) with 2FA, open Account → API Management, find the key %s and click Delete, then confirm. "+
+			"Create new keys only after the incident is contained. The tool verifies the deletion by probing the key until Binance rejects it (-2015).", where, id),
+		Verify: "key_rejected",
+	}
+}
+
+// keysRevoke implements keys.revoke (and its plan).
+func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	scope := req.Params.String("scope")
+	method := req.Params.String("method")
+	ips := req.Params.Strings("ip_whitelist")
+	if method == "ip_lock" && len(ips) == 0 {
+		return executors.Result{}, rejected("keys.revoke", "method ip_lock needs a non-empty ip_whitelist")
+	}
+	now := e.env.Now()
+	var (
+		res    = executors.Result{Counts: map[string]int{}}
+		master bool
+		subs   []subAccount
+		err    error
+	)
+	subs, master, err = e.subAccounts(ctx)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	if scope == "master" || scope == "all" {
+		res.Manual = append(res.Manual, e.masterManual(master))
+	}
+	if scope == "master" {
+		res.Status = executors.StatusPending
+		res.Summary = "manual step: Binance has no API to delete the account's own key " + mask(e.acct.APIKey.Reveal()) + "; delete it in API Management"
+		return res, nil
+	}
+	if !master {
+		res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "account " + e.acct.Name,
+			Message: "not a master account: no sub-account keys to revoke"})
+		return e.finishRevoke(res, nil, nil, nil, plan, "no sub-account keys (not a master account)"), nil
+	}
+	needIPs := method == "ip_lock" || req.Params.String("select") == "risky" || req.Params.String("match") != ""
+	keys, err := e.subKeys(ctx, subs, needIPs)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	selected := selectKeys(keys, req.Params, now)
+	targets := e.revokePlan(selected, method, ips)
+	if plan || len(targets) == 0 {
+		return e.finishRevoke(res, targets, nil, nil, true, ""), nil
+	}
+	var (
+		mu       sync.Mutex
+		done     = map[string]bool{}
+		failed   = map[string]error{}
+		auditErr error
+	)
+	parallel(ctx, len(targets), e.concurrency, func(ctx context.Context, i int) {
+		t := targets[i]
+		aerr, err := mutate(ctx, req, t.m, func(ctx context.Context) error { return e.sendRevoke(ctx, method, ips, t.key) })
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case aerr != nil:
+			if auditErr == nil {
+				auditErr = aerr
+			}
+		case err != nil:
+			failed[t.m.ID] = err
+		default:
+			done[t.m.ID] = true
+		}
+	}, func() bool { mu.Lock(); defer mu.Unlock(); return auditErr != nil })
+	if auditErr != nil {
+		r := e.finishRevoke(res, targets, done, failed, false, "")
+		r.Status, r.Summary = executors.StatusFailed, "audit trail refused a key revocation; stopped: "+auditErr.Error()
+		return r, auditErr
+	}
+	// Verify: a deleted key must no longer be listed. A failed call whose
+	// outcome is unknown is settled by the same re-list.
+	if method == "delete" {
+		after, err := e.subKeys(ctx, subs, false)
+		if err != nil {
+			r := e.finishRevoke(res, targets, done, failed, false, "")
+			r.Status, r.Summary = executors.StatusFailed, "keys deleted but the re-list failed: "+err.Error()
+			return r, err
+		}
+		still := map[string]bool{}
+		for _, k := range after {
+			still[k.row.APIKey] = true
+		}
+		for _, t := range targets {
+			if still[t.key.row.APIKey] {
+				if done[t.m.ID] {
+					failed[t.m.ID] = &executors.Error{Class: executors.ErrRejected, Op: "delete " + t.key.describe(), Msg: "key still listed after delete"}
+				}
+				delete(done, t.m.ID)
+			} else if !done[t.m.ID] {
+				done[t.m.ID] = true
+				delete(failed, t.m.ID)
+			}
+		}
+	}
+	r := e.finishRevoke(res, targets, done, failed, false, "")
+	if len(failed) > 0 {
+		return r, firstError(mapValues(failed, targets))
+	}
+	return r, nil
+}
+
+func mapValues(m map[string]error, targets []revokeTarget) []error {
+	var out []error
+	for _, t := range targets {
+		if err, ok := m[t.m.ID]; ok {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// finishRevoke builds the result of keys.revoke: plan (would-change), done
+// (changed / failed with remaining) and the master manual step (pending).
+func (e *Executor) finishRevoke(res executors.Result, targets []revokeTarget, done map[string]bool, failed map[string]error, plan bool, nothing string) executors.Result {
+	change := func(t revokeTarget) executors.Change {
+		return executors.Change{Kind: t.m.Kind, Target: t.m.Target, Irreversible: t.m.Irreversible, ID: t.m.ID}
+	}
+	var names []string
+	for _, t := range targets {
+		if plan {
+			res.Changes = append(res.Changes, change(t))
+			names = append(names, t.key.describe())
+			continue
+		}
+		if done[t.m.ID] {
+			res.Changes = append(res.Changes, change(t))
+			names = append(names, t.key.describe())
+		} else {
+			res.Remaining = append(res.Remaining, change(t))
+			if err := failed[t.m.ID]; err != nil {
+				res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: t.key.describe(), Message: "not revoked: " + err.Error()})
+			}
+		}
+	}
+	verb, planVerb := "revoked", "revoke"
+	if len(targets) > 0 {
+		switch targets[0].m.Kind {
+		case "delete-key":
+			verb, planVerb = "deleted", "delete"
+		case "ip-lock-key":
+			verb, planVerb = "ip-locked", "ip-lock"
+		case "strip-key":
+			verb, planVerb = "stripped the permissions of", "strip the permissions of"
+		}
+	}
+	res.Counts["targets"] = len(targets)
+	res.Counts["done"] = len(res.Changes)
+	res.Counts["remaining"] = len(res.Remaining)
+	pendingNote := ""
+	if len(res.Manual) > 0 {
+		pendingNote = "; the master key needs a manual deletion"
+	}
+	switch {
+	case len(targets) == 0:
+		if nothing == "" {
+			nothing = "no sub-account key matches the selector"
+		}
+		res.Status, res.Summary = executors.StatusOK, "nothing to do: "+nothing+pendingNote
+	case plan:
+		res.Status = executors.StatusWouldChange
+		res.Summary = fmt.Sprintf("would %s %s: %s%s", planVerb, plural(len(targets), "sub-account key"), strings.Join(names, "; "), pendingNote)
+	case len(res.Remaining) > 0:
+		res.Status = executors.StatusFailed
+		res.Summary = fmt.Sprintf("%s %d of %s; %d left%s", verb, len(res.Changes), plural(len(targets), "sub-account key"), len(res.Remaining), pendingNote)
+	default:
+		res.Status = executors.StatusChanged
+		res.Summary = fmt.Sprintf("%s %s: %s%s", verb, plural(len(targets), "sub-account key"), strings.Join(names, "; "), pendingNote)
+	}
+	if len(res.Manual) > 0 && res.Status != executors.StatusFailed {
+		res.Status = executors.StatusPending
+	}
+	return res
+}

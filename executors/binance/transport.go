@@ -1,0 +1,266 @@
+package binance
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// Weight limits per bucket (EXCHANGES.md §1.6). The pacer keeps a safety
+// margin below them so that a burst never trips a 429 (or a 418 ban).
+const (
+	limitAPI     = 6000   // /api/*: weight per minute per IP
+	limitFutures = 2400   // /fapi/*, /dapi/*: weight per minute per IP
+	limitSAPIIP  = 12000  // each IP-limited /sapi endpoint, per minute
+	limitSAPIUID = 180000 // each UID-limited /sapi endpoint, per minute
+	// UID weight of every sub-account API-key endpoint (list, delete,
+	// permission, IP restriction).
+	weightSubKeyCall = 3000
+	pacerMargin      = 0.9
+)
+
+// cost is what one request costs against one bucket.
+type cost struct {
+	bucket string        // e.g. "api", "fapi", "sapi-uid:/sapi/v1/sub-account/subAccountApi"
+	limit  int           // bucket limit per window
+	window time.Duration // the limit's interval
+	weight int
+	header string // response header reporting the bucket's used weight
+}
+
+// costOf returns the weight of a request (EXCHANGES.md §1.3–1.6; the
+// weights not verified there default to 1).
+func costOf(method, path string, q url.Values) cost {
+	hasSymbol := q.Get("symbol") != ""
+	switch {
+	case strings.HasPrefix(path, "/api/"):
+		c := cost{bucket: "api", limit: limitAPI, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
+		switch {
+		case path == "/api/v3/openOrders" && method == http.MethodGet:
+			c.weight = 80
+			if hasSymbol {
+				c.weight = 6
+			}
+		case path == "/api/v3/account", path == "/api/v3/myTrades":
+			c.weight = 20
+		}
+		return c
+	case strings.HasPrefix(path, "/fapi/"), strings.HasPrefix(path, "/dapi/"):
+		c := cost{bucket: path[1:5], limit: limitFutures, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
+		switch {
+		case strings.HasSuffix(path, "/openOrders") && method == http.MethodGet:
+			c.weight = 40
+			if hasSymbol {
+				c.weight = 1
+			}
+		case strings.HasSuffix(path, "/countdownCancelAll"):
+			c.weight = 10
+		case strings.HasSuffix(path, "/positionSide/dual"):
+			c.weight = 30
+		case path == "/dapi/v1/userTrades":
+			c.weight = 20
+		case strings.HasPrefix(path, "/fapi/v3/"), path == "/fapi/v1/userTrades":
+			c.weight = 5
+		}
+		return c
+	case strings.HasPrefix(path, "/sapi/"):
+		switch {
+		case strings.Contains(path, "/sub-account/subAccountApi"):
+			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Minute, weight: weightSubKeyCall, header: "X-Sapi-Used-Uid-Weight-1m"}
+		case path == "/sapi/v4/sub-account/assets":
+			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Minute, weight: 60, header: "X-Sapi-Used-Uid-Weight-1m"}
+		case path == "/sapi/v1/capital/withdraw/history":
+			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Second, weight: 18000, header: "X-Sapi-Used-Uid-Weight-1s"}
+		}
+		c := cost{bucket: "sapi-ip:" + path, limit: limitSAPIIP, window: time.Minute, weight: 1, header: "X-Sapi-Used-Ip-Weight-1m"}
+		switch path {
+		case "/sapi/v1/margin/openOrders", "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades":
+			c.weight = 10
+		case "/sapi/v1/asset/wallet/balance":
+			c.weight = 60
+		case "/sapi/v3/asset/getUserAsset":
+			c.weight = 5
+		case "/sapi/v1/sub-account/universalTransfer":
+			c.weight = 360
+		}
+		return c
+	}
+	return cost{bucket: "other", limit: limitAPI, window: time.Minute, weight: 1}
+}
+
+// pacer delays requests so that each weight bucket stays under its limit
+// within the current window. It counts locally what it lets through and
+// takes the venue's used-weight headers as a floor, and it holds a bucket
+// closed for Retry-After after a 429/418.
+type pacer struct {
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+	// scale multiplies every limit (tests shrink it); 0 means 1.
+	scale float64
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	window  time.Time // start of the current window
+	used    int
+	blocked time.Time // closed until then (Retry-After)
+}
+
+func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
+	return &pacer{now: now, sleep: sleep, buckets: map[string]*bucket{}}
+}
+
+func (p *pacer) budget(c cost) int {
+	s := p.scale
+	if s == 0 {
+		s = 1
+	}
+	return int(float64(c.limit) * s * pacerMargin)
+}
+
+// wait blocks until c fits its bucket's budget, then reserves it.
+func (p *pacer) wait(ctx context.Context, c cost) error {
+	for {
+		p.mu.Lock()
+		now := p.now()
+		b := p.buckets[c.bucket]
+		if b == nil {
+			b = &bucket{}
+			p.buckets[c.bucket] = b
+		}
+		win := now.Truncate(c.window)
+		if win.After(b.window) {
+			b.window, b.used = win, 0
+		}
+		var d time.Duration
+		switch {
+		case now.Before(b.blocked):
+			d = b.blocked.Sub(now)
+		case b.used == 0 || b.used+c.weight <= p.budget(c):
+			b.used += c.weight
+			p.mu.Unlock()
+			return nil
+		default:
+			d = win.Add(c.window).Sub(now)
+		}
+		p.mu.Unlock()
+		if err := p.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// observe feeds a response's headers back into the bucket.
+func (p *pacer) observe(c cost, h http.Header, status int, retryAfter time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.buckets[c.bucket]
+	if b == nil {
+		return
+	}
+	if v, err := strconv.Atoi(h.Get(c.header)); err == nil && c.header != "" && v > b.used {
+		b.used = v
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusTeapot {
+		wait := retryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		if until := p.now().Add(wait); until.After(b.blocked) {
+			b.blocked = until
+		}
+	}
+}
+
+// capture receives what the transport saw of one request: the SDK does not
+// expose the HTTP status or headers, so each call puts a capture in its
+// context and the transport fills it in.
+type capture struct {
+	mu         sync.Mutex
+	status     int
+	retryAfter time.Duration
+}
+
+func (c *capture) get() (int, time.Duration) {
+	if c == nil {
+		return 0, 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status, c.retryAfter
+}
+
+type captureKey struct{}
+
+func withCapture(ctx context.Context, c *capture) context.Context {
+	return context.WithValue(ctx, captureKey{}, c)
+}
+
+// observingTransport paces each request, then records its status,
+// Retry-After and used-weight headers and reports it to Env.Observer.
+type observingTransport struct {
+	base     http.RoundTripper
+	pacer    *pacer
+	account  string
+	observer func(account string, req *http.Request, resp *http.Response, err error)
+}
+
+func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := costOf(req.Method, req.URL.Path, req.URL.Query())
+	if err := t.pacer.wait(req.Context(), c); err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err == nil {
+		ra := parseRetryAfter(resp.Header.Get("Retry-After"))
+		t.pacer.observe(c, resp.Header, resp.StatusCode, ra)
+		if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
+			cp.mu.Lock()
+			cp.status, cp.retryAfter = resp.StatusCode, ra
+			cp.mu.Unlock()
+		}
+	}
+	if t.observer != nil {
+		t.observer(t.account, req, resp, err)
+	}
+	return resp, err
+}
+
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// newHTTPClient builds one client's own http.Client over env.Transport (or
+// a private clone of the default transport).
+func newHTTPClient(env executors.Env, account string, p *pacer) *http.Client {
+	base := env.Transport
+	if base == nil {
+		base = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return &http.Client{
+		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer},
+		Timeout:   30 * time.Second,
+	}
+}

@@ -1,0 +1,617 @@
+package kucoin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// subUser is an item of GET /api/v2/sub/user.
+type subUser struct {
+	UserID  string `json:"userId"`
+	UID     any    `json:"uid"`
+	SubName string `json:"subName"`
+	Status  any    `json:"status"`
+	Remarks string `json:"remarks"`
+}
+
+// subKey is one sub-account key as listed by the master.
+type subKey struct {
+	info apiKeyInfo
+	sub  subUser
+}
+
+func (x *Executor) subUsers(ctx context.Context) ([]subUser, error) {
+	return listPaged[subUser](ctx, x, x.spot, "list sub-accounts", "/api/v2/sub/user", nil, 100)
+}
+
+// subKeys lists every sub-account's keys (master keys only).
+func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
+	users, err := x.subUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []subKey
+	for _, u := range users {
+		var keys []apiKeyInfo
+		if err := x.call(ctx, x.spot, "list api keys of sub "+u.SubName, false, http.MethodGet, "/api/v1/sub/api-key", q("subName", u.SubName), &keys); err != nil {
+			return out, err
+		}
+		for _, k := range keys {
+			if k.SubName == "" {
+				k.SubName = u.SubName
+			}
+			out = append(out, subKey{info: k, sub: u})
+		}
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// publicKey converts a KuCoin key record (the id masked).
+func publicKey(k apiKeyInfo, owner string, sub bool, now time.Time) executors.Key {
+	perms := splitList(k.Permission)
+	ips := splitList(k.IPWhitelist)
+	key := executors.Key{Owner: owner, Sub: sub, APIKey: mask(k.APIKey), Label: k.Remark, Permissions: perms,
+		IPRestricted: len(ips) > 0, IPs: ips, Created: msTime(k.CreatedAt)}
+	if key.Permissions == nil {
+		key.Permissions = []string{}
+	}
+	for _, p := range perms {
+		switch p {
+		case "Spot", "Margin", "Futures":
+			key.CanTrade = true
+		case "Transfer": // the withdrawal permission
+			key.CanWithdraw = true
+		case "InnerTransfer", "FlexTransfers":
+			key.CanTransfer = true
+		}
+	}
+	key.Risks = executors.KeyRisks(key, now)
+	return key
+}
+
+func keySubject(k executors.Key) string {
+	if k.Sub {
+		return fmt.Sprintf("key %s (sub %s)", k.APIKey, k.Owner)
+	}
+	return fmt.Sprintf("key %s (%s)", k.APIKey, k.Owner)
+}
+
+// passphraseFor returns the accounts file's passphrase of a sub key.
+func (x *Executor) passphraseFor(sub, apiKey string) (secret.Value, bool) {
+	for _, sk := range x.acct.SubKeys {
+		if sk.APIKey == apiKey && (sk.Sub == "" || sk.Sub == sub) && !sk.Passphrase.IsZero() {
+			return sk.Passphrase, true
+		}
+	}
+	return secret.Value{}, false
+}
+
+func (x *Executor) keysInventory(ctx context.Context, req executors.Request) (executors.Result, error) {
+	self, err := x.whoami(ctx)
+	if err != nil {
+		return executors.Result{Status: executors.StatusFailed, Summary: "could not read the calling key"}, err
+	}
+	now := x.env.Now()
+	owner := "master"
+	if !self.IsMaster {
+		owner = self.SubName
+		if owner == "" {
+			owner = "sub-account"
+		}
+	}
+	own := publicKey(*self, owner, !self.IsMaster, now)
+	keys := []executors.Key{own}
+	res := executors.Result{Status: executors.StatusOK}
+	res.Findings = append(res.Findings, keyFindings(own, true, true)...)
+	if self.IsMaster && !slices.Contains(own.Permissions, "Spot") && len(own.Permissions) <= 1 {
+		res.Findings = append(res.Findings, executors.Finding{Severity: "medium", Subject: keySubject(own),
+			Message: "a read-only (General) KuCoin master key can still create, modify and delete sub-account keys",
+			Fix:     "treat a leak of this key as serious: delete it in API Management"})
+	}
+	var readErr error
+	if self.IsMaster && req.Params.Bool("include_sub_accounts") {
+		sks, err := x.subKeys(ctx)
+		readErr = err
+		for _, sk := range sks {
+			k := publicKey(sk.info, sk.info.SubName, true, now)
+			keys = append(keys, k)
+			_, known := x.passphraseFor(sk.info.SubName, sk.info.APIKey)
+			res.Findings = append(res.Findings, keyFindings(k, false, known)...)
+		}
+	}
+	res.Data = keys
+	risky := 0
+	for _, k := range keys {
+		if len(k.Risks) > 0 {
+			risky++
+		}
+	}
+	res.Counts = map[string]int{"keys": len(keys), "risky": risky}
+	res.Summary = fmt.Sprintf("%d keys (%d sub-account keys), %d risky", len(keys), len(keys)-1, risky)
+	if readErr != nil {
+		res.Status = executors.StatusFailed
+		res.Summary += " (sub-account keys could not all be read)"
+		return res, readErr
+	}
+	return res, nil
+}
+
+// keyFindings flags a risky key; known says whether a sub key's passphrase
+// is in the accounts file (so the tool can revoke it).
+func keyFindings(k executors.Key, own, known bool) []executors.Finding {
+	var fs []executors.Finding
+	revoke := "delete it with keys.revoke (method delete)"
+	if own {
+		revoke = "delete it in the KuCoin web UI: Account → API Management"
+	} else if !known {
+		revoke = "add its passphrase to sub_keys in the accounts file so keys.revoke can delete it, or delete it in the UI (Sub-Account → API Management)"
+	}
+	if k.CanWithdraw {
+		fs = append(fs, executors.Finding{Severity: "high", Subject: keySubject(k),
+			Message: "key has the Withdrawal (Transfer) permission: it can move funds off the exchange",
+			Fix:     revoke + "; or remove the permission (keys.revoke method strip_permissions)"})
+	}
+	if k.CanTrade && !k.IPRestricted {
+		fs = append(fs, executors.Finding{Severity: "medium", Subject: keySubject(k),
+			Message: "key can trade from any IP address",
+			Fix:     "restrict it to your IPs (keys.revoke method ip_lock) or " + revoke})
+	}
+	if k.Sub && !known && (k.CanTrade || k.CanWithdraw || k.CanTransfer) {
+		fs = append(fs, executors.Finding{Severity: "low", Subject: keySubject(k),
+			Message: "the sub key's passphrase is not in the accounts file: the API cannot delete or modify it",
+			Fix:     "add it under sub_keys, or plan to sweep this sub-account (keys.revoke sweep_if_no_passphrase)"})
+	}
+	return fs
+}
+
+// revokeTarget is one sub key keys.revoke acts on.
+type revokeTarget struct {
+	sk   subKey
+	key  executors.Key
+	pass secret.Value
+	ok   bool // passphrase known
+}
+
+func (t revokeTarget) change(method string) executors.Change {
+	sub, id := t.sk.info.SubName, mask(t.sk.info.APIKey)
+	c := executors.Change{Target: fmt.Sprintf("sub %s key %s", sub, id)}
+	if t.key.Label != "" {
+		c.Target += fmt.Sprintf(" (%s)", t.key.Label)
+	}
+	switch method {
+	case "delete":
+		c.Kind, c.ID, c.Irreversible = "delete-key", "delete-key:"+sub+":"+id, true
+	case "ip_lock":
+		c.Kind, c.ID = "ip-lock-key", "ip-lock-key:"+sub+":"+id
+	case "strip_permissions":
+		c.Kind, c.ID = "strip-key", "strip-key:"+sub+":"+id
+	}
+	return c
+}
+
+// masterManual is the UI step that deletes the account's own key.
+func (x *Executor) masterManual() executors.ManualStep {
+	id := mask(x.ownKey())
+	return executors.ManualStep{
+		Title: "Delete KuCoin API key " + id + " in the web UI",
+		Instructions: "KuCoin has no API to delete an account's own key. Log in at www.kucoin.com (or the official app) → " +
+			"profile icon → API Management → find the key " + id + " → Delete, and confirm with your security verification. " +
+			"Then change the account password and check 2FA and passkeys; contact support through the official app only.",
+		Verify: "key_rejected",
+	}
+}
+
+func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	scope, method := req.Params.String("scope"), req.Params.String("method")
+	res := executors.Result{Counts: map[string]int{}}
+	if scope == "master" || scope == "all" {
+		res.Manual = append(res.Manual, x.masterManual())
+	}
+	if scope == "master" {
+		res.Status = executors.StatusPending
+		res.Summary = "the master key " + mask(x.ownKey()) + " can only be deleted in the KuCoin UI: manual step"
+		return res, nil
+	}
+	switch method {
+	case "delete", "ip_lock", "strip_permissions":
+	default:
+		return res, &executors.Error{Class: executors.ErrUnsupported, Op: "keys.revoke", Msg: fmt.Sprintf("method %q", method)}
+	}
+	self, err := x.whoami(ctx)
+	if err != nil {
+		res.Status, res.Summary = executors.StatusFailed, "could not read the calling key"
+		return res, err
+	}
+	if !self.IsMaster {
+		res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + mask(x.ownKey()),
+			Message: "the calling key is a sub-account key: it cannot manage sub-account keys"})
+		res.Status, res.Summary = executors.StatusSkipped, "not a master key: no sub-account keys to revoke"
+		if len(res.Manual) > 0 {
+			res.Status = executors.StatusPending
+		}
+		return res, nil
+	}
+	sks, err := x.subKeys(ctx)
+	if err != nil {
+		res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
+		return res, err
+	}
+	targets := x.selectKeys(sks, req.Params, method)
+	if len(targets) == 0 {
+		res.Status, res.Summary = executors.StatusOK, "no sub-account keys in scope: nothing to do"
+		if len(res.Manual) > 0 {
+			res.Status = executors.StatusPending
+		}
+		return res, nil
+	}
+
+	sweepSubs := map[string]bool{}
+	var send []revokeTarget
+	for _, t := range targets {
+		if t.ok {
+			send = append(send, t)
+			continue
+		}
+		sub := t.sk.info.SubName
+		res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: keySubject(t.key),
+			Message: "no passphrase for this sub key in the accounts file: KuCoin requires it to delete or modify the key",
+			Fix:     "delete it in the UI (see the manual step) and add the passphrase of future keys under sub_keys"})
+		res.Manual = append(res.Manual, executors.ManualStep{
+			Title: fmt.Sprintf("Delete KuCoin sub-account key %s of sub %s in the web UI", t.key.APIKey, sub),
+			Instructions: fmt.Sprintf("Log in to the master account at www.kucoin.com → profile icon → Sub-Account → %s → API Management → "+
+				"delete key %s. The tool cannot: its passphrase is not in the accounts file.", sub, t.key.APIKey),
+		})
+		if req.Params.Bool("sweep_if_no_passphrase") {
+			sweepSubs[sub] = true
+		}
+	}
+	var sweeps []sweepTarget
+	if len(sweepSubs) > 0 {
+		names := make([]string, 0, len(sweepSubs))
+		for s := range sweepSubs {
+			names = append(names, s)
+		}
+		sort.Strings(names)
+		sweeps, err = x.sweepTargets(ctx, names, nil)
+		if err != nil {
+			res.Status, res.Summary = executors.StatusFailed, "could not read the balances of sub-accounts to sweep"
+			return res, err
+		}
+	}
+
+	if plan {
+		for _, t := range send {
+			res.Changes = append(res.Changes, t.change(method))
+		}
+		for _, s := range sweeps {
+			res.Changes = append(res.Changes, s.change())
+		}
+		res.Status = executors.StatusWouldChange
+		if len(res.Changes) == 0 {
+			res.Status = executors.StatusPending
+		}
+		res.Summary = fmt.Sprintf("would %s %d sub-account keys", verb(method), len(send))
+		if n := len(targets) - len(send); n > 0 {
+			res.Summary += fmt.Sprintf("; %d keys lack a passphrase (manual steps", n)
+			if len(sweeps) > 0 {
+				res.Summary += fmt.Sprintf(", %d balances swept to the master", len(sweeps))
+			}
+			res.Summary += ")"
+		}
+		return res, nil
+	}
+
+	var errs []error
+	var done []revokeTarget
+	for _, t := range send {
+		err := x.revokeOne(ctx, req, t, method)
+		if errors.Is(err, executors.ErrAudit) {
+			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a revoke intent; stopped"
+			return res, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			res.Remaining = append(res.Remaining, t.change(method))
+			continue
+		}
+		res.Changes = append(res.Changes, t.change(method))
+		done = append(done, t)
+	}
+	for _, s := range sweeps {
+		err := x.sendSweep(ctx, req, s)
+		if errors.Is(err, executors.ErrAudit) {
+			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
+			return res, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			res.Remaining = append(res.Remaining, s.change())
+			continue
+		}
+		res.Changes = append(res.Changes, s.change())
+	}
+	if method == "delete" && len(done) > 0 {
+		x.confirmDeleted(ctx, &res, done)
+	}
+	for _, c := range res.Changes {
+		if c.Kind != "transfer" {
+			res.Counts["revoked"]++
+		}
+	}
+	res.Counts["manual"] = len(res.Manual)
+	res.Counts["remaining"] = len(res.Remaining)
+	res.Summary = fmt.Sprintf("%s %d of %d sub-account keys", past(method), res.Counts["revoked"], len(send))
+	if n := len(targets) - len(send); n > 0 {
+		res.Summary += fmt.Sprintf("; %d keys without a passphrase need a human", n)
+	}
+	if len(sweeps) > 0 {
+		res.Summary += fmt.Sprintf("; swept %d balances to the master", len(sweeps))
+	}
+	switch {
+	case len(errs) > 0 || len(res.Remaining) > 0:
+		res.Status = executors.StatusFailed
+	case len(res.Manual) > 0:
+		res.Status = executors.StatusPending
+	default:
+		res.Status = executors.StatusChanged
+	}
+	if len(errs) > 0 {
+		return res, firstClassified(errors.Join(errs...))
+	}
+	if len(res.Remaining) > 0 {
+		return res, &executors.Error{Class: executors.ErrTransient, Op: "confirm keys.revoke",
+			Msg: fmt.Sprintf("%d deleted keys are still listed", len(res.Remaining))}
+	}
+	return res, nil
+}
+
+// confirmDeleted re-lists the sub keys and moves the keys KuCoin accepted
+// to delete but still lists from Changes to Remaining.
+func (x *Executor) confirmDeleted(ctx context.Context, res *executors.Result, sent []revokeTarget) {
+	after, err := x.subKeys(ctx)
+	if err != nil {
+		res.Findings = append(res.Findings, executors.Finding{Severity: "medium", Subject: "sub-account keys",
+			Message: "could not re-list sub-account keys to confirm the deletions: " + err.Error(), Fix: "run keys.inventory"})
+		return
+	}
+	alive := map[string]bool{}
+	for _, sk := range after {
+		alive[sk.info.APIKey] = true
+	}
+	survived := map[string]bool{} // change IDs of keys still listed
+	for _, t := range sent {
+		if alive[t.sk.info.APIKey] {
+			c := t.change("delete")
+			survived[c.ID] = true
+			res.Remaining = append(res.Remaining, c)
+		}
+	}
+	var kept []executors.Change
+	for _, c := range res.Changes {
+		if !survived[c.ID] {
+			kept = append(kept, c)
+		}
+	}
+	res.Changes = kept
+}
+
+func verb(method string) string {
+	switch method {
+	case "ip_lock":
+		return "IP-lock"
+	case "strip_permissions":
+		return "strip the permissions of"
+	}
+	return "delete"
+}
+
+func past(method string) string {
+	switch method {
+	case "ip_lock":
+		return "IP-locked"
+	case "strip_permissions":
+		return "stripped the permissions of"
+	}
+	return "deleted"
+}
+
+// selectKeys applies select, key_ids and match, and drops keys already in
+// the wanted state (so a second run converges to "nothing to do").
+func (x *Executor) selectKeys(sks []subKey, p executors.Params, method string) []revokeTarget {
+	now := x.env.Now()
+	sel, ids, match := p.String("select"), p.Strings("key_ids"), strings.ToLower(p.String("match"))
+	sinkhole := strings.Join(p.Strings("ip_whitelist"), ",")
+	var out []revokeTarget
+	for _, sk := range sks {
+		k := publicKey(sk.info, sk.info.SubName, true, now)
+		switch sel {
+		case "withdraw_enabled":
+			if !k.CanWithdraw {
+				continue
+			}
+		case "risky":
+			if len(k.Risks) == 0 {
+				continue
+			}
+		}
+		if len(ids) > 0 && !slices.Contains(ids, sk.info.APIKey) && !slices.Contains(ids, k.APIKey) {
+			continue
+		}
+		if match != "" && !strings.Contains(strings.ToLower(sk.info.Remark+" "+sk.info.SubName+" "+sk.info.IPWhitelist), match) {
+			continue
+		}
+		switch method {
+		case "strip_permissions":
+			if len(k.Permissions) == 0 || (len(k.Permissions) == 1 && k.Permissions[0] == "General") {
+				continue
+			}
+		case "ip_lock":
+			if sk.info.IPWhitelist == sinkhole {
+				continue
+			}
+		}
+		pass, ok := x.passphraseFor(sk.info.SubName, sk.info.APIKey)
+		out = append(out, revokeTarget{sk: sk, key: k, pass: pass, ok: ok})
+	}
+	return out
+}
+
+// revokeOne deletes or updates one sub key. Both are hand-built: the SDK's
+// DeleteSubApiKey signs the URL-encoded passphrase (400005 for one that
+// needs escaping, fixed by the requester's decoded prehash anyway), and
+// UpdateSubApiKey always sends ipWhitelist and expire, wiping the
+// whitelist. The update sends exactly the fields intended.
+func (x *Executor) revokeOne(ctx context.Context, req executors.Request, t revokeTarget, method string) error {
+	c := t.change(method)
+	sub, apiKey := t.sk.info.SubName, t.sk.info.APIKey
+	summary := map[string]string{"subName": sub, "apiKey": mask(apiKey), "passphrase": secret.Redacted}
+	m := executors.Mutation{ID: c.ID, Kind: c.Kind, Target: c.Target, Irreversible: c.Irreversible, Request: summary}
+	switch method {
+	case "delete":
+		summary["method"], summary["path"] = http.MethodDelete, "/api/v1/sub/api-key"
+		return req.Mutate(ctx, m, func(ctx context.Context) error {
+			params := q("subName", sub, "apiKey", apiKey, "passphrase", t.pass.Reveal())
+			return x.call(ctx, x.spot, "delete key "+mask(apiKey)+" of sub "+sub, true, http.MethodDelete, "/api/v1/sub/api-key", params, nil)
+		})
+	case "strip_permissions":
+		summary["method"], summary["path"], summary["permission"] = http.MethodPost, "/api/v1/sub/api-key/update", "General"
+		if t.sk.info.IPWhitelist != "" {
+			summary["ipWhitelist"] = t.sk.info.IPWhitelist // preserved: the API resets what it is sent
+		}
+		return req.Mutate(ctx, m, func(ctx context.Context) error {
+			body := map[string]string{"subName": sub, "apiKey": apiKey, "passphrase": t.pass.Reveal(), "permission": "General"}
+			if t.sk.info.IPWhitelist != "" {
+				body["ipWhitelist"] = t.sk.info.IPWhitelist
+			}
+			return x.call(ctx, x.spot, "strip permissions of key "+mask(apiKey)+" of sub "+sub, true, http.MethodPost, "/api/v1/sub/api-key/update", body, nil)
+		})
+	case "ip_lock":
+		// The update resets whatever it is sent (an absent permission
+		// becomes General), so the current permissions are sent back; only
+		// those a sub key can hold (never Transfer) are kept.
+		ips := strings.Join(req.Params.Strings("ip_whitelist"), ",")
+		perms := subKeyPermissions(t.key.Permissions)
+		summary["method"], summary["path"], summary["ipWhitelist"], summary["permission"] = http.MethodPost, "/api/v1/sub/api-key/update", ips, perms
+		return req.Mutate(ctx, m, func(ctx context.Context) error {
+			body := map[string]string{"subName": sub, "apiKey": apiKey, "passphrase": t.pass.Reveal(), "ipWhitelist": ips, "permission": perms}
+			return x.call(ctx, x.spot, "ip-lock key "+mask(apiKey)+" of sub "+sub, true, http.MethodPost, "/api/v1/sub/api-key/update", body, nil)
+		})
+	}
+	return &executors.Error{Class: executors.ErrUnsupported, Op: "keys.revoke", Msg: fmt.Sprintf("method %q", method)}
+}
+
+// subKeyPermissions keeps the permissions a sub key may be given
+// (General, Spot, Futures, Margin, InnerTransfer), comma-joined.
+func subKeyPermissions(perms []string) string {
+	out := []string{"General"}
+	for _, p := range perms {
+		switch p {
+		case "Spot", "Futures", "Margin", "InnerTransfer":
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// rejection is the payload of keys.verify_rejected.
+type rejection struct {
+	APIKey   string `json:"api_key"` // masked
+	Rejected bool   `json:"rejected"`
+	Code     string `json:"code,omitempty"`   // 400003, 400006, 400007
+	Reason   string `json:"reason,omitempty"` // unknown-key, ip-not-allowed, no-permission, absent-from-sub-keys
+	Probes   int    `json:"probes"`
+}
+
+var rejectReasons = map[string]string{
+	"400003": "unknown-key",
+	"400006": "ip-not-allowed",
+	"400007": "no-permission",
+}
+
+// verifyRejected probes a key until KuCoin rejects it (400003 unknown key,
+// 400006 IP not whitelisted, 400007 no permission) or the deadline passes.
+// The account's own key is probed directly; a sub key (whose secret the
+// tool does not have) is proven gone by listing the sub-accounts' keys
+// with the master key.
+func (x *Executor) verifyRejected(ctx context.Context, req executors.Request) (executors.Result, error) {
+	key := req.Params.String("api_key")
+	own := key == "" || key == x.ownKey()
+	if own {
+		key = x.ownKey()
+	}
+	interval := req.Params.Duration("interval")
+	if interval <= 0 {
+		interval = time.Second
+	}
+	deadline := x.env.Now().Add(req.Params.Duration("deadline"))
+	rj := rejection{APIKey: mask(key)}
+	var lastErr error
+	for {
+		rj.Probes++
+		done, err := x.probe(ctx, own, key, &rj)
+		if err != nil {
+			lastErr = err
+			if !executors.Retryable(err) && !own {
+				return executors.Result{Status: executors.StatusFailed, Data: rj, Summary: "could not check key " + rj.APIKey}, err
+			}
+		}
+		if done {
+			return executors.Result{Status: executors.StatusOK, Data: rj, Counts: map[string]int{"probes": rj.Probes},
+				Summary: fmt.Sprintf("key %s is rejected by KuCoin (%s %s)", rj.APIKey, rj.Code, rj.Reason)}, nil
+		}
+		if !x.env.Now().Add(interval).Before(deadline) || ctx.Err() != nil {
+			break
+		}
+		if err := x.env.Sleep(ctx, interval); err != nil {
+			break
+		}
+	}
+	res := executors.Result{Status: executors.StatusFailed, Data: rj, Counts: map[string]int{"probes": rj.Probes},
+		Summary: fmt.Sprintf("key %s is still accepted after %d probes", rj.APIKey, rj.Probes)}
+	if lastErr != nil && !errors.Is(lastErr, executors.ErrAuth) {
+		res.Summary = fmt.Sprintf("key %s could not be shown rejected after %d probes: %v", rj.APIKey, rj.Probes, lastErr)
+	}
+	return res, nil
+}
+
+// probe makes one check; done means the key is proven rejected.
+func (x *Executor) probe(ctx context.Context, own bool, key string, rj *rejection) (bool, error) {
+	if own {
+		err := x.call(ctx, x.spot, "probe key "+mask(key), false, http.MethodGet, "/api/v1/accounts", q("currency", "USDT"), nil)
+		if reason, ok := rejectReasons[codeOf(err)]; ok {
+			rj.Rejected, rj.Code, rj.Reason = true, codeOf(err), reason
+			return true, nil
+		}
+		return false, err
+	}
+	sks, err := x.subKeys(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, sk := range sks {
+		if sk.info.APIKey == key {
+			return false, nil
+		}
+	}
+	rj.Rejected, rj.Reason = true, "absent-from-sub-keys"
+	return true, nil
+}

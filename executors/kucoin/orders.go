@@ -1,0 +1,636 @@
+package kucoin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// Order kinds, i.e. the cancel endpoint family an open order belongs to.
+const (
+	kindHF          = "hf"           // spot HF: DELETE /api/v1/hf/orders?symbol=
+	kindClassic     = "classic"      // classic spot/margin: DELETE /api/v1/orders?symbol=&tradeType=
+	kindStop        = "stop"         // spot/margin stop: DELETE /api/v1/stop-order/cancel?symbol=&tradeType=
+	kindOCO         = "oco"          // spot OCO: DELETE /api/v3/oco/orders?symbol=
+	kindMarginHF    = "margin-hf"    // margin HF: DELETE /api/v3/hf/margin/orders?symbol=&tradeType=
+	kindFutures     = "futures"      // futures: DELETE /api/v3/orders?symbol= (futures host)
+	kindFuturesStop = "futures-stop" // futures untriggered stops: DELETE /api/v1/stopOrders?symbol=
+)
+
+// KuCoin trade types.
+const (
+	tradeSpot     = "TRADE"
+	tradeCross    = "MARGIN_TRADE"
+	tradeIsolated = "MARGIN_ISOLATED_TRADE"
+)
+
+// productOfTradeType maps a KuCoin tradeType onto a catalog product.
+func productOfTradeType(tt string) string {
+	switch tt {
+	case tradeCross:
+		return executors.ProductMargin
+	case tradeIsolated:
+		return executors.ProductIsolatedMargin
+	}
+	return executors.ProductSpot
+}
+
+// selection is which products an order action covers.
+type selection struct {
+	spot, cross, isolated, futures bool
+	symbols                        map[string]bool // empty: all
+}
+
+// selectionOf maps the products parameter onto KuCoin's products. Empty
+// means everything. "margin" covers cross AND isolated margin (a
+// containment run asking for margin must not leave isolated orders
+// behind); "isolated_margin" covers isolated only; usdm, coinm and futures
+// all mean KuCoin Futures (USDT- and coin-margined contracts share it).
+func selectionOf(p executors.Params) selection {
+	s := selection{symbols: map[string]bool{}}
+	for _, sym := range p.Strings("symbols") {
+		s.symbols[strings.ToUpper(sym)] = true
+	}
+	products := p.Strings("products")
+	if len(products) == 0 {
+		s.spot, s.cross, s.isolated, s.futures = true, true, true, true
+		return s
+	}
+	for _, pr := range products {
+		switch pr {
+		case executors.ProductSpot:
+			s.spot = true
+		case executors.ProductMargin:
+			s.cross, s.isolated = true, true
+		case executors.ProductIsolatedMargin:
+			s.isolated = true
+		case executors.ProductFutures, executors.ProductUSDM, executors.ProductCoinM:
+			s.futures = true
+		}
+	}
+	return s
+}
+
+func (s selection) wantSymbol(sym string) bool {
+	return len(s.symbols) == 0 || s.symbols[strings.ToUpper(sym)]
+}
+
+func (s selection) wantTradeType(tt string) bool {
+	switch tt {
+	case tradeCross:
+		return s.cross
+	case tradeIsolated:
+		return s.isolated
+	case tradeSpot, "":
+		return s.spot
+	}
+	return false
+}
+
+// openOrder is an executors.Order plus what is needed to cancel it.
+type openOrder struct {
+	executors.Order
+	kind      string
+	tradeType string
+}
+
+// unit is one cancel request: a kind, a trade type and a symbol.
+type unit struct{ kind, tradeType, symbol string }
+
+func (o openOrder) unit() unit { return unit{o.kind, o.tradeType, o.Symbol} }
+
+// mutationID is stable for the same target across runs.
+func (u unit) mutationID() string {
+	switch u.kind {
+	case kindClassic, kindStop, kindMarginHF:
+		return "cancel:" + u.kind + ":" + u.tradeType + ":" + u.symbol
+	}
+	return "cancel:" + u.kind + ":" + u.symbol
+}
+
+// spotOrder is an item of the HF, classic, margin HF and stop order lists.
+type spotOrder struct {
+	ID        string `json:"id"`
+	ClientOid string `json:"clientOid"`
+	Symbol    string `json:"symbol"`
+	Type      string `json:"type"`
+	Side      string `json:"side"`
+	Price     flex   `json:"price"`
+	Size      flex   `json:"size"`
+	Funds     flex   `json:"funds"`
+	StopPrice flex   `json:"stopPrice"`
+	Stop      string `json:"stop"`
+	TradeType string `json:"tradeType"`
+	CreatedAt int64  `json:"createdAt"`
+	Active    *bool  `json:"active"`
+	IsActive  *bool  `json:"isActive"`
+	Status    string `json:"status"`
+}
+
+// ocoOrder is an item of GET /api/v3/oco/orders.
+type ocoOrder struct {
+	OrderID   string `json:"orderId"`
+	Symbol    string `json:"symbol"`
+	ClientOid string `json:"clientOid"`
+	OrderTime int64  `json:"orderTime"`
+	Status    string `json:"status"`
+}
+
+// futuresOrder is an item of the futures order and stop order lists.
+type futuresOrder struct {
+	ID        string `json:"id"`
+	ClientOid string `json:"clientOid"`
+	Symbol    string `json:"symbol"`
+	Type      string `json:"type"`
+	Side      string `json:"side"`
+	Price     flex   `json:"price"`
+	Size      flex   `json:"size"`
+	Stop      string `json:"stop"`
+	StopPrice flex   `json:"stopPrice"`
+	CreatedAt int64  `json:"createdAt"`
+	Status    string `json:"status"`
+}
+
+func (o spotOrder) order(product, kind string) executors.Order {
+	qty := o.Size.String()
+	if isZero(qty) && o.Funds != "" {
+		qty = o.Funds.String()
+	}
+	return executors.Order{Product: product, Symbol: o.Symbol, ID: o.ID, ClientID: o.ClientOid, Kind: kind,
+		Side: o.Side, Price: o.Price.String(), Qty: qty, Created: msTime(o.CreatedAt)}
+}
+
+// listParallel bounds how many lists or cancels of one account run at
+// once (they are independent; the pacer keeps them within the pools).
+const listParallel = 4
+
+// listOrders lists every open order of the selection, the product groups
+// concurrently. Groups that fail do not hide the others: the orders read
+// so far come back with the errors.
+func (x *Executor) listOrders(ctx context.Context, sel selection) ([]openOrder, error) {
+	var groups []func() ([]openOrder, error)
+	if sel.spot {
+		groups = append(groups,
+			func() ([]openOrder, error) { return x.listHF(ctx, sel) },
+			func() ([]openOrder, error) { return x.listClassic(ctx, sel, tradeSpot) },
+			func() ([]openOrder, error) { return x.listOCO(ctx, sel) })
+	}
+	if sel.spot || sel.cross || sel.isolated {
+		groups = append(groups, func() ([]openOrder, error) { return x.listStop(ctx, sel) })
+	}
+	for _, tt := range []string{tradeCross, tradeIsolated} {
+		if sel.wantTradeType(tt) {
+			groups = append(groups,
+				func() ([]openOrder, error) { return x.listMarginHF(ctx, sel, tt) },
+				func() ([]openOrder, error) { return x.listClassic(ctx, sel, tt) })
+		}
+	}
+	if sel.futures {
+		groups = append(groups, func() ([]openOrder, error) { return x.listFutures(ctx, sel) })
+	}
+	results := make([][]openOrder, len(groups))
+	errs := make([]error, len(groups))
+	parallel(len(groups), listParallel, func(i int) { results[i], errs[i] = groups[i]() })
+
+	// The same order can show up in two lists (e.g. an HF order in the
+	// classic list of a venue that merges them): keep the first.
+	seen := map[string]bool{}
+	var uniq []openOrder
+	for _, os := range results {
+		for _, o := range os {
+			k := o.Product + "|" + o.Symbol + "|" + o.ID
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			uniq = append(uniq, o)
+		}
+	}
+	return uniq, errors.Join(errs...)
+}
+
+// parallel runs fn(0..n-1) with at most limit at a time and waits.
+func parallel(n, limit int, fn func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+func (x *Executor) listHF(ctx context.Context, sel selection) ([]openOrder, error) {
+	var syms struct {
+		Symbols []string `json:"symbols"`
+	}
+	if err := x.call(ctx, x.spot, "list spot HF symbols with open orders", false, http.MethodGet, "/api/v1/hf/orders/active/symbols", nil, &syms); err != nil {
+		return nil, err
+	}
+	return perSymbol(sel, syms.Symbols, func(sym string) ([]openOrder, error) {
+		var items []spotOrder
+		err := x.call(ctx, x.spot, "list spot HF orders "+sym, false, http.MethodGet, "/api/v1/hf/orders/active", q("symbol", sym), &items)
+		var out []openOrder
+		for _, it := range items {
+			out = append(out, openOrder{Order: it.order(executors.ProductSpot, orderKind(it.Type)), kind: kindHF, tradeType: tradeSpot})
+		}
+		return out, err
+	})
+}
+
+// perSymbol runs list for every wanted symbol concurrently and joins the
+// results in symbol order.
+func perSymbol(sel selection, symbols []string, list func(sym string) ([]openOrder, error)) ([]openOrder, error) {
+	var syms []string
+	for _, s := range sortedUnique(symbols) {
+		if sel.wantSymbol(s) {
+			syms = append(syms, s)
+		}
+	}
+	results := make([][]openOrder, len(syms))
+	errs := make([]error, len(syms))
+	parallel(len(syms), listParallel, func(i int) { results[i], errs[i] = list(syms[i]) })
+	var out []openOrder
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, firstClassified(errors.Join(errs...))
+}
+
+func (x *Executor) listClassic(ctx context.Context, sel selection, tt string) ([]openOrder, error) {
+	// status=active is required: the endpoint defaults to done orders.
+	items, err := listPaged[spotOrder](ctx, x, x.spot, "list classic "+tt+" orders", "/api/v1/orders", q("status", "active", "tradeType", tt), 500)
+	var out []openOrder
+	for _, it := range items {
+		if !sel.wantSymbol(it.Symbol) || (it.IsActive != nil && !*it.IsActive) {
+			continue
+		}
+		out = append(out, openOrder{Order: it.order(productOfTradeType(tt), orderKind(it.Type)), kind: kindClassic, tradeType: tt})
+	}
+	return out, err
+}
+
+func (x *Executor) listStop(ctx context.Context, sel selection) ([]openOrder, error) {
+	items, err := listPaged[spotOrder](ctx, x, x.spot, "list stop orders", "/api/v1/stop-order", nil, 500)
+	var out []openOrder
+	for _, it := range items {
+		tt := it.TradeType
+		if tt == "" {
+			tt = tradeSpot
+		}
+		if !sel.wantTradeType(tt) || !sel.wantSymbol(it.Symbol) || (it.Status != "" && it.Status != "NEW") {
+			continue
+		}
+		o := it.order(productOfTradeType(tt), "stop")
+		out = append(out, openOrder{Order: o, kind: kindStop, tradeType: tt})
+	}
+	return out, err
+}
+
+func (x *Executor) listOCO(ctx context.Context, sel selection) ([]openOrder, error) {
+	items, err := listPaged[ocoOrder](ctx, x, x.spot, "list OCO orders", "/api/v3/oco/orders", nil, 500)
+	var out []openOrder
+	for _, it := range items {
+		if !sel.wantSymbol(it.Symbol) || (it.Status != "" && it.Status != "NEW") {
+			continue
+		}
+		out = append(out, openOrder{Order: executors.Order{Product: executors.ProductSpot, Symbol: it.Symbol, ID: it.OrderID,
+			ClientID: it.ClientOid, Kind: "oco", ListID: it.OrderID, Created: msTime(it.OrderTime)}, kind: kindOCO, tradeType: tradeSpot})
+	}
+	return out, err
+}
+
+func (x *Executor) listMarginHF(ctx context.Context, sel selection, tt string) ([]openOrder, error) {
+	var syms struct {
+		Symbols []string `json:"symbols"`
+	}
+	if err := x.call(ctx, x.spot, "list margin HF symbols "+tt, false, http.MethodGet, "/api/v3/hf/margin/order/active/symbols", q("tradeType", tt), &syms); err != nil {
+		return nil, err
+	}
+	return perSymbol(sel, syms.Symbols, func(sym string) ([]openOrder, error) {
+		var items []spotOrder
+		err := x.call(ctx, x.spot, "list margin HF orders "+tt+" "+sym, false, http.MethodGet, "/api/v3/hf/margin/orders/active", q("symbol", sym, "tradeType", tt), &items)
+		var out []openOrder
+		for _, it := range items {
+			out = append(out, openOrder{Order: it.order(productOfTradeType(tt), orderKind(it.Type)), kind: kindMarginHF, tradeType: tt})
+		}
+		return out, err
+	})
+}
+
+func (x *Executor) listFutures(ctx context.Context, sel selection) ([]openOrder, error) {
+	var out []openOrder
+	items, err := listPaged[futuresOrder](ctx, x, x.futures, "list futures orders", "/api/v1/orders", q("status", "active"), 1000)
+	for _, it := range items {
+		if !sel.wantSymbol(it.Symbol) || (it.Status != "" && it.Status != "open") {
+			continue
+		}
+		out = append(out, openOrder{Order: it.order(orderKind(it.Type)), kind: kindFutures})
+	}
+	if err != nil {
+		return out, err
+	}
+	stops, err := listPaged[futuresOrder](ctx, x, x.futures, "list futures stop orders", "/api/v1/stopOrders", nil, 500)
+	for _, it := range stops {
+		if !sel.wantSymbol(it.Symbol) {
+			continue
+		}
+		out = append(out, openOrder{Order: it.order("stop"), kind: kindFuturesStop})
+	}
+	return out, err
+}
+
+func (o futuresOrder) order(kind string) executors.Order {
+	return executors.Order{Product: executors.ProductFutures, Symbol: o.Symbol, ID: o.ID, ClientID: o.ClientOid, Kind: kind,
+		Side: o.Side, Price: o.Price.String(), Qty: o.Size.String(), Created: msTime(o.CreatedAt)}
+}
+
+func orderKind(t string) string {
+	if t == "" {
+		return "limit"
+	}
+	return strings.ToLower(t)
+}
+
+func sortedUnique(ss []string) []string {
+	out := slices.Clone(ss)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func publicOrders(os []openOrder) []executors.Order {
+	out := make([]executors.Order, 0, len(os))
+	for _, o := range os {
+		out = append(out, o.Order)
+	}
+	return out
+}
+
+func (x *Executor) ordersList(ctx context.Context, req executors.Request) (executors.Result, error) {
+	orders, err := x.listOrders(ctx, selectionOf(req.Params))
+	res := executors.Result{Status: executors.StatusOK, Data: publicOrders(orders),
+		Counts: map[string]int{"open": len(orders)}}
+	res.Summary = fmt.Sprintf("%d open orders%s", len(orders), describeProducts(orders))
+	if err != nil {
+		res.Status = executors.StatusFailed
+		res.Summary += " (some lists could not be read)"
+		return res, firstClassified(err)
+	}
+	return res, nil
+}
+
+func describeProducts(os []openOrder) string {
+	n := map[string]int{}
+	for _, o := range os {
+		n[o.Product]++
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	var parts []string
+	for p, c := range n {
+		parts = append(parts, fmt.Sprintf("%s %d", p, c))
+	}
+	sort.Strings(parts)
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// firstClassified returns the first *executors.Error inside a joined error.
+func firstClassified(err error) error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if c := firstClassified(e); c != nil {
+				return c
+			}
+		}
+	}
+	var e *executors.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &executors.Error{Class: executors.ErrTransient, Op: "kucoin", Err: err}
+}
+
+func orderChange(o openOrder, kind string) executors.Change {
+	target := fmt.Sprintf("%s %s %s order %s", o.Product, o.Symbol, o.Kind, o.ID)
+	if o.Side != "" {
+		target = fmt.Sprintf("%s %s %s %s order %s", o.Product, o.Symbol, o.Side, o.Kind, o.ID)
+	}
+	return executors.Change{Kind: kind, Target: target, Product: o.Product, Symbol: o.Symbol, ID: o.ID}
+}
+
+// cancelAll lists, cancels per (kind, trade type, symbol) — one audited
+// mutation per cancel request — and re-lists until the book is empty or
+// confirm_timeout passes (KuCoin cancels are asynchronous).
+func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	sel := selectionOf(req.Params)
+	orders, err := x.listOrders(ctx, sel)
+	if err != nil && len(orders) == 0 {
+		return executors.Result{Status: executors.StatusFailed, Summary: "could not list open orders"}, firstClassified(err)
+	}
+	listErr := err
+	if len(orders) == 0 {
+		return executors.Result{Status: executors.StatusOK, Summary: "no open orders: nothing to do",
+			Counts: map[string]int{"cancelled": 0, "remaining": 0}}, nil
+	}
+	if plan {
+		res := executors.Result{Status: executors.StatusWouldChange, Counts: map[string]int{"orders": len(orders)}}
+		for _, o := range orders {
+			res.Changes = append(res.Changes, orderChange(o, "cancel-order"))
+		}
+		res.Summary = fmt.Sprintf("would cancel %d open orders%s", len(orders), describeProducts(orders))
+		if listErr != nil {
+			res.Summary += " (some lists could not be read)"
+		}
+		return res, nil
+	}
+
+	cancelled := map[unit]bool{}
+	var errs []error
+	// sendUnits sends the cancel requests of units not cancelled yet,
+	// concurrently. Once the audit trail refuses an intent, nothing more
+	// is sent.
+	sendUnits := func(os []openOrder) error {
+		var todo []unit
+		for _, u := range unitsOf(os) {
+			if !cancelled[u] {
+				cancelled[u] = true
+				todo = append(todo, u)
+			}
+		}
+		var mu sync.Mutex
+		var auditErr error
+		parallel(len(todo), listParallel, func(i int) {
+			mu.Lock()
+			stop := auditErr != nil
+			mu.Unlock()
+			if stop {
+				return
+			}
+			err := x.cancelUnit(ctx, req, todo[i], countIn(os, todo[i]))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, executors.ErrAudit):
+				if auditErr == nil {
+					auditErr = err
+				}
+			case err != nil:
+				errs = append(errs, err)
+			}
+		})
+		return auditErr
+	}
+	if err := sendUnits(orders); err != nil {
+		return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, err
+	}
+
+	// Confirm by re-listing.
+	deadline := x.env.Now().Add(req.Params.Duration("confirm_timeout"))
+	wait := 50 * time.Millisecond
+	var remaining []openOrder
+	for round := 0; ; round++ {
+		remaining, err = x.listOrders(ctx, sel)
+		if err == nil && len(remaining) == 0 {
+			break
+		}
+		if err != nil && len(remaining) == 0 {
+			remaining = nil
+		}
+		// Orders on targets not cancelled yet (placed since the first
+		// list) get their own cancel request.
+		if aerr := sendUnits(remaining); aerr != nil {
+			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, aerr
+		}
+		if round >= 40 || !x.env.Now().Before(deadline) || ctx.Err() != nil {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			break
+		}
+		if serr := x.env.Sleep(ctx, wait); serr != nil {
+			break
+		}
+		wait = min(wait*2, time.Second)
+	}
+
+	res := executors.Result{Counts: map[string]int{}}
+	left := map[string]bool{}
+	for _, o := range remaining {
+		left[o.Product+"|"+o.Symbol+"|"+o.ID] = true
+		res.Remaining = append(res.Remaining, orderChange(o, "open-order"))
+	}
+	for _, o := range orders {
+		if !left[o.Product+"|"+o.Symbol+"|"+o.ID] {
+			res.Changes = append(res.Changes, orderChange(o, "cancel-order"))
+		}
+	}
+	res.Counts["cancelled"] = len(res.Changes)
+	res.Counts["remaining"] = len(remaining)
+	res.Counts["requests"] = len(cancelled)
+	switch {
+	case len(remaining) > 0:
+		res.Status = executors.StatusFailed
+		res.Summary = fmt.Sprintf("cancelled %d orders, %d still open after %s", len(res.Changes), len(remaining), req.Params.Duration("confirm_timeout"))
+	case len(errs) > 0 || listErr != nil:
+		res.Status = executors.StatusFailed
+		res.Summary = fmt.Sprintf("cancelled %d orders; some requests failed", len(res.Changes))
+	default:
+		res.Status = executors.StatusChanged
+		res.Summary = fmt.Sprintf("cancelled %d orders with %d requests, confirmed by re-listing", len(res.Changes), len(cancelled))
+	}
+	if len(errs) > 0 {
+		return res, firstClassified(errors.Join(errs...))
+	}
+	if listErr != nil {
+		return res, firstClassified(listErr)
+	}
+	if len(remaining) > 0 {
+		return res, &executors.Error{Class: executors.ErrTransient, Op: "confirm cancel_all",
+			Msg: fmt.Sprintf("%d orders still open after re-listing", len(remaining))}
+	}
+	return res, nil
+}
+
+func unitsOf(os []openOrder) []unit {
+	var out []unit
+	seen := map[unit]bool{}
+	for _, o := range os {
+		u := o.unit()
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func countIn(os []openOrder, u unit) int {
+	n := 0
+	for _, o := range os {
+		if o.unit() == u {
+			n++
+		}
+	}
+	return n
+}
+
+// cancelUnit sends the one cancel request of u through req.Mutate.
+func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit, n int) error {
+	svc := x.spot
+	var path string
+	var params = q("symbol", u.symbol)
+	product := productOfTradeType(u.tradeType)
+	switch u.kind {
+	case kindHF:
+		path = "/api/v1/hf/orders"
+	case kindClassic:
+		path = "/api/v1/orders"
+		params.Set("tradeType", u.tradeType)
+	case kindStop:
+		path = "/api/v1/stop-order/cancel"
+		params.Set("tradeType", u.tradeType)
+	case kindOCO:
+		// Hand-built: the SDK's DeleteOcoOrders panics (EXCHANGES.md §2.1).
+		path = "/api/v3/oco/orders"
+	case kindMarginHF:
+		path = "/api/v3/hf/margin/orders"
+		params.Set("tradeType", u.tradeType)
+	case kindFutures:
+		svc, path, product = x.futures, "/api/v3/orders", executors.ProductFutures
+	case kindFuturesStop:
+		svc, path, product = x.futures, "/api/v1/stopOrders", executors.ProductFutures
+	default:
+		return &executors.Error{Class: executors.ErrUnsupported, Op: "cancel " + u.kind}
+	}
+	summary := map[string]string{"method": http.MethodDelete, "path": path}
+	for k := range params {
+		summary[k] = params.Get(k)
+	}
+	m := executors.Mutation{
+		ID:      u.mutationID(),
+		Kind:    "cancel-orders",
+		Target:  fmt.Sprintf("%s %s %s orders (%d open)", product, u.symbol, u.kind, n),
+		Request: summary,
+	}
+	op := fmt.Sprintf("cancel %s %s orders on %s", product, u.kind, u.symbol)
+	return req.Mutate(ctx, m, func(ctx context.Context) error {
+		return x.call(ctx, svc, op, true, http.MethodDelete, path, params, nil)
+	})
+}

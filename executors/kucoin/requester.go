@@ -1,0 +1,467 @@
+package kucoin
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sdk "github.com/Kucoin/kucoin-go-sdk"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// Venues of a requester: the spot/margin/account host and the futures host.
+const (
+	venueSpot    = "spot"
+	venueFutures = "futures"
+)
+
+// Rate-limit resource pools (EXCHANGES.md §2.6).
+const (
+	poolSpot       = "spot"
+	poolFutures    = "futures"
+	poolManagement = "management"
+	poolPublic     = "public"
+)
+
+// callInfo is what the requester learned about one HTTP exchange; the
+// caller puts an empty one in the context (withCallInfo) and reads it after
+// (*sdk.ApiService).Call returns, since the SDK hides the HTTP response.
+type callInfo struct {
+	Status    int           // HTTP status; 0 when no response arrived
+	Limit     int           // gw-ratelimit-limit (-1 when absent)
+	Remaining int           // gw-ratelimit-remaining (-1 when absent)
+	Reset     time.Duration // gw-ratelimit-reset
+	Pool      string        // the resource pool the request was charged to
+	Resynced  bool          // a 400002 made the requester resync the clock and retry
+}
+
+type callInfoKey struct{}
+
+func withCallInfo(ctx context.Context) (context.Context, *callInfo) {
+	ci := &callInfo{Limit: -1, Remaining: -1}
+	return context.WithValue(ctx, callInfoKey{}, ci), ci
+}
+
+func callInfoFrom(ctx context.Context) *callInfo {
+	ci, _ := ctx.Value(callInfoKey{}).(*callInfo)
+	return ci
+}
+
+// credentials sign requests. The values are revealed only in sign.
+type credentials struct {
+	key, secret, passphrase secret.Value
+	version                 int // 1, 2 or 3
+}
+
+// requester is the sdk.Requester installed on every ApiService of an
+// executor (sdk.ApiRequesterOption). The ApiService itself is built without
+// a key, so the SDK never signs: this type signs every request the
+// documented way.
+type requester struct {
+	account string
+	venue   string // venueSpot or venueFutures
+	creds   credentials
+	client  *http.Client // private; never http.DefaultClient
+	env     executors.Env
+	clock   *serverClock
+	pacer   *pacer
+}
+
+var _ sdk.Requester = (*requester)(nil)
+
+// Request implements sdk.Requester: sync the clock once, pace, sign, send,
+// record; on 400002 resync the clock and retry once.
+func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Duration) (*sdk.Response, error) {
+	if !q.clock.isSynced() {
+		// A failed sync is not fatal: the request below says what is wrong.
+		_ = q.clock.sync(ctx, r.BaseURI)
+	}
+	resp, body, err := q.send(ctx, r, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if responseCode(body) == "400002" {
+		if serr := q.clock.sync(ctx, r.BaseURI); serr == nil {
+			if ci := callInfoFrom(ctx); ci != nil {
+				ci.Resynced = true
+			}
+			resp, body, err = q.send(ctx, r, timeout)
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sdk.NewResponse(r, resp, body), nil
+}
+
+// send performs one signed HTTP exchange and returns the response with its
+// body read (and closed).
+func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
+	pool := q.poolOf(r.Path)
+	if err := q.pacer.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path)); err != nil {
+		return nil, nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	target := r.BaseURI + r.Path
+	if enc := r.Query.Encode(); enc != "" {
+		target += "?" + enc
+	}
+	var body io.Reader
+	var bodyText string
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete && len(r.Body) > 0 {
+		body = bytes.NewReader(r.Body)
+		bodyText = string(r.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, r.Method, target, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build request %s %s: %w", r.Method, r.Path, err)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			hr.Header.Add(k, v)
+		}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	if !q.creds.key.IsZero() {
+		ts := strconv.FormatInt(q.clock.now().UnixMilli(), 10)
+		for k, v := range q.creds.headers(ts, prehash(ts, r.Method, r.Path, r.Query, bodyText)) {
+			hr.Header.Set(k, v)
+		}
+	}
+	ci := callInfoFrom(ctx)
+	if ci != nil {
+		ci.Pool = pool
+	}
+	resp, err := q.client.Do(hr)
+	if q.env.Observer != nil {
+		q.env.Observer(q.account, redactedRequest(hr), resp, err)
+	}
+	if err != nil {
+		// url.Error quotes the full URL, whose query may carry a sub key's
+		// passphrase (DELETE /api/v1/sub/api-key): keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	limit, remaining, reset := rateHeaders(resp.Header)
+	q.pacer.observe(pool, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
+	if ci != nil {
+		ci.Status, ci.Limit, ci.Remaining, ci.Reset = resp.StatusCode, limit, remaining, reset
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
+	}
+	return resp, b, nil
+}
+
+// redactedRequest is a copy of r safe to hand to an observer: no KC-API-*
+// credentials and no passphrase in the query (sub-key delete sends one).
+func redactedRequest(r *http.Request) *http.Request {
+	c := r.Clone(r.Context())
+	for _, h := range []string{"KC-API-KEY", "KC-API-SIGN", "KC-API-PASSPHRASE"} {
+		c.Header.Del(h)
+	}
+	if qv := c.URL.Query(); qv.Has("passphrase") {
+		qv.Set("passphrase", secret.Redacted)
+		c.URL.RawQuery = qv.Encode()
+	}
+	return c
+}
+
+// prehash is what KuCoin signs: timestamp + METHOD + path, then "?" and the
+// query string NOT URL-encoded (keys sorted, as sent), then the body. The
+// SDK signs the encoded query instead, which KuCoin rejects for values that
+// need escaping (EXCHANGES.md §2.1).
+func prehash(ts, method, path string, q url.Values, body string) string {
+	var b strings.Builder
+	b.WriteString(ts)
+	b.WriteString(strings.ToUpper(method))
+	b.WriteString(path)
+	if dq := decodedQuery(q); dq != "" {
+		b.WriteString("?")
+		b.WriteString(dq)
+	}
+	b.WriteString(body)
+	return b.String()
+}
+
+// decodedQuery is url.Values.Encode without the escaping.
+func decodedQuery(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		for _, v := range q[k] {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+func hmacBase64(key, msg string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(msg))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// headers returns the KC-API-* headers for one request.
+func (c credentials) headers(ts, pre string) map[string]string {
+	sec := c.secret.Reveal()
+	h := map[string]string{
+		"KC-API-KEY":       c.key.Reveal(),
+		"KC-API-SIGN":      hmacBase64(sec, pre),
+		"KC-API-TIMESTAMP": ts,
+	}
+	if c.version == 1 {
+		h["KC-API-PASSPHRASE"] = c.passphrase.Reveal()
+	} else {
+		h["KC-API-PASSPHRASE"] = hmacBase64(sec, c.passphrase.Reveal())
+		h["KC-API-KEY-VERSION"] = strconv.Itoa(c.version)
+	}
+	return h
+}
+
+// responseCode extracts the envelope's code ("" when the body is not one).
+func responseCode(body []byte) string {
+	var env struct {
+		Code json.RawMessage `json:"code"`
+	}
+	if json.Unmarshal(body, &env) != nil {
+		return ""
+	}
+	return strings.Trim(string(env.Code), `"`)
+}
+
+func rateHeaders(h http.Header) (limit, remaining int, reset time.Duration) {
+	atoi := func(name string) int {
+		v := h.Get(name)
+		if v == "" {
+			return -1
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	limit, remaining = atoi("gw-ratelimit-limit"), atoi("gw-ratelimit-remaining")
+	if ms := atoi("gw-ratelimit-reset"); ms > 0 {
+		reset = time.Duration(ms) * time.Millisecond
+	}
+	return limit, remaining, reset
+}
+
+// poolOf maps a path onto its resource pool (EXCHANGES.md §2.6).
+func (q *requester) poolOf(path string) string {
+	if q.venue == venueFutures {
+		if path == "/api/v1/timestamp" {
+			return poolPublic
+		}
+		return poolFutures
+	}
+	switch {
+	case path == "/api/v1/timestamp", path == "/api/v1/my-ip":
+		return poolPublic
+	case strings.HasPrefix(path, "/api/v1/hf/"), strings.HasPrefix(path, "/api/v3/hf/"),
+		strings.HasPrefix(path, "/api/v1/orders"), strings.HasPrefix(path, "/api/v1/stop-order"),
+		strings.HasPrefix(path, "/api/v3/oco/"), strings.HasPrefix(path, "/api/v3/margin/"),
+		strings.HasPrefix(path, "/api/v3/isolated/"), strings.HasPrefix(path, "/api/v1/fills"):
+		return poolSpot
+	}
+	return poolManagement
+}
+
+// weightOf estimates the request weight (KUS per-endpoint weights) so the
+// pacer can keep its own count between responses.
+func weightOf(venue, method, path string) int {
+	if venue == venueFutures {
+		switch {
+		case method == http.MethodDelete && path == "/api/v3/orders":
+			return 10
+		case method == http.MethodDelete && path == "/api/v1/stopOrders":
+			return 15
+		case path == "/api/v1/stopOrders":
+			return 6
+		case path == "/api/v1/account-overview":
+			return 5
+		}
+		return 2
+	}
+	switch {
+	case path == "/api/v1/hf/orders/cancelAll", path == "/api/v1/sub/api-key/update",
+		path == "/api/v1/sub/api-key" && method == http.MethodDelete:
+		return 30
+	case path == "/api/v1/user/api-key", strings.HasPrefix(path, "/api/v1/sub/"), strings.HasPrefix(path, "/api/v2/sub"),
+		strings.HasPrefix(path, "/api/v1/withdrawals"), path == "/api/v1/orders" && method == http.MethodDelete:
+		return 20
+	case strings.HasPrefix(path, "/api/v3/margin/"), strings.HasPrefix(path, "/api/v3/isolated/"):
+		return 15
+	case path == "/api/v1/stop-order":
+		return 8
+	case path == "/api/v1/accounts", strings.HasPrefix(path, "/api/v3/hf/margin/orders") && method == http.MethodDelete:
+		return 5
+	case strings.HasPrefix(path, "/api/v3/hf/margin/"), path == "/api/v3/accounts/universal-transfer":
+		return 4
+	case path == "/api/v1/timestamp":
+		return 3
+	}
+	return 2
+}
+
+// serverClock holds the offset between the local clock and KuCoin's.
+type serverClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+	synced bool
+	client *http.Client
+	now0   func() time.Time
+}
+
+func (c *serverClock) isSynced() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.synced
+}
+
+func (c *serverClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now0().Add(c.offset)
+}
+
+// sync reads GET /api/v1/timestamp and sets the offset (server time minus
+// the local midpoint of the round trip). It marks the clock as synced even
+// when it fails, so a dead server costs one attempt, not one per request.
+func (c *serverClock) sync(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	defer func() {
+		c.mu.Lock()
+		c.synced = true
+		c.mu.Unlock()
+	}()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/timestamp", nil)
+	if err != nil {
+		return fmt.Errorf("sync server time: %w", err)
+	}
+	before := c.now0()
+	resp, err := c.client.Do(hr)
+	if err != nil {
+		return fmt.Errorf("sync server time: %w", err)
+	}
+	defer resp.Body.Close()
+	after := c.now0()
+	var env struct {
+		Code string `json:"code"`
+		Data int64  `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return fmt.Errorf("sync server time: decode: %w", err)
+	}
+	if env.Code != sdk.ApiSuccess || env.Data == 0 {
+		return fmt.Errorf("sync server time: code %s", env.Code)
+	}
+	mid := before.Add(after.Sub(before) / 2)
+	c.mu.Lock()
+	c.offset = time.UnixMilli(env.Data).Sub(mid)
+	c.mu.Unlock()
+	return nil
+}
+
+// pacer delays requests to a pool that is nearly exhausted until the pool's
+// window resets, rather than letting KuCoin answer 429000.
+type pacer struct {
+	mu    sync.Mutex
+	pools map[string]*poolState
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+type poolState struct {
+	limit, remaining int
+	resetAt          time.Time
+}
+
+func newPacer(env executors.Env) *pacer {
+	return &pacer{pools: map[string]*poolState{}, now: env.Now, sleep: env.Sleep}
+}
+
+// reserve is how much of a pool the pacer keeps untouched.
+func reserve(limit int) int {
+	return max(10, limit/50)
+}
+
+// maxPace caps one pacing delay (KuCoin windows are 30 s).
+const maxPace = 30 * time.Second
+
+// wait blocks until a request of the given weight fits in pool, then
+// charges it.
+func (p *pacer) wait(ctx context.Context, pool string, weight int) error {
+	p.mu.Lock()
+	st := p.pools[pool]
+	var d time.Duration
+	if st != nil {
+		now := p.now()
+		if !now.Before(st.resetAt) {
+			st.remaining = st.limit // the window has reset
+		} else if st.remaining-weight < reserve(st.limit) {
+			d = min(st.resetAt.Sub(now), maxPace)
+			st.remaining = st.limit
+			st.resetAt = now.Add(d)
+		}
+		st.remaining -= weight
+	}
+	p.mu.Unlock()
+	if d > 0 {
+		return p.sleep(ctx, d)
+	}
+	return nil
+}
+
+// observe records a response's rate-limit headers.
+func (p *pacer) observe(pool string, limit, remaining int, reset time.Duration, throttled bool) {
+	if remaining < 0 && !throttled {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.pools[pool]
+	if st == nil {
+		st = &poolState{}
+		p.pools[pool] = st
+	}
+	if limit > 0 {
+		st.limit = limit
+	}
+	if throttled {
+		remaining = 0
+	}
+	st.remaining = remaining
+	st.resetAt = p.now().Add(reset)
+}

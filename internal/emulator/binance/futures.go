@@ -1,0 +1,566 @@
+package binance
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pnl is the unrealised profit of p at its mark price (USDⓈ-M in quote,
+// COIN-M in the margin coin).
+func pnl(p *position, coinm bool) float64 {
+	if coinm {
+		cs := contractSize(p.Symbol)
+		return p.Amount * cs * (1/p.EntryPrice - 1/p.MarkPrice)
+	}
+	return p.Amount * (p.MarkPrice - p.EntryPrice)
+}
+
+func notional(p *position, coinm bool) float64 {
+	if coinm {
+		return p.Amount * contractSize(p.Symbol) / p.MarkPrice
+	}
+	return p.Amount * p.MarkPrice
+}
+
+func marginAssetOf(sym string, coinm bool) string {
+	if coinm {
+		return strings.TrimSuffix(pairOf(sym), "USD")
+	}
+	_, q, _ := splitSymbol(sym)
+	return q
+}
+
+func handleUSDMBalance(c *call) {
+	a := c.acct
+	out := []obj{}
+	for _, asset := range sortedKeys(a.USDM) {
+		wb := a.USDM[asset]
+		un, im := 0.0, 0.0
+		for _, p := range a.USDMPositions {
+			if marginAssetOf(p.Symbol, false) == asset {
+				un += pnl(p, false)
+				im += math.Abs(notional(p, false)) / float64(p.Leverage)
+			}
+		}
+		avail := math.Max(0, wb+un-im)
+		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
+			"crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8), "availableBalance": fd(avail, 8),
+			"maxWithdrawAmount": fd(math.Min(avail, wb), 8), "marginAvailable": true, "updateTime": ms(c.now)})
+	}
+	c.ok(out)
+}
+
+func usdmPositionJSON(p *position, now time.Time) obj {
+	n := notional(p, false)
+	im := math.Abs(n) / float64(p.Leverage)
+	return obj{"symbol": p.Symbol, "positionSide": p.Side, "positionAmt": fnum(p.Amount),
+		"entryPrice": fnum(p.EntryPrice), "breakEvenPrice": fnum(p.EntryPrice), "markPrice": fd(p.MarkPrice, 8),
+		"unRealizedProfit": fd(pnl(p, false), 8), "liquidationPrice": "0", "isolatedMargin": "0", "notional": fd(n, 8),
+		"marginAsset": marginAssetOf(p.Symbol, false), "isolatedWallet": "0", "initialMargin": fd(im, 8),
+		"maintMargin": fd(math.Abs(n)*0.004, 8), "positionInitialMargin": fd(im, 8), "openOrderInitialMargin": "0",
+		"adl": 1, "bidNotional": "0", "askNotional": "0", "updateTime": ms(p.Updated)}
+}
+
+func handleUSDMAccount(c *call) {
+	a := c.acct
+	var totWB, totUn, totIM, totMM float64
+	assets := []obj{}
+	for _, asset := range sortedKeys(a.USDM) {
+		wb := a.USDM[asset]
+		un, im, mm := 0.0, 0.0, 0.0
+		for _, p := range a.USDMPositions {
+			if marginAssetOf(p.Symbol, false) == asset {
+				un += pnl(p, false)
+				im += math.Abs(notional(p, false)) / float64(p.Leverage)
+				mm += math.Abs(notional(p, false)) * 0.004
+			}
+		}
+		totWB, totUn, totIM, totMM = totWB+wb, totUn+un, totIM+im, totMM+mm
+		avail := math.Max(0, wb+un-im)
+		assets = append(assets, obj{"asset": asset, "walletBalance": fd(wb, 8), "unrealizedProfit": fd(un, 8),
+			"marginBalance": fd(wb+un, 8), "maintMargin": fd(mm, 8), "initialMargin": fd(im, 8),
+			"positionInitialMargin": fd(im, 8), "openOrderInitialMargin": "0.00000000", "crossWalletBalance": fd(wb, 8),
+			"crossUnPnl": fd(un, 8), "availableBalance": fd(avail, 8), "maxWithdrawAmount": fd(math.Min(avail, wb), 8),
+			"marginAvailable": true, "updateTime": ms(c.now)})
+	}
+	positions := []obj{}
+	for _, p := range a.USDMPositions {
+		n := notional(p, false)
+		positions = append(positions, obj{"symbol": p.Symbol, "positionSide": p.Side, "positionAmt": fnum(p.Amount),
+			"unrealizedProfit": fd(pnl(p, false), 8), "isolatedMargin": "0", "notional": fd(n, 8), "isolatedWallet": "0",
+			"initialMargin": fd(math.Abs(n)/float64(p.Leverage), 8), "maintMargin": fd(math.Abs(n)*0.004, 8),
+			"updateTime": ms(p.Updated)})
+	}
+	avail := math.Max(0, totWB+totUn-totIM)
+	c.ok(obj{"totalInitialMargin": fd(totIM, 8), "totalMaintMargin": fd(totMM, 8), "totalWalletBalance": fd(totWB, 8),
+		"totalUnrealizedProfit": fd(totUn, 8), "totalMarginBalance": fd(totWB+totUn, 8),
+		"totalPositionInitialMargin": fd(totIM, 8), "totalOpenOrderInitialMargin": "0.00000000",
+		"totalCrossWalletBalance": fd(totWB, 8), "totalCrossUnPnl": fd(totUn, 8), "availableBalance": fd(avail, 8),
+		"maxWithdrawAmount": fd(math.Min(avail, totWB), 8), "assets": assets, "positions": positions})
+}
+
+func handleUSDMPositionRisk(c *call) {
+	sym := c.p.Get("symbol")
+	if sym != "" && !c.st.usdmSymbols()[sym] {
+		c.fail(http.StatusBadRequest, -1121, "Invalid symbol.")
+		return
+	}
+	out := []obj{}
+	for _, p := range c.acct.USDMPositions {
+		if sym == "" || p.Symbol == sym {
+			out = append(out, usdmPositionJSON(p, c.now))
+		}
+	}
+	c.ok(out)
+}
+
+func handlePositionMode(coinm bool) func(*call) {
+	return func(c *call) {
+		dual := c.acct.DualUSDM
+		if coinm {
+			dual = c.acct.DualCOINM
+		}
+		c.ok(obj{"dualSidePosition": dual})
+	}
+}
+
+func handleUSDMOpenOrders(c *call) {
+	sym := c.p.Get("symbol")
+	if sym != "" && !c.st.usdmSymbols()[sym] {
+		c.invalidSymbol()
+		return
+	}
+	out := []obj{}
+	for _, o := range c.acct.USDMOrders {
+		if sym == "" || o.Symbol == sym {
+			out = append(out, futuresOrderJSON(o, false, c.st))
+		}
+	}
+	c.ok(out)
+}
+
+func handleCOINMOpenOrders(c *call) {
+	sym, pair := c.p.Get("symbol"), c.p.Get("pair")
+	if sym != "" && !c.st.coinmSymbols()[sym] {
+		c.invalidSymbol()
+		return
+	}
+	out := []obj{}
+	for _, o := range c.acct.COINMOrders {
+		if (sym == "" || o.Symbol == sym) && (pair == "" || pairOf(o.Symbol) == pair) {
+			out = append(out, futuresOrderJSON(o, true, c.st))
+		}
+	}
+	c.ok(out)
+}
+
+const cancelAllDone = "The operation of cancel all open order is done."
+
+// cancelFutures removes the plain orders of sym from the product's book
+// and returns how many it removed.
+func cancelFutures(a *account, coinm bool, sym string) int {
+	book := &a.USDMOrders
+	if coinm {
+		book = &a.COINMOrders
+	}
+	var keep []*order
+	for _, o := range *book {
+		if o.Symbol != sym {
+			keep = append(keep, o)
+		}
+	}
+	n := len(*book) - len(keep)
+	*book = keep
+	return n
+}
+
+// handleFuturesCancelAll is DELETE /fapi|dapi/v1/allOpenOrders: plain
+// orders only (algo orders stay), answered {"code":200,...}.
+func handleFuturesCancelAll(coinm bool) func(*call) {
+	return func(c *call) {
+		sym := c.p.Get("symbol")
+		if sym == "" {
+			c.mandatory("symbol")
+			return
+		}
+		syms := c.st.usdmSymbols()
+		if coinm {
+			syms = c.st.coinmSymbols()
+		}
+		if !syms[sym] {
+			c.invalidSymbol()
+			return
+		}
+		cancelFutures(c.acct, coinm, sym)
+		c.ok(obj{"code": 200, "msg": cancelAllDone})
+	}
+}
+
+func handleOpenAlgoOrders(c *call) {
+	sym := c.p.Get("symbol")
+	if sym != "" && !c.st.usdmSymbols()[sym] {
+		c.invalidSymbol()
+		return
+	}
+	if t := c.p.Get("algoType"); t != "" && t != "CONDITIONAL" {
+		c.fail(http.StatusBadRequest, -1102, "Param 'algoType' must be CONDITIONAL.")
+		return
+	}
+	var id int64
+	if s := c.p.Get("algoId"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			c.badParam("algoId")
+			return
+		}
+		id = n
+	}
+	out := []obj{}
+	for _, o := range c.acct.AlgoOrders {
+		if (sym == "" || o.Symbol == sym) && (id == 0 || o.ID == id) {
+			out = append(out, algoOrderJSON(o))
+		}
+	}
+	c.ok(out)
+}
+
+// handleAlgoCancelAll is DELETE /fapi/v1/algoOpenOrders: algo orders of
+// the symbol only (plain orders stay).
+func handleAlgoCancelAll(c *call) {
+	sym := c.p.Get("symbol")
+	if sym == "" {
+		c.mandatory("symbol")
+		return
+	}
+	if !c.st.usdmSymbols()[sym] {
+		c.invalidSymbol()
+		return
+	}
+	var keep []*order
+	for _, o := range c.acct.AlgoOrders {
+		if o.Symbol != sym {
+			keep = append(keep, o)
+		}
+	}
+	c.acct.AlgoOrders = keep
+	c.ok(obj{"code": 200, "msg": cancelAllDone})
+}
+
+// handleCountdown arms (countdownTime > 0) or disarms (0) the dead-man
+// switch that cancels the symbol's orders when the emulator clock passes
+// the deadline.
+func handleCountdown(product string) func(*call) {
+	return func(c *call) {
+		sym := c.p.Get("symbol")
+		if sym == "" {
+			c.mandatory("symbol")
+			return
+		}
+		syms := c.st.usdmSymbols()
+		if product == "coinm" {
+			syms = c.st.coinmSymbols()
+		}
+		if !syms[sym] {
+			c.invalidSymbol()
+			return
+		}
+		raw := c.p.Get("countdownTime")
+		if raw == "" {
+			c.mandatory("countdownTime")
+			return
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || n < 0 {
+			c.badParam("countdownTime")
+			return
+		}
+		id := product + "|" + sym
+		if n == 0 {
+			delete(c.acct.Countdowns, id)
+		} else {
+			c.acct.Countdowns[id] = &countdown{Product: product, Symbol: sym, Deadline: c.now.Add(time.Duration(n) * time.Millisecond)}
+		}
+		c.ok(obj{"symbol": sym, "countdownTime": raw})
+	}
+}
+
+// fireCountdowns cancels the orders of every countdown whose deadline has
+// passed on the emulator clock.
+func (v *Venue) fireCountdowns(now time.Time) {
+	for _, a := range v.st.accounts {
+		for id, cd := range a.Countdowns {
+			if now.Before(cd.Deadline) {
+				continue
+			}
+			n := cancelFutures(a, cd.Product == "coinm", cd.Symbol)
+			delete(a.Countdowns, id)
+			v.log.Info("binance: countdown cancel-all fired", "account", a.Name, "product", cd.Product, "symbol", cd.Symbol, "cancelled", n)
+		}
+	}
+}
+
+// handleFuturesOrder is POST /fapi|dapi/v1/order for MARKET orders: it
+// fills at once at the mark price and updates the position, with
+// Binance's one-way / hedge-mode rules.
+func handleFuturesOrder(coinm bool) func(*call) {
+	return func(c *call) {
+		p := c.p
+		a := c.acct
+		sym := p.Get("symbol")
+		for _, name := range []string{"symbol", "side", "type"} {
+			if p.Get(name) == "" {
+				c.mandatory(name)
+				return
+			}
+		}
+		syms := c.st.usdmSymbols()
+		dual := a.DualUSDM
+		positions := &a.USDMPositions
+		if coinm {
+			syms, dual, positions = c.st.coinmSymbols(), a.DualCOINM, &a.COINMPositions
+		}
+		if !syms[sym] {
+			c.invalidSymbol()
+			return
+		}
+		side := upper(p.Get("side"))
+		if side != "BUY" && side != "SELL" {
+			c.fail(http.StatusBadRequest, -1117, "Invalid side.")
+			return
+		}
+		if typ := upper(p.Get("type")); typ != "MARKET" {
+			c.fail(http.StatusBadRequest, -1116, "Invalid orderType.")
+			return
+		}
+		qraw := p.Get("quantity")
+		if qraw == "" {
+			c.mandatory("quantity")
+			return
+		}
+		qty, err := strconv.ParseFloat(qraw, 64)
+		if err != nil || qty <= 0 {
+			c.fail(http.StatusBadRequest, -1102, "Param 'quantity' must be a positive number.")
+			return
+		}
+		if coinm && qty != math.Trunc(qty) {
+			c.fail(http.StatusBadRequest, -1111, "Precision is over the maximum defined for this asset.")
+			return
+		}
+		ps := upper(p.Get("positionSide"))
+		reduceRaw := p.Get("reduceOnly")
+		reduce := false
+		if reduceRaw != "" {
+			v, ok := parseBool(reduceRaw)
+			if !ok {
+				c.fail(http.StatusBadRequest, -1102, "Param 'reduceOnly' must be true or false.")
+				return
+			}
+			reduce = v
+		}
+		if dual {
+			if ps != "LONG" && ps != "SHORT" {
+				c.fail(http.StatusBadRequest, -4061, "Order's position side does not match user's setting.")
+				return
+			}
+			if reduceRaw != "" {
+				c.fail(http.StatusBadRequest, -1106, "Parameter 'reduceonly' sent when not required.")
+				return
+			}
+		} else {
+			if ps == "" {
+				ps = "BOTH"
+			}
+			if ps != "BOTH" {
+				c.fail(http.StatusBadRequest, -4061, "Order's position side does not match user's setting.")
+				return
+			}
+		}
+		signed := qty
+		if side == "SELL" {
+			signed = -qty
+		}
+		var pos *position
+		for _, x := range *positions {
+			if x.Symbol == sym && x.Side == ps {
+				pos = x
+			}
+		}
+		cur := 0.0
+		if pos != nil {
+			cur = pos.Amount
+		}
+		closing := cur != 0 && math.Signbit(cur) != math.Signbit(signed)
+		if dual {
+			// LONG closes with SELL, SHORT closes with BUY.
+			closingSide := (ps == "LONG" && side == "SELL") || (ps == "SHORT" && side == "BUY")
+			if closingSide && (pos == nil || qty > math.Abs(cur)+1e-12) {
+				c.fail(http.StatusBadRequest, -2022, "ReduceOnly Order is rejected.")
+				return
+			}
+		}
+		if reduce {
+			if !closing {
+				c.fail(http.StatusBadRequest, -2022, "ReduceOnly Order is rejected.")
+				return
+			}
+			if qty > math.Abs(cur) {
+				qty = math.Abs(cur)
+				signed = math.Copysign(qty, signed)
+			}
+		}
+		mark := c.st.price(sym)
+		if pos != nil {
+			mark = pos.MarkPrice
+		}
+		if mark <= 0 {
+			c.fail(http.StatusBadRequest, -4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit.")
+			return
+		}
+		realized := 0.0
+		if pos == nil {
+			pos = &position{Symbol: sym, Side: ps, EntryPrice: mark, MarkPrice: mark, Leverage: 10}
+			*positions = append(*positions, pos)
+		}
+		newAmt := round(pos.Amount+signed, 10)
+		if closing {
+			closed := math.Min(math.Abs(signed), math.Abs(pos.Amount))
+			part := &position{Symbol: sym, Amount: math.Copysign(closed, pos.Amount), EntryPrice: pos.EntryPrice, MarkPrice: mark}
+			realized = pnl(part, coinm)
+			if math.Abs(signed) > math.Abs(pos.Amount) {
+				pos.EntryPrice = mark // flipped
+			}
+		} else if newAmt != 0 {
+			pos.EntryPrice = (pos.EntryPrice*math.Abs(pos.Amount) + mark*math.Abs(signed)) / math.Abs(newAmt)
+		}
+		pos.Amount = newAmt
+		pos.Updated = c.now
+		if newAmt == 0 {
+			var keep []*position
+			for _, x := range *positions {
+				if x != pos {
+					keep = append(keep, x)
+				}
+			}
+			*positions = keep
+		}
+		// settle realised PnL into the futures wallet
+		asset := marginAssetOf(sym, coinm)
+		if coinm {
+			a.COINM[asset] += realized
+		} else {
+			a.USDM[asset] += realized
+		}
+		id := c.st.id()
+		cid := p.Get("newClientOrderId")
+		if cid == "" {
+			cid = clientID(id)
+		}
+		product := "usdm"
+		if coinm {
+			product = "coinm"
+		}
+		a.Trades = append(a.Trades, &trade{ID: c.st.id(), Product: product, Symbol: sym, Side: side, Price: mark, Qty: qty,
+			Commission: 0, CommissionAsset: asset, OrderID: id, Time: c.now})
+		result := upper(p.Get("newOrderRespType")) == "RESULT"
+		out := obj{"orderId": id, "symbol": sym, "clientOrderId": cid, "price": "0", "origQty": fnum(qty),
+			"timeInForce": "GTC", "type": "MARKET", "origType": "MARKET", "reduceOnly": reduce, "closePosition": false,
+			"side": side, "positionSide": ps, "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": false,
+			"priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0, "updateTime": ms(c.now)}
+		if result {
+			out["status"], out["avgPrice"], out["executedQty"], out["cumQty"] = "FILLED", fnum(mark), fnum(qty), fnum(qty)
+		} else {
+			out["status"], out["avgPrice"], out["executedQty"], out["cumQty"] = "NEW", "0.00", "0", "0"
+		}
+		if coinm {
+			out["pair"] = pairOf(sym)
+			out["cumBase"] = "0"
+			if result {
+				out["cumBase"] = fnum(qty * contractSize(sym) / mark)
+			}
+		} else {
+			out["cumQuote"] = "0"
+			if result {
+				out["cumQuote"] = fnum(qty * mark)
+			}
+		}
+		c.ok(out)
+	}
+}
+
+func handleFuturesUserTrades(coinm bool) func(*call) {
+	return func(c *call) {
+		sym, pair := c.p.Get("symbol"), c.p.Get("pair")
+		product := "usdm"
+		if coinm {
+			product = "coinm"
+			if sym == "" && pair == "" {
+				c.mandatory("symbol")
+				return
+			}
+		} else if sym == "" {
+			c.mandatory("symbol")
+			return
+		}
+		list, ok := c.tradeFilter(c.acct.Trades, product, sym, func(t *trade) bool {
+			return pair == "" || pairOf(t.Symbol) == pair
+		})
+		if !ok {
+			return
+		}
+		out := []obj{}
+		for _, t := range list {
+			m := obj{"buyer": t.Side == "BUY", "commission": fnum(t.Commission), "commissionAsset": t.CommissionAsset,
+				"id": t.ID, "maker": t.Maker, "orderId": t.OrderID, "price": fnum(t.Price), "qty": fnum(t.Qty),
+				"realizedPnl": "0", "side": t.Side, "positionSide": "BOTH", "symbol": t.Symbol, "time": ms(t.Time)}
+			if coinm {
+				m["pair"] = pairOf(t.Symbol)
+				m["marginAsset"] = marginAssetOf(t.Symbol, true)
+				m["baseQty"] = fnum(t.Qty * contractSize(t.Symbol) / t.Price)
+			} else {
+				m["quoteQty"] = fnum(t.Qty * t.Price)
+			}
+			out = append(out, m)
+		}
+		c.ok(out)
+	}
+}
+
+func handleCOINMBalance(c *call) {
+	a := c.acct
+	out := []obj{}
+	for _, asset := range sortedKeys(a.COINM) {
+		wb := a.COINM[asset]
+		un, im := 0.0, 0.0
+		for _, p := range a.COINMPositions {
+			if marginAssetOf(p.Symbol, true) == asset {
+				un += pnl(p, true)
+				im += math.Abs(notional(p, true)) / float64(p.Leverage)
+			}
+		}
+		avail := math.Max(0, wb+un-im)
+		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
+			"withdrawAvailable": fd(math.Min(avail, wb), 8), "crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8),
+			"availableBalance": fd(avail, 8), "updateTime": ms(c.now)})
+	}
+	c.ok(out)
+}
+
+func handleCOINMPositionRisk(c *call) {
+	marginAsset, pair := c.p.Get("marginAsset"), c.p.Get("pair")
+	out := []obj{}
+	for _, p := range c.acct.COINMPositions {
+		if (marginAsset != "" && marginAssetOf(p.Symbol, true) != marginAsset) || (pair != "" && pairOf(p.Symbol) != pair) {
+			continue
+		}
+		n := notional(p, true)
+		out = append(out, obj{"symbol": p.Symbol, "positionAmt": fnum(p.Amount), "entryPrice": fd(p.EntryPrice, 8),
+			"breakEvenPrice": fd(p.EntryPrice, 8), "markPrice": fd(p.MarkPrice, 8), "unRealizedProfit": fd(pnl(p, true), 8),
+			"liquidationPrice": "0", "leverage": strconv.Itoa(p.Leverage), "maxQty": "100", "marginType": "cross",
+			"isolatedMargin": "0.00000000", "isAutoAddMargin": "false", "positionSide": p.Side,
+			"notionalValue": fd(n, 8), "isolatedWallet": "0", "updateTime": ms(p.Updated)})
+	}
+	c.ok(out)
+}

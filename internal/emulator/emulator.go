@@ -1,0 +1,447 @@
+// Package emulator is the local exchange emulator's core: one HTTP listener
+// with every venue mounted under its own path prefix (/binance, /kucoin,
+// /kucoin-futures), a request log, injected latency and faults, the admin
+// endpoints under /_emulator/, and loading of the YAML state that the
+// venues (subpackages binance and kucoin) are built from.
+//
+// The venues speak the real wire protocol; this package knows nothing about
+// any exchange except the shape of an injected 5xx body.
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+)
+
+// Config configures the emulator.
+type Config struct {
+	// Loaders maps a top-level state key to the loader of its venues
+	// ("binance" -> binance.Load, "kucoin" -> kucoin.Load).
+	Loaders map[string]emu.Loader
+	// Latency and Jitter are the initial fault latency (see Faults).
+	Latency, Jitter time.Duration
+	// Faults is the rest of the initial fault configuration; Latency and
+	// Jitter above win when set. POST /_emulator/reset returns to it.
+	Faults Faults
+	// Now is the base clock (nil: time.Now).
+	Now func() time.Time
+	// Clock, if set, is the emulator clock shared by the venues and the
+	// server. LoadState and New create one from Now when it is nil (the
+	// venues returned by LoadState carry theirs to New).
+	Clock  *emu.Clock
+	Logger *slog.Logger
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
+func (c Config) initialFaults() Faults {
+	f := c.Faults
+	if c.Latency != 0 {
+		f.Latency = Duration(c.Latency)
+	}
+	if c.Jitter != 0 {
+		f.Jitter = Duration(c.Jitter)
+	}
+	return f
+}
+
+// Server is a running (or ready to run) emulator.
+type Server struct {
+	cfg     Config
+	clock   *emu.Clock
+	log     *slog.Logger
+	venues  []emu.Venue
+	handler http.Handler
+
+	mu       sync.Mutex
+	faults   Faults
+	initial  Faults
+	rng      *rand.Rand
+	hangLeft int // remaining hangs when Hang.Count > 0
+	script   []ScriptFault
+	requests []emu.Entry
+	seq      int64
+
+	httpSrv  *http.Server
+	listener net.Listener
+	closing  chan struct{}
+}
+
+// New returns a server over venues. The venues' clock (when they came from
+// LoadState) becomes the server's clock, so that skew faults move both.
+func New(cfg Config, venues []emu.Venue) *Server {
+	clock := cfg.Clock
+	if clock == nil {
+		for _, v := range venues {
+			if lv, ok := v.(*loadedVenue); ok && lv.clock != nil {
+				clock = lv.clock
+				break
+			}
+		}
+	}
+	if clock == nil {
+		clock = emu.NewClock(cfg.Now)
+	}
+	s := &Server{
+		cfg:     cfg,
+		clock:   clock,
+		log:     cfg.logger(),
+		venues:  append([]emu.Venue(nil), venues...),
+		closing: make(chan struct{}),
+	}
+	s.initial = cfg.initialFaults()
+	s.SetFaults(s.initial)
+	mux := http.NewServeMux()
+	mux.Handle("/_emulator/", s.adminHandler())
+	sorted := append([]emu.Venue(nil), venues...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
+	for _, v := range sorted {
+		prefix := "/" + v.Name()
+		h := s.venueMiddleware(v.Name(), http.StripPrefix(prefix, v.Handler()))
+		mux.Handle(prefix+"/", h)
+	}
+	s.handler = mux
+	return s
+}
+
+// Handler returns the emulator's HTTP handler (venues and admin).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Clock returns the emulator clock.
+func (s *Server) Clock() *emu.Clock { return s.clock }
+
+// Venues returns the mounted venues.
+func (s *Server) Venues() []emu.Venue { return append([]emu.Venue(nil), s.venues...) }
+
+// Start listens on addr (default 127.0.0.1:0), which must be a loopback
+// address, serves in the background and returns the base URL
+// ("http://127.0.0.1:PORT").
+func (s *Server) Start(addr string) (string, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("emulator address %q: %w", addr, err)
+	}
+	if !isLoopbackHost(host) {
+		return "", fmt.Errorf("emulator address %q: refusing to listen on a non-loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	s.listener = ln
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpSrv
+	s.mu.Unlock()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("emulator server stopped", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the server, releasing hanging requests.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv := s.httpSrv
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Requests returns a copy of the request log.
+func (s *Server) Requests() []emu.Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]emu.Entry(nil), s.requests...)
+}
+
+// SetFaults replaces the fault configuration (and sets the clock skew).
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setFaultsLocked(f)
+}
+
+func (s *Server) setFaultsLocked(f Faults) {
+	f.Down = append([]string(nil), f.Down...)
+	f.Script = append([]ScriptFault(nil), f.Script...)
+	if f.Hang != nil {
+		h := *f.Hang
+		f.Hang = &h
+		s.hangLeft = h.Count
+	}
+	s.faults = f
+	s.script = append([]ScriptFault(nil), f.Script...)
+	for i := range s.script {
+		if s.script[i].Count == 0 {
+			s.script[i].Count = 1
+		}
+	}
+	seed := f.Seed
+	if seed == 0 {
+		seed = 0x5eed
+	}
+	s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.clock.SetSkew(time.Duration(f.Skew))
+}
+
+// Faults returns the current fault configuration; Script holds what is left
+// of each scripted entry.
+func (s *Server) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	f.Script = nil
+	for _, sc := range s.script {
+		if sc.Count > 0 {
+			f.Script = append(f.Script, sc)
+		}
+	}
+	if f.Hang != nil {
+		h := *f.Hang
+		if h.Count > 0 {
+			h.Count = s.hangLeft
+		}
+		f.Hang = &h
+	}
+	return f
+}
+
+// Reset restores every venue's loaded state, clears the request log and
+// returns the faults to the initial configuration.
+func (s *Server) Reset() {
+	for _, v := range s.venues {
+		v.Reset()
+	}
+	s.mu.Lock()
+	s.requests = nil
+	s.setFaultsLocked(s.initial)
+	s.mu.Unlock()
+}
+
+// decision is what the fault layer decided for one request.
+type decision struct {
+	down   bool
+	hang   bool
+	fail   bool // error_rate
+	script *ScriptFault
+	delay  time.Duration
+}
+
+func (s *Server) decide(venue, method, path string) decision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var d decision
+	f := s.faults
+	d.delay = time.Duration(f.Latency)
+	if f.Jitter > 0 {
+		d.delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
+	}
+	if f.isDown(venue) {
+		d.down = true
+		return d
+	}
+	if h := f.Hang; h != nil && matches(venue, method, path, h.Venue, h.Method, h.Path) {
+		if h.Count == 0 {
+			d.hang = true
+			return d
+		}
+		if s.hangLeft > 0 {
+			s.hangLeft--
+			d.hang = true
+			return d
+		}
+	}
+	for i := range s.script {
+		sc := &s.script[i]
+		if sc.Count > 0 && matches(venue, method, path, sc.Venue, sc.Method, sc.Path) {
+			sc.Count--
+			cp := *sc
+			d.script = &cp
+			return d
+		}
+	}
+	if f.ErrorRate > 0 && s.rng.Float64() < f.ErrorRate {
+		d.fail = true
+	}
+	return d
+}
+
+func (s *Server) record(e *emu.Entry) {
+	s.mu.Lock()
+	s.seq++
+	e.Seq = s.seq
+	s.requests = append(s.requests, *e)
+	s.mu.Unlock()
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// bufferWriter captures a response (for scripted faults with After).
+type bufferWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferWriter) Header() http.Header { return w.header }
+func (w *bufferWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *bufferWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(b)
+}
+
+func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		path := strings.TrimPrefix(r.URL.Path, "/"+venue)
+		if path == "" {
+			path = "/"
+		}
+		e := &emu.Entry{
+			Time:   s.clock.Now(),
+			Venue:  venue,
+			Method: r.Method,
+			Path:   path,
+			Query:  r.URL.RawQuery,
+			Kind:   emu.KindPublic,
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			e.Status = sw.status
+			if e.Status == 0 {
+				e.Status = http.StatusOK
+			}
+			e.Duration = time.Since(start)
+			s.record(e)
+		}()
+		d := s.decide(venue, r.Method, path)
+		if d.delay > 0 {
+			t := time.NewTimer(d.delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				e.Fault = "latency: client gave up"
+				sw.status = 499
+				return
+			case <-s.closing:
+				t.Stop()
+			}
+		}
+		switch {
+		case d.down:
+			e.Fault = "down"
+			writeRaw(sw, http.StatusServiceUnavailable, errorBody(venue, http.StatusServiceUnavailable), nil)
+			return
+		case d.hang:
+			e.Fault = "hang"
+			select {
+			case <-r.Context().Done():
+			case <-s.closing:
+			}
+			sw.status = 499
+			return
+		case d.script != nil && !d.script.After:
+			e.Fault = fmt.Sprintf("script: %d", d.script.Status)
+			writeRaw(sw, d.script.Status, d.script.Body, d.script.Headers)
+			return
+		case d.fail:
+			e.Fault = "error_rate: 500"
+			writeRaw(sw, http.StatusInternalServerError, errorBody(venue, http.StatusInternalServerError), nil)
+			return
+		}
+		r = r.WithContext(emu.WithEntry(r.Context(), e))
+		if d.script != nil {
+			bw := &bufferWriter{header: http.Header{}}
+			next.ServeHTTP(bw, r)
+			e.Fault = fmt.Sprintf("script after handling (venue answered %d): %d", bw.status, d.script.Status)
+			for k, v := range bw.header {
+				if strings.HasPrefix(strings.ToLower(k), "x-") {
+					sw.Header()[k] = v
+				}
+			}
+			writeRaw(sw, d.script.Status, d.script.Body, d.script.Headers)
+			return
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func writeRaw(w http.ResponseWriter, status int, body string, headers map[string]string) {
+	if body != "" && (strings.HasPrefix(body, "{") || strings.HasPrefix(body, "[")) {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}

@@ -1,0 +1,149 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "40ms" (a bare
+// number is taken as nanoseconds).
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n int64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("duration must be a string like \"40ms\": %w", err)
+		}
+		*d = Duration(n)
+		return nil
+	}
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("parse duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Faults is the run-time fault configuration (POST /_emulator/faults).
+// Setting it replaces the previous configuration as a whole.
+type Faults struct {
+	// Latency is added before every venue response; Jitter adds a uniformly
+	// random extra delay in [0, Jitter).
+	Latency Duration `json:"latency,omitempty"`
+	Jitter  Duration `json:"jitter,omitempty"`
+	// ErrorRate is the probability (0..1) that a venue request is answered
+	// with a 5xx and a venue-appropriate body instead of being handled.
+	ErrorRate float64 `json:"error_rate,omitempty"`
+	// Seed seeds the pseudo-random choice of failed requests and jitter
+	// (0: a fixed default, so runs are reproducible).
+	Seed uint64 `json:"seed,omitempty"`
+	// Hang holds matching requests until the client gives up.
+	Hang *HangFault `json:"hang,omitempty"`
+	// Skew moves the emulator clock ahead (positive) or behind (negative).
+	Skew Duration `json:"skew,omitempty"`
+	// Down lists venues that answer every request with 503.
+	Down []string `json:"down,omitempty"`
+	// Script lists scripted responses, each firing on the next Count
+	// matching requests.
+	Script []ScriptFault `json:"script,omitempty"`
+}
+
+// HangFault holds the next Count requests matching Venue and Path (empty
+// matches any) until the client cancels them or the server closes.
+type HangFault struct {
+	Venue  string `json:"venue,omitempty"`
+	Method string `json:"method,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Count  int    `json:"count,omitempty"` // 0: every matching request
+}
+
+// ScriptFault answers the next Count requests matching Venue, Method and
+// Path (empty matches any) with Status, Body and Headers. With After, the
+// request is first handled by the venue (its effects happen) and only the
+// answer is replaced: the "outcome unknown" case of a 5xx after a cancel.
+type ScriptFault struct {
+	Venue   string            `json:"venue,omitempty"`
+	Method  string            `json:"method,omitempty"`
+	Path    string            `json:"path,omitempty"`
+	Count   int               `json:"count,omitempty"` // 0 is taken as 1
+	Status  int               `json:"status"`
+	Body    string            `json:"body,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	After   bool              `json:"after,omitempty"`
+}
+
+func (f Faults) validate() error {
+	if f.ErrorRate < 0 || f.ErrorRate > 1 {
+		return fmt.Errorf("error_rate %v is outside 0..1", f.ErrorRate)
+	}
+	if f.Latency < 0 || f.Jitter < 0 {
+		return fmt.Errorf("latency and jitter must not be negative")
+	}
+	for i, s := range f.Script {
+		if s.Status < 100 || s.Status > 599 {
+			return fmt.Errorf("script[%d]: status %d is not an HTTP status", i, s.Status)
+		}
+		if s.Count < 0 {
+			return fmt.Errorf("script[%d]: count %d is negative", i, s.Count)
+		}
+	}
+	if f.Hang != nil && f.Hang.Count < 0 {
+		return fmt.Errorf("hang: count %d is negative", f.Hang.Count)
+	}
+	return nil
+}
+
+func matches(venue, method, path, wantVenue, wantMethod, wantPath string) bool {
+	if wantVenue != "" && wantVenue != venue {
+		return false
+	}
+	if wantMethod != "" && !strings.EqualFold(wantMethod, method) {
+		return false
+	}
+	if wantPath != "" && wantPath != path {
+		return false
+	}
+	return true
+}
+
+func (f Faults) isDown(venue string) bool {
+	for _, d := range f.Down {
+		if d == venue {
+			return true
+		}
+	}
+	return false
+}
+
+// errorBody is the body of an injected 5xx (error_rate) or of a down venue,
+// shaped like the venue's own error envelope.
+func errorBody(venue string, status int) string {
+	switch {
+	case venue == "binance":
+		if status == 503 {
+			return `{"code":-1008,"msg":"Service Unavailable."}`
+		}
+		return `{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}`
+	case strings.HasPrefix(venue, "kucoin"):
+		if status == 503 {
+			return `{"code":"503000","msg":"Service unavailable"}`
+		}
+		return `{"code":"500000","msg":"Internal Server Error"}`
+	}
+	return `{"error":"internal server error"}`
+}
