@@ -447,3 +447,29 @@ func TestObserverSeesNoCredentials(t *testing.T) {
 		t.Error("redaction leaked into the request actually sent")
 	}
 }
+
+// capture is an sdk.Requester that records the request and sends nothing.
+type capture struct{ body string }
+
+func (c *capture) Request(_ context.Context, r *sdk.Request, _ time.Duration) (*sdk.Response, error) {
+	c.body = string(r.Body)
+	return nil, errors.New("not sent")
+}
+
+// The SDK calls this package avoids send fields the API reads differently:
+// UpdateSubApiKey always sends ipWhitelist and expire (an empty whitelist
+// resets it), HfAutoCancelSetting sends "symbol" instead of "symbols".
+func TestSDKBodiesThatNeedHandBuilding(t *testing.T) {
+	c := &capture{}
+	svc := sdk.NewApiService(sdk.ApiBaseURIOption("http://127.0.0.1:1"), sdk.ApiRequesterOption(c))
+	_, _ = svc.UpdateSubApiKey(t.Context(), "bot1", "pass", "k1", "General", "", "")
+	body := mustJSON(t, c.body)
+	if _, ok := body["ipWhitelist"]; !ok {
+		t.Errorf("SDK UpdateSubApiKey body %s: no ipWhitelist; the hand-built update may no longer be needed", c.body)
+	}
+	_, _ = svc.HfAutoCancelSetting(t.Context(), 30, "BTC-USDT")
+	body = mustJSON(t, c.body)
+	if _, ok := body["symbols"]; ok {
+		t.Errorf("SDK HfAutoCancelSetting body %s sends symbols; the hand-built request may no longer be needed", c.body)
+	}
+}

@@ -128,12 +128,25 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		}
 		ts.Check(os.Chmod(ts.MkAbs(args[1]), mode))
 	},
-	// nosecrets DIR VALUE... — no file under DIR (recursively) contains any VALUE.
+	// nosecrets DIR VALUE|@FILE... — no file under DIR (recursively) contains any VALUE.
 	"nosecrets": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: nosecrets DIR VALUE...")
 		}
 		root := ts.MkAbs(args[0])
+		// An argument @FILE stands for the (trimmed) content of FILE.
+		var values []string
+		for _, a := range args[1:] {
+			if strings.HasPrefix(a, "@") {
+				b, err := os.ReadFile(ts.MkAbs(a[1:]))
+				ts.Check(err)
+				a = strings.TrimSpace(string(b))
+			}
+			if len(a) < 6 {
+				ts.Fatalf("nosecrets: value %q too short to search for meaningfully", a)
+			}
+			values = append(values, a)
+		}
 		n := 0
 		err := filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
 			if err != nil || info.IsDir() {
@@ -144,7 +157,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 				return err
 			}
 			n++
-			for _, v := range args[1:] {
+			for _, v := range values {
 				if strings.Contains(string(b), v) {
 					ts.Fatalf("secret value found in %s", path)
 				}
