@@ -109,7 +109,7 @@ func (a ActionSpec) Param(name string) (ParamSpec, bool) {
 }
 
 var productsParam = ParamSpec{Name: "products", Type: StringList, Enum: AllProducts,
-	Doc: "products to act on; default: every product the account can trade"}
+	Doc: "products to act on; default: every product the account can trade. margin includes isolated margin; futures means every futures product (Binance usdm+coinm)"}
 var symbolsParam = ParamSpec{Name: "symbols", Type: StringList,
 	Doc: "restrict to these symbols (venue spelling); default: all"}
 

@@ -35,8 +35,18 @@ type Vars struct {
 
 // Expr is a parsed, type-checked when expression.
 type Expr struct {
-	src  string
-	root node
+	src   string
+	root  node
+	steps []string // ids of the steps whose status the expression reads
+}
+
+// Steps returns the ids of the earlier steps whose status the expression
+// reads; the runner waits for them before evaluating it.
+func (e *Expr) Steps() []string {
+	if e == nil {
+		return nil
+	}
+	return append([]string(nil), e.steps...)
 }
 
 // String returns the expression as written.
@@ -109,7 +119,7 @@ func parseExpr(src string, sc exprScope) (*Expr, error) {
 	if n.typ() != tyBool {
 		return nil, &ExprError{Col: n.col(), Msg: fmt.Sprintf("want a condition (true or false), got a %s; compare it with == or !=", n.typ())}
 	}
-	return &Expr{src: src, root: n}, nil
+	return &Expr{src: src, root: n, steps: p.refs}, nil
 }
 
 // ---- lexer ----
@@ -220,6 +230,7 @@ type exprParser struct {
 	toks []token
 	pos  int
 	sc   exprScope
+	refs []string // step ids referenced, in order of appearance
 }
 
 func (p *exprParser) peek() token { return p.toks[p.pos] }
@@ -404,6 +415,9 @@ func (p *exprParser) variable(t token) (node, error) {
 				return nil, bad(fmt.Sprintf("steps.%s: a condition can only refer to earlier steps", id))
 			}
 			return nil, bad(fmt.Sprintf("steps.%s: no earlier step has id %q", id, id))
+		}
+		if !slices.Contains(p.refs, id) {
+			p.refs = append(p.refs, id)
 		}
 		return &variable{kind: vStep, name: id, c: t.col}, nil
 	}

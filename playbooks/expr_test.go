@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -141,5 +142,24 @@ func TestExprPartial(t *testing.T) {
 				t.Errorf("partial() = %v, known %v; want %v, known %v", got, known, tt.want, tt.wantKnown)
 			}
 		})
+	}
+}
+
+func TestExprSteps(t *testing.T) {
+	for _, tt := range []struct {
+		src  string
+		want []string
+	}{
+		{"true", nil},
+		{"inputs.x == 'a'", nil},
+		{"steps.a.status == 'ok' && (steps.b.status != 'failed' || steps.a.status == 'changed')", []string{"a", "b"}},
+	} {
+		e, err := ParseExpr(tt.src, []string{"x"}, []string{"a", "b"})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		if got := e.Steps(); !slices.Equal(got, tt.want) {
+			t.Errorf("Steps(%q) = %v, want %v", tt.src, got, tt.want)
+		}
 	}
 }

@@ -7,9 +7,12 @@
 // the package sends the request itself through a small signed-request
 // helper (signed.go) that signs exactly like the SDK: sub-account API key
 // list/delete/permission, the v2 IP-restriction path, USDⓈ-M algo orders,
-// countdown cancel-all. The SDK's margin cancel-all decode error after a
-// successful cancel, -2011 on an empty spot book and COIN-M Pair() are
-// worked around in orders.go.
+// countdown cancel-all, and the sub-account list (the SDK decodes the
+// numeric subUserId into a string and fails on every real answer). The
+// SDK's margin cancel-all decode error after a successful cancel, -2011 on
+// an empty spot book and COIN-M Pair() are worked around in orders.go; the
+// spot client's unsynchronised used-weight fields in transport.go. Each
+// workaround has a test in workarounds_test.go.
 //
 // Every client (spot, USDⓈ-M, COIN-M) has its own http.Client whose
 // transport observes status, Retry-After and used-weight headers and paces

@@ -149,6 +149,13 @@ func (r *emuRun) subKeyRowsShowWithdrawals(t *testing.T) bool {
 	return false
 }
 
+// testEnv is the executors' Env in emulator tests. Without keep-alive no
+// connection is left half-open when a test's emulator shuts down (which
+// would hold its Close for its 2 s grace period).
+func testEnv() executors.Env {
+	return executors.Env{Transport: &http.Transport{DisableKeepAlives: true}}.Defaults()
+}
+
 // harness adapts the emulator to the conformance suite.
 type harness struct {
 	cur *emuRun
@@ -164,7 +171,7 @@ func (h *harness) New(t *testing.T) (executors.Executor, executors.Account) {
 		// canWithdraw/enableWithdrawals when a venue sends one.
 		t.Skip("the venue's sub-account key rows carry no withdrawal permission: nothing to flag")
 	}
-	e, err := Driver().New(h.cur.acct, executors.Env{}.Defaults())
+	e, err := Driver().New(h.cur.acct, testEnv())
 	if err != nil {
 		t.Fatalf("new executor: %v", err)
 	}

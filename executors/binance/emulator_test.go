@@ -17,7 +17,7 @@ import (
 func newConfExecutor(t *testing.T) (*emuRun, *Executor) {
 	t.Helper()
 	r := startEmulator(t, "conformance.yaml", confMasterKey, confMasterSecret, "hmac")
-	e, err := New(r.acct, executors.Env{})
+	e, err := New(r.acct, testEnv())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestEd25519Account(t *testing.T) {
 MC4CAQAwBQYDK2VwBCIEICTMRk5SZ3zJGjmHdaMUWEU8rDsORt7iPikcs6tc+dA+
 -----END PRIVATE KEY-----
 `, "ed25519")
-	e, err := New(r.acct, executors.Env{})
+	e, err := New(r.acct, testEnv())
 	if err != nil {
 		t.Fatal(err)
 	}

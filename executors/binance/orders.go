@@ -34,7 +34,8 @@ type productSet struct {
 	findings []executors.Finding
 }
 
-// resolveProducts expands the products parameter ("futures" = usdm+coinm)
+// resolveProducts expands the products parameter ("futures" = usdm+coinm,
+// "margin" = cross+isolated)
 // or, when absent, derives every product the key can trade from its
 // permissions.
 func (e *Executor) resolveProducts(ctx context.Context, p executors.Params) (productSet, error) {
@@ -44,7 +45,11 @@ func (e *Executor) resolveProducts(ctx context.Context, p executors.Params) (pro
 			switch x {
 			case executors.ProductFutures:
 				want[executors.ProductUSDM], want[executors.ProductCoinM] = true, true
-			case executors.ProductSpot, executors.ProductMargin, executors.ProductIsolatedMargin, executors.ProductUSDM, executors.ProductCoinM:
+			case executors.ProductMargin:
+				// "margin" means all margin, as on KuCoin: a freeze that
+				// names margin must not leave isolated-margin orders open.
+				want[executors.ProductMargin], want[executors.ProductIsolatedMargin] = true, true
+			case executors.ProductSpot, executors.ProductIsolatedMargin, executors.ProductUSDM, executors.ProductCoinM:
 				want[x] = true
 			default:
 				return productSet{}, rejected("resolve products", fmt.Sprintf("unknown product %q", x))

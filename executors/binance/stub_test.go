@@ -1,6 +1,7 @@
 package binance
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -109,7 +110,15 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 404, map[string]any{"code": -1000, "msg": "stub: no route " + r.Method + " " + r.URL.Path})
 		return
 	}
-	h(w, r)
+	h(w, r.WithContext(context.WithValue(r.Context(), stubParamsKey{}, params)))
+}
+
+type stubParamsKey struct{}
+
+// stubParams returns the request's parameters (query, then form body).
+func stubParams(r *http.Request) url.Values {
+	p, _ := r.Context().Value(stubParamsKey{}).(url.Values)
+	return p
 }
 
 // requests returns the recorded requests to path (any method when method

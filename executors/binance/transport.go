@@ -234,8 +234,20 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if t.observer != nil {
 		t.observer(t.account, req, resp, err)
 	}
+	if resp != nil {
+		// The spot SDK client copies these into unsynchronised fields of
+		// the shared *Client on every response, a data race under our
+		// parallel calls; the pacer has read them already.
+		for _, h := range sdkRacyHeaders {
+			resp.Header.Del(h)
+		}
+	}
 	return resp, err
 }
+
+// sdkRacyHeaders are the response headers the spot SDK client stores in
+// Client.UsedWeight / Client.OrderCount (go-binance client.go callAPI).
+var sdkRacyHeaders = []string{"X-Mbx-Used-Weight", "X-Mbx-Used-Weight-1m", "X-Mbx-Order-Count-10s", "X-Mbx-Order-Count-1d"}
 
 func parseRetryAfter(v string) time.Duration {
 	if v == "" {

@@ -3,13 +3,16 @@ package binance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
 // The documented margin cancel-all body: orderId is an integer.
@@ -158,8 +161,11 @@ func TestWorkaroundCountdownCancelAll(t *testing.T) {
 func subKeyStub(t *testing.T) *stub {
 	s := newStub(t)
 	s.json("GET /sapi/v1/sub-account/list", 200, `{"subAccounts":[{"email":"bot1@fund.example","createTime":1},{"email":"bot2@fund.example","createTime":1}]}`)
+	var mu sync.Mutex
 	keys := map[string][]string{"bot1@fund.example": {"SUBKEYBOT1aaaaaaaaaaaaaaaaaaaa"}, "bot2@fund.example": {"SUBKEYBOT2bbbbbbbbbbbbbbbbbbbb"}}
 	s.handle("GET /sapi/v1/sub-account/subAccountApi", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		email := r.URL.Query().Get("email")
 		var rows []map[string]any
 		for _, k := range keys[email] {
@@ -168,10 +174,10 @@ func subKeyStub(t *testing.T) *stub {
 		writeJSON(w, 200, map[string]any{"total": len(rows), "rows": rows})
 	})
 	s.handle("DELETE /sapi/v1/sub-account/subAccountApi", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		req := s.reqs[len(s.reqs)-1]
-		s.mu.Unlock()
-		email, key := req.Params.Get("email"), req.Params.Get("subAccountApiKey")
+		mu.Lock()
+		defer mu.Unlock()
+		p := stubParams(r)
+		email, key := p.Get("email"), p.Get("subAccountApiKey")
 		var left []string
 		for _, k := range keys[email] {
 			if k != key {
@@ -369,3 +375,121 @@ func TestErrorsHideQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestClosePositionsHedgeMode: in hedge (dual-side) mode each side is
+// closed with its positionSide and without reduceOnly (which Binance
+// refuses there); in one-way mode with reduceOnly=true.
+func TestClosePositionsHedgeMode(t *testing.T) {
+	for _, hedge := range []bool{true, false} {
+		t.Run(map[bool]string{true: "hedge", false: "one-way"}[hedge], func(t *testing.T) {
+			s := newStub(t)
+			var mu sync.Mutex
+			closed := false
+			s.json("GET /fapi/v1/positionSide/dual", 200, fmt.Sprintf(`{"dualSidePosition":%t}`, hedge))
+			s.handle("GET /fapi/v3/positionRisk", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if closed {
+					writeJSON(w, 200, []any{})
+					return
+				}
+				if hedge {
+					writeJSON(w, 200, []map[string]string{{"symbol": "BTCUSDT", "positionSide": "LONG", "positionAmt": "0.5"}, {"symbol": "BTCUSDT", "positionSide": "SHORT", "positionAmt": "-0.2"}})
+					return
+				}
+				writeJSON(w, 200, []map[string]string{{"symbol": "BTCUSDT", "positionSide": "BOTH", "positionAmt": "-0.7"}})
+			})
+			s.handle("POST /fapi/v1/order", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(s.requests("POST", "/fapi/v1/order")) == map[bool]int{true: 2, false: 1}[hedge] {
+					closed = true
+				}
+				writeJSON(w, 200, map[string]any{"orderId": 1, "symbol": "BTCUSDT", "status": "FILLED"})
+			})
+			e := s.executor(t)
+			res, err := e.Do(context.Background(), executors.Request{Action: executors.PositionsClose, Hooks: &executortest.RecordingHooks{},
+				Params: executors.Params{"products": []string{"usdm"}}})
+			if err != nil || res.Status != executors.StatusChanged {
+				t.Fatalf("close: got %v %s %q", err, res.Status, res.Summary)
+			}
+			got := map[string]string{}
+			for _, r := range s.requests("POST", "/fapi/v1/order") {
+				p := r.Params
+				if hedge && p.Has("reduceOnly") {
+					t.Errorf("hedge mode order sent reduceOnly: %q", r.Body)
+				}
+				if !hedge && (p.Get("reduceOnly") != "true" || p.Has("positionSide")) {
+					t.Errorf("one-way order: got %q, want reduceOnly=true and no positionSide", r.Body)
+				}
+				got[p.Get("positionSide")+"/"+p.Get("side")] = p.Get("quantity")
+			}
+			want := map[string]string{"LONG/SELL": "0.5", "SHORT/BUY": "0.2"}
+			if !hedge {
+				want = map[string]string{"/BUY": "0.7"}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("close orders: got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestOwnHTTPClientsAndObserver: each SDK client has its own http.Client
+// (never http.DefaultClient) over Env.Transport, and Env.Observer sees
+// every exchange with its status.
+func TestOwnHTTPClientsAndObserver(t *testing.T) {
+	s := newStub(t)
+	s.json("GET /api/v3/account", 200, `{"balances":[]}`)
+	var (
+		mu       sync.Mutex
+		statuses []int
+		baseUsed int
+	)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		baseUsed++
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(r)
+	})
+	e, err := New(executors.Account{Name: "obs", APIKey: secret.New(stubKey), Secret: secret.New(stubSecret), BaseURL: s.srv.URL},
+		executors.Env{Transport: base, Observer: func(account string, req *http.Request, resp *http.Response, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if account == "obs" && resp != nil {
+				statuses = append(statuses, resp.StatusCode)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := []*http.Client{e.spot.HTTPClient, e.fut.HTTPClient, e.dlv.HTTPClient}
+	for i, c := range clients {
+		if c == http.DefaultClient {
+			t.Errorf("client %d is http.DefaultClient", i)
+		}
+		for j := i + 1; j < len(clients); j++ {
+			if c == clients[j] {
+				t.Errorf("clients %d and %d share an http.Client", i, j)
+			}
+		}
+	}
+	if e.spot.BaseURL != s.srv.URL || e.fut.BaseURL != s.srv.URL || e.dlv.BaseURL != s.srv.URL {
+		t.Errorf("base URLs: %s %s %s, want %s", e.spot.BaseURL, e.fut.BaseURL, e.dlv.BaseURL, s.srv.URL)
+	}
+	if _, err := e.Do(context.Background(), executors.Request{Action: executors.OrdersList, Params: executors.Params{"products": []string{"spot"}}}); err == nil {
+		t.Fatal("orders.list against a stub without the route: want an error")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if baseUsed < 2 || len(statuses) != baseUsed {
+		t.Errorf("base transport used %d times, observer saw %v; want every exchange observed", baseUsed, statuses)
+	}
+	if statuses[len(statuses)-1] != 404 {
+		t.Errorf("observer statuses: got %v, want the 404 last", statuses)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

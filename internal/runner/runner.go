@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,7 +83,7 @@ type Options struct {
 
 // Event is a progress notification.
 type Event struct {
-	Kind    string // step-start, result
+	Kind    string // step-start, start (one step on one account), result
 	Step    string
 	Account string
 	Result  *StepResult
@@ -168,37 +170,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Warn("WARNING: running with --audit-degraded: mutations proceed even if the audit trail cannot be written")
 	}
 
-	for _, step := range o.Playbook.Steps {
-		if ctx.Err() != nil {
-			rep.Interrupted = true
-			break
-		}
-		if rep.Aborted != "" {
-			r.skipAll(step, "skipped: run aborted after step "+rep.Aborted+" failed")
-			continue
-		}
-		failed := r.runStep(ctx, step)
-		if ctx.Err() != nil {
-			rep.Interrupted = true
-		}
-		if failed && step.OnError == "abort" {
-			rep.Aborted = step.ID
-		}
-	}
-	if rep.Interrupted {
-		// Steps never started are recorded as skipped so the report is complete.
-		r.mu.Lock()
-		seen := map[string]bool{}
-		for _, res := range r.results {
-			seen[res.Step] = true
-		}
-		r.mu.Unlock()
-		for _, step := range o.Playbook.Steps {
-			if !seen[step.ID] {
-				r.skipAll(step, "skipped: run interrupted")
-			}
-		}
-	}
+	rep.Aborted = r.schedule(ctx)
+	rep.Interrupted = ctx.Err() != nil
 
 	rep.Results = r.sortedResults()
 	rep.Duration = o.Now().Sub(start)
@@ -335,61 +308,157 @@ func (r *run) sortedResults() []StepResult {
 	return out
 }
 
-func (r *run) skipAll(step playbooks.Step, why string) {
-	for _, t := range r.o.Targets {
-		res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action,
-			Status: executors.StatusSkipped, Summary: why, Started: r.o.Now()}
-		res.Result = executors.Result{Status: res.Status, Summary: why}
-		r.recordResult(res)
-		r.addResult(res)
+// dependencies returns, for each step, the earlier steps it must wait for
+// on the same account. Steps are ordered by what they depend on rather than
+// run strictly one after another, so that independent work overlaps:
+//
+//   - a mutating or local step (manual, notify) is a barrier: every later
+//     step waits for it, so reads after a mutation see its effect and
+//     mutations happen in playbook order;
+//   - manual and notify steps also wait for everything before them;
+//   - a step whose `when` reads steps.X.status waits for X;
+//   - a step with on_error: abort is a barrier too (its failure must stop
+//     what follows before it starts).
+//
+// So read-only steps that precede the first mutation (snapshot-before, key
+// inventory) start together with it: their requests leave at once, while
+// the mutating step first has to list what it will change, so the reads
+// observe the state before any mutation reaches the exchange.
+func dependencies(steps []playbooks.Step) [][]int {
+	barrier := func(s playbooks.Step) bool {
+		spec, _ := executors.Lookup(s.Action)
+		return spec.Mutating || spec.Local || s.OnError == playbooks.OnErrorAbort
 	}
+	index := map[string]int{}
+	deps := make([][]int, len(steps))
+	for i, s := range steps {
+		spec, _ := executors.Lookup(s.Action)
+		for j := 0; j < i; j++ {
+			if barrier(steps[j]) || spec.Local {
+				deps[i] = append(deps[i], j)
+			}
+		}
+		for _, id := range s.When.Steps() {
+			if j, ok := index[id]; ok && !slices.Contains(deps[i], j) {
+				deps[i] = append(deps[i], j)
+			}
+		}
+		index[s.ID] = i
+	}
+	return deps
 }
 
-// runStep fans the step out over the targets; it reports whether any failed.
-func (r *run) runStep(ctx context.Context, step playbooks.Step) bool {
-	r.progress(Event{Kind: "step-start", Step: step.ID})
+// schedule runs every (step, account). Accounts are independent pipelines
+// (at most Concurrency in flight); within an account steps start as soon as
+// the steps they depend on are done. It returns the step whose failure
+// aborted the run, if any.
+func (r *run) schedule(ctx context.Context) string {
+	steps := r.o.Playbook.Steps
+	deps := dependencies(steps)
+	var (
+		abortMu   sync.Mutex
+		abortedAt string
+		snapMu    sync.Mutex
+		snaps     = map[string][]*executors.Snapshot{}
+		started   = make([]sync.Once, len(steps))
+	)
+	aborted := func() string {
+		abortMu.Lock()
+		defer abortMu.Unlock()
+		return abortedAt
+	}
+	// A step with on_error: abort is a barrier across accounts: later steps
+	// of every account wait until it has finished on all of them.
+	global := make([]chan struct{}, len(steps))
+	remaining := make([]int, len(steps))
+	var globalMu sync.Mutex
+	for i := range steps {
+		global[i] = make(chan struct{})
+		remaining[i] = len(r.o.Targets)
+	}
+	finished := func(i int) {
+		globalMu.Lock()
+		defer globalMu.Unlock()
+		if remaining[i]--; remaining[i] == 0 {
+			close(global[i])
+		}
+	}
 	sem := make(chan struct{}, r.o.Concurrency)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed := false
-	var snapshots []any
 	for _, t := range r.o.Targets {
 		wg.Add(1)
 		go func(t Target) {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
+				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			defer func() {
-				select {
-				case <-sem:
-				default:
-				}
-			}()
-			res := r.runOne(ctx, step, t)
-			r.recordResult(res)
-			r.addResult(res)
-			mu.Lock()
-			if res.Status == executors.StatusFailed {
-				failed = true
+			done := make([]chan struct{}, len(steps))
+			for i := range done {
+				done[i] = make(chan struct{})
 			}
-			if snap, ok := res.Result.Data.(*executors.Snapshot); ok && snap != nil {
-				snapshots = append(snapshots, snap)
+			var inner sync.WaitGroup
+			for i, step := range steps {
+				inner.Add(1)
+				go func(i int, step playbooks.Step) {
+					defer inner.Done()
+					defer finished(i)
+					defer close(done[i])
+					for _, d := range deps[i] {
+						<-done[d]
+					}
+					for j := 0; j < i; j++ {
+						if steps[j].OnError == playbooks.OnErrorAbort {
+							<-global[j]
+						}
+					}
+					var res StepResult
+					switch a := aborted(); {
+					case a != "":
+						res = r.skipped(step, t, "skipped: run aborted after step "+a+" failed")
+					case ctx.Err() != nil:
+						res = r.skipped(step, t, "skipped: run interrupted")
+					default:
+						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
+						res = r.runOne(ctx, step, t)
+					}
+					r.recordResult(res)
+					r.addResult(res)
+					if res.Status == executors.StatusFailed && step.OnError == playbooks.OnErrorAbort {
+						abortMu.Lock()
+						if abortedAt == "" {
+							abortedAt = step.ID
+						}
+						abortMu.Unlock()
+					}
+					if snap, ok := res.Result.Data.(*executors.Snapshot); ok && snap != nil {
+						snapMu.Lock()
+						snaps[step.ID] = append(snaps[step.ID], snap)
+						snapMu.Unlock()
+					}
+				}(i, step)
 			}
-			mu.Unlock()
+			inner.Wait()
 		}(t)
 	}
 	wg.Wait()
-	if len(snapshots) > 0 && r.o.RunDir != "" {
-		sort.Slice(snapshots, func(i, j int) bool {
-			return snapshots[i].(*executors.Snapshot).Account < snapshots[j].(*executors.Snapshot).Account
-		})
-		if err := writeJSON(filepath.Join(r.o.RunDir, "snapshot-"+step.ID+".json"), snapshots); err != nil {
-			r.o.Warn("WARNING: cannot write snapshot file: " + err.Error())
+	if r.o.RunDir != "" {
+		for id, list := range snaps {
+			sort.Slice(list, func(i, j int) bool { return list[i].Account < list[j].Account })
+			if err := writeJSON(filepath.Join(r.o.RunDir, "snapshot-"+id+".json"), list); err != nil {
+				r.o.Warn("WARNING: cannot write snapshot file: " + err.Error())
+			}
 		}
 	}
-	return failed
+	return aborted()
+}
+
+func (r *run) skipped(step playbooks.Step, t Target, why string) StepResult {
+	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action,
+		Status: executors.StatusSkipped, Summary: why, Started: r.o.Now()}
+	res.Result = executors.Result{Status: res.Status, Summary: why}
+	return res
 }
 
 // recordData lists the actions whose payload goes into the audit trail, so
@@ -439,6 +508,7 @@ func (r *run) recordResult(res StepResult) {
 }
 
 func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target) StepResult {
+	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
 	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Started: started}
 	finish := func(result executors.Result, err error) StepResult {
@@ -573,35 +643,123 @@ func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p execu
 	return executors.Result{Status: executors.StatusOK, Summary: "done and verified: " + vres.Summary, Data: vres.Data}, nil
 }
 
+// notify posts a notify.webhook step. A notification never blocks or
+// fails containment: whatever happens (HTTP error, timeout, refused
+// connection, a poster that ignores its context) the step ends within its
+// timeout (at most notifyCallTimeout) with status ok, and the summary says
+// whether it was delivered. The URL's path and query (which usually hold a
+// token) are never put in a summary.
 func (r *run) notify(ctx context.Context, step playbooks.Step, t Target, p executors.Params) (executors.Result, error) {
+	const notifyCallTimeout = 10 * time.Second
+	rawURL := p.String("url")
+	dest := redactURL(rawURL)
 	if r.o.Notify == nil {
 		return executors.Result{Status: executors.StatusSkipped, Summary: "notifications disabled"}, nil
 	}
 	if r.o.DryRun {
-		return executors.Result{Status: executors.StatusOK, Summary: "dry-run: would notify " + redactURL(p.String("url"))}, nil
+		return executors.Result{Status: executors.StatusOK, Summary: "dry-run: would notify " + dest}, nil
 	}
-	text := p.String("text")
-	if text == "" {
-		text = fmt.Sprintf("panicbutton: %s on %s: step %s reached", r.o.Playbook.Name, t.Ref.Name, step.ID)
-	}
-	body, _ := json.Marshal(map[string]any{"text": text, "run_id": r.o.RunID, "playbook": r.o.Playbook.Name,
-		"account": t.Ref.Name, "step": step.ID, "statuses": r.stepStatuses(t.Ref.Name)})
-	if err := r.o.Notify(ctx, p.String("url"), p.Map("headers"), body); err != nil {
-		// Notifications never block containment: report, don't fail the run.
-		return executors.Result{Status: executors.StatusOK, Summary: "notification failed (ignored): " + err.Error()}, nil
-	}
-	return executors.Result{Status: executors.StatusOK, Summary: "notified " + redactURL(p.String("url"))}, nil
-}
 
-// redactURL keeps scheme and host: webhook paths often embed tokens.
-func redactURL(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		rest := u[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			return u[:i+3+j] + "/…"
+	// The account's results so far, in playbook order.
+	order := map[string]int{}
+	for i, s := range r.o.Playbook.Steps {
+		order[s.ID] = i
+	}
+	r.mu.Lock()
+	var done []StepResult
+	for _, res := range r.results {
+		if res.Account == t.Ref.Name {
+			done = append(done, res)
 		}
 	}
-	return u
+	r.mu.Unlock()
+	sort.SliceStable(done, func(i, j int) bool { return order[done[i].Step] < order[done[j].Step] })
+	statuses := map[string]string{}
+	n := map[executors.Status]int{}
+	for _, res := range done {
+		statuses[res.Step] = string(res.Status)
+		n[res.Status]++
+	}
+	verdict := "OK so far"
+	switch {
+	case n[executors.StatusFailed] > 0:
+		verdict = fmt.Sprintf("SOME STEPS FAILED (%d)", n[executors.StatusFailed])
+	case n[executors.StatusPending] > 0:
+		verdict = fmt.Sprintf("MANUAL STEPS PENDING (%d)", n[executors.StatusPending])
+	case n[executors.StatusChanged] > 0:
+		verdict = "CONTAINED so far"
+	}
+	lines := []string{fmt.Sprintf("panicbutton %s on %s (%s): %s — run %s", r.o.Playbook.Name, t.Ref.Name, t.Ref.Exchange, verdict, r.o.RunID)}
+	if text := strings.TrimSpace(p.String("text")); text != "" {
+		lines = append(lines, text)
+	}
+	for _, res := range done {
+		lines = append(lines, fmt.Sprintf("• %s: %s — %s", res.Step, res.Status, firstLine(res.Summary)))
+	}
+	body, err := json.Marshal(map[string]any{"text": strings.Join(lines, "\n"), "verdict": verdict,
+		"run_id": r.o.RunID, "playbook": r.o.Playbook.Name, "account": t.Ref.Name, "exchange": t.Ref.Exchange,
+		"step": step.ID, "statuses": statuses})
+	if err != nil {
+		return executors.Result{Status: executors.StatusOK, Summary: "notification not sent (ignored): encoding the message: " + err.Error()}, nil
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, notifyCallTimeout)
+	defer cancel()
+	errc := make(chan error, 1) // buffered: a poster that ignores cctx cannot block us
+	go func() { errc <- r.o.Notify(cctx, rawURL, p.Map("headers"), body) }()
+	select {
+	case err = <-errc:
+	case <-cctx.Done():
+		err = fmt.Errorf("no answer in time: %w", cctx.Err())
+	}
+	if err != nil {
+		msg := scrubURL(err.Error(), rawURL)
+		// Notifications never block containment: report, don't fail the run.
+		return executors.Result{Status: executors.StatusOK, Summary: "notification to " + dest + " failed (ignored): " + msg,
+			Findings: []executors.Finding{{Severity: "low", Subject: "webhook " + dest, Message: "notification failed: " + msg,
+				Fix: "check the webhook URL and that the service is reachable; containment was not affected"}}}, nil
+	}
+	return executors.Result{Status: executors.StatusOK, Summary: "notified " + dest}, nil
+}
+
+// redactURL keeps scheme and host: webhook paths and queries often embed
+// tokens, and user info is a credential.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(webhook URL hidden)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		out += "/…"
+	}
+	return out
+}
+
+// scrubURL removes every form of raw (as given, as normalised by net/url,
+// its path and its query) from msg.
+func scrubURL(msg, raw string) string {
+	if raw == "" {
+		return msg
+	}
+	dest := redactURL(raw)
+	olds := []string{raw}
+	if u, err := url.Parse(raw); err == nil {
+		olds = append(olds, u.String(), u.Redacted())
+		if len(u.EscapedPath()) > 1 {
+			olds = append(olds, u.EscapedPath(), u.Path)
+		}
+		if u.RawQuery != "" {
+			olds = append(olds, u.RawQuery)
+		}
+	}
+	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
+	for _, o := range olds {
+		if o != "" {
+			msg = strings.ReplaceAll(msg, o, dest)
+		}
+	}
+	return msg
 }
 
 func firstLine(s string) string {

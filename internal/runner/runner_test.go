@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,10 +160,18 @@ func TestRunAuditsEveryMutation(t *testing.T) {
 	if got := result(t, rep, "freeze", "acct1").Status; got != executors.StatusChanged {
 		t.Errorf("freeze status = %s, want changed", got)
 	}
-	got := strings.Join(rec.phases(), ",")
-	want := "start,info,intent,outcome,info,end"
-	if got != want {
-		t.Errorf("audit phases = %s, want %s", got, want)
+	// The snapshot (a read) overlaps the freeze, so only the invariants are
+	// fixed: start first, end last, the intent right before its outcome,
+	// one info record per (step, account).
+	ph := rec.phases()
+	if ph[0] != "start" || ph[len(ph)-1] != "end" {
+		t.Errorf("audit phases = %v, want start first and end last", ph)
+	}
+	if i, o := slices.Index(ph, "intent"), slices.Index(ph, "outcome"); i < 0 || o < i {
+		t.Errorf("audit phases = %v, want an intent before its outcome", ph)
+	}
+	if n := strings.Count(strings.Join(ph, ","), "info"); n != 2 {
+		t.Errorf("info records = %d, want 2 (one per step and account)", n)
 	}
 }
 
@@ -429,4 +438,102 @@ func (f *funcExec) Do(ctx context.Context, req executors.Request) (executors.Res
 }
 func (f *funcExec) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
 	return f.Do(ctx, req)
+}
+
+func TestDependencies(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: snap, action: snapshot.balances}
+  - {id: inv, action: keys.inventory}
+  - {id: freeze, action: orders.cancel_all}
+  - {id: list, action: orders.list}
+  - {id: gate, action: keys.inventory, when: "steps.list.status == 'ok'"}
+  - {id: revoke, action: keys.revoke, irreversible: true}
+  - {id: human, action: manual, with: {instructions: x}}
+  - {id: after, action: snapshot.balances}
+`)
+	got := dependencies(pb.Steps)
+	want := [][]int{
+		nil,                // snap: nothing before it
+		nil,                // inv: reads overlap
+		nil,                // freeze: starts with the reads before it
+		{2},                // list: after the mutation
+		{2, 3},             // gate: its when reads list
+		{2},                // revoke: after the earlier mutation
+		{0, 1, 2, 3, 4, 5}, // manual waits for everything
+		{2, 5, 6},          // after: waits for mutations and the manual step
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("deps[%s] = %v, want %v", pb.Steps[i].ID, got[i], want[i])
+		}
+	}
+}
+
+// gateExec blocks snapshot.balances until orders.cancel_all has been
+// called: it can only finish if the runner overlaps them.
+type gateExec struct {
+	stubExec
+	freezeCalled chan struct{}
+	once         sync.Once
+}
+
+func (g *gateExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	switch req.Action {
+	case executors.SnapshotBalances:
+		select {
+		case <-g.freezeCalled:
+		case <-time.After(5 * time.Second):
+			return executors.Result{}, errors.New("snapshot was not overlapped with the freeze")
+		}
+	case executors.OrdersCancelAll:
+		g.once.Do(func() { close(g.freezeCalled) })
+	}
+	return executors.Result{Status: executors.StatusOK}, nil
+}
+
+func TestReadsOverlapTheFirstMutation(t *testing.T) {
+	g := &gateExec{stubExec: *newStub(), freezeCalled: make(chan struct{})}
+	rep, err := Run(context.Background(), opts(mustPlaybook(t, freezePB), &memAudit{}, targets(g)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, rep, "snap", "acct1"); r.Status != executors.StatusOK {
+		t.Errorf("snap = %s (%s), want ok", r.Status, r.Summary)
+	}
+}
+
+func TestAbortIsABarrierAcrossAccounts(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: freeze, action: orders.cancel_all, on_error: abort}
+  - {id: after, action: snapshot.balances}
+`)
+	failing := newStub().on(executors.OrdersCancelAll, answer{err: &executors.Error{Class: executors.ErrRejected}})
+	rep, err := Run(context.Background(), opts(pb, &memAudit{}, []Target{
+		{Ref: playbooks.AccountRef{Name: "fast-ok"}, Exec: newStub()},
+		{Ref: playbooks.AccountRef{Name: "fails"}, Exec: &delayed{inner: failing, d: 20 * time.Millisecond}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := result(t, rep, "after", "fast-ok").Status; got != executors.StatusSkipped {
+		t.Errorf("after/fast-ok = %s, want skipped (abort on another account)", got)
+	}
+}
+
+type delayed struct {
+	inner executors.Executor
+	d     time.Duration
+}
+
+func (d *delayed) Exchange() string { return d.inner.Exchange() }
+func (d *delayed) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	time.Sleep(d.d)
+	return d.inner.Do(ctx, req)
+}
+func (d *delayed) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
+	return d.inner.Plan(ctx, req)
 }
