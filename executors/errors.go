@@ -24,6 +24,10 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrAudit: the audit trail could not record an intent; nothing was sent.
 	ErrAudit = errors.New("audit trail unavailable")
+	// ErrAlreadyDone is returned by Hooks.Intent when the mutation completed
+	// in an earlier, interrupted run that is being resumed: Request.Mutate
+	// then skips sending it and reports success.
+	ErrAlreadyDone = errors.New("already done in the resumed run")
 )
 
 // Error is a classified executor error.

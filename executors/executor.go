@@ -2,6 +2,7 @@ package executors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -151,10 +152,15 @@ func (r Request) HooksOrNop() Hooks {
 }
 
 // Mutate records the intent of m, runs send, then records its outcome. It
-// is the one way executors should send a mutation.
+// is the one way executors should send a mutation. When Intent answers
+// ErrAlreadyDone (a resumed run whose trail shows m succeeded), nothing is
+// sent and Mutate returns nil.
 func (r Request) Mutate(ctx context.Context, m Mutation, send func(ctx context.Context) error) error {
 	h := r.HooksOrNop()
 	if err := h.Intent(ctx, m); err != nil {
+		if errors.Is(err, ErrAlreadyDone) {
+			return nil // completed before a crash; never send it twice
+		}
 		return err
 	}
 	err := send(ctx)

@@ -14,7 +14,7 @@ import (
 // so the dry-run decorator's guarantees can be observed.
 type spy struct {
 	doCalls, planCalls, sent int
-	mutateInPlan          bool
+	mutateInPlan             bool
 }
 
 func (s *spy) Exchange() string { return "spy" }
@@ -149,5 +149,22 @@ func TestWithDefaults(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+type doneHooks struct{ outcomes int }
+
+func (h *doneHooks) Intent(context.Context, executors.Mutation) error {
+	return executors.ErrAlreadyDone
+}
+func (h *doneHooks) Outcome(context.Context, executors.Mutation, error) { h.outcomes++ }
+
+func TestMutateSkipsWhatIsAlreadyDone(t *testing.T) {
+	h := &doneHooks{}
+	sent := 0
+	err := executors.Request{Hooks: h}.Mutate(context.Background(), executors.Mutation{ID: "cancel:spot:BTCUSDT"},
+		func(context.Context) error { sent++; return nil })
+	if err != nil || sent != 0 || h.outcomes != 0 {
+		t.Errorf("err=%v sent=%d outcomes=%d, want nil 0 0", err, sent, h.outcomes)
 	}
 }
