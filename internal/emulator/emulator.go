@@ -310,10 +310,17 @@ func (s *Server) decide(venue, method, path string) decision {
 	return d
 }
 
+// MaxLogEntries bounds the request log: past it, the oldest half is
+// dropped (sequence numbers keep counting).
+const MaxLogEntries = 200000
+
 func (s *Server) record(e *emu.Entry) {
 	s.mu.Lock()
 	s.seq++
 	e.Seq = s.seq
+	if len(s.requests) >= MaxLogEntries {
+		s.requests = append([]emu.Entry(nil), s.requests[len(s.requests)/2:]...)
+	}
 	s.requests = append(s.requests, *e)
 	s.mu.Unlock()
 }

@@ -82,7 +82,10 @@ func LoadState(fsys fs.FS, name string, cfg Config) ([]emu.Venue, error) {
 		env := emu.Env{Clock: clock, Logger: cfg.logger().With("venue", key), FS: fsys, Dir: path.Dir(file)}
 		vs, err := loader(file, node, env)
 		if err != nil {
-			return nil, fmt.Errorf("load %s state: %w", key, err)
+			if positionRE.MatchString(err.Error()) {
+				return nil, err // already "file:line:col: msg"
+			}
+			return nil, fmt.Errorf("%s: load %s state: %w", file, key, err)
 		}
 		for _, vv := range vs {
 			if seenNames[vv.Name()] {
@@ -112,6 +115,8 @@ func loaderKeys(m map[string]emu.Loader) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+var positionRE = regexp.MustCompile(`^[^\s:]+:\d+:\d+: `)
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 

@@ -2,6 +2,9 @@ package binance_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -32,7 +35,7 @@ func testdataFS() fs.FS { return os.DirFS("../../../testdata/emulator") }
 // harness is an emulator with only the Binance venue, on a real loopback
 // listener, with a clock tests can move.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *emulator.Server
 	root string // http://127.0.0.1:PORT
 	base string // root + "/binance"
@@ -41,7 +44,7 @@ type harness struct {
 	name string
 }
 
-func newHarness(t *testing.T, fsys fs.FS, name string) *harness {
+func newHarness(t testing.TB, fsys fs.FS, name string) *harness {
 	t.Helper()
 	h := &harness{t: t, fsys: fsys, name: name}
 	cfg := emulator.Config{
@@ -79,7 +82,10 @@ type cred struct {
 }
 
 // creds reads the first key of an account from the state file.
-func (h *harness) creds(account string) cred {
+func (h *harness) creds(account string) cred { return h.keyAt(account, 0) }
+
+// keyAt reads key idx of an account from the state file.
+func (h *harness) keyAt(account string, idx int) cred {
 	h.t.Helper()
 	b, err := fs.ReadFile(h.fsys, h.name)
 	if err != nil {
@@ -102,8 +108,8 @@ func (h *harness) creds(account string) cred {
 		h.t.Fatal(err)
 	}
 	for _, a := range doc.Binance.Accounts {
-		if a.Name == account && len(a.Keys) > 0 {
-			k := a.Keys[0]
+		if a.Name == account && len(a.Keys) > idx {
+			k := a.Keys[idx]
 			c := cred{APIKey: k.APIKey, Secret: k.Secret, Type: k.Type}
 			if c.Type == "" {
 				c.Type = "hmac"
@@ -224,6 +230,12 @@ func (h *harness) do(method, u, body, apiKey string) reply {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+func hmacHex(secret, payload string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(payload))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

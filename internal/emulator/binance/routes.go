@@ -42,6 +42,7 @@ func (v *Venue) buildRoutes() map[string]*route {
 	}
 	uid := func(r *route) *route { r.uid = true; return r }
 	master := func(r *route) *route { r.master = true; return r }
+	perSecond := func(r *route) *route { r.uid, r.perSecond = true, true; return r }
 
 	list := []*route{
 		// spot /api
@@ -65,7 +66,7 @@ func (v *Venue) buildRoutes() map[string]*route {
 		read(http.MethodGet, "/sapi/v1/margin/openOrders", famSAPI, fixed(10), handleMarginOpenOrders),
 		mut(http.MethodDelete, "/sapi/v1/margin/openOrders", famSAPI, permSpot, fixed(1), handleMarginCancelAll),
 		read(http.MethodGet, "/sapi/v1/margin/myTrades", famSAPI, fixed(10), handleMarginMyTrades),
-		uid(read(http.MethodGet, "/sapi/v1/capital/withdraw/history", famSAPI, fixed(18000), handleWithdrawHistory)),
+		perSecond(read(http.MethodGet, "/sapi/v1/capital/withdraw/history", famSAPI, fixed(18000), handleWithdrawHistory)),
 		master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList)),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi", famSAPI, fixed(3000), handleSubKeyList))),

@@ -25,16 +25,19 @@ func (v *Venue) Snapshot() any {
 			keys = append(keys, obj{"api_key": k.APIKey, "type": k.Type, "label": k.Label, "permissions": perms,
 				"ip_restrict": k.IPRestrict, "ips": append([]string{}, k.IPs...), "created": k.Created, "updated": k.Updated})
 		}
+		balJSON := func(b *bal) obj {
+			return obj{"free": f8(b.Free), "locked": f8(b.Locked), "borrowed": f8(b.Borrowed), "interest": f8(b.Interest)}
+		}
 		bals := func(m map[string]*bal) obj {
 			out := obj{}
 			for asset, b := range m {
-				out[asset] = obj{"free": f8(b.Free), "locked": f8(b.Locked), "borrowed": f8(b.Borrowed), "interest": f8(b.Interest)}
+				out[asset] = balJSON(b)
 			}
 			return out
 		}
 		iso := obj{}
 		for sym, p := range a.Isolated {
-			iso[sym] = obj{p.Base: bals(map[string]*bal{"x": &p.BaseBal})["x"], p.Quote: bals(map[string]*bal{"x": &p.QuoteBal})["x"]}
+			iso[sym] = obj{p.Base: balJSON(&p.BaseBal), p.Quote: balJSON(&p.QuoteBal)}
 		}
 		nums := func(m map[string]float64) obj {
 			out := obj{}

@@ -434,7 +434,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		for ki := range ay.Keys {
 			k, err := parseKey(file, &ay.Keys[ki], now)
 			if err != nil {
-				return nil, fmt.Errorf("account %s: %w", a.Name, err)
+				return nil, err
 			}
 			if st.keys[k.APIKey] != nil {
 				return nil, errAt(file, findKey(&ay.Keys[ki], "api_key"), "account %s: api_key is already used by another key", a.Name)
