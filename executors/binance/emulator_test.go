@@ -3,7 +3,9 @@ package binance
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +320,36 @@ func TestInventoryAgainstEmulator(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no finding with a fix names the unrestricted key %s: %+v", b1.APIKey, res.Findings)
+	}
+}
+
+// Binance's v2 IP-restriction call adds IPs; ip_lock must also remove the
+// ones already allowed, or a key whitelisted to an attacker stays usable.
+func TestIPLockLeavesOnlyTheSinkhole(t *testing.T) {
+	r, e := newConfExecutor(t)
+	res, err := doAction(t, e, executors.KeysRevoke, executors.Params{"method": "ip_lock", "ip_whitelist": []string{"192.0.2.1"}}, nil)
+	if err != nil {
+		t.Fatalf("ip_lock: %v (%s)", err, res.Summary)
+	}
+	if len(requestsTo(r, http.MethodDelete, pathSubKeyIP+"/ipList")) == 0 {
+		t.Fatal("no IP was removed, but the state has a sub key already whitelisted to 127.0.0.1")
+	}
+	checked := 0
+	for _, email := range confSubs {
+		var body struct {
+			Rows []subKeyRow `json:"rows"`
+		}
+		r.get(t, pathSubKeys, url.Values{"email": {email}}, &body)
+		for _, row := range body.Rows {
+			var ipr ipRestriction
+			r.get(t, pathSubKeyIP, url.Values{"email": {email}, "subAccountApiKey": {row.APIKey}}, &ipr)
+			if !slices.Equal(ipr.IPList, []string{"192.0.2.1"}) {
+				t.Errorf("key %s of %s: IP list %v, want only the sinkhole", mask(row.APIKey), email, ipr.IPList)
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no sub key checked")
 	}
 }

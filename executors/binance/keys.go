@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,6 +314,10 @@ func (e *Executor) keysInventory(ctx context.Context, req executors.Request) (ex
 type revokeTarget struct {
 	key subKey
 	m   executors.Mutation
+	// unlist (ip_lock only) are IPs already on the key's list that must be
+	// removed afterwards: Binance's v2 call adds IPs, it does not replace
+	// them, so a key whitelisted to an attacker's IP would stay usable.
+	unlist []string
 }
 
 // selectKeys applies the select/key_ids/match selectors.
@@ -372,8 +377,16 @@ func (e *Executor) revokePlan(keys []subKey, method string, ips []string) []revo
 				continue
 			}
 			req["method"], req["path"], req["status"], req["ipAddress"] = http.MethodPost, pathSubKeyIPv2, "2", strings.Join(ips, ",")
-			t.m = executors.Mutation{ID: "ip-lock-key:" + k.mutationSuffix(), Kind: "ip-lock-key",
-				Target: fmt.Sprintf("restrict %s to %s", k.describe(), strings.Join(ips, ","))}
+			for _, ip := range k.ips {
+				if !slices.Contains(ips, ip) {
+					t.unlist = append(t.unlist, ip)
+				}
+			}
+			target := fmt.Sprintf("restrict %s to %s", k.describe(), strings.Join(ips, ","))
+			if len(t.unlist) > 0 {
+				target += fmt.Sprintf(" (then remove %s)", strings.Join(t.unlist, ","))
+			}
+			t.m = executors.Mutation{ID: "ip-lock-key:" + k.mutationSuffix(), Kind: "ip-lock-key", Target: target}
 		case "strip_permissions":
 			r := k.row
 			if !r.CanTrade && !r.CanMarginLoanRepay && !r.CanFuturesTrade && !r.CanUniversalTransfer && !r.CanVanillaOptions {
@@ -410,6 +423,15 @@ func (e *Executor) sendRevoke(ctx context.Context, method string, ips []string, 
 			}
 			_, err = e.signed(ctx, http.MethodPost, pathSubKeyPerms, nil, form)
 		}
+		return err
+	})
+}
+
+// sendUnlist removes ips from a sub key's IP whitelist.
+func (e *Executor) sendUnlist(ctx context.Context, k subKey, ips []string) error {
+	form := url.Values{"email": {k.row.Email}, "subAccountApiKey": {k.row.APIKey}, "ipAddress": {strings.Join(ips, ",")}}
+	return e.call(ctx, "remove IPs from "+k.describe(), true, func(ctx context.Context) error {
+		_, err := e.signed(ctx, http.MethodDelete, pathSubKeyIP+"/ipList", nil, form)
 		return err
 	})
 }
@@ -481,6 +503,14 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	parallel(ctx, len(targets), e.concurrency, func(ctx context.Context, i int) {
 		t := targets[i]
 		aerr, err := mutate(ctx, req, t.m, func(ctx context.Context) error { return e.sendRevoke(ctx, method, ips, t.key) })
+		if aerr == nil && err == nil && len(t.unlist) > 0 {
+			// Second request, its own intent: remove the IPs that were
+			// already allowed, so only the sinkhole list remains.
+			um := executors.Mutation{ID: "ip-unlist-key:" + t.key.mutationSuffix(), Kind: "ip-unlist-key",
+				Target:  fmt.Sprintf("remove %s from %s", strings.Join(t.unlist, ","), t.key.describe()),
+				Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeyIP + "/ipList", "email": t.key.row.Email, "ipAddress": strings.Join(t.unlist, ",")}}
+			aerr, err = mutate(ctx, req, um, func(ctx context.Context) error { return e.sendUnlist(ctx, t.key, t.unlist) })
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
