@@ -229,7 +229,7 @@ func mustSpec(t *testing.T, action string) executors.ActionSpec {
 
 func TestBuiltins(t *testing.T) {
 	names := Builtins()
-	if want := []string{"freeze-trading", "posture-check", "suspected-key-leak"}; !slices.Equal(names, want) {
+	if want := []string{"freeze-trading", "posture-check", "suspected-key-leak", "suspicious-call", "third-party-breach"}; !slices.Equal(names, want) {
 		t.Fatalf("Builtins() = %v, want %v", names, want)
 	}
 	for _, name := range names {
@@ -248,7 +248,13 @@ func TestBuiltins(t *testing.T) {
 				t.Errorf("targets = %+v, want all", pb.Targets)
 			}
 			// Every built-in must be runnable on any exchange with every action.
-			err = pb.Check(Env{Accounts: []AccountRef{{Name: "a", Exchange: "binance"}}, Supports: func(string, string) bool { return true }})
+			inputs := map[string]string{}
+			for _, in := range pb.Inputs {
+				if in.Required {
+					inputs[in.Name] = "x"
+				}
+			}
+			err = pb.Check(Env{Accounts: []AccountRef{{Name: "a", Exchange: "binance"}}, Supports: func(string, string) bool { return true }, Inputs: inputs})
 			if err != nil {
 				t.Errorf("Check: %v", err)
 			}
@@ -367,7 +373,7 @@ func TestLoad(t *testing.T) {
 	}{
 		{"freeze-trading", "freeze-trading", "builtin:freeze-trading", ""},
 		{good, "mine", good, ""},
-		{"no-such-playbook", "", "", `playbook "no-such-playbook": not a built-in (built-ins: freeze-trading, posture-check, suspected-key-leak) and no such file`},
+		{"no-such-playbook", "", "", `playbook "no-such-playbook": not a built-in (built-ins: freeze-trading, posture-check, suspected-key-leak, suspicious-call, third-party-breach) and no such file`},
 		{filepath.Join(dir, "missing.yaml"), "", "", "read playbook: open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
 		{huge, "", "", huge + ": file is too large (limit 1048576 bytes)"},
 	}

@@ -112,7 +112,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	if _, err := sf(acct.Secret.Reveal(), "probe"); err != nil {
 		return nil, fmt.Errorf("account %s: secret does not work as a %s signing key (is it a PKCS#8 PEM private key?)", acct.Name, strings.ToLower(kt))
 	}
-	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 8}
+	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32}
 	e.pacer = newPacer(env.Now, env.Sleep)
 	base := strings.TrimRight(acct.BaseURL, "/")
 	if base == "" {

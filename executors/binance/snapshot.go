@@ -80,10 +80,11 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 	snap := &executors.Snapshot{Account: e.acct.Name, Exchange: "binance", TakenAt: e.env.Now().UTC(),
 		Balances: []executors.Balance{}, Positions: []executors.Position{}}
 	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		authErr  error
-		failures int
+		mu          sync.Mutex
+		wg          sync.WaitGroup
+		authErr     error
+		unreachable error // first part that failed for a reason other than permissions
+		failures    int
 	)
 	add := func(bs []executors.Balance, ps []executors.Position, ws []executors.WalletTotal) {
 		mu.Lock()
@@ -99,6 +100,9 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		snap.Errors = append(snap.Errors, fmt.Sprintf("%s: %v", part, err))
 		if errors.Is(err, executors.ErrAuth) && authErr == nil {
 			authErr = err
+		}
+		if unreachable == nil && !errors.Is(err, executors.ErrAuth) && !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrUnsupported) {
+			unreachable = err
 		}
 	}
 	parts := map[string]func(ctx context.Context) error{
@@ -335,6 +339,13 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		}
 	}
 	res.Summary = summary
+	if unreachable != nil {
+		// Parts were not read for a reason that is not the key's
+		// permissions (network, venue down): the snapshot is incomplete
+		// and must not pass for a baseline. Retryable by class.
+		res.Status, res.Summary = executors.StatusFailed, "incomplete snapshot: "+summary
+		return res, unreachable
+	}
 	return res, nil
 }
 

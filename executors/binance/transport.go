@@ -27,7 +27,13 @@ const (
 
 // cost is what one request costs against one bucket.
 type cost struct {
-	bucket string        // e.g. "api", "fapi", "sapi-uid:/sapi/v1/sub-account/subAccountApi"
+	bucket string // e.g. "api", "fapi", "sapi-uid:DELETE /sapi/v1/sub-account/subAccountApi"
+	// ip is true for limits counted per IP address (/api, /fapi, /dapi, the
+	// IP-limited /sapi endpoints): they are shared by every account whose
+	// requests leave from this process, so they are paced in the
+	// process-wide budget of the host (see sharedBudgets).
+	ip     bool
+	host   string        // the request's host; set by the transport for ip costs
 	limit  int           // bucket limit per window
 	window time.Duration // the limit's interval
 	weight int
@@ -40,7 +46,7 @@ func costOf(method, path string, q url.Values) cost {
 	hasSymbol := q.Get("symbol") != ""
 	switch {
 	case strings.HasPrefix(path, "/api/"):
-		c := cost{bucket: "api", limit: limitAPI, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
+		c := cost{bucket: "api", ip: true, limit: limitAPI, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
 		switch {
 		case path == "/api/v3/openOrders" && method == http.MethodGet:
 			c.weight = 80
@@ -52,7 +58,7 @@ func costOf(method, path string, q url.Values) cost {
 		}
 		return c
 	case strings.HasPrefix(path, "/fapi/"), strings.HasPrefix(path, "/dapi/"):
-		c := cost{bucket: path[1:5], limit: limitFutures, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
+		c := cost{bucket: path[1:5], ip: true, limit: limitFutures, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
 		switch {
 		case strings.HasSuffix(path, "/openOrders") && method == http.MethodGet:
 			c.weight = 40
@@ -72,13 +78,13 @@ func costOf(method, path string, q url.Values) cost {
 	case strings.HasPrefix(path, "/sapi/"):
 		switch {
 		case strings.Contains(path, "/sub-account/subAccountApi"):
-			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Minute, weight: weightSubKeyCall, header: "X-Sapi-Used-Uid-Weight-1m"}
+			return cost{bucket: "sapi-uid:" + method + " " + path, limit: limitSAPIUID, window: time.Minute, weight: weightSubKeyCall, header: "X-Sapi-Used-Uid-Weight-1m"}
 		case path == "/sapi/v4/sub-account/assets":
-			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Minute, weight: 60, header: "X-Sapi-Used-Uid-Weight-1m"}
+			return cost{bucket: "sapi-uid:" + method + " " + path, limit: limitSAPIUID, window: time.Minute, weight: 60, header: "X-Sapi-Used-Uid-Weight-1m"}
 		case path == "/sapi/v1/capital/withdraw/history":
-			return cost{bucket: "sapi-uid:" + path, limit: limitSAPIUID, window: time.Second, weight: 18000, header: "X-Sapi-Used-Uid-Weight-1s"}
+			return cost{bucket: "sapi-uid:" + method + " " + path, limit: limitSAPIUID, window: time.Second, weight: 18000, header: "X-Sapi-Used-Uid-Weight-1s"}
 		}
-		c := cost{bucket: "sapi-ip:" + path, limit: limitSAPIIP, window: time.Minute, weight: 1, header: "X-Sapi-Used-Ip-Weight-1m"}
+		c := cost{bucket: "sapi-ip:" + method + " " + path, ip: true, limit: limitSAPIIP, window: time.Minute, weight: 1, header: "X-Sapi-Used-Ip-Weight-1m"}
 		switch path {
 		case "/sapi/v1/margin/openOrders", "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades":
 			c.weight = 10
@@ -91,21 +97,52 @@ func costOf(method, path string, q url.Values) cost {
 		}
 		return c
 	}
-	return cost{bucket: "other", limit: limitAPI, window: time.Minute, weight: 1}
+	return cost{bucket: "other", ip: true, limit: limitAPI, window: time.Minute, weight: 1}
+}
+
+// budgets is a set of weight buckets and the lock that guards them.
+type budgets struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+func newBudgets() *budgets { return &budgets{buckets: map[string]*bucket{}} }
+
+// ipBudgets is the process-wide registry of IP-scoped budgets, keyed by
+// host: Binance counts /api, /fapi, /dapi and the IP-limited /sapi
+// endpoints per egress IP, so four accounts behind one address share one
+// 6000/min /api budget. Every executor of this process draws from it.
+var ipBudgets = struct {
+	mu    sync.Mutex
+	hosts map[string]*budgets
+}{hosts: map[string]*budgets{}}
+
+// sharedBudgets returns the IP-scoped budgets of host (created on first use).
+func sharedBudgets(host string) *budgets {
+	ipBudgets.mu.Lock()
+	defer ipBudgets.mu.Unlock()
+	b := ipBudgets.hosts[host]
+	if b == nil {
+		b = newBudgets()
+		ipBudgets.hosts[host] = b
+	}
+	return b
 }
 
 // pacer delays requests so that each weight bucket stays under its limit
 // within the current window. It counts locally what it lets through and
 // takes the venue's used-weight headers as a floor, and it holds a bucket
-// closed for Retry-After after a 429/418.
+// closed for Retry-After after a 429/418. UID-scoped buckets are the
+// account's own; IP-scoped ones (cost.ip with a host) live in the
+// process-wide sharedBudgets of the host, so executors of several accounts
+// together stay under the IP limits.
 type pacer struct {
 	now   func() time.Time
 	sleep func(context.Context, time.Duration) error
 	// scale multiplies every limit (tests shrink it); 0 means 1.
 	scale float64
 
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	own *budgets
 }
 
 type bucket struct {
@@ -115,7 +152,15 @@ type bucket struct {
 }
 
 func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{now: now, sleep: sleep, buckets: map[string]*bucket{}}
+	return &pacer{now: now, sleep: sleep, own: newBudgets()}
+}
+
+// set returns the budgets c is charged to.
+func (p *pacer) set(c cost) *budgets {
+	if c.ip && c.host != "" {
+		return sharedBudgets(c.host)
+	}
+	return p.own
 }
 
 func (p *pacer) budget(c cost) int {
@@ -128,13 +173,14 @@ func (p *pacer) budget(c cost) int {
 
 // wait blocks until c fits its bucket's budget, then reserves it.
 func (p *pacer) wait(ctx context.Context, c cost) error {
+	set := p.set(c)
 	for {
-		p.mu.Lock()
+		set.mu.Lock()
 		now := p.now()
-		b := p.buckets[c.bucket]
+		b := set.buckets[c.bucket]
 		if b == nil {
 			b = &bucket{}
-			p.buckets[c.bucket] = b
+			set.buckets[c.bucket] = b
 		}
 		win := now.Truncate(c.window)
 		if win.After(b.window) {
@@ -146,12 +192,12 @@ func (p *pacer) wait(ctx context.Context, c cost) error {
 			d = b.blocked.Sub(now)
 		case b.used == 0 || b.used+c.weight <= p.budget(c):
 			b.used += c.weight
-			p.mu.Unlock()
+			set.mu.Unlock()
 			return nil
 		default:
 			d = win.Add(c.window).Sub(now)
 		}
-		p.mu.Unlock()
+		set.mu.Unlock()
 		if err := p.sleep(ctx, d); err != nil {
 			return err
 		}
@@ -160,9 +206,10 @@ func (p *pacer) wait(ctx context.Context, c cost) error {
 
 // observe feeds a response's headers back into the bucket.
 func (p *pacer) observe(c cost, h http.Header, status int, retryAfter time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b := p.buckets[c.bucket]
+	set := p.set(c)
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	b := set.buckets[c.bucket]
 	if b == nil {
 		return
 	}
@@ -215,6 +262,9 @@ type observingTransport struct {
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := costOf(req.Method, req.URL.Path, req.URL.Query())
+	if c.ip {
+		c.host = req.URL.Host
+	}
 	if err := t.pacer.wait(req.Context(), c); err != nil {
 		if req.Body != nil {
 			_ = req.Body.Close()

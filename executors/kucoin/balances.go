@@ -73,8 +73,12 @@ func (x *Executor) subAccountBalances(ctx context.Context) ([]subAccountBalances
 func (x *Executor) snapshot(ctx context.Context, req executors.Request) (executors.Result, error) {
 	snap := &executors.Snapshot{Account: x.acct.Name, Exchange: Exchange, TakenAt: x.env.Now().UTC(),
 		Balances: []executors.Balance{}, Positions: []executors.Position{}}
+	var unreachable error // first part that failed for a reason other than permissions
 	partial := func(what string, err error) {
 		snap.Errors = append(snap.Errors, fmt.Sprintf("%s: %v", what, err))
+		if unreachable == nil && !errors.Is(err, executors.ErrAuth) && !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrUnsupported) {
+			unreachable = err
+		}
 	}
 
 	var accts []accountItem
@@ -217,8 +221,16 @@ func (x *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 	if len(snap.Errors) > 0 {
 		sum += fmt.Sprintf(" (%d parts unreadable: %s)", len(snap.Errors), strings.Join(snap.Errors, "; "))
 	}
-	return executors.Result{Status: executors.StatusOK, Summary: sum, Data: snap,
-		Counts: map[string]int{"balances": len(snap.Balances), "positions": len(snap.Positions)}}, nil
+	res := executors.Result{Status: executors.StatusOK, Summary: sum, Data: snap,
+		Counts: map[string]int{"balances": len(snap.Balances), "positions": len(snap.Positions)}}
+	if unreachable != nil {
+		// Parts were not read for a reason that is not the key's
+		// permissions (network, venue down): the snapshot is incomplete
+		// and must not pass for a baseline. Retryable by class.
+		res.Status, res.Summary = executors.StatusFailed, "incomplete snapshot: "+sum
+		return res, unreachable
+	}
+	return res, nil
 }
 
 func marginBalance(sub, wallet string, a marginAsset) (executors.Balance, bool) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
@@ -39,10 +40,17 @@ func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The sub-accounts' lists are independent: read them concurrently
+	// (the pacer keeps them within the management pool).
+	lists := make([][]apiKeyInfo, len(users))
+	errs := make([]error, len(users))
+	parallel(len(users), listParallel, func(i int) {
+		errs[i] = x.call(ctx, x.spot, "list api keys of sub "+users[i].SubName, false, http.MethodGet, "/api/v1/sub/api-key", q("subName", users[i].SubName), &lists[i])
+	})
 	var out []subKey
-	for _, u := range users {
-		var keys []apiKeyInfo
-		if err := x.call(ctx, x.spot, "list api keys of sub "+u.SubName, false, http.MethodGet, "/api/v1/sub/api-key", q("subName", u.SubName), &keys); err != nil {
+	for i, u := range users {
+		keys := lists[i]
+		if err := errs[i]; err != nil {
 			return out, err
 		}
 		for _, k := range keys {
@@ -322,8 +330,29 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 
 	var errs []error
 	var done []revokeTarget
-	for _, t := range send {
-		err := x.revokeOne(ctx, req, t, method)
+	// The keys are independent: revoke them concurrently. Once the audit
+	// trail refuses an intent, nothing more is sent.
+	sendErrs := make([]error, len(send))
+	var (
+		stopMu  sync.Mutex
+		stopped bool
+	)
+	parallel(len(send), listParallel, func(i int) {
+		stopMu.Lock()
+		stop := stopped
+		stopMu.Unlock()
+		if stop {
+			return
+		}
+		sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
+		if errors.Is(sendErrs[i], executors.ErrAudit) {
+			stopMu.Lock()
+			stopped = true
+			stopMu.Unlock()
+		}
+	})
+	for i, t := range send {
+		err := sendErrs[i]
 		if errors.Is(err, executors.ErrAudit) {
 			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a revoke intent; stopped"
 			return res, err

@@ -170,7 +170,7 @@ func (o spotOrder) order(product, kind string) executors.Order {
 
 // listParallel bounds how many lists or cancels of one account run at
 // once (they are independent; the pacer keeps them within the pools).
-const listParallel = 4
+const listParallel = 32
 
 // listOrders lists every open order of the selection, the product groups
 // concurrently. Groups that fail do not hide the others: the orders read

@@ -113,7 +113,8 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 // body read (and closed).
 func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
 	pool := q.poolOf(r.Path)
-	if err := q.pacer.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path)); err != nil {
+	pc := q.pacer.forPool(pool, r.BaseURI)
+	if err := pc.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path)); err != nil {
 		return nil, nil, err
 	}
 	if timeout > 0 {
@@ -167,7 +168,7 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	limit, remaining, reset := rateHeaders(resp.Header)
-	q.pacer.observe(pool, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
+	pc.observe(pool, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
 	if ci != nil {
 		ci.Status, ci.Limit, ci.Remaining, ci.Reset = resp.StatusCode, limit, remaining, reset
 	}
@@ -395,12 +396,48 @@ func (c *serverClock) sync(ctx context.Context, base string) error {
 }
 
 // pacer delays requests to a pool that is nearly exhausted until the pool's
-// window resets, rather than letting KuCoin answer 429000.
+// window resets, rather than letting KuCoin answer 429000. Its pools are
+// the account's (KuCoin counts them per UID), except the Public pool,
+// which KuCoin counts per IP: forPool hands requests to that pool to the
+// process-wide pacer of the host, shared by every executor.
 type pacer struct {
-	mu    sync.Mutex
-	pools map[string]*poolState
+	set   *poolSet
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// poolSet is the state of some pools and the lock that guards it.
+type poolSet struct {
+	mu    sync.Mutex
+	pools map[string]*poolState
+}
+
+// publicPools is the process-wide registry of per-IP (Public pool)
+// budgets, keyed by host.
+var publicPools = struct {
+	mu    sync.Mutex
+	hosts map[string]*poolSet
+}{hosts: map[string]*poolSet{}}
+
+// forPool returns the pacer that budgets pool for requests to baseURI: p
+// itself, or for the Public pool the shared pacer of baseURI's host (which
+// paces with p's clock and sleep; it only holds the pool's state).
+func (p *pacer) forPool(pool, baseURI string) *pacer {
+	if pool != poolPublic {
+		return p
+	}
+	u, err := url.Parse(baseURI)
+	if err != nil || u.Host == "" {
+		return p
+	}
+	publicPools.mu.Lock()
+	defer publicPools.mu.Unlock()
+	set := publicPools.hosts[u.Host]
+	if set == nil {
+		set = &poolSet{pools: map[string]*poolState{}}
+		publicPools.hosts[u.Host] = set
+	}
+	return &pacer{set: set, now: p.now, sleep: p.sleep}
 }
 
 type poolState struct {
@@ -409,7 +446,7 @@ type poolState struct {
 }
 
 func newPacer(env executors.Env) *pacer {
-	return &pacer{pools: map[string]*poolState{}, now: env.Now, sleep: env.Sleep}
+	return &pacer{set: &poolSet{pools: map[string]*poolState{}}, now: env.Now, sleep: env.Sleep}
 }
 
 // reserve is how much of a pool the pacer keeps untouched.
@@ -423,8 +460,8 @@ const maxPace = 30 * time.Second
 // wait blocks until a request of the given weight fits in pool, then
 // charges it.
 func (p *pacer) wait(ctx context.Context, pool string, weight int) error {
-	p.mu.Lock()
-	st := p.pools[pool]
+	p.set.mu.Lock()
+	st := p.set.pools[pool]
 	var d time.Duration
 	if st != nil {
 		now := p.now()
@@ -437,7 +474,7 @@ func (p *pacer) wait(ctx context.Context, pool string, weight int) error {
 		}
 		st.remaining -= weight
 	}
-	p.mu.Unlock()
+	p.set.mu.Unlock()
 	if d > 0 {
 		return p.sleep(ctx, d)
 	}
@@ -449,12 +486,12 @@ func (p *pacer) observe(pool string, limit, remaining int, reset time.Duration, 
 	if remaining < 0 && !throttled {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	st := p.pools[pool]
+	p.set.mu.Lock()
+	defer p.set.mu.Unlock()
+	st := p.set.pools[pool]
 	if st == nil {
 		st = &poolState{}
-		p.pools[pool] = st
+		p.set.pools[pool] = st
 	}
 	if limit > 0 {
 		st.limit = limit

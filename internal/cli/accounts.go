@@ -30,6 +30,11 @@ $XDG_CONFIG_HOME/panicbutton/accounts.yaml (default ~/.config/...).
 It never holds a secret: each credential says where to read it —
 {env: VAR}, {file: PATH} (must be chmod 600) or {command: [argv...]} (run
 without a shell; its stdout is the value). A literal value is refused.`,
+		Example: `  # what is configured, and where each credential comes from
+  panicbutton accounts list
+
+  # probe every account and flag risky keys (withdrawals enabled, no IP limit)
+  panicbutton accounts check --config ./accounts.yaml`,
 	}
 	cmd.AddCommand(newAccountsListCmd(f), newAccountsCheckCmd(f))
 	return cmd
@@ -52,6 +57,8 @@ secret, so it works without any credential available.
 
 Exit status: 0 ok, 2 no accounts file or an invalid one (every problem is
 printed as file:line:col: message).`,
+		Example: `  panicbutton accounts list
+  panicbutton accounts list --config ./accounts.yaml --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAccountsList(f, o) },
 	}

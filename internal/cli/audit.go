@@ -23,6 +23,11 @@ func newAuditCmd(f *Factory) *cobra.Command {
 each carrying the SHA-256 hash of the previous one. The hash of the last
 record (the head) is printed at the end of the run; keep it somewhere else to
 detect a log that was cut short or rewritten.`,
+		Example: `  # check the chain, and that it ends at the head printed by the run
+  panicbutton audit verify runs/20250102T030405Z-ab12cd --head 7752595096d8dd11...
+
+  # what happened, in order
+  panicbutton audit show runs/20250102T030405Z-ab12cd`,
 	}
 	cmd.AddCommand(newAuditVerifyCmd(f), newAuditShowCmd(f))
 	return cmd

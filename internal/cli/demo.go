@@ -94,6 +94,7 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	fmt.Fprintf(f.Out, "intact: %d records, head %s\n", rep.Records, rep.Head)
 	fmt.Fprintf(f.Out, "\ndemo finished in %.1fs. Everything is in %s:\n", f.Now().Sub(start).Seconds(), out.dir)
 	fmt.Fprintf(f.Out, "  audit.jsonl        the hash-chained trail (panicbutton audit show %s)\n", out.dir)
+	fmt.Fprintf(f.Out, "  report.html        the incident report (open it in a browser); report.md for chat/tickets\n")
 	fmt.Fprintln(f.Out, "  plan.json, results.json, snapshot-*.json")
 	fmt.Fprintln(f.Out, "The manual steps above are pending on purpose: no API can delete a master key; a human must.")
 	if out.code == ExitFailed || out.code == ExitInterrupted {

@@ -47,6 +47,13 @@ Without --state it loads the embedded demo fund. With --accounts-out FILE it
 writes an accounts file (secrets in 0600 files beside it) that points at
 this emulator, ready for "panicbutton run PLAYBOOK --config FILE".
 It serves until interrupted (Ctrl-C).`,
+		Example: `  # a rehearsal: the demo fund, and an accounts file pointing at it
+  panicbutton emulator --addr 127.0.0.1:8090 --accounts-out /tmp/emu/accounts.yaml
+  # then, in another terminal:
+  panicbutton run suspected-key-leak --config /tmp/emu/accounts.yaml --dry-run
+
+  # a slow, flaky venue
+  panicbutton emulator --latency 80ms --jitter 40ms --error-rate 0.05`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulator(cmd.Context(), f, o)

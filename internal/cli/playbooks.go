@@ -20,6 +20,9 @@ func newPlaybooksCmd(f *Factory) *cobra.Command {
 		Long: `List the built-in playbooks, print a playbook's YAML, or validate playbook files.
 
 The playbook format is documented in playbooks/FORMAT.md.`,
+		Example: `  panicbutton playbooks list
+  panicbutton playbooks show suspicious-call > my-playbook.yaml
+  panicbutton playbooks validate my-playbook.yaml`,
 	}
 	cmd.AddCommand(newPlaybooksListCmd(f), newPlaybooksShowCmd(f), newPlaybooksValidateCmd(f))
 	return cmd
@@ -30,10 +33,11 @@ const localPlaybookDir = "playbooks"
 
 func newPlaybooksListCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List the built-in playbooks (and ./playbooks/*.yaml)",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runPlaybooksList(f) },
+		Use:     "list",
+		Short:   "List the built-in playbooks (and ./playbooks/*.yaml)",
+		Example: `  panicbutton playbooks list`,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runPlaybooksList(f) },
 	}
 }
 
@@ -72,7 +76,12 @@ func newPlaybooksShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show NAME|FILE",
 		Short: "Print a playbook's YAML source",
-		Args:  cobra.ExactArgs(1),
+		Example: `  # read what a built-in does before running it
+  panicbutton playbooks show suspected-key-leak
+
+  # start your own from a built-in
+  panicbutton playbooks show freeze-trading > playbooks/bots.yaml`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pb, err := playbooks.Load(args[0])
 			if err != nil {
@@ -101,6 +110,10 @@ func newPlaybooksValidateCmd(f *Factory) *cobra.Command {
 With --config, also check each playbook against that accounts file: targets
 that match no account, actions an account's exchange does not support, and
 required inputs (give them with --input). Exits 2 when any file has a problem.`,
+		Example: `  panicbutton playbooks validate playbooks/*.yaml
+
+  # also check targets, exchange support and required inputs
+  panicbutton playbooks validate --config ./accounts.yaml --input service=3commas third-party-breach`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Files = args

@@ -35,6 +35,7 @@ tamper-evident audit trail of every step. Dry-run is built in.
 		newAuditCmd(f),
 		newEmulatorCmd(f),
 		newDemoCmd(f),
+		newReportCmd(f),
 	)
 	return root
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/internal/accounts"
 	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/report"
 	"github.com/panicbutton/panicbutton/internal/runner"
 	"github.com/panicbutton/panicbutton/playbooks"
 )
@@ -37,12 +38,15 @@ type RunOptions struct {
 	RunsDir       string
 	AuditDegraded bool
 	Concurrency   int
+	// Resume is the run directory of an interrupted run to continue
+	// (--resume); PLAYBOOK is then optional (taken from its trail).
+	Resume string
 }
 
 func newRunCmd(f *Factory) *cobra.Command {
 	o := &RunOptions{}
 	cmd := &cobra.Command{
-		Use:   "run PLAYBOOK",
+		Use:   "run PLAYBOOK | run --resume RUN_DIR",
 		Short: "Run a playbook: read real state, show the plan, confirm, execute",
 		Long: `Run a playbook (a built-in name such as suspected-key-leak, or a file path).
 
@@ -57,6 +61,18 @@ nothing. --dry-run never executes.
 Every run gets a directory (default ./runs/<run-id>/) with the audit trail
 (audit.jsonl), the plan (plan.json), balance snapshots and the results.
 
+--resume RUN_DIR continues a run that crashed or was killed, appending to
+its own audit trail. Playbook, accounts and mode come from the trail (pass
+the same --config and --input values again; a changed playbook or different
+inputs are refused). Mutations the trail shows done are never sent again;
+mutations in doubt (sent, outcome unknown) are re-checked by reading the
+exchange first: sent again only if the target is still there. Read-only
+steps that completed keep their results (snapshot-before stays the one
+taken before containment). A tampered trail is refused (exit 2); a torn
+last line left by a crash mid-write is cut off (and kept beside the trail)
+only if everything before it verifies. A run that finished (even when
+interrupted with Ctrl-C, which records its end) cannot be resumed.
+
 ` + exitCodesHelp,
 		Example: `  # see what would happen, change nothing
   panicbutton run suspected-key-leak --dry-run
@@ -65,10 +81,20 @@ Every run gets a directory (default ./runs/<run-id>/) with the audit trail
   panicbutton run suspected-key-leak --yes --input leaked_key=vmPUZE6mv9SD5VNH
 
   # only the accounts tagged prod, from a given accounts file
-  panicbutton run freeze-trading --config ./accounts.yaml --tag prod`,
-		Args: cobra.ExactArgs(1),
+  panicbutton run freeze-trading --config ./accounts.yaml --tag prod
+
+  # continue a run that was killed halfway
+  panicbutton run --resume runs/20261121T101500Z-3fa2c1 --yes`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.Resume != "" {
+				return cobra.MaximumNArgs(1)(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Playbook = args[0]
+			if len(args) > 0 {
+				o.Playbook = args[0]
+			}
 			return runRun(cmd.Context(), f, o)
 		},
 	}
@@ -81,6 +107,7 @@ Every run gets a directory (default ./runs/<run-id>/) with the audit trail
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
 	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once per step")
+	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	return cmd
 }
 
@@ -178,6 +205,9 @@ type runOutcome struct {
 }
 
 func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	if o.Resume != "" {
+		return resumePlaybook(ctx, f, o)
+	}
 	p, err := prepare(ctx, f, o.Playbook, o.Config, o.Accounts, o.Tags, o.Inputs)
 	if err != nil {
 		return nil, err
@@ -226,6 +256,12 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 			return nil, err
 		}
 		_ = writeFileJSON(filepath.Join(dir, "plan.json"), rep)
+		if log != nil {
+			_ = log.Close()
+			if _, _, err := report.WriteFiles(dir); err != nil {
+				fmt.Fprintf(f.ErrOut, "warning: could not write the report: %v\n", err)
+			}
+		}
 		out.final(rep, nil, dir)
 		return &runOutcome{dir: dir, rep: rep, code: verdict(rep, true)}, nil
 	}
@@ -276,6 +312,12 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		return nil, &ExitError{Code: ExitFailed, Err: err}
 	}
 	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	if log != nil {
+		_ = log.Close() // the report reads the finished trail
+		if _, _, err := report.WriteFiles(dir); err != nil {
+			fmt.Fprintf(f.ErrOut, "warning: could not write the report: %v\n", err)
+		}
+	}
 	out.final(rep, plan, dir)
 	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
 }
@@ -385,4 +427,104 @@ func (m *ttyManual) Wait(ctx context.Context, step, account, instructions string
 		}
 		return strings.EqualFold(strings.TrimSpace(a.s), "done"), nil
 	}
+}
+
+// resumePlaybook continues the interrupted run in o.Resume (issue 6; the
+// rules are in internal/runner/resume.go). Everything is checked before
+// anything is sent: the trail verifies (a torn last line aside), the run
+// executed and did not finish, and the playbook, accounts and inputs are
+// the ones it recorded. Every refusal is a usage error (exit 2).
+func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	switch {
+	case o.DryRun:
+		return nil, usageError(errors.New("--resume cannot be combined with --dry-run: a resumed run executes (use run PLAYBOOK --dry-run to see the current plan)"))
+	case len(o.Accounts) > 0 || len(o.Tags) > 0:
+		return nil, usageError(errors.New("--resume takes the accounts from the interrupted run: drop --account and --tag"))
+	}
+	dir := o.Resume
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, usageError(fmt.Errorf("--resume %s: not a run directory", dir))
+	}
+	st, err := runner.LoadResume(dir)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	pbName := o.Playbook
+	if pbName == "" {
+		pbName = strings.TrimPrefix(st.PlaybookFile, "builtin:")
+	}
+	if pbName == "" {
+		return nil, usageError(fmt.Errorf("--resume %s: the trail does not name its playbook file: pass PLAYBOOK", dir))
+	}
+	p, err := prepare(ctx, f, pbName, o.Config, st.Accounts, nil, o.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(p.targets))
+	for i, t := range p.targets {
+		names[i] = t.Ref.Name
+	}
+	if err := st.Check(p.pb.SHA256, names, p.inputs); err != nil {
+		return nil, usageError(fmt.Errorf("--resume %s: %w", dir, err))
+	}
+
+	out := newPrinter(f, o.JSON)
+	out.header(p, st.RunID, dir, o)
+	out.note(resumeSummary(st))
+	confirmedBy := "--yes"
+	if !o.Yes {
+		if !f.IsTTY() {
+			out.note("plan only: nothing was resumed (no terminal to confirm on; pass --yes to resume)")
+			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
+		}
+		fmt.Fprint(f.Out, "Type \"execute\" to resume the run (anything else aborts): ")
+		line, _ := bufio.NewReader(f.In).ReadString('\n')
+		if strings.TrimSpace(line) != "execute" {
+			out.note("not confirmed: nothing was resumed")
+			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
+		}
+		confirmedBy = "operator"
+	}
+
+	log, err := audit.Open(dir, audit.Options{Now: f.Now})
+	if err != nil {
+		return nil, &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("cannot re-open the audit trail in %s: %v; nothing was sent", dir, err)}
+	}
+	defer log.Close()
+	opts := runner.Options{
+		RunID: st.RunID, Playbook: p.pb, Targets: p.targets, Inputs: p.inputs,
+		RunDir: dir, Concurrency: o.Concurrency, Now: f.Now, Version: f.Version,
+		AuditDegraded: o.AuditDegraded, Audit: log, Resume: st,
+		StartInfo: map[string]any{"confirmed_by": confirmedBy},
+		Warn:      func(msg string) { fmt.Fprintln(f.ErrOut, msg) },
+		Notify:    postWebhook,
+		Progress:  out.progress,
+	}
+	if f.IsTTY() && !o.JSON {
+		opts.Manual = &ttyManual{f: f}
+	}
+	rep, err := runner.Run(ctx, opts)
+	if err != nil {
+		return nil, &ExitError{Code: ExitFailed, Err: err}
+	}
+	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	out.final(rep, nil, dir)
+	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
+}
+
+// resumeSummary says what the resumed run takes over from the trail.
+func resumeSummary(st *runner.ResumeState) string {
+	done, doubt := st.List(runner.MutationDone), st.List(runner.MutationInDoubt)
+	s := fmt.Sprintf("resuming run %s (trail ends at seq %d, head %s): %d mutation(s) done before the interruption (not sent again), %d in doubt (re-checked against the exchange first), %d completed step result(s) kept",
+		st.RunID, st.Seq, st.Head, len(done), len(doubt), len(st.Completed))
+	for _, m := range doubt {
+		s += "\n  in doubt: " + m.Step + " on " + m.Account + ": " + m.Target
+		if m.Irreversible {
+			s += " (IRREVERSIBLE: sent again only if the exchange still shows it)"
+		}
+	}
+	if r := st.Repaired; r != nil {
+		s += fmt.Sprintf("\n  repaired: a torn last line (%d bytes, interrupted write) was cut off after seq %d and saved as %s", r.Bytes, r.AfterSeq, r.SavedAs)
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,44 +13,62 @@ import (
 	"github.com/panicbutton/panicbutton/playbooks"
 )
 
-// fixture describes one run made for a test.
+// fixture describes one real run made for a test: the runner executes a
+// playbook with the fake executor over the demo venue and writes a real
+// audit trail.
 type fixture struct {
-	playbook string
+	playbook string // built-in name; default suspected-key-leak
+	source   string // playbook YAML, instead of a built-in
 	dryRun   bool
+	// tick advances the shared clock at every reading; 0 keeps it still,
+	// which makes the trail (and so the report) deterministic.
+	tick time.Duration
 	// setup adjusts the venue before the run (faults, pinned orders…).
 	setup func(v *fake.Venue)
-	// manual, when set, handles manual steps.
-	manual runner.ManualHandler
-	// cancelAfter cancels the run's context after this step finishes.
-	cancelAfter string
-	inputs      map[string]string
+	// after is called when a (step, account) result arrives; cancel stops
+	// the run.
+	after func(v *fake.Venue, step, account string, cancel context.CancelFunc)
 }
 
-// clock is a deterministic clock advancing a fixed tick per reading.
+var fixtureStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// clock is a goroutine-safe test clock advancing tick per reading.
 type clock struct {
+	mu   sync.Mutex
 	t    time.Time
 	tick time.Duration
 }
 
-func (c *clock) Now() time.Time { c.t = c.t.Add(c.tick); return c.t }
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.tick)
+	return c.t
+}
 
-// makeRun runs the playbook with the fake executor against the demo venue
-// and returns the run directory holding audit.jsonl.
+// makeRun runs the fixture and returns the run directory holding audit.jsonl.
 func makeRun(t *testing.T, fx fixture) string {
 	t.Helper()
-	if fx.playbook == "" {
-		fx.playbook = "suspected-key-leak"
+	var pb *playbooks.Playbook
+	var err error
+	switch {
+	case fx.source != "":
+		pb, err = playbooks.Parse("test.yaml", []byte(fx.source))
+	case fx.playbook != "":
+		pb, err = playbooks.Builtin(fx.playbook)
+	default:
+		pb, err = playbooks.Builtin("suspected-key-leak")
 	}
-	pb, err := playbooks.Builtin(fx.playbook)
 	if err != nil {
-		t.Fatalf("builtin playbook: %v", err)
+		t.Fatalf("playbook: %v", err)
 	}
-	v := fake.DemoVenue()
+	clk := &clock{t: fixtureStart, tick: fx.tick}
+	v := fake.DemoVenueAt(fixtureStart.Add(-time.Hour))
 	if fx.setup != nil {
 		fx.setup(v)
 	}
 	drv := fake.DriverFor(v)
-	env := executors.Env{}.Defaults()
+	env := executors.Env{Now: clk.Now, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}.Defaults()
 	var targets []runner.Target
 	for _, a := range fake.DemoAccounts() {
 		ex, err := drv.New(a, env)
@@ -58,9 +77,21 @@ func makeRun(t *testing.T, fx fixture) string {
 		}
 		targets = append(targets, runner.Target{Ref: playbooks.AccountRef{Name: a.Name, Exchange: a.Exchange, Tags: a.Tags}, Exec: ex})
 	}
+	// Like the CLI: every declared input is present (default "").
+	inputs := map[string]string{}
+	for _, in := range pb.Inputs {
+		inputs[in.Name] = in.Default
+	}
+	// The playbook's step order, in the start record (as the CLI does), so
+	// the report lists steps in playbook order although accounts and
+	// independent steps run concurrently.
+	var steps []map[string]string
+	for _, s := range pb.Steps {
+		steps = append(steps, map[string]string{"id": s.ID, "action": s.Action})
+	}
 	dir := t.TempDir()
 	runID := "20250601T120000Z-test01"
-	log, err := audit.Create(dir, runID, audit.Options{NoSync: true})
+	log, err := audit.Create(dir, runID, audit.Options{NoSync: true, Now: clk.Now})
 	if err != nil {
 		t.Fatalf("create audit log: %v", err)
 	}
@@ -68,20 +99,15 @@ func makeRun(t *testing.T, fx fixture) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	o := runner.Options{
-		RunID: runID, Playbook: pb, Targets: targets, Inputs: fx.inputs, DryRun: fx.dryRun,
-		Audit: log, Manual: fx.manual, Version: "test",
-		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, DryRun: fx.dryRun,
+		Audit: log, Version: "test", Now: clk.Now,
+		Sleep:     func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+		StartInfo: map[string]any{"plan_sha256": "9f2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff001", "steps": steps},
 	}
-	if fx.cancelAfter != "" {
+	if fx.after != nil {
 		o.Progress = func(e runner.Event) {
-			if e.Kind == "step-start" && e.Step != fx.cancelAfter {
-				// handled below
-			}
-		}
-		step := fx.cancelAfter
-		o.Progress = func(e runner.Event) {
-			if e.Kind == "result" && e.Step == step {
-				cancel()
+			if e.Kind == "result" {
+				fx.after(v, e.Step, e.Account, cancel)
 			}
 		}
 	}
@@ -91,13 +117,21 @@ func makeRun(t *testing.T, fx fixture) string {
 	return dir
 }
 
-func TestDump(t *testing.T) {
-	dir := makeRun(t, fixture{})
+// buildRun makes the run and builds its report from the trail.
+func buildRun(t *testing.T, fx fixture) (*Report, []audit.Record) {
+	t.Helper()
+	dir := makeRun(t, fx)
 	recs, err := audit.Read(dir)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read trail: %v", err)
 	}
-	for _, r := range recs {
-		t.Logf("%s %s %s %s %v %s", r.Phase, r.Step, r.Account, r.Action, r.Request, r.Result)
+	vr, err := audit.Verify(dir, "")
+	if err != nil {
+		t.Fatalf("verify trail: %v", err)
 	}
+	r, err := Build(recs, vr)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return r, recs
 }

@@ -79,6 +79,11 @@ type Options struct {
 	StartInfo map[string]any
 	// Notify posts notify.webhook steps; nil disables them (result skipped).
 	Notify func(ctx context.Context, url string, headers map[string]string, body []byte) error
+	// Resume, when set, continues the interrupted run it was loaded from
+	// (LoadResume; see resume.go): Audit must append to that run's trail.
+	// Mutations done in the interrupted run are not sent again, and
+	// completed read-only steps keep their results.
+	Resume *ResumeState
 }
 
 // Event is a progress notification.
@@ -131,6 +136,7 @@ type run struct {
 	auditMu  sync.Mutex
 	auditErr error
 	progMu   sync.Mutex
+	resume   *resumeRun // nil unless Options.Resume
 }
 
 // Run executes the playbook. It returns an error only when the run could
@@ -138,7 +144,10 @@ type run struct {
 // in the Report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o = withDefaults(o)
-	r := &run{o: o, statuses: map[string]map[string]string{}}
+	if o.Resume != nil && o.DryRun {
+		return nil, errors.New("resume: a dry-run cannot resume a run")
+	}
+	r := &run{o: o, statuses: map[string]map[string]string{}, resume: newResumeRun(o.Resume)}
 	start := o.Now()
 	mode := ModeExecute
 	if o.DryRun {
@@ -158,12 +167,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		"mode":            mode,
 		"accounts":        names,
 		"inputs":          redactInputs(o.Inputs),
+		"inputs_sha256":   InputsHash(o.RunID, o.Inputs), // lets a resume check the inputs (resume.go)
 		"audit_degraded":  o.AuditDegraded,
+		"steps":           stepList(o.Playbook.Steps),
 	}
 	for k, v := range o.StartInfo {
 		startInfo[k] = v
 	}
-	if _, err := r.record(audit.Event{Phase: "start", Result: startInfo}); err != nil && !o.AuditDegraded {
+	opening := audit.Event{Phase: "start", Result: startInfo}
+	if r.resume != nil {
+		// The trail keeps its one start record: a resumed run opens with an
+		// info record naming the run and head it continues (resume.go).
+		opening = r.resume.openingEvent(startInfo)
+	}
+	if _, err := r.record(opening); err != nil && !o.AuditDegraded {
 		return nil, fmt.Errorf("audit trail: cannot write the start record: %w", err)
 	}
 	if o.AuditDegraded {
@@ -173,6 +190,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Aborted = r.schedule(ctx)
 	rep.Interrupted = ctx.Err() != nil
 
+	r.resume.settle(r) // resume: what became of the in-doubt mutations
 	rep.Results = r.sortedResults()
 	rep.Duration = o.Now().Sub(start)
 	rep.Counts = map[executors.Status]int{}
@@ -225,6 +243,16 @@ func withDefaults(o Options) Options {
 		o.Inputs = map[string]string{}
 	}
 	return o
+}
+
+// stepList is the playbook's step order, pinned in the start record so a
+// report can lay out the timeline without the playbook file.
+func stepList(steps []playbooks.Step) []map[string]string {
+	out := make([]map[string]string, len(steps))
+	for i, s := range steps {
+		out[i] = map[string]string{"id": s.ID, "action": s.Action}
+	}
+	return out
 }
 
 // redactInputs masks input values: they may be key ids or other sensitive text.
@@ -321,9 +349,10 @@ func (r *run) sortedResults() []StepResult {
 //     what follows before it starts).
 //
 // So read-only steps that precede the first mutation (snapshot-before, key
-// inventory) start together with it: their requests leave at once, while
-// the mutating step first has to list what it will change, so the reads
-// observe the state before any mutation reaches the exchange.
+// inventory) start together with it, and the mutating step lists what it
+// will change meanwhile; its mutations themselves are held (auditHooks.gate)
+// until those earlier reads are done, so they observe the state before any
+// mutation reaches the exchange.
 func dependencies(steps []playbooks.Step) [][]int {
 	barrier := func(s playbooks.Step) bool {
 		spec, _ := executors.Lookup(s.Action)
@@ -421,7 +450,7 @@ func (r *run) schedule(ctx context.Context) string {
 						res = r.skipped(step, t, "skipped: run interrupted")
 					default:
 						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
-						res = r.runOne(ctx, step, t)
+						res = r.runOne(ctx, step, t, earlierDone(done[:i]))
 					}
 					r.recordResult(res)
 					r.addResult(res)
@@ -452,6 +481,18 @@ func (r *run) schedule(ctx context.Context) string {
 		}
 	}
 	return aborted()
+}
+
+// earlierDone returns a channel closed once every channel in done is closed.
+func earlierDone(done []chan struct{}) <-chan struct{} {
+	all := make(chan struct{})
+	go func() {
+		for _, d := range done {
+			<-d
+		}
+		close(all)
+	}()
+	return all
 }
 
 func (r *run) skipped(step playbooks.Step, t Target, why string) StepResult {
@@ -507,10 +548,16 @@ func (r *run) recordResult(res StepResult) {
 	_, _ = r.record(audit.Event{Phase: "info", Step: res.Step, Account: res.Account, Action: res.Action, Result: summary})
 }
 
-func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target) StepResult {
+// runOne runs one step on one account. gate is closed once every earlier
+// step of the account has finished: mutations wait for it (see
+// auditHooks.Intent), reads do not.
+func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}) StepResult {
 	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
 	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Started: started}
+	if kept, ok := r.resume.kept(step, res); ok {
+		return kept // resume: a completed read-only step keeps its result (resume.go)
+	}
 	finish := func(result executors.Result, err error) StepResult {
 		res.Duration = r.o.Now().Sub(started)
 		if err != nil {
@@ -571,7 +618,7 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target) StepRes
 		exec = executors.DryRun(exec)
 	}
 	req := executors.Request{Action: step.Action, Step: step.ID, Params: params,
-		Hooks: &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action}}
+		Hooks: &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate}}
 	var result executors.Result
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
@@ -774,6 +821,11 @@ func firstLine(s string) string {
 type auditHooks struct {
 	r                     *run
 	step, account, action string
+	// gate holds every mutation until the earlier steps of the account are
+	// done, so that e.g. snapshot-before really is taken before anything
+	// changes, while the mutating step's own reads (listing what to cancel)
+	// overlap with them.
+	gate <-chan struct{}
 }
 
 func (h *auditHooks) summary(m executors.Mutation) map[string]string {
@@ -788,6 +840,19 @@ func (h *auditHooks) summary(m executors.Mutation) map[string]string {
 }
 
 func (h *auditHooks) Intent(ctx context.Context, m executors.Mutation) error {
+	if h.r.resume != nil {
+		// Resume: ErrAlreadyDone for a mutation done before the crash (resume.go).
+		if err := h.r.resume.intent(h.r, h.step, h.account, h.action, m); err != nil {
+			return err
+		}
+	}
+	if h.gate != nil {
+		select {
+		case <-h.gate:
+		case <-ctx.Done():
+			return &executors.Error{Class: executors.ErrTransient, Op: m.Target, Msg: "not sent: interrupted while waiting for earlier steps", Err: ctx.Err()}
+		}
+	}
 	_, err := h.r.record(audit.Event{Phase: "intent", Step: h.step, Account: h.account, Action: h.action, Request: h.summary(m)})
 	if err != nil && !h.r.o.AuditDegraded {
 		return &executors.Error{Class: executors.ErrAudit, Op: m.Target, Msg: "intent not recorded, mutation not sent", Err: err}

@@ -472,11 +472,16 @@ steps:
 }
 
 // gateExec blocks snapshot.balances until orders.cancel_all has been
-// called: it can only finish if the runner overlaps them.
+// called (it can only finish if the runner overlaps them), and records
+// whether the snapshot had finished when the freeze's mutation was sent.
 type gateExec struct {
 	stubExec
 	freezeCalled chan struct{}
 	once         sync.Once
+	mu           sync.Mutex
+	snapDone     bool
+	sentAfter    bool // the mutation was sent after the snapshot finished
+	sent         bool
 }
 
 func (g *gateExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
@@ -487,13 +492,27 @@ func (g *gateExec) Do(ctx context.Context, req executors.Request) (executors.Res
 		case <-time.After(5 * time.Second):
 			return executors.Result{}, errors.New("snapshot was not overlapped with the freeze")
 		}
+		time.Sleep(20 * time.Millisecond) // still reading while the freeze wants to mutate
+		g.mu.Lock()
+		g.snapDone = true
+		g.mu.Unlock()
 	case executors.OrdersCancelAll:
 		g.once.Do(func() { close(g.freezeCalled) })
+		err := req.Mutate(ctx, executors.Mutation{ID: "cancel:spot:BTCUSDT"}, func(context.Context) error {
+			g.mu.Lock()
+			g.sent, g.sentAfter = true, g.snapDone
+			g.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return executors.Result{}, err
+		}
+		return executors.Result{Status: executors.StatusChanged}, nil
 	}
 	return executors.Result{Status: executors.StatusOK}, nil
 }
 
-func TestReadsOverlapTheFirstMutation(t *testing.T) {
+func TestReadsOverlapButMutationsWaitForThem(t *testing.T) {
 	g := &gateExec{stubExec: *newStub(), freezeCalled: make(chan struct{})}
 	rep, err := Run(context.Background(), opts(mustPlaybook(t, freezePB), &memAudit{}, targets(g)))
 	if err != nil {
@@ -501,6 +520,9 @@ func TestReadsOverlapTheFirstMutation(t *testing.T) {
 	}
 	if r := result(t, rep, "snap", "acct1"); r.Status != executors.StatusOK {
 		t.Errorf("snap = %s (%s), want ok", r.Status, r.Summary)
+	}
+	if !g.sent || !g.sentAfter {
+		t.Errorf("mutation sent=%v after the snapshot=%v, want it sent only after snapshot-before finished", g.sent, g.sentAfter)
 	}
 }
 
