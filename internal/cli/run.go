@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,7 +292,11 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if !hasChanges(plan) {
 			out.note("nothing to change; executing the read-only and manual steps")
 		}
-		ok, err := confirm(f, plan)
+		promptTo := f.Out
+		if o.JSON {
+			promptTo = f.ErrOut
+		}
+		ok, err := confirm(f, plan, promptTo)
 		if err != nil || !ok {
 			recordPlanOnly(log, p.pb, "not confirmed by the operator: nothing executed", planSHA)
 			out.note("not confirmed: nothing was executed")
@@ -372,8 +377,9 @@ func recordPlanOnly(log *audit.Log, pb *playbooks.Playbook, why, planSHA string)
 	_, _ = log.Append(audit.Event{Phase: "end", Result: map[string]any{"executed": false, "reason": why, "plan_sha256": planSHA}})
 }
 
-// confirm asks for a typed confirmation on the terminal.
-func confirm(f *Factory, plan *runner.Report) (bool, error) {
+// confirm asks for a typed confirmation on the terminal, writing the prompt
+// to w (stderr with --json, so that stdout holds only the JSON document).
+func confirm(f *Factory, plan *runner.Report, w io.Writer) (bool, error) {
 	n, irr := 0, 0
 	for _, r := range plan.Results {
 		n += len(r.Result.Changes)
@@ -383,11 +389,11 @@ func confirm(f *Factory, plan *runner.Report) (bool, error) {
 			}
 		}
 	}
-	fmt.Fprintf(f.Out, "\n%d change(s) planned", n)
+	fmt.Fprintf(w, "\n%d change(s) planned", n)
 	if irr > 0 {
-		fmt.Fprintf(f.Out, ", %d of them IRREVERSIBLE", irr)
+		fmt.Fprintf(w, ", %d of them IRREVERSIBLE", irr)
 	}
-	fmt.Fprint(f.Out, ".\nType \"execute\" to carry them out (anything else aborts): ")
+	fmt.Fprint(w, ".\nType \"execute\" to carry them out (anything else aborts): ")
 	line, err := bufio.NewReader(f.In).ReadString('\n')
 	if err != nil && line == "" {
 		return false, err
