@@ -65,19 +65,23 @@ type Order struct {
 
 // Key is one API key (the payload of keys.inventory is []Key).
 type Key struct {
-	Owner        string    `json:"owner"` // "master" or the sub-account (name/e-mail)
-	Sub          bool      `json:"sub"`
-	APIKey       string    `json:"api_key"` // masked (secret.Mask)
-	Label        string    `json:"label,omitempty"`
-	Permissions  []string  `json:"permissions"`
-	CanTrade     bool      `json:"can_trade"`
-	CanWithdraw  bool      `json:"can_withdraw"`
-	CanTransfer  bool      `json:"can_transfer"`
-	IPRestricted bool      `json:"ip_restricted"`
-	IPs          []string  `json:"ips,omitempty"`
-	Created      time.Time `json:"created,omitzero"`
-	Expires      time.Time `json:"expires,omitzero"`
-	Risks        []string  `json:"risks,omitempty"` // withdrawals-enabled, no-ip-restriction, trading-enabled, old-key
+	Owner       string   `json:"owner"` // "master" or the sub-account (name/e-mail)
+	Sub         bool     `json:"sub"`
+	APIKey      string   `json:"api_key"` // masked (secret.Mask)
+	Label       string   `json:"label,omitempty"`
+	Permissions []string `json:"permissions"`
+	CanTrade    bool     `json:"can_trade"`
+	CanWithdraw bool     `json:"can_withdraw"`
+	// WithdrawUnknown: the venue does not tell whether this key can
+	// withdraw (Binance, for sub-account keys seen from the master).
+	// Selectors and risk flags treat it as possibly enabled.
+	WithdrawUnknown bool      `json:"withdraw_unknown,omitempty"`
+	CanTransfer     bool      `json:"can_transfer"`
+	IPRestricted    bool      `json:"ip_restricted"`
+	IPs             []string  `json:"ips,omitempty"`
+	Created         time.Time `json:"created,omitzero"`
+	Expires         time.Time `json:"expires,omitzero"`
+	Risks           []string  `json:"risks,omitempty"` // withdrawals-enabled, withdrawals-unknown, no-ip-restriction, trading-enabled, old-key
 }
 
 // Withdrawal is one withdrawal (the payload of withdrawals.list).
@@ -107,11 +111,17 @@ type Trade struct {
 	Time     time.Time `json:"time"`
 }
 
+// MayWithdraw reports whether the key can, or may (unknown), withdraw: the
+// meaning of the withdraw_enabled selector.
+func (k Key) MayWithdraw() bool { return k.CanWithdraw || k.WithdrawUnknown }
+
 // KeyRisks returns the standard risk flags for a key.
 func KeyRisks(k Key, now time.Time) []string {
 	var r []string
 	if k.CanWithdraw {
 		r = append(r, "withdrawals-enabled")
+	} else if k.WithdrawUnknown {
+		r = append(r, "withdrawals-unknown")
 	}
 	if !k.IPRestricted {
 		r = append(r, "no-ip-restriction")

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -130,25 +129,6 @@ func (r *emuRun) subKeys(t *testing.T) []string {
 	return out
 }
 
-// subKeyRowsShowWithdrawals reports whether the venue's sub-account key
-// rows carry a withdrawal permission field.
-func (r *emuRun) subKeyRowsShowWithdrawals(t *testing.T) bool {
-	t.Helper()
-	var body struct {
-		Rows []map[string]any `json:"rows"`
-	}
-	r.get(t, pathSubKeys, url.Values{"email": {confSubs[0]}}, &body)
-	for _, row := range body.Rows {
-		if _, ok := row["canWithdraw"]; ok {
-			return true
-		}
-		if _, ok := row["enableWithdrawals"]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // testEnv is the executors' Env in emulator tests. Without keep-alive no
 // connection is left half-open when a test's emulator shuts down (which
 // would hold its Close for its 2 s grace period).
@@ -164,13 +144,6 @@ type harness struct {
 func (h *harness) New(t *testing.T) (executors.Executor, executors.Account) {
 	t.Helper()
 	h.cur = startEmulator(t, "conformance.yaml", confMasterKey, confMasterSecret, "hmac")
-	if strings.HasSuffix(t.Name(), "/KeysInventory") && !h.cur.subKeyRowsShowWithdrawals(t) {
-		// Binance's sub-account key list (rows of GET
-		// /sapi/v1/sub-account/subAccountApi) has no withdrawal flag, so a
-		// master cannot see that a sub key may withdraw; the executor reads
-		// canWithdraw/enableWithdrawals when a venue sends one.
-		t.Skip("the venue's sub-account key rows carry no withdrawal permission: nothing to flag")
-	}
 	e, err := Driver().New(h.cur.acct, testEnv())
 	if err != nil {
 		t.Fatalf("new executor: %v", err)

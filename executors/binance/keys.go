@@ -183,7 +183,8 @@ func firstError(errs []error) error {
 func (k subKey) toKey(now time.Time) executors.Key {
 	key := executors.Key{Owner: k.row.Email, Sub: true, APIKey: mask(k.row.APIKey), Label: k.row.APIName,
 		Permissions: []string{"read"}, CanTrade: k.row.CanTrade || k.row.CanFuturesTrade || k.row.CanVanillaOptions,
-		CanWithdraw: k.row.canWithdraw(), CanTransfer: k.row.CanUniversalTransfer,
+		CanWithdraw: k.row.canWithdraw(), WithdrawUnknown: k.row.CanWithdraw == nil && k.row.EnableWithdrawals == nil,
+		CanTransfer:  k.row.CanUniversalTransfer,
 		IPRestricted: k.ipLock, IPs: k.ips, Created: msTime(k.row.Timestamp)}
 	for _, p := range []struct {
 		on   bool
@@ -251,6 +252,8 @@ func keyFinding(k executors.Key) (executors.Finding, bool) {
 	switch {
 	case k.CanWithdraw:
 		sev = "high"
+	case k.WithdrawUnknown:
+		sev = "medium"
 	case contains(k.Risks, "no-ip-restriction") && (k.CanTrade || k.CanTransfer):
 		sev = "medium"
 	}
@@ -259,6 +262,9 @@ func keyFinding(k executors.Key) (executors.Finding, bool) {
 		subject = fmt.Sprintf("key %s %q (sub %s)", k.APIKey, k.Label, k.Owner)
 	}
 	f := executors.Finding{Severity: sev, Subject: subject, Message: "risky key: " + strings.Join(k.Risks, ", ")}
+	if k.WithdrawUnknown {
+		f.Message += " (Binance does not show a master whether a sub-account key can withdraw: treat it as if it could)"
+	}
 	if k.Sub {
 		f.Fix = "run keys.revoke with scope sub_accounts and key_ids for this key (method delete, or ip_lock to freeze it)"
 	} else {
@@ -330,7 +336,9 @@ func selectKeys(keys []subKey, p executors.Params, now time.Time) []subKey {
 		nk := k.toKey(now)
 		switch sel {
 		case "withdraw_enabled":
-			if !nk.CanWithdraw {
+			// Binance does not show the master a sub key's withdrawal
+			// permission: an unknown one is treated as enabled.
+			if !nk.MayWithdraw() {
 				continue
 			}
 		case "risky":

@@ -100,16 +100,23 @@ func (x *Executor) listWithdrawals(ctx context.Context, since time.Duration) ([]
 	for _, a := range accts {
 		curs = append(curs, a.Currency)
 	}
-	var out []withdrawalItem
-	for _, cur := range sortedUnique(curs) {
-		params := q("currency", cur)
+	// One list per currency, independent of each other: read them
+	// concurrently (the pacer keeps them within the pool).
+	curs = sortedUnique(curs)
+	lists := make([][]withdrawalItem, len(curs))
+	errs := make([]error, len(curs))
+	parallel(len(curs), listParallel, func(i int) {
+		params := q("currency", curs[i])
 		if since > 0 {
 			params.Set("startAt", fmt.Sprint(x.env.Now().Add(-since).UnixMilli()))
 		}
-		items, err := listPaged[withdrawalItem](ctx, x, x.spot, "list "+cur+" withdrawals", "/api/v1/withdrawals", params, 100)
-		out = append(out, items...)
-		if err != nil {
-			return out, err
+		lists[i], errs[i] = listPaged[withdrawalItem](ctx, x, x.spot, "list "+curs[i]+" withdrawals", "/api/v1/withdrawals", params, 100)
+	})
+	var out []withdrawalItem
+	for i := range curs {
+		out = append(out, lists[i]...)
+		if errs[i] != nil {
+			return out, errs[i]
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt > out[j].CreatedAt })

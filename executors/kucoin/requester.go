@@ -449,6 +449,13 @@ func newPacer(env executors.Env) *pacer {
 	return &pacer{set: &poolSet{pools: map[string]*poolState{}}, now: env.Now, sleep: env.Sleep}
 }
 
+// defaultPoolLimit is each pool's VIP0 quota per window (EXCHANGES.md
+// §2.6), assumed until the venue's gw-ratelimit headers say otherwise.
+var defaultPoolLimit = map[string]int{poolSpot: 4000, poolFutures: 2000, poolManagement: 2000, poolPublic: 2000}
+
+// poolWindow is the length of KuCoin's rate-limit window.
+const poolWindow = 30 * time.Second
+
 // reserve is how much of a pool the pacer keeps untouched.
 func reserve(limit int) int {
 	return max(10, limit/50)
@@ -462,6 +469,12 @@ const maxPace = 30 * time.Second
 func (p *pacer) wait(ctx context.Context, pool string, weight int) error {
 	p.set.mu.Lock()
 	st := p.set.pools[pool]
+	if st == nil && defaultPoolLimit[pool] > 0 {
+		// No answer seen yet: assume the VIP0 quota and a fresh window,
+		// so that a first burst of parallel requests is paced too.
+		st = &poolState{limit: defaultPoolLimit[pool], remaining: defaultPoolLimit[pool], resetAt: p.now().Add(poolWindow)}
+		p.set.pools[pool] = st
+	}
 	var d time.Duration
 	if st != nil {
 		now := p.now()
