@@ -96,6 +96,33 @@ type ActionSpec struct {
 	Local  bool
 	Params []ParamSpec
 	Doc    string
+	// Reads (read-only actions) and Affects (mutating actions) name the
+	// kinds of state involved: balances, positions, orders, keys,
+	// withdrawals, trades. A mutation waits for earlier reads of what it
+	// affects, so e.g. snapshot-before is really taken before the freeze.
+	Reads, Affects []string
+}
+
+// State kinds for ActionSpec.Reads and Affects.
+const (
+	StateBalances    = "balances"
+	StatePositions   = "positions"
+	StateOrders      = "orders"
+	StateKeys        = "keys"
+	StateWithdrawals = "withdrawals"
+	StateTrades      = "trades"
+)
+
+// Overlaps reports whether a mutation of spec m may change what read r reads.
+func Overlaps(m, r ActionSpec) bool {
+	for _, a := range m.Affects {
+		for _, b := range r.Reads {
+			if a == b {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Param returns the spec of the named parameter.
@@ -115,19 +142,19 @@ var symbolsParam = ParamSpec{Name: "symbols", Type: StringList,
 
 // catalog is the action catalog of DESIGN.md.
 var catalog = map[string]ActionSpec{
-	SnapshotBalances: {Name: SnapshotBalances, Doc: "snapshot every wallet, margin and futures balance and open position (and sub-accounts for a master)",
+	SnapshotBalances: {Name: SnapshotBalances, Reads: []string{StateBalances, StatePositions}, Doc: "snapshot every wallet, margin and futures balance and open position (and sub-accounts for a master)",
 		Params: []ParamSpec{{Name: "include_sub_accounts", Type: Bool, Default: true, Doc: "also snapshot each sub-account (master keys only)"}}},
-	OrdersList: {Name: OrdersList, Doc: "list open orders (including conditional, stop, algo and order-list orders)",
+	OrdersList: {Name: OrdersList, Reads: []string{StateOrders}, Doc: "list open orders (including conditional, stop, algo and order-list orders)",
 		Params: []ParamSpec{productsParam, symbolsParam}},
-	OrdersCancelAll: {Name: OrdersCancelAll, Mutating: true, Doc: "cancel every open order on the chosen products, then re-list to confirm nothing is left",
+	OrdersCancelAll: {Name: OrdersCancelAll, Mutating: true, Affects: []string{StateOrders, StateBalances}, Doc: "cancel every open order on the chosen products, then re-list to confirm nothing is left",
 		Params: []ParamSpec{productsParam, symbolsParam,
 			{Name: "confirm_timeout", Type: Duration, Default: 10 * time.Second, Doc: "how long to keep re-listing until the book is empty (cancels are asynchronous on some venues)"}}},
-	OrdersDeadman: {Name: OrdersDeadman, Mutating: true, Doc: "arm the exchange's countdown cancel-all (dead-man switch)",
+	OrdersDeadman: {Name: OrdersDeadman, Mutating: true, Affects: []string{StateOrders, StateBalances}, Doc: "arm the exchange's countdown cancel-all (dead-man switch)",
 		Params: []ParamSpec{productsParam, symbolsParam,
 			{Name: "countdown", Type: Duration, Default: 60 * time.Second, Doc: "time after which the exchange cancels everything unless re-armed"}}},
-	KeysInventory: {Name: KeysInventory, Doc: "inventory the calling key and (for a master) every sub-account key; flag risky keys",
+	KeysInventory: {Name: KeysInventory, Reads: []string{StateKeys}, Doc: "inventory the calling key and (for a master) every sub-account key; flag risky keys",
 		Params: []ParamSpec{{Name: "include_sub_accounts", Type: Bool, Default: true}}},
-	KeysRevoke: {Name: KeysRevoke, Mutating: true, Doc: "neutralise API keys: delete, IP-lock or strip permissions; the master's own key becomes a manual step",
+	KeysRevoke: {Name: KeysRevoke, Mutating: true, Affects: []string{StateKeys, StateBalances}, Doc: "neutralise API keys: delete, IP-lock or strip permissions; the master's own key becomes a manual step",
 		Params: []ParamSpec{
 			{Name: "scope", Type: String, Enum: []string{"sub_accounts", "master", "all"}, Default: "sub_accounts", Doc: "which keys to consider"},
 			{Name: "method", Type: String, Enum: []string{"delete", "ip_lock", "strip_permissions"}, Default: "delete"},
@@ -137,24 +164,24 @@ var catalog = map[string]ActionSpec{
 			{Name: "ip_whitelist", Type: StringList, Default: []string{"192.0.2.1"}, Doc: "sinkhole IPs for method ip_lock"},
 			{Name: "sweep_if_no_passphrase", Type: Bool, Default: false, Doc: "KuCoin: sweep the sub-account's funds to the master when its key cannot be revoked"},
 		}},
-	KeysVerifyRejected: {Name: KeysVerifyRejected, Doc: "probe a key until the exchange rejects it; records the proof",
+	KeysVerifyRejected: {Name: KeysVerifyRejected, Reads: []string{StateKeys}, Doc: "probe a key until the exchange rejects it; records the proof",
 		Params: []ParamSpec{
 			{Name: "api_key", Type: String, Doc: "the key to probe (public id); default: the account's own key"},
 			{Name: "interval", Type: Duration, Default: 5 * time.Second},
 			{Name: "deadline", Type: Duration, Default: 30 * time.Second},
 		}},
-	WithdrawalsList: {Name: WithdrawalsList, Doc: "recent withdrawals with status; pending ones flagged",
+	WithdrawalsList: {Name: WithdrawalsList, Reads: []string{StateWithdrawals}, Doc: "recent withdrawals with status; pending ones flagged",
 		Params: []ParamSpec{{Name: "since", Type: Duration, Default: 7 * 24 * time.Hour}}},
-	WithdrawalsCancelPending: {Name: WithdrawalsCancelPending, Mutating: true, Doc: "cancel every withdrawal still cancellable; a manual step where the venue cannot",
+	WithdrawalsCancelPending: {Name: WithdrawalsCancelPending, Mutating: true, Affects: []string{StateWithdrawals, StateBalances}, Doc: "cancel every withdrawal still cancellable; a manual step where the venue cannot",
 		Params: []ParamSpec{{Name: "since", Type: Duration, Default: 7 * 24 * time.Hour}}},
-	PositionsClose: {Name: PositionsClose, Mutating: true, Doc: "flatten futures positions with reduce-only market orders",
+	PositionsClose: {Name: PositionsClose, Mutating: true, Affects: []string{StatePositions, StateBalances, StateOrders, StateTrades}, Doc: "flatten futures positions with reduce-only market orders",
 		Params: []ParamSpec{productsParam, symbolsParam}},
-	FundsSweep: {Name: FundsSweep, Mutating: true, Doc: "move free balances of sub-accounts to the master",
+	FundsSweep: {Name: FundsSweep, Mutating: true, Affects: []string{StateBalances}, Doc: "move free balances of sub-accounts to the master",
 		Params: []ParamSpec{
 			{Name: "sub_accounts", Type: StringList, Doc: "only these sub-accounts; default: all"},
 			{Name: "assets", Type: StringList, Doc: "only these assets; default: all"},
 		}},
-	TradesRecent: {Name: TradesRecent, Doc: "trades of the last hours on the symbols held or traded",
+	TradesRecent: {Name: TradesRecent, Reads: []string{StateTrades}, Doc: "trades of the last hours on the symbols held or traded",
 		Params: []ParamSpec{{Name: "since", Type: Duration, Default: 24 * time.Hour}, symbolsParam}},
 	Manual: {Name: Manual, Local: true, Doc: "a step a human must do; on a TTY the run waits for it, otherwise it stays pending",
 		Params: []ParamSpec{

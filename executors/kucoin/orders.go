@@ -462,10 +462,12 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 
 	cancelled := map[unit]bool{}
-	var errs []error
+	failed := map[unit]error{} // latest error of each unit whose cancel failed
 	// sendUnits sends the cancel requests of units not cancelled yet,
 	// concurrently. Once the audit trail refuses an intent, nothing more
-	// is sent.
+	// is sent. A unit whose cancel failed retryably (5xx, timeout: the
+	// outcome is unknown) may be sent again, but only after the next
+	// re-list shows its orders still open.
 	sendUnits := func(os []openOrder) error {
 		var todo []unit
 		for _, u := range unitsOf(os) {
@@ -492,7 +494,12 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 					auditErr = err
 				}
 			case err != nil:
-				errs = append(errs, err)
+				failed[todo[i]] = err
+				if executors.Retryable(err) {
+					delete(cancelled, todo[i])
+				}
+			default:
+				delete(failed, todo[i])
 			}
 		})
 		return auditErr
@@ -504,7 +511,10 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	// Confirm by re-listing.
 	deadline := x.env.Now().Add(req.Params.Duration("confirm_timeout"))
 	wait := 50 * time.Millisecond
-	var remaining []openOrder
+	var (
+		remaining   []openOrder
+		lastListErr error
+	)
 	for round := 0; ; round++ {
 		remaining, err = x.listOrders(ctx, sel)
 		if err == nil && len(remaining) == 0 {
@@ -520,7 +530,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		}
 		if round >= 40 || !x.env.Now().Before(deadline) || ctx.Err() != nil {
 			if err != nil {
-				errs = append(errs, err)
+				lastListErr = err
 			}
 			break
 		}
@@ -528,6 +538,23 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			break
 		}
 		wait = min(wait*2, time.Second)
+	}
+
+	// A unit's failure stands unless the re-list settled it: a retryable
+	// failure (unknown outcome) of a unit with no order left open means
+	// the cancel happened after all, or a later resend succeeded.
+	open := map[unit]bool{}
+	for _, u := range unitsOf(remaining) {
+		open[u] = true
+	}
+	var errs []error
+	for _, u := range unitsOf(append(append([]openOrder(nil), orders...), remaining...)) {
+		if err, ok := failed[u]; ok && (open[u] || !executors.Retryable(err)) {
+			errs = append(errs, err)
+		}
+	}
+	if lastListErr != nil {
+		errs = append(errs, lastListErr)
 	}
 
 	res := executors.Result{Counts: map[string]int{}}

@@ -483,7 +483,11 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 			out.note("plan only: nothing was resumed (no terminal to confirm on; pass --yes to resume)")
 			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
 		}
-		fmt.Fprint(f.Out, "Type \"execute\" to resume the run (anything else aborts): ")
+		promptTo := f.Out
+		if o.JSON {
+			promptTo = f.ErrOut // stdout holds only the JSON document
+		}
+		fmt.Fprint(promptTo, "Type \"execute\" to resume the run (anything else aborts): ")
 		line, _ := bufio.NewReader(f.In).ReadString('\n')
 		if strings.TrimSpace(line) != "execute" {
 			out.note("not confirmed: nothing was resumed")

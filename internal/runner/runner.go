@@ -351,7 +351,8 @@ func (r *run) sortedResults() []StepResult {
 // So read-only steps that precede the first mutation (snapshot-before, key
 // inventory) start together with it, and the mutating step lists what it
 // will change meanwhile; its mutations themselves are held (auditHooks.gate)
-// until those earlier reads are done, so they observe the state before any
+// until the earlier reads of the state they change are done (see
+// mutationGates), so snapshot-before observes the state before any
 // mutation reaches the exchange.
 func dependencies(steps []playbooks.Step) [][]int {
 	barrier := func(s playbooks.Step) bool {
@@ -384,6 +385,7 @@ func dependencies(steps []playbooks.Step) [][]int {
 func (r *run) schedule(ctx context.Context) string {
 	steps := r.o.Playbook.Steps
 	deps := dependencies(steps)
+	gates := mutationGates(steps)
 	var (
 		abortMu   sync.Mutex
 		abortedAt string
@@ -450,7 +452,7 @@ func (r *run) schedule(ctx context.Context) string {
 						res = r.skipped(step, t, "skipped: run interrupted")
 					default:
 						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
-						res = r.runOne(ctx, step, t, earlierDone(done[:i]))
+						res = r.runOne(ctx, step, t, earlierDone(done, gates[i]))
 					}
 					r.recordResult(res)
 					r.addResult(res)
@@ -483,12 +485,33 @@ func (r *run) schedule(ctx context.Context) string {
 	return aborted()
 }
 
-// earlierDone returns a channel closed once every channel in done is closed.
-func earlierDone(done []chan struct{}) <-chan struct{} {
+// mutationGates returns, for each step, the earlier read-only steps its
+// mutations must wait for: those that read what the step changes (a
+// freeze waits for snapshot-before and order lists, a key revocation for
+// the key inventory). Reads of unrelated state (trades, keys while
+// cancelling orders) keep overlapping.
+func mutationGates(steps []playbooks.Step) [][]int {
+	gates := make([][]int, len(steps))
+	for i, s := range steps {
+		m, _ := executors.Lookup(s.Action)
+		if !m.Mutating {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			if r, _ := executors.Lookup(steps[j].Action); executors.Overlaps(m, r) {
+				gates[i] = append(gates[i], j)
+			}
+		}
+	}
+	return gates
+}
+
+// earlierDone returns a channel closed once done[j] is closed for every j in idx.
+func earlierDone(done []chan struct{}, idx []int) <-chan struct{} {
 	all := make(chan struct{})
 	go func() {
-		for _, d := range done {
-			<-d
+		for _, j := range idx {
+			<-done[j]
 		}
 		close(all)
 	}()
@@ -548,9 +571,9 @@ func (r *run) recordResult(res StepResult) {
 	_, _ = r.record(audit.Event{Phase: "info", Step: res.Step, Account: res.Account, Action: res.Action, Result: summary})
 }
 
-// runOne runs one step on one account. gate is closed once every earlier
-// step of the account has finished: mutations wait for it (see
-// auditHooks.Intent), reads do not.
+// runOne runs one step on one account. gate is closed once the earlier
+// steps of the account that read what this step changes have finished:
+// mutations wait for it (see auditHooks.Intent), reads do not.
 func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}) StepResult {
 	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
@@ -617,15 +640,21 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 	if r.o.DryRun {
 		exec = executors.DryRun(exec)
 	}
-	req := executors.Request{Action: step.Action, Step: step.ID, Params: params,
-		Hooks: &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate}}
-	var result executors.Result
+	hooks := &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate}
+	req := executors.Request{Action: step.Action, Step: step.ID, Params: params, Hooks: hooks}
+	var (
+		result  executors.Result
+		earlier []executors.Result // results of the failed attempts before the last
+		doneAt  int                // mutations done before the last attempt
+	)
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
+		doneAt = len(hooks.succeeded())
 		result, err = exec.Do(sctx, req)
 		if err == nil || attempt >= step.Retries || !executors.Retryable(err) || sctx.Err() != nil {
 			break
 		}
+		earlier = append(earlier, result)
 		wait := r.backoff(attempt)
 		if ra, ok := executors.RetryAfter(err); ok && ra > wait {
 			wait = ra
@@ -633,13 +662,58 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 			Result: map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)}})
 		if serr := r.o.Sleep(sctx, wait); serr != nil {
+			earlier = earlier[:len(earlier)-1] // result stays the last attempt's
 			break
 		}
 	}
 	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("step timed out after %s: %w", timeout, err)
 	}
+	if len(earlier) > 0 {
+		result = mergeAttempts(earlier, hooks.succeeded()[:doneAt], result)
+	}
 	return finish(result, err)
+}
+
+// mergeAttempts keeps what failed attempts changed in the result of the
+// last one. A retried step's last attempt only sees what is left (a
+// cancel-all that re-lists finds "nothing to do" when the first attempt
+// cancelled everything before failing), so without this the report would
+// hide mutations that the trail shows were carried out. done are the
+// mutations that succeeded before the last attempt.
+func mergeAttempts(earlier []executors.Result, done []executors.Mutation, last executors.Result) executors.Result {
+	seen := map[executors.Change]bool{}
+	for _, c := range last.Changes {
+		seen[c] = true
+	}
+	var prior []executors.Change
+	for _, r := range earlier {
+		for _, c := range r.Changes {
+			if !seen[c] {
+				seen[c] = true
+				prior = append(prior, c)
+			}
+		}
+	}
+	if len(prior) == 0 {
+		// The failed attempts reported nothing: name their mutations.
+		for _, m := range done {
+			c := executors.Change{Kind: m.Kind, Target: m.Target, Irreversible: m.Irreversible}
+			if !seen[c] {
+				seen[c] = true
+				prior = append(prior, c)
+			}
+		}
+	}
+	if len(prior) == 0 && len(done) == 0 {
+		return last
+	}
+	last.Changes = append(prior, last.Changes...)
+	if last.Status == executors.StatusOK {
+		last.Status = executors.StatusChanged
+	}
+	last.Summary = fmt.Sprintf("%s (after %d attempts; the earlier ones carried out %d mutation(s))", last.Summary, len(earlier)+1, len(done))
+	return last
 }
 
 // backoff is exponential with full jitter: uniform in [0, min(max, base·2^n)].
@@ -826,6 +900,16 @@ type auditHooks struct {
 	// changes, while the mutating step's own reads (listing what to cancel)
 	// overlap with them.
 	gate <-chan struct{}
+
+	mu   sync.Mutex
+	done []executors.Mutation // mutations whose send succeeded, in order
+}
+
+// succeeded returns the mutations sent successfully so far.
+func (h *auditHooks) succeeded() []executors.Mutation {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]executors.Mutation(nil), h.done...)
 }
 
 func (h *auditHooks) summary(m executors.Mutation) map[string]string {
@@ -862,6 +946,11 @@ func (h *auditHooks) Intent(ctx context.Context, m executors.Mutation) error {
 
 func (h *auditHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
 	res := map[string]any{"ok": err == nil}
+	if err == nil {
+		h.mu.Lock()
+		h.done = append(h.done, m)
+		h.mu.Unlock()
+	}
 	if err != nil {
 		res["error"] = err.Error()
 		res["error_class"] = executors.ClassOf(err)

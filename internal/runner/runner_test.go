@@ -559,3 +559,22 @@ func (d *delayed) Do(ctx context.Context, req executors.Request) (executors.Resu
 func (d *delayed) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
 	return d.inner.Plan(ctx, req)
 }
+
+func TestMutationGates(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: snap, action: snapshot.balances}
+  - {id: inv, action: keys.inventory}
+  - {id: trades, action: trades.recent}
+  - {id: freeze, action: orders.cancel_all}
+  - {id: revoke, action: keys.revoke, irreversible: true}
+`)
+	got := mutationGates(pb.Steps)
+	want := [][]int{nil, nil, nil, {0}, {0, 1}}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("gates[%s] = %v, want %v", pb.Steps[i].ID, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// benchLatency is issue 6's injected latency (one round trip, see
+// BoundRoundTrips).
+const benchLatency = 40 * time.Millisecond
+
+// BenchmarkSuspectedKeyLeak runs suspected-key-leak live against the
+// emulator at 1/4, 1 and 4 times issue 6's state, and reports per run:
+//
+//	wall-ms        wall time of the parallel run
+//	wall/bound     wall time / (BoundRoundTrips × latency); target ≤ 1.5
+//	speedup        sequential baseline's wall time / the parallel run's; target ≥ 15
+//	                (baseline at 1/4 and 1× only: at 4× it would take minutes)
+//	throttled      429 and 418 answers in the emulator's log; target 0
+//	first-mut-ms   start → arrival of the first mutating request; target < RTT + 100 ms
+//	requests       venue requests the run sent
+//
+// Run it with `make bench` (-benchtime 1x -count 5, benchstat-comparable).
+func BenchmarkSuspectedKeyLeak(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		factor   float64
+		baseline bool
+	}{
+		{"size=0.25x", 0.25, true},
+		{"size=1x", 1, true},
+		{"size=4x", 4, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			size := Scaled(c.factor)
+			bound := time.Duration(BoundRoundTrips) * benchLatency
+			for b.Loop() {
+				ctx := context.Background()
+				out := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Dir: b.TempDir()})
+				b.ReportMetric(float64(out.Wall.Milliseconds()), "wall-ms")
+				b.ReportMetric(float64(out.Wall)/float64(bound), "wall/bound")
+				b.ReportMetric(float64(out.Throttled), "throttled")
+				b.ReportMetric(float64(out.FirstMutation)/float64(time.Millisecond), "first-mut-ms")
+				b.ReportMetric(float64(len(out.Requests)), "requests")
+				b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")
+				if c.baseline {
+					seq := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Dir: b.TempDir(), Sequential: true})
+					b.ReportMetric(float64(seq.Wall.Milliseconds()), "baseline-ms")
+					b.ReportMetric(float64(seq.Wall)/float64(out.Wall), "speedup")
+				}
+			}
+			// The timings are the custom metrics; ns/op would count the
+			// baseline and the emulator's set-up too.
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func mustRun(b *testing.B, ctx context.Context, cfg Config) *Outcome {
+	b.Helper()
+	out, err := Run(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A failed step is reported (metric failed-steps, and logged) rather
+	// than fatal, so that the timings of the other sizes still come out;
+	// TestQuarterScenarioEndState is the test that fails on it.
+	if err := out.Failures(); err != nil {
+		b.Logf("%s run: %v", mode(cfg), err)
+	}
+	return out
+}
+
+func mode(cfg Config) string {
+	if cfg.Sequential {
+		return fmt.Sprintf("sequential %v", cfg.Size)
+	}
+	return fmt.Sprintf("parallel %v", cfg.Size)
+}

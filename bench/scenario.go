@@ -1,0 +1,214 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/accounts"
+	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/cli"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+	"github.com/panicbutton/panicbutton/internal/emulator/venues"
+	"github.com/panicbutton/panicbutton/internal/runner"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// Playbook is the playbook the benchmark runs.
+const Playbook = "suspected-key-leak"
+
+// Config is one benchmark run.
+type Config struct {
+	Size Size
+	// Latency is the emulator's injected latency (Config.Latency): it
+	// sleeps that long before answering each request, so on loopback one
+	// request/response round trip takes Latency.
+	Latency time.Duration
+	// Sequential is the baseline: every HTTP request of the process goes
+	// through one mutex (no two requests in flight, process-wide) and the
+	// runner handles one account at a time. The SDK calls are the same.
+	Sequential bool
+	// Dir receives the state, the accounts file and the run directory.
+	Dir string
+}
+
+// Outcome is what one run measured.
+type Outcome struct {
+	// Wall is the time from the start (before the accounts file is read)
+	// to runner.Run's return.
+	Wall time.Duration
+	// FirstMutation is the time from the start to the arrival at the
+	// emulator of the first mutating request; -1 when there was none.
+	FirstMutation time.Duration
+	// Throttled counts the 429 and 418 answers in the emulator's log.
+	Throttled int
+	// Requests is the emulator's request log of the run (venue requests).
+	Requests []emu.Entry
+	Report   *runner.Report
+	// AuditPath is the run's audit trail.
+	AuditPath string
+}
+
+// serialTransport lets one request through at a time, process-wide.
+type serialTransport struct {
+	mu   *sync.Mutex
+	base http.RoundTripper
+}
+
+func newSerialTransport(base http.RoundTripper) serialTransport {
+	return serialTransport{mu: &sync.Mutex{}, base: base}
+}
+
+func (t serialTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.base.RoundTrip(r)
+}
+
+// Emulator is a started emulator with the generated state.
+type Emulator struct {
+	Server *emulator.Server
+	URL    string
+}
+
+// StartEmulator writes the state of size s into dir, loads it and starts
+// the emulator on loopback with the given latency. The caller closes it.
+func StartEmulator(dir string, s Size, latency time.Duration) (*Emulator, error) {
+	path, err := WriteState(dir, s)
+	if err != nil {
+		return nil, err
+	}
+	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: latency}
+	vs, err := emulator.LoadState(os.DirFS(filepath.Dir(path)), filepath.Base(path), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load generated state: %w", err)
+	}
+	srv := emulator.New(cfg, vs)
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start emulator: %w", err)
+	}
+	return &Emulator{Server: srv, URL: url}, nil
+}
+
+// Run starts an emulator with the state of cfg.Size and runs the playbook
+// live against it (no dry-run, no confirmation, as `run --yes`): accounts
+// file → accounts.Load and Resolver → executors from cli.NewRegistry →
+// runner.Run with an audit trail. The emulator is closed on return; its
+// request log is in the Outcome.
+func Run(ctx context.Context, cfg Config) (*Outcome, error) {
+	em, err := StartEmulator(cfg.Dir, cfg.Size, cfg.Latency)
+	if err != nil {
+		return nil, err
+	}
+	defer em.Server.Close()
+	return RunAgainst(ctx, em, cfg)
+}
+
+// RunAgainst runs the playbook against an emulator already started (see
+// Run). The emulator is left running.
+func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error) {
+	acctPath := filepath.Join(cfg.Dir, "accounts", "accounts.yaml")
+	if err := em.Server.WriteAccounts(acctPath, em.URL); err != nil {
+		return nil, fmt.Errorf("write accounts file: %w", err)
+	}
+	reg := cli.NewRegistry()
+	env := executors.Env{}
+	concurrency := 0 // the runner's default
+	if cfg.Sequential {
+		env.Transport = newSerialTransport(http.DefaultTransport.(*http.Transport).Clone())
+		concurrency = 1
+	}
+	pb, err := playbooks.Builtin(Playbook)
+	if err != nil {
+		return nil, fmt.Errorf("load playbook %s: %w", Playbook, err)
+	}
+
+	start := time.Now()
+	file, err := accounts.Load(acctPath, reg.Exchanges())
+	if err != nil {
+		return nil, fmt.Errorf("load accounts: %w", err)
+	}
+	entries, err := file.Select(nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("select accounts: %w", err)
+	}
+	refs := make([]playbooks.AccountRef, len(entries))
+	for i, e := range entries {
+		refs[i] = playbooks.AccountRef{Name: e.Name, Exchange: e.Exchange, Tags: e.Tags}
+	}
+	if err := pb.Check(playbooks.Env{Accounts: refs, Supports: reg.Supports, Inputs: map[string]string{}}); err != nil {
+		return nil, fmt.Errorf("check playbook: %w", err)
+	}
+	inputs := map[string]string{}
+	for _, in := range pb.Inputs {
+		inputs[in.Name] = in.Default
+	}
+	res := accounts.Resolver{}
+	var targets []runner.Target
+	for i, ref := range refs {
+		acct, err := res.Resolve(ctx, file, entries[i])
+		if err != nil {
+			return nil, fmt.Errorf("resolve account %s: %w", ref.Name, err)
+		}
+		exec, err := reg.New(acct, env)
+		if err != nil {
+			return nil, fmt.Errorf("build executor for %s: %w", ref.Name, err)
+		}
+		targets = append(targets, runner.Target{Ref: ref, Exec: exec})
+	}
+	runID := fmt.Sprintf("bench-%d", start.UnixNano())
+	runDir := filepath.Join(cfg.Dir, "runs", runID)
+	log, err := audit.Create(runDir, runID, audit.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("create audit trail: %w", err)
+	}
+	defer log.Close()
+	rep, err := runner.Run(ctx, runner.Options{
+		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, RunDir: runDir,
+		Audit: log, Concurrency: concurrency, Version: "bench",
+	})
+	wall := time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", Playbook, err)
+	}
+	out := &Outcome{Wall: wall, FirstMutation: -1, Report: rep, AuditPath: log.Path()}
+	for _, e := range em.Server.Requests() {
+		if e.Kind == emu.KindAdmin {
+			continue
+		}
+		out.Requests = append(out.Requests, e)
+		if e.Status == http.StatusTooManyRequests || e.Status == http.StatusTeapot {
+			out.Throttled++
+		}
+		if e.Kind == emu.KindMutation && (out.FirstMutation < 0 || e.Time.Sub(start) < out.FirstMutation) {
+			out.FirstMutation = e.Time.Sub(start)
+		}
+	}
+	return out, nil
+}
+
+// Failures lists the (step, account) results of the report that failed,
+// one line each; a benchmark run must have none.
+func (o *Outcome) Failures() error {
+	var errs []error
+	for _, r := range o.Report.Results {
+		if r.Status == executors.StatusFailed {
+			errs = append(errs, fmt.Errorf("step %s on %s failed: %s", r.Step, r.Account, firstLine(r.Summary)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
