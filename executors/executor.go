@@ -2,9 +2,13 @@ package executors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/secret"
@@ -132,6 +136,18 @@ type Mutation struct {
 	Irreversible bool
 	// Request is a redacted summary of what is sent (no secrets).
 	Request map[string]string
+}
+
+// OrderSetID is a short digest of a set of order ids. Cancel mutations put
+// it in their ID ("cancel:spot:BTCUSDT@1a2b3c4d") so that cancelling a
+// different set of orders on the same symbol — e.g. orders placed after a
+// crash, found when the run is resumed — is a different mutation, while
+// the same cancel is recognised as done.
+func OrderSetID(ids []string) string {
+	s := append([]string(nil), ids...)
+	sort.Strings(s)
+	sum := sha256.Sum256([]byte(strings.Join(s, "\n")))
+	return hex.EncodeToString(sum[:4])
 }
 
 // NopHooks accepts every mutation.

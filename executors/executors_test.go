@@ -168,3 +168,16 @@ func TestMutateSkipsWhatIsAlreadyDone(t *testing.T) {
 		t.Errorf("err=%v sent=%d outcomes=%d, want nil 0 0", err, sent, h.outcomes)
 	}
 }
+
+func TestOrderSetID(t *testing.T) {
+	a := executors.OrderSetID([]string{"1", "2", "3"})
+	if b := executors.OrderSetID([]string{"3", "1", "2"}); a != b {
+		t.Errorf("order matters: %s vs %s", a, b)
+	}
+	if c := executors.OrderSetID([]string{"1", "2", "4"}); a == c {
+		t.Errorf("different sets share an id %s", a)
+	}
+	if len(a) != 8 {
+		t.Errorf("len(%q) = %d, want 8", a, len(a))
+	}
+}

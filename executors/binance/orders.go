@@ -451,6 +451,15 @@ func (g cancelGroup) id() string {
 	return "cancel:" + g.product + ":" + g.symbol
 }
 
+// orderSetID identifies the orders this cancel targets (see executors.OrderSetID).
+func (g cancelGroup) orderSetID() string {
+	ids := make([]string, len(g.orders))
+	for i, o := range g.orders {
+		ids[i] = o.ID
+	}
+	return executors.OrderSetID(ids)
+}
+
 func (g cancelGroup) label() string {
 	if g.algo {
 		return "usdm algo " + g.symbol
@@ -713,7 +722,7 @@ func (e *Executor) cancelGroups(ctx context.Context, req executors.Request, grou
 	stopped := func() bool { mu.Lock(); defer mu.Unlock(); return auditErr != nil }
 	parallel(ctx, len(groups), e.concurrency, func(ctx context.Context, i int) {
 		g := groups[i]
-		m := executors.Mutation{ID: g.id(), Kind: "cancel-orders",
+		m := executors.Mutation{ID: g.id() + "@" + g.orderSetID(), Kind: "cancel-orders",
 			Target:  fmt.Sprintf("%s on %s", plural(len(g.orders), "open order"), g.label()),
 			Request: g.request()}
 		sent := false

@@ -165,7 +165,7 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	var cancelled []executors.Order
 	for _, g := range groups {
 		m := executors.Mutation{
-			ID:      "cancel:" + g.product + ":" + g.symbol,
+			ID:      "cancel:" + g.product + ":" + g.symbol + "@" + executors.OrderSetID(groupIDs(orders, g.product, g.symbol)),
 			Kind:    "cancel-orders",
 			Target:  fmt.Sprintf("cancel all open %s orders on %s", g.product, g.symbol),
 			Request: map[string]string{"product": g.product, "symbol": g.symbol},
@@ -919,4 +919,15 @@ func (e *Executor) tradesRecent(ctx context.Context, req executors.Request) (exe
 	}
 	return executors.Result{Status: executors.StatusOK, Data: ts, Counts: map[string]int{"trades": len(ts)},
 		Summary: fmt.Sprintf("%s in the last %s on %s", plural(len(ts), "trade"), req.Params.Duration("since"), plural(len(syms), "symbol"))}, nil
+}
+
+// groupIDs lists the ids of the orders of one (product, symbol).
+func groupIDs(orders []executors.Order, product, symbol string) []string {
+	var ids []string
+	for _, o := range orders {
+		if o.Product == product && o.Symbol == symbol {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
 }

@@ -107,7 +107,8 @@ type unit struct{ kind, tradeType, symbol string }
 
 func (o openOrder) unit() unit { return unit{o.kind, o.tradeType, o.Symbol} }
 
-// mutationID is stable for the same target across runs.
+// mutationID names the cancel's target; cancelUnit appends the digest of
+// the orders it cancels, so the same cancel is recognised across runs.
 func (u unit) mutationID() string {
 	switch u.kind {
 	case kindClassic, kindStop, kindMarginHF:
@@ -485,7 +486,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			if stop {
 				return
 			}
-			err := x.cancelUnit(ctx, req, todo[i], countIn(os, todo[i]))
+			err := x.cancelUnit(ctx, req, todo[i], idsIn(os, todo[i]))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -608,18 +609,19 @@ func unitsOf(os []openOrder) []unit {
 	return out
 }
 
-func countIn(os []openOrder, u unit) int {
-	n := 0
+func idsIn(os []openOrder, u unit) []string {
+	var ids []string
 	for _, o := range os {
 		if o.unit() == u {
-			n++
+			ids = append(ids, o.ID)
 		}
 	}
-	return n
+	return ids
 }
 
 // cancelUnit sends the one cancel request of u through req.Mutate.
-func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit, n int) error {
+func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit, ids []string) error {
+	n := len(ids)
 	svc := x.spot
 	var path string
 	var params = q("symbol", u.symbol)
@@ -651,7 +653,7 @@ func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit
 		summary[k] = params.Get(k)
 	}
 	m := executors.Mutation{
-		ID:      u.mutationID(),
+		ID:      u.mutationID() + "@" + executors.OrderSetID(ids),
 		Kind:    "cancel-orders",
 		Target:  fmt.Sprintf("%s %s %s orders (%d open)", product, u.symbol, u.kind, n),
 		Request: summary,

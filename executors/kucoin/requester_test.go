@@ -299,8 +299,9 @@ func TestOCOCancelIsHandBuilt(t *testing.T) {
 	if res.Status != executors.StatusChanged || len(res.Changes) != 1 || res.Changes[0].ID != "oco1" {
 		t.Errorf("result: got %q %+v, want changed with the OCO order oco1", res.Status, res.Changes)
 	}
-	if ids := hooks.Intents(); len(ids) != 1 || ids[0].ID != "cancel:oco:BTC-USDT" {
-		t.Errorf("intents: got %+v, want one cancel:oco:BTC-USDT", ids)
+	want := "cancel:oco:BTC-USDT@" + executors.OrderSetID([]string{"oco1"})
+	if ids := hooks.Intents(); len(ids) != 1 || ids[0].ID != want {
+		t.Errorf("intents: got %+v, want one %s", ids, want)
 	}
 }
 
