@@ -39,7 +39,7 @@ trail. Nothing leaves this machine.`,
 	}
 	cmd.Flags().StringVar(&o.Dir, "dir", ".demo", "where the demo writes its accounts file and runs")
 	cmd.Flags().StringVar(&o.Playbook, "playbook", "suspected-key-leak", "playbook to rehearse")
-	cmd.Flags().DurationVar(&o.Latency, "latency", 0, "latency the emulator adds to every response")
+	cmd.Flags().DurationVar(&o.Latency, "latency", 40*time.Millisecond, "latency the emulator adds to every response (about a real exchange round trip)")
 	return cmd
 }
 
