@@ -15,10 +15,41 @@
 // the same in every record; phase is one of start, intent, outcome, info, end.
 // The first record has phase start (it pins the tool version, the playbook name
 // and SHA-256, the mode, the account names and the redacted inputs; see
-// StartInfo), the last record of a finished run has phase end, and nothing
-// follows an end record. A log whose last record is not end belongs to a run
-// that did not finish (it crashed or is still running): it is incomplete, which
-// is not in itself evidence of tampering.
+// StartInfo), and the last record of a finished run has phase end. A log whose
+// last record is not end belongs to a run that did not finish (it crashed or is
+// still running): it is incomplete, which is not in itself evidence of
+// tampering. A log is complete when its last record has phase end.
+//
+// # Interrupted and resumed runs
+//
+// A run that crashed (no end record) can be resumed: the resumed run appends
+// to the same log, opening with a resume record. A run stopped by the
+// operator (Ctrl-C) writes an end record that says so, and can be resumed
+// too. The exact rules:
+//
+//   - An end record is interrupted when its result is a JSON object whose
+//     member "interrupted" is the literal true (see IsInterruptedEnd).
+//   - A resume record has phase info, no step, account or action, and a
+//     result that is a JSON object whose member "resume" is the string
+//     "resumed" (ResumeMarker; see IsResumeRecord). It may follow any record
+//     but an end record that is not interrupted.
+//   - Nothing follows an end record that is not interrupted.
+//   - The record after an interrupted end record, if any, is a resume record.
+//
+// So a log may hold several end records, but only when each one before the
+// last says interrupted and is immediately followed by a resume record.
+// Open re-opens an incomplete log, or one whose last record is an
+// interrupted end, and then Append accepts only a resume record next.
+//
+// # Locking
+//
+// Create and Open take an exclusive, non-blocking advisory lock (flock(2))
+// on audit.jsonl, held until Close, so that a resume cannot append to a trail
+// another process is still writing; Lock takes the same lock for readers
+// that must not race a writer. The kernel releases the lock when the process
+// dies, so a killed run can be resumed at once. The lock is advisory: it
+// stops other panicbutton processes, not other programs. On systems without
+// flock(2) (Windows among them) there is no lock.
 //
 // # Hash chain
 //
@@ -148,12 +179,25 @@ type Options struct {
 	NoSync bool
 }
 
-// Errors returned by Append.
+// Errors returned by Append, Open and Create.
 var (
 	ErrClosed   = errors.New("audit log is closed")
 	ErrEnded    = errors.New("audit log already has an end record")
 	ErrTampered = errors.New("audit log is not intact")
+	// ErrLocked: another process (or another open Log) holds the trail's
+	// lock: a run is still writing it.
+	ErrLocked = errors.New("audit trail is locked")
+	// ErrResumeExpected: the log was re-opened after an interrupted end
+	// record, and the next record must be a resume record.
+	ErrResumeExpected = errors.New("the record after an interrupted end must be a resume record")
 )
+
+// errWouldBlock is what lockFile returns when the lock is held elsewhere.
+var errWouldBlock = errors.New("lock held elsewhere")
+
+// ResumeMarker is the value of the "resume" member of a resume record's
+// result (see the package comment).
+const ResumeMarker = "resumed"
 
 // file is what a Log writes to; an *os.File in production.
 type file interface {
@@ -173,12 +217,16 @@ type Log struct {
 	seq    int64
 	head   string // hash of the last record; "" before the first
 	ended  bool
-	closed bool
-	err    error // first write/sync failure; sticky
+	// needResume: re-opened after an interrupted end record, so the next
+	// record must be a resume record.
+	needResume bool
+	closed     bool
+	err        error // first write/sync failure; sticky
 }
 
 // Create creates dir (mode 0700, parents included) if needed and a new
-// audit.jsonl in it (mode 0600); it fails if the file already exists.
+// audit.jsonl in it (mode 0600); it fails if the file already exists. The
+// Log holds the trail's lock until Close (see the package comment).
 func Create(dir, runID string, opts Options) (*Log, error) {
 	if runID == "" {
 		return nil, errors.New("create audit log: empty run id")
@@ -189,6 +237,10 @@ func Create(dir, runID string, opts Options) (*Log, error) {
 	path := filepath.Join(dir, FileName)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 	if err != nil {
+		return nil, fmt.Errorf("create audit log: %w", err)
+	}
+	if err := lock(f, dir); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("create audit log: %w", err)
 	}
 	if !opts.NoSync {
@@ -221,36 +273,107 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// lock takes the trail's lock on f (see lockFile), naming the run
+// directory dir in the error.
+func lock(f *os.File, dir string) error {
+	switch err := lockFile(f); {
+	case err == nil:
+		return nil
+	case errors.Is(err, errWouldBlock):
+		return fmt.Errorf("another panicbutton process is using run directory %s (it is still writing the audit trail; wait for it to finish or stop it first): %w", dir, ErrLocked)
+	default:
+		return fmt.Errorf("lock the audit trail in %s: %w", dir, err)
+	}
+}
+
+// Lock takes the lock of the trail at path (a run directory or an
+// audit.jsonl) without opening it for appending, for a reader that must not
+// race a writer (resuming a run reads, and may repair, the trail before it
+// calls Open). It fails with an error wrapping ErrLocked while a Log or
+// another Lock holds it. release drops the lock; call it before Open.
+func Lock(path string) (release func() error, err error) {
+	p := logPath(path)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("lock audit log: %w", err)
+	}
+	if err := lock(f, filepath.Dir(p)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock audit log: %w", err)
+	}
+	return f.Close, nil
+}
+
 // Open re-opens an existing run's log for appending (to resume a run). dir is
-// a run directory or an audit.jsonl. The chain is verified first; a log that
-// is not intact, is empty, or already has an end record is refused. Appends
-// continue its seq and chain.
+// a run directory or an audit.jsonl. It takes the trail's lock (failing with
+// ErrLocked while another process writes it), then verifies the chain; a
+// log that is not intact or is empty is refused, and so is one that ended,
+// unless its last record is an interrupted end (IsInterruptedEnd): then the
+// next Append must be a resume record (IsResumeRecord). Appends continue its
+// seq and chain.
 func Open(dir string, opts Options) (*Log, error) {
 	path := logPath(dir)
-	recs, rep, err := verify(path, "")
-	if err != nil {
-		return nil, fmt.Errorf("open audit log: %w", err)
-	}
-	if rep.Records == 0 {
-		return nil, fmt.Errorf("open audit log %s: no records", path)
-	}
-	if rep.Complete {
-		return nil, fmt.Errorf("open audit log %s: %w", path, ErrEnded)
-	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
+	fail := func(err error) (*Log, error) {
+		f.Close()
+		return nil, err
+	}
+	// Lock before reading, so that what is verified is what is continued.
+	if err := lock(f, filepath.Dir(path)); err != nil {
+		return fail(fmt.Errorf("open audit log: %w", err))
+	}
+	recs, rep, err := verify(path, "")
+	if err != nil {
+		return fail(fmt.Errorf("open audit log: %w", err))
+	}
+	if rep.Records == 0 {
+		return fail(fmt.Errorf("open audit log %s: no records", path))
+	}
 	last := recs[len(recs)-1]
+	interrupted := rep.Complete && IsInterruptedEnd(last)
+	if rep.Complete && !interrupted {
+		return fail(fmt.Errorf("open audit log %s: %w", path, ErrEnded))
+	}
 	l := newLog(path, last.RunID, f, opts)
 	l.seq = last.Seq
 	l.head = last.Hash
+	l.needResume = interrupted
 	return l, nil
 }
 
+// IsInterruptedEnd reports whether r is an end record whose result is a
+// JSON object with the member "interrupted" set to the literal true.
+func IsInterruptedEnd(r Record) bool {
+	return r.Phase == PhaseEnd && member(r.Result, "interrupted") == "true"
+}
+
+// IsResumeRecord reports whether r is a resume record: phase info, no step,
+// account or action, and a result object whose member "resume" is the
+// string ResumeMarker.
+func IsResumeRecord(r Record) bool {
+	return r.Phase == PhaseInfo && r.Step == "" && r.Account == "" && r.Action == "" &&
+		member(r.Result, "resume") == `"`+ResumeMarker+`"`
+}
+
+// member returns the raw JSON of the member name of the object in raw (""
+// when raw is not an object or has no such member). Names match exactly,
+// unlike encoding/json's struct decoding.
+func member(raw json.RawMessage, name string) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(obj[name]))
+}
+
 // Append writes one record and, unless Options.NoSync, fsyncs it before
-// returning. The first record must have phase start, and nothing may follow
-// an end record. After the first write or sync failure the Log is failed:
+// returning. The first record must have phase start; nothing may follow an
+// end record written through this Log; and in a Log re-opened after an
+// interrupted end record, the first record appended must be a resume record
+// (else ErrResumeExpected). After the first write or sync failure the Log is failed:
 // that Append and every later one return the same error, so callers that
 // must not act unaudited fail closed. A Result that cannot be marshalled, or
 // a bad phase, is reported without writing and without failing the Log.
@@ -282,6 +405,8 @@ func (l *Log) Append(e Event) (Record, error) {
 		return Record{}, fmt.Errorf("append audit record: first record must have phase %q, not %q", PhaseStart, e.Phase)
 	case l.seq > 0 && e.Phase == PhaseStart:
 		return Record{}, fmt.Errorf("append audit record: phase %q after the first record", PhaseStart)
+	case l.needResume && !IsResumeRecord(Record{Phase: e.Phase, Step: e.Step, Account: e.Account, Action: e.Action, Result: result}):
+		return Record{}, fmt.Errorf("append audit record seq %d (phase %q, step %q): %w", l.seq+1, e.Phase, e.Step, ErrResumeExpected)
 	}
 
 	prev := l.head
@@ -324,6 +449,7 @@ func (l *Log) Append(e Event) (Record, error) {
 	l.seq = b.Seq
 	l.head = hash
 	l.ended = e.Phase == PhaseEnd
+	l.needResume = false
 	return Record{
 		Seq: b.Seq, Time: b.Time, RunID: b.RunID, Step: b.Step, Account: b.Account,
 		Action: b.Action, Phase: b.Phase, Request: b.Request, Result: b.Result,
@@ -358,8 +484,8 @@ func (l *Log) Err() error {
 	return l.err
 }
 
-// Close closes the file; later Appends return ErrClosed. Closing twice is a
-// no-op.
+// Close closes the file, which releases the trail's lock; later Appends
+// return ErrClosed. Closing twice is a no-op.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -439,7 +565,8 @@ type Report struct {
 	Records int `json:"records"`
 	// Head is the hash of the last verified record.
 	Head string `json:"head"`
-	// Complete reports that the last record has phase end.
+	// Complete reports that the last record has phase end (an interrupted
+	// end included: see the package comment).
 	Complete bool `json:"complete"`
 	// FirstBad is the seq (line number) of the first bad record, 0 if intact.
 	// A log cut short of wantHead reports the seq after its last record.
@@ -501,7 +628,9 @@ func verifyBytes(data []byte, wantHead string) ([]Record, Report) {
 		recs  []Record
 		prev  = GenesisHash
 		runID string
-		ended bool
+		ended bool // the previous record is an end record
+		// interrupted: that end record is interrupted (IsInterruptedEnd).
+		interrupted bool
 	)
 	bad := func(seq int64, format string, args ...any) ([]Record, Report) {
 		rep.FirstBad = seq
@@ -567,10 +696,14 @@ func verifyBytes(data []byte, wantHead string) ([]Record, Report) {
 		if !validPhase(r.Phase) {
 			return bad(want, "unknown phase %q", r.Phase)
 		}
-		if ended {
+		if ended && !interrupted {
 			return bad(want, "record after the end record")
 		}
+		if ended && !IsResumeRecord(r) {
+			return bad(want, "the record after the interrupted end record (seq %d) is not a resume record", want-1)
+		}
 		ended = r.Phase == PhaseEnd
+		interrupted = ended && IsInterruptedEnd(r)
 		recs = append(recs, r)
 		rep.Records = len(recs)
 		rep.Head = r.Hash

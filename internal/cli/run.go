@@ -71,8 +71,10 @@ exchange first: sent again only if the target is still there. Read-only
 steps that completed keep their results (snapshot-before stays the one
 taken before containment). A tampered trail is refused (exit 2); a torn
 last line left by a crash mid-write is cut off (and kept beside the trail)
-only if everything before it verifies. A run that finished (even when
-interrupted with Ctrl-C, which records its end) cannot be resumed.
+only if everything before it verifies. A run that finished cannot be
+resumed, except one interrupted with Ctrl-C (exit 130): resuming it
+continues where it stopped. A run directory another panicbutton process is
+still writing is refused.
 
 ` + exitCodesHelp,
 		Example: `  # see what would happen, change nothing
@@ -518,6 +520,13 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 		return nil, &ExitError{Code: ExitFailed, Err: err}
 	}
 	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	// As after a fresh run: the report, rebuilt from the whole trail, now
+	// covers the interrupted run and its resume (close first: it reads the
+	// finished trail).
+	_ = log.Close()
+	if _, _, err := report.WriteFiles(dir); err != nil {
+		fmt.Fprintf(f.ErrOut, "warning: could not write the report: %v\n", err)
+	}
 	out.final(rep, nil, dir)
 	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
 }
@@ -527,6 +536,9 @@ func resumeSummary(st *runner.ResumeState) string {
 	done, doubt := st.List(runner.MutationDone), st.List(runner.MutationInDoubt)
 	s := fmt.Sprintf("resuming run %s (trail ends at seq %d, head %s): %d mutation(s) done before the interruption (not sent again), %d in doubt (re-checked against the exchange first), %d completed step result(s) kept",
 		st.RunID, st.Seq, st.Head, len(done), len(doubt), len(st.Completed))
+	if st.InterruptedAt > 0 { // resume after Ctrl-C (exit 130)
+		s += fmt.Sprintf("\n  the run was interrupted (Ctrl-C, end record at seq %d); it continues where it stopped", st.InterruptedAt)
+	}
 	for _, m := range doubt {
 		s += "\n  in doubt: " + m.Step + " on " + m.Account + ": " + m.Target
 		if m.Irreversible {

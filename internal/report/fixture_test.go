@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +31,12 @@ type fixture struct {
 	// after is called when a (step, account) result arrives; cancel stops
 	// the run.
 	after func(v *fake.Venue, step, account string, cancel context.CancelFunc)
+	// resume, when set, resumes the run once it has stopped, as
+	// `panicbutton run --resume` does, gap later on the clock: "interrupted"
+	// resumes the trail as the (cancelled) run left it, "crash" first cuts
+	// its end record off, as a kill would have left it.
+	resume string
+	gap    time.Duration
 }
 
 var fixtureStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -114,7 +123,45 @@ func makeRun(t *testing.T, fx fixture) string {
 	if _, err := runner.Run(ctx, o); err != nil {
 		t.Fatalf("run: %v", err)
 	}
+	if fx.resume == "" {
+		return dir
+	}
+	log.Close() // releases the trail's lock
+	if fx.resume == "crash" {
+		cutLastRecord(t, dir)
+	}
+	clk.mu.Lock()
+	clk.t = clk.t.Add(fx.gap)
+	clk.mu.Unlock()
+	st, err := runner.LoadResume(dir)
+	if err != nil {
+		t.Fatalf("load resume: %v", err)
+	}
+	log2, err := audit.Open(dir, audit.Options{NoSync: true, Now: clk.Now})
+	if err != nil {
+		t.Fatalf("re-open audit log: %v", err)
+	}
+	defer log2.Close()
+	o.Audit, o.Resume, o.Progress = log2, st, nil
+	o.StartInfo = map[string]any{"confirmed_by": "--yes", "steps": steps}
+	if _, err := runner.Run(context.Background(), o); err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
 	return dir
+}
+
+// cutLastRecord removes the last line of the trail in dir.
+func cutLastRecord(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, audit.FileName)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
+	if err := os.WriteFile(p, b[:cut], 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // buildRun makes the run and builds its report from the trail.

@@ -33,6 +33,9 @@ func (r *Report) Markdown() []byte {
 	p("| Accounts | %s |\n", mdCell(strings.Join(r.Accounts, ", ")))
 	p("| Started | %s |\n", r.Started.UTC().Format(time.RFC3339))
 	p("| Duration | %s |\n", fmtDur(r.Duration))
+	if len(r.Resumes) > 0 {
+		p("| Resumed | %s |\n", mdCell(plural(len(r.Resumes), "time")))
+	}
 	p("| Results | %s |\n", mdCell(r.countsText()))
 	p("| Audit trail | %s |\n", mdCell(r.auditText()))
 	p("| Audit head | `%s` |\n\n", mdCode(r.Audit.Head))
@@ -47,6 +50,14 @@ func (r *Report) Markdown() []byte {
 				p("Verified by: %s\n\n", mdText(m.Verify))
 			}
 		}
+	}
+
+	if len(r.Resumes) > 0 {
+		p("## Resumed\n\nThe run stopped and was resumed with `panicbutton run --resume`, appending to the same audit trail. Times to contain and the timeline count from the first start.\n\n")
+		for _, res := range r.Resumes {
+			p("- %s\n", mdText(res.Text()))
+		}
+		p("\n")
 	}
 
 	if len(r.Failures) > 0 {

@@ -12,6 +12,21 @@
 //
 // The report never reads snapshot-*.json or results.json, and it prints
 // nothing that is not in the trail (which holds no secrets).
+//
+// # Resumed runs
+//
+// A run that crashed or was interrupted with Ctrl-C can be resumed
+// (panicbutton run --resume); the resumed run appends to the same trail,
+// opening with a resume record (audit.IsResumeRecord), and a trail may then
+// hold several end records (each but the last interrupted, see package
+// audit). The report describes the run as a whole: the last end record
+// gives the outcome (an end record followed by a resume record does not
+// finish the run); time to contain and the timeline count from the one
+// start record; each (step, account) is shown by its last result record,
+// except that the copies a resumed run writes of results it keeps from
+// before (listed as completed_steps in its resume record) stand for the
+// original record, whose timing and details they do not repeat; and
+// Resumes says when, and after what, the run was resumed.
 package report
 
 import (
@@ -69,6 +84,10 @@ type Report struct {
 	AbortedAt   string
 	Counts      map[string]int // statuses of the (step, account) results
 
+	// Resumes lists the times the run was resumed, in order; empty for a
+	// run that ran in one go.
+	Resumes []Resume
+
 	Verdict Verdict
 	// TimeToContain is from the start record to the last successful
 	// mutation of the order-cancel and key-revoke steps; HasContainTime is
@@ -87,6 +106,31 @@ type Report struct {
 	Findings  []Finding   // risky keys and other findings
 	Audit     AuditStatus // the verify result
 }
+
+// Resume is one resumption of the run (a resume record in the trail).
+type Resume struct {
+	Seq  int64     // the resume record
+	Time time.Time // when the resumed run started
+	// After says how the run had stopped: ResumedAfterInterrupt (an
+	// interrupted end record: Ctrl-C) or ResumedAfterCrash (no end record).
+	After string
+	// StoppedAt is the time of the last record before the resume record.
+	StoppedAt   time.Time
+	ConfirmedBy string
+	// Done and InDoubt count the mutations the resumed run found done
+	// (not sent again) and in doubt (re-checked) in the trail.
+	Done, InDoubt int
+	// Kept counts the (step, account) results kept from before.
+	Kept int
+	// RepairedTornLine: a torn last line was cut off the trail first.
+	RepairedTornLine bool
+}
+
+// Values of Resume.After.
+const (
+	ResumedAfterInterrupt = "interrupted"
+	ResumedAfterCrash     = "crash"
+)
 
 // Step is one playbook step as seen in the trail.
 type Step struct {
@@ -212,6 +256,15 @@ type startInfo struct {
 	Steps []json.RawMessage `json:"steps"`
 }
 
+// resumeInfo is the part of a resume record the report uses.
+type resumeInfo struct {
+	ConfirmedBy    any             `json:"confirmed_by"`
+	Done           []string        `json:"done"`
+	InDoubt        []string        `json:"in_doubt"`
+	CompletedSteps []string        `json:"completed_steps"`
+	Repaired       json.RawMessage `json:"repaired_torn_line"`
+}
+
 type endInfo struct {
 	Counts      map[string]int `json:"counts"`
 	Interrupted bool           `json:"interrupted"`
@@ -294,7 +347,40 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 	snaps := map[string][]snap{}
 	explain := map[string][]string{} // account -> reasons balances may go down
 
-	for _, rec := range records[1:] {
+	// Step results: the last record per (step, account) wins; a resumed
+	// run's copy of a result it kept (keptNow) does not replace the
+	// original. They are processed after the loop, in trail order.
+	type result struct {
+		rec audit.Record
+		sr  stepResult
+	}
+	latest := map[[2]string]int{} // (step, account) -> index in results
+	var results []*result
+	keptNow := map[string]bool{} // "step/account" kept by the current resume
+
+	for i, rec := range records[1:] {
+		if audit.IsResumeRecord(rec) {
+			var ri resumeInfo
+			if err := json.Unmarshal(rec.Result, &ri); err != nil {
+				return nil, fmt.Errorf("build report: resume record (seq %d): %w", rec.Seq, err)
+			}
+			prev := records[i] // the record before rec
+			res := Resume{Seq: rec.Seq, Time: rec.Time, After: ResumedAfterCrash, StoppedAt: prev.Time,
+				ConfirmedBy: confirmedBy(ri.ConfirmedBy), Done: len(ri.Done), InDoubt: len(ri.InDoubt),
+				Kept: len(ri.CompletedSteps), RepairedTornLine: len(ri.Repaired) > 0 && string(ri.Repaired) != "null"}
+			if audit.IsInterruptedEnd(prev) {
+				res.After = ResumedAfterInterrupt
+			}
+			r.Resumes = append(r.Resumes, res)
+			// The run goes on: an earlier end record no longer ends it.
+			r.Finished, r.Interrupted, r.AbortedAt = false, false, ""
+			keptNow = map[string]bool{}
+			for _, k := range ri.CompletedSteps {
+				keptNow[k] = true
+			}
+			continue
+		}
+
 		if rec.Step != "" && !seenStep[rec.Step] {
 			seenStep[rec.Step] = true
 			r.Steps = append(r.Steps, Step{ID: rec.Step, Action: rec.Action})
@@ -359,40 +445,58 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 			if sr.Status == "" || sr.DurationMS == nil {
 				continue // a retry or operator note, not a step result
 			}
-			r.Counts[sr.Status]++
-			end := rec.Time.Sub(r.Started)
-			start := end - time.Duration(*sr.DurationMS)*time.Millisecond
-			if start < 0 {
-				start = 0
+			k := [2]string{rec.Step, rec.Account}
+			j, seen := latest[k]
+			switch {
+			case !seen:
+				results = append(results, &result{rec, sr})
+				latest[k] = len(results) - 1
+			case !keptNow[rec.Step+"/"+rec.Account]:
+				results[j] = nil // superseded by a later attempt
+				results = append(results, &result{rec, sr})
+				latest[k] = len(results) - 1
 			}
-			attempts := max(sr.Attempts, 1)
-			lane(rec.Account).Bars = append(lane(rec.Account).Bars, Bar{Step: rec.Step, Action: rec.Action,
-				Status: sr.Status, Summary: sr.Summary, Start: start, End: end, Attempts: attempts})
-			for _, c := range sr.Changes {
-				r.Changes = append(r.Changes, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+		}
+	}
+
+	for _, res := range results {
+		if res == nil {
+			continue
+		}
+		rec, sr := res.rec, res.sr
+		r.Counts[sr.Status]++
+		end := rec.Time.Sub(r.Started)
+		start := end - time.Duration(*sr.DurationMS)*time.Millisecond
+		if start < 0 {
+			start = 0
+		}
+		attempts := max(sr.Attempts, 1)
+		lane(rec.Account).Bars = append(lane(rec.Account).Bars, Bar{Step: rec.Step, Action: rec.Action,
+			Status: sr.Status, Summary: sr.Summary, Start: start, End: end, Attempts: attempts})
+		for _, c := range sr.Changes {
+			r.Changes = append(r.Changes, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+		}
+		for _, c := range sr.Remaining {
+			r.Remaining = append(r.Remaining, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+		}
+		if sr.Status != string(executors.StatusOK) && sr.Status != string(executors.StatusSkipped) {
+			for _, m := range sr.Manual {
+				r.Pending = append(r.Pending, Pending{Account: rec.Account, Step: rec.Step, ManualStep: m})
 			}
-			for _, c := range sr.Remaining {
-				r.Remaining = append(r.Remaining, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+		}
+		for _, f := range sr.Findings {
+			r.Findings = append(r.Findings, Finding{Account: rec.Account, Step: rec.Step, Finding: f})
+		}
+		if sr.Status == string(executors.StatusFailed) {
+			r.Failures = append(r.Failures, Failure{Account: rec.Account, Step: rec.Step, Action: rec.Action,
+				Error: sr.Error, ErrorClass: sr.ErrorClass, Summary: sr.Summary, Attempts: attempts})
+		}
+		if rec.Action == executors.SnapshotBalances && len(sr.Data) > 0 && string(sr.Data) != "null" {
+			var s executors.Snapshot
+			if err := json.Unmarshal(sr.Data, &s); err != nil {
+				return nil, fmt.Errorf("build report: snapshot of %s in step %s (seq %d): %w", rec.Account, rec.Step, rec.Seq, err)
 			}
-			if sr.Status != string(executors.StatusOK) && sr.Status != string(executors.StatusSkipped) {
-				for _, m := range sr.Manual {
-					r.Pending = append(r.Pending, Pending{Account: rec.Account, Step: rec.Step, ManualStep: m})
-				}
-			}
-			for _, f := range sr.Findings {
-				r.Findings = append(r.Findings, Finding{Account: rec.Account, Step: rec.Step, Finding: f})
-			}
-			if sr.Status == string(executors.StatusFailed) {
-				r.Failures = append(r.Failures, Failure{Account: rec.Account, Step: rec.Step, Action: rec.Action,
-					Error: sr.Error, ErrorClass: sr.ErrorClass, Summary: sr.Summary, Attempts: attempts})
-			}
-			if rec.Action == executors.SnapshotBalances && len(sr.Data) > 0 && string(sr.Data) != "null" {
-				var s executors.Snapshot
-				if err := json.Unmarshal(sr.Data, &s); err != nil {
-					return nil, fmt.Errorf("build report: snapshot of %s in step %s (seq %d): %w", rec.Account, rec.Step, rec.Seq, err)
-				}
-				snaps[rec.Account] = append(snaps[rec.Account], snap{step: rec.Step, s: s})
-			}
+			snaps[rec.Account] = append(snaps[rec.Account], snap{step: rec.Step, s: s})
 		}
 	}
 
@@ -437,6 +541,51 @@ func contains(list []string, s string) bool {
 }
 
 func verdict(r *Report) Verdict {
+	v := baseVerdict(r)
+	if len(r.Resumes) > 0 && r.Mode != "dry-run" {
+		v.Detail += " " + r.ResumedText() + "."
+	}
+	return v
+}
+
+// ResumedText says in one sentence (without the full stop) how often the
+// run was resumed, the last time when and after what; "" when it was not.
+func (r *Report) ResumedText() string {
+	n := len(r.Resumes)
+	if n == 0 {
+		return ""
+	}
+	last := r.Resumes[n-1]
+	after := "a crash"
+	if last.After == ResumedAfterInterrupt {
+		after = "a Ctrl-C"
+	}
+	times := "once"
+	if n > 1 {
+		times = fmt.Sprintf("%d times, the last", n)
+	}
+	return fmt.Sprintf("The run was resumed %s at %s, after %s", times, last.Time.UTC().Format("2006-01-02 15:04:05 MST"), after)
+}
+
+// Text describes one resume for the report's lists.
+func (res Resume) Text() string {
+	after := "crashed or was killed (no end record)"
+	if res.After == ResumedAfterInterrupt {
+		after = "was interrupted (Ctrl-C)"
+	}
+	s := fmt.Sprintf("at seq %d, %s: the run %s at %s; %d mutation(s) done before were not sent again, %d in doubt were re-checked, %s kept",
+		res.Seq, res.Time.UTC().Format("2006-01-02 15:04:05 MST"), after, res.StoppedAt.UTC().Format("15:04:05 MST"),
+		res.Done, res.InDoubt, plural(res.Kept, "step result"))
+	if res.ConfirmedBy != "" {
+		s += "; confirmed by " + res.ConfirmedBy
+	}
+	if res.RepairedTornLine {
+		s += "; a torn last line was cut off the trail first"
+	}
+	return s
+}
+
+func baseVerdict(r *Report) Verdict {
 	failed := r.Counts[string(executors.StatusFailed)]
 	pending := len(r.Pending) + r.Counts[string(executors.StatusPending)]
 	switch {
@@ -446,10 +595,10 @@ func verdict(r *Report) Verdict {
 			fmt.Sprintf("This was a rehearsal. %s would change something; run again without --dry-run to contain.", plural(n, "step result"))}
 	case !r.Finished:
 		return Verdict{VerdictInterrupted, "Run did not finish",
-			"The audit trail has no end record: the run crashed or is still running. Containment may be incomplete: run the playbook again."}
+			"The audit trail has no end record: the run crashed or is still running. Containment may be incomplete: resume it (panicbutton run --resume RUN_DIR) or run the playbook again."}
 	case r.Interrupted:
 		return Verdict{VerdictInterrupted, "Interrupted",
-			"The run was stopped before every step finished. Containment may be incomplete: run the playbook again."}
+			"The run was stopped before every step finished. Containment may be incomplete: resume it (panicbutton run --resume RUN_DIR) or run the playbook again."}
 	case failed > 0:
 		d := fmt.Sprintf("%s failed; see Failures below and run the playbook again.", plural(failed, "step result"))
 		if r.AbortedAt != "" {

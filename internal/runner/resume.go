@@ -3,8 +3,16 @@ package runner
 // Resume: continuing a run that crashed or was killed (issue 6).
 //
 // A resumed run appends to the interrupted run's own audit trail, so that one
-// trail tells the whole story. What it takes over is computed from that
-// trail alone (LoadResume):
+// trail tells the whole story. A run can be resumed when its trail has no end
+// record (it crashed or was killed) or ends with an interrupted end record
+// (the operator pressed Ctrl-C, exit 130); a trail that ended otherwise is
+// finished. The resumed run's first record is the resume record defined by
+// internal/audit (an info record without step whose "resume" is "resumed"),
+// which the audit package requires right after an interrupted end. While a
+// run writes its trail it holds the trail's lock (audit.Lock), so a resume
+// of a run that is still going is refused instead of interleaving with it.
+// What the resumed run takes over is computed from the trail alone
+// (LoadResume):
 //
 //   - Mutations are identified by (step, account, mutation id); executors
 //     keep mutation ids stable for the same target across runs. A mutation
@@ -140,6 +148,10 @@ type ResumeState struct {
 	InputsSHA256 string
 	// Resumes counts the earlier resumes of this run found in the trail.
 	Resumes int
+	// InterruptedAt is the seq of the interrupted end record the trail ends
+	// with (the run was stopped with Ctrl-C); 0 when the trail has no end
+	// record (the run crashed or was killed).
+	InterruptedAt int64
 	// Repaired is set when LoadResume cut a torn final line off the trail.
 	Repaired  *Repair
 	Mutations map[MutationKey]*MutationState
@@ -147,18 +159,32 @@ type ResumeState struct {
 }
 
 // ErrNotResumable wraps every reason a trail cannot be resumed that is not
-// tampering (audit.ErrTampered): nothing recorded, already ended, dry-run.
+// tampering (audit.ErrTampered) or a run still writing it (audit.ErrLocked):
+// nothing recorded, ended without being interrupted, dry-run.
 var ErrNotResumable = errors.New("run cannot be resumed")
 
-// LoadResume reads the trail of the run in dir for resuming it. It repairs
-// a torn final line (see the package comment in resume.go) only if every
-// record before it verifies; a trail that does not verify otherwise is
-// refused with an error wrapping audit.ErrTampered. A trail with an end
-// record, without records, or of a run that did not execute is refused
-// with an error wrapping ErrNotResumable. LoadResume does not check the
-// playbook, accounts or inputs: see (*ResumeState).Check.
+// LoadResume reads the trail of the run in dir for resuming it. It holds
+// the trail's lock while it reads (and repairs) it, so a trail another
+// process is still writing is refused with an error wrapping
+// audit.ErrLocked. It repairs a torn final line (see the package comment in
+// resume.go) only if every record before it verifies; a trail that does not
+// verify otherwise is refused with an error wrapping audit.ErrTampered. A
+// trail whose last record is an end record that is not interrupted
+// (audit.IsInterruptedEnd), without records, or of a run that did not
+// execute is refused with an error wrapping ErrNotResumable. LoadResume
+// does not check the playbook, accounts or inputs: see (*ResumeState).Check.
+// The lock is released on return: audit.Open takes it again.
 func LoadResume(dir string) (*ResumeState, error) {
 	path := filepath.Join(dir, audit.FileName)
+	release, err := audit.Lock(path)
+	switch {
+	case errors.Is(err, audit.ErrLocked):
+		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	case err != nil:
+		// A missing or unreadable trail: the steps below say what is wrong.
+	default:
+		defer release()
+	}
 	repair, err := repairTornTail(dir)
 	if err != nil {
 		return nil, err
@@ -170,12 +196,12 @@ func LoadResume(dir string) (*ResumeState, error) {
 		}
 		return nil, fmt.Errorf("resume %s: refusing a trail that does not verify: %w", dir, err)
 	}
-	if rep.Complete {
-		return nil, fmt.Errorf("resume %s: the run already finished (end record at seq %d): start a new run instead: %w", dir, rep.Records, ErrNotResumable)
-	}
 	recs, err := audit.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("resume %s: %w", dir, err)
+	}
+	if rep.Complete && !audit.IsInterruptedEnd(recs[len(recs)-1]) {
+		return nil, fmt.Errorf("resume %s: the run already finished (end record at seq %d): start a new run instead: %w", dir, rep.Records, ErrNotResumable)
 	}
 	st, err := ParseResume(recs)
 	if err != nil {
@@ -220,7 +246,12 @@ func repairTornTail(dir string) (*Repair, error) {
 		return nil, fmt.Errorf("resume %s: the trail has a torn last line and the records before it do not verify either: refusing to repair it: %w", dir, err)
 	}
 	if rep.Complete {
-		return nil, fmt.Errorf("resume %s: bytes follow the end record: %w", dir, audit.ErrTampered)
+		// Only a resume record may follow an interrupted end, and a torn
+		// one is cut like any other; after any other end, nothing may.
+		recs, err := audit.Read(tmp.Name())
+		if err != nil || !audit.IsInterruptedEnd(recs[len(recs)-1]) {
+			return nil, fmt.Errorf("resume %s: bytes follow the end record: %w", dir, audit.ErrTampered)
+		}
 	}
 	torn := data[cut:]
 	sum := sha256.Sum256(torn)
@@ -312,6 +343,9 @@ func ParseResume(recs []audit.Record) (*ResumeState, error) {
 		Mode: start.Mode, Accounts: start.Accounts, Inputs: start.Inputs, InputsSHA256: start.InputsSHA256,
 		Mutations: map[MutationKey]*MutationState{},
 		Completed: map[StepKey]CompletedStep{},
+	}
+	if audit.IsInterruptedEnd(last) {
+		st.InterruptedAt = last.Seq
 	}
 	for _, r := range recs[1:] {
 		switch r.Phase {
@@ -468,8 +502,10 @@ func short(h string) string {
 	return h
 }
 
-// resumeOpening is the "resume" member of a resumed run's opening record.
-const resumeOpening = "resumed"
+// resumeOpening is the "resume" member of a resumed run's opening record:
+// the marker of audit's resume record, which audit requires right after an
+// interrupted end record.
+const resumeOpening = audit.ResumeMarker
 
 // resumeRun is one resumed run's use of a ResumeState: which in-doubt
 // mutations the executors planned again.
@@ -501,6 +537,9 @@ func (rr *resumeRun) openingEvent(startInfo map[string]any) audit.Event {
 	res["resumes_head"] = st.Head
 	res["resumes_seq"] = st.Seq
 	res["resume_number"] = st.Resumes + 1
+	if st.InterruptedAt > 0 {
+		res["resumes_interrupted_end_seq"] = st.InterruptedAt
+	}
 	if st.Repaired != nil {
 		res["repaired_torn_line"] = st.Repaired
 	}

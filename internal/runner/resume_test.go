@@ -182,8 +182,27 @@ func TestLoadResumeRefuses(t *testing.T) {
 	}{
 		{"dry-run", func(t *testing.T) string { return trail(t, pb, ModeDryRun) }, ErrNotResumable},
 		{"ended", func(t *testing.T) string {
-			return trail(t, pb, ModeExecute, audit.Event{Phase: audit.PhaseEnd, Result: map[string]any{"interrupted": true}})
+			return trail(t, pb, ModeExecute, audit.Event{Phase: audit.PhaseEnd, Result: map[string]any{"interrupted": false}})
 		}, ErrNotResumable},
+		{"ended without saying interrupted", func(t *testing.T) string {
+			return trail(t, pb, ModeExecute, audit.Event{Phase: audit.PhaseEnd, Result: map[string]any{"counts": map[string]int{}}})
+		}, ErrNotResumable},
+		{"a torn line after a normal end", func(t *testing.T) string {
+			dir := trail(t, pb, ModeExecute, audit.Event{Phase: audit.PhaseEnd, Result: map[string]any{"interrupted": false}})
+			appendBytes(t, dir, `{"seq":3,"time":"2026`)
+			return dir
+		}, audit.ErrTampered},
+		{"still being written", func(t *testing.T) string {
+			dir := trail(t, pb, ModeExecute, intent("revoke", "k1", true))
+			appendBytes(t, dir, `{"seq":3,"time":"2026`) // a write in progress: must not be cut
+			// Hold the lock as the writing run's Log does.
+			release, err := audit.Lock(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { release() })
+			return dir
+		}, audit.ErrLocked},
 		{"empty", func(t *testing.T) string {
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, audit.FileName), nil, 0o600); err != nil {
@@ -503,5 +522,92 @@ func TestResumeAndDryRunExcludeEachOther(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{RunID: st.RunID, Playbook: pb, DryRun: true, Resume: st}); err == nil {
 		t.Error("Run with DryRun and Resume: got nil error, want a refusal")
+	}
+}
+
+// interrupt is the end record of a run stopped with Ctrl-C.
+func interrupt() audit.Event {
+	return audit.Event{Phase: audit.PhaseEnd, Result: map[string]any{"counts": map[string]int{"ok": 1}, "interrupted": true}}
+}
+
+func TestResumeAfterAnInterruptedEnd(t *testing.T) {
+	pb := parseResumePB(t)
+	dir := trail(t, pb, ModeExecute,
+		stepInfo("snap", executors.SnapshotBalances, "ok", map[string]any{"account": "a1", "balances": []any{}}),
+		intent("revoke", "delete-key:A", true), outcome("revoke", "delete-key:A", ""),
+		intent("revoke", "delete-key:B", true), outcome("revoke", "delete-key:B", "interrupted"),
+		interrupt(),
+	)
+	st, err := LoadResume(dir)
+	if err != nil {
+		t.Fatalf("LoadResume of an interrupted run: %v", err)
+	}
+	if st.InterruptedAt != 7 {
+		t.Errorf("InterruptedAt = %d, want 7 (the end record)", st.InterruptedAt)
+	}
+	if m := st.Mutations[MutationKey{"revoke", "a1", "delete-key:B"}]; m == nil || m.State != MutationInDoubt {
+		t.Errorf("B = %+v, want in doubt (interrupted in flight)", m)
+	}
+	log, err := audit.Open(dir, audit.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	v := &venue{listed: []string{"A", "B"}, sends: map[string]int{}}
+	rep, err := Run(context.Background(), Options{
+		RunID: st.RunID, Playbook: pb, Audit: log, RunDir: dir, Resume: st,
+		Inputs:  map[string]string{"leaked_key": "abcdefgh12345678"},
+		Targets: []Target{{Ref: playbooks.AccountRef{Name: "a1", Exchange: "stub"}, Exec: v}},
+	})
+	log.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.sends["A"] != 0 || v.sends["B"] != 1 {
+		t.Errorf("sends = %v, want A 0 (done), B 1 (in doubt, still listed)", v.sends)
+	}
+	vrep, err := audit.Verify(dir, rep.AuditHead)
+	if err != nil || !vrep.Complete {
+		t.Fatalf("verify: %+v, %v; want intact and complete", vrep, err)
+	}
+	recs, _ := audit.Read(dir)
+	if next := recs[st.InterruptedAt]; !audit.IsResumeRecord(next) {
+		t.Errorf("record after the interrupted end = %s %s, want the resume record", next.Phase, next.Result)
+	}
+	var opening map[string]any
+	_ = json.Unmarshal(recs[st.InterruptedAt].Result, &opening)
+	if got := opening["resumes_interrupted_end_seq"]; got != float64(7) {
+		t.Errorf("opening resumes_interrupted_end_seq = %v, want 7", got)
+	}
+	ends := 0
+	for _, r := range recs {
+		if r.Phase == audit.PhaseEnd {
+			ends++
+		}
+	}
+	if last := recs[len(recs)-1]; ends != 2 || audit.IsInterruptedEnd(last) {
+		t.Errorf("%d end records, last interrupted %v; want 2, the last not interrupted", ends, audit.IsInterruptedEnd(last))
+	}
+	// Finished now: a second resume is refused.
+	if _, err := LoadResume(dir); !errors.Is(err, ErrNotResumable) {
+		t.Errorf("LoadResume after the resumed run ended: %v, want ErrNotResumable", err)
+	}
+}
+
+// A crash while the resume record after an interrupted end was being
+// written leaves it torn: it is cut like any torn line.
+func TestLoadResumeRepairsATornResumeRecord(t *testing.T) {
+	pb := parseResumePB(t)
+	dir := trail(t, pb, ModeExecute, intent("revoke", "k1", true), interrupt())
+	intact, _ := os.ReadFile(filepath.Join(dir, audit.FileName))
+	appendBytes(t, dir, `{"seq":4,"time":"2026-11-21T10:00:00Z","run_id":"run-1","phase":"info","result":{"resu`)
+	st, err := LoadResume(dir)
+	if err != nil {
+		t.Fatalf("LoadResume: %v", err)
+	}
+	if st.Repaired == nil || st.InterruptedAt != 3 {
+		t.Errorf("Repaired = %+v, InterruptedAt = %d; want a repair and 3", st.Repaired, st.InterruptedAt)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, audit.FileName)); string(now) != string(intact) {
+		t.Errorf("trail after repair differs from its intact part")
 	}
 }
