@@ -204,7 +204,8 @@ func TestCheckTemplate(t *testing.T) {
 	}{
 		{"{{ .Inputs.a }} {{ .Account.Name }} {{ .Account.Exchange }} {{ .Step }}", nil},
 		{"{{ if .Inputs.a }}x{{ else }}{{ $.Inputs.a }}{{ end }}", nil},
-		{`{{ printf "%s" .Inputs.a | printf "%s" }}`, nil},
+		{`{{ .Inputs.a | mask }}`, nil},
+		{`{{ printf "%s" .Inputs.a }}`, []string{"template function printf is not supported (allowed: mask, eq, ne, and, or, not)"}},
 		{"{{ .Inputs.b }}", []string{`template refers to .Inputs.b but no input "b" is declared (declared: a)`}},
 		{"{{ .Inputs }}", []string{"template refers to .Inputs (allowed: .Inputs.NAME, .Account.Name, .Account.Exchange, .Step)"}},
 		{"{{ .Account.Tags }}", []string{"template refers to .Account.Tags (allowed: .Inputs.NAME, .Account.Name, .Account.Exchange, .Step)"}},

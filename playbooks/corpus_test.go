@@ -291,7 +291,7 @@ func TestBuiltins(t *testing.T) {
 		t.Errorf("revoke-sub-keys = %+v, want scope sub_accounts, method delete, irreversible", s)
 	}
 	if s := byID["master-key"]; s.Action != executors.Manual || s.With.String("verify") != "key_rejected" || s.Timeout != 30*time.Minute ||
-		!strings.Contains(s.With.String("instructions"), "{{ .Inputs.leaked_key }}") {
+		!strings.Contains(s.With.String("instructions"), "{{ .Inputs.leaked_key | mask }}") {
 		t.Errorf("master-key = %+v, want manual, verify key_rejected, timeout 30m, instructions naming the leaked key", s)
 	}
 
@@ -333,7 +333,7 @@ func TestBuiltinMasterKeyInstructions(t *testing.T) {
 		want    []string
 		notWant string
 	}{
-		{"with key", map[string]string{"leaked_key": "vmPUZE6mv9"}, []string{"account main (binance)", "leaked is vmPUZE6mv9", "API Management"}, "{{"},
+		{"with key", map[string]string{"leaked_key": "vmPUZE6mv9"}, []string{"account main (binance)", "leaked is vmPU…6mv9", "API Management"}, "vmPUZE6mv9"},
 		{"without key", map[string]string{"leaked_key": ""}, []string{"account main (binance)", "API Management"}, "leaked is"},
 	}
 	for _, tt := range tests {

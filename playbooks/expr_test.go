@@ -3,7 +3,10 @@ package playbooks
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/panicbutton/panicbutton/executors"
 )
 
 func TestExprEval(t *testing.T) {
@@ -161,5 +164,18 @@ func TestExprSteps(t *testing.T) {
 		if got := e.Steps(); !slices.Equal(got, tt.want) {
 			t.Errorf("Steps(%q) = %v, want %v", tt.src, got, tt.want)
 		}
+	}
+}
+
+func TestTemplateMaskAndFunctions(t *testing.T) {
+	got, err := RenderParams(executors.Params{"instructions": "key {{ .Inputs.k | mask }}"}, TemplateData{Inputs: map[string]string{"k": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.String("instructions"); s != "key vmPU…Eh8A" {
+		t.Errorf("rendered %q, want the key masked", s)
+	}
+	if problems := checkTemplate(`{{ printf "%s" .Inputs.k }}`, []string{"k"}); len(problems) != 1 || !strings.Contains(problems[0], "printf is not supported") {
+		t.Errorf("printf: problems %v, want one saying it is not supported", problems)
 	}
 }

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"github.com/panicbutton/panicbutton/internal/secret"
 	"slices"
 	"strings"
 	"text/template"
@@ -20,11 +21,20 @@ type TemplateData struct {
 
 const allowedFields = ".Inputs.NAME, .Account.Name, .Account.Exchange, .Step"
 
+// templateFuncs are the functions parameter templates may call. mask shows
+// an API key id as its first and last four characters, so instructions can
+// name a key without printing it in full.
+var templateFuncs = template.FuncMap{"mask": secret.Mask}
+
+// allowedFuncs are the function names a template may use: mask and the
+// comparisons of text/template.
+var allowedFuncs = []string{"mask", "eq", "ne", "and", "or", "not"}
+
 // checkTemplate parses s as a text/template and returns a message for each
 // problem: syntax errors, and references to anything but a declared input,
 // .Account.Name, .Account.Exchange or .Step.
 func checkTemplate(s string, inputs []string) []string {
-	t, err := template.New("with").Option("missingkey=error").Parse(s)
+	t, err := template.New("with").Option("missingkey=error").Funcs(templateFuncs).Parse(s)
 	if err != nil {
 		return []string{"bad template: " + strings.TrimPrefix(err.Error(), "template: with:")}
 	}
@@ -85,6 +95,10 @@ func checkTemplate(s string, inputs []string) []string {
 			report("template calls are not supported in parameter templates")
 		case *parse.FieldNode:
 			checkChain(n.Ident)
+		case *parse.IdentifierNode:
+			if !slices.Contains(allowedFuncs, n.Ident) {
+				report(fmt.Sprintf("template function %s is not supported (allowed: %s)", n.Ident, strings.Join(allowedFuncs, ", ")))
+			}
 		case *parse.ChainNode:
 			report(fmt.Sprintf("template expression %s is not supported (allowed: %s)", n, allowedFields))
 		case *parse.VariableNode:
@@ -153,7 +167,7 @@ func render(s string, data TemplateData) (string, error) {
 	if !strings.Contains(s, "{{") {
 		return s, nil
 	}
-	t, err := template.New("param").Option("missingkey=error").Parse(s)
+	t, err := template.New("param").Option("missingkey=error").Funcs(templateFuncs).Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("parse template: %w", err)
 	}
