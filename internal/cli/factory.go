@@ -33,6 +33,8 @@ type Factory struct {
 	Transport http.RoundTripper
 	// Version is the tool version recorded in the audit trail.
 	Version string
+
+	input lineInput // the one reader of In (see readLine)
 }
 
 // Env returns the executors.Env for this process.

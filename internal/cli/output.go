@@ -435,6 +435,21 @@ func (p *printer) plan(plan *runner.Report) {
 	}
 }
 
+// stopped ends a run that executed nothing (plan only, not confirmed): with
+// --json it prints the one JSON document (plan, notes, exit code); for
+// humans the notes already said it all.
+func (p *printer) stopped(plan *runner.Report, code int) {
+	if !p.json {
+		return
+	}
+	doc := map[string]any{"run": p.header_, "notes": p.notes, "exit_code": code, "executed": false}
+	if plan != nil {
+		doc["plan"] = plan
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	fmt.Fprintln(p.w, string(b))
+}
+
 func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
 	if p.json {
 		doc := map[string]any{"run": p.header_, "results": rep, "notes": p.notes, "exit_code": verdict(rep, rep.Mode == runner.ModeDryRun)}
@@ -503,6 +518,8 @@ func verdictText(rep *runner.Report) string {
 		return "SOME STEPS FAILED"
 	case rep.Mode == runner.ModeDryRun && rep.Count(executors.StatusWouldChange) > 0:
 		return "DRY RUN — changes pending, nothing was changed"
+	case rep.Mode == runner.ModeDryRun:
+		return "DRY RUN — nothing would change, nothing was changed"
 	case rep.Count(executors.StatusPending) > 0:
 		return "CONTAINED, MANUAL STEPS PENDING"
 	}

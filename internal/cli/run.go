@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -289,6 +288,7 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if !f.IsTTY() {
 			recordPlanOnly(log, p.pb, "no terminal and no --yes: plan only, nothing executed", planSHA)
 			out.note("plan only: nothing was executed (no terminal to confirm on; pass --yes to execute)")
+			out.stopped(plan, ExitPlanOnly)
 			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
 		}
 		if !hasChanges(plan) {
@@ -302,6 +302,7 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if err != nil || !ok {
 			recordPlanOnly(log, p.pb, "not confirmed by the operator: nothing executed", planSHA)
 			out.note("not confirmed: nothing was executed")
+			out.stopped(plan, ExitPlanOnly)
 			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
 		}
 		confirmedBy = "operator"
@@ -396,45 +397,32 @@ func confirm(f *Factory, plan *runner.Report, w io.Writer) (bool, error) {
 		fmt.Fprintf(w, ", %d of them IRREVERSIBLE", irr)
 	}
 	fmt.Fprint(w, ".\nType \"execute\" to carry them out (anything else aborts): ")
-	line, err := bufio.NewReader(f.In).ReadString('\n')
+	line, err := f.readLine(context.Background())
 	if err != nil && line == "" {
 		return false, err
 	}
 	return strings.TrimSpace(line) == "execute", nil
 }
 
-// ttyManual shows manual instructions and waits for the operator.
+// ttyManual shows manual instructions and waits for the operator. Steps of
+// several accounts take turns; all input goes through Factory.readLine.
 type ttyManual struct {
 	f  *Factory
 	mu sync.Mutex
-	rd *bufio.Reader
 }
 
 func (m *ttyManual) Wait(ctx context.Context, step, account, instructions string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.rd == nil {
-		m.rd = bufio.NewReader(m.f.In)
-	}
 	fmt.Fprintf(m.f.Out, "\n── manual step %s (%s) ──\n%s\n\nType \"done\" when finished, or press Enter to leave it pending: ", step, account, strings.TrimSpace(instructions))
-	type answer struct {
-		s   string
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		s, err := m.rd.ReadString('\n')
-		ch <- answer{s, err}
-	}()
-	select {
-	case <-ctx.Done():
+	s, err := m.f.readLine(ctx)
+	if ctx.Err() != nil {
 		return false, ctx.Err()
-	case a := <-ch:
-		if a.err != nil && a.s == "" {
-			return false, nil
-		}
-		return strings.EqualFold(strings.TrimSpace(a.s), "done"), nil
 	}
+	if err != nil && s == "" {
+		return false, nil
+	}
+	return strings.EqualFold(strings.TrimSpace(s), "done"), nil
 }
 
 // resumePlaybook continues the interrupted run in o.Resume (issue 6; the
@@ -483,6 +471,7 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 	if !o.Yes {
 		if !f.IsTTY() {
 			out.note("plan only: nothing was resumed (no terminal to confirm on; pass --yes to resume)")
+			out.stopped(nil, ExitPlanOnly)
 			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
 		}
 		promptTo := f.Out
@@ -490,9 +479,10 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 			promptTo = f.ErrOut // stdout holds only the JSON document
 		}
 		fmt.Fprint(promptTo, "Type \"execute\" to resume the run (anything else aborts): ")
-		line, _ := bufio.NewReader(f.In).ReadString('\n')
+		line, _ := f.readLine(ctx)
 		if strings.TrimSpace(line) != "execute" {
 			out.note("not confirmed: nothing was resumed")
+			out.stopped(nil, ExitPlanOnly)
 			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
 		}
 		confirmedBy = "operator"
