@@ -208,6 +208,21 @@ func (p *parser) steps(n *yaml.Node) {
 		}
 		p.pb.Steps = append(p.pb.Steps, st)
 	}
+	// The account's own key can only be deleted by a human (a manual step
+	// that verifies it with key_rejected). Any exchange action after that
+	// step would run with a dead key and fail, so it must come before.
+	for i, st := range p.pb.Steps {
+		if st.Action != executors.Manual || st.With.String("verify") != "key_rejected" || st.With.String("api_key") != "" {
+			continue
+		}
+		for j := i + 1; j < len(p.pb.Steps); j++ {
+			later := p.pb.Steps[j]
+			if spec, ok := executors.Lookup(later.Action); ok && !spec.Local {
+				p.add(n.Content[j], "step %s: runs after step %s, where the account's own API key is deleted by hand, so it would fail with a dead key: move it before %s", later.ID, st.ID, st.ID)
+			}
+		}
+		break
+	}
 }
 
 // step parses one step; it returns the step (possibly partial) and the node

@@ -84,6 +84,22 @@ func (s *Server) adminHandler() http.Handler {
 		s.SetFaults(f)
 		emu.WriteJSON(w, http.StatusOK, s.Faults())
 	})
+	// delete-key plays the human who deletes a key in the exchange's web
+	// UI (no API can delete a master's own key): {"api_key": "…"}.
+	mux.HandleFunc("POST /_emulator/delete-key", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			APIKey string `json:"api_key"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&body); err != nil || body.APIKey == "" {
+			adminError(w, http.StatusBadRequest, `want {"api_key": "…"}`)
+			return
+		}
+		if !s.DeleteKey(body.APIKey) {
+			adminError(w, http.StatusNotFound, "no such key")
+			return
+		}
+		emu.WriteJSON(w, http.StatusOK, map[string]any{"deleted": true})
+	})
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		emu.WriteJSON(w, http.StatusOK, map[string]bool{"reset": true})

@@ -251,6 +251,18 @@ func (s *Server) Faults() Faults {
 }
 
 // Reset restores every venue's loaded state, clears the request log and
+// DeleteKey deletes an API key on whichever venue knows it, as the
+// exchange's web UI would (see emu.KeyDeleter). It reports whether a venue
+// had the key.
+func (s *Server) DeleteKey(apiKey string) bool {
+	for _, v := range s.venues {
+		if d, ok := Unwrap(v).(emu.KeyDeleter); ok && d.DeleteKey(apiKey) {
+			return true
+		}
+	}
+	return false
+}
+
 // returns the faults to the initial configuration.
 func (s *Server) Reset() {
 	for _, v := range s.venues {

@@ -245,6 +245,30 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+var _ emu.KeyDeleter = (*Venue)(nil)
+
+// DeleteKey deletes any key, as a user does in Binance's API Management
+// page; the key is rejected (-2015) from its next request on.
+func (v *Venue) DeleteKey(apiKey string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := v.st.keys[apiKey]
+	if k == nil {
+		return false
+	}
+	if a := k.account; a != nil {
+		keep := a.Keys[:0:0]
+		for _, x := range a.Keys {
+			if x != k {
+				keep = append(keep, x)
+			}
+		}
+		a.Keys = keep
+	}
+	delete(v.st.keys, apiKey)
+	return true
+}
+
 // keyByAPIKey is used by the auth layer and by sub-account handlers.
 func (st *state) keyByAPIKey(k string) *key { return st.keys[k] }
 

@@ -49,3 +49,12 @@ type SubKeyExport struct {
 	APIKey     string
 	Passphrase string
 }
+
+// KeyDeleter is implemented by venues that can delete any API key the way
+// the exchange's web UI does (no API can delete a master's own key): the
+// admin endpoint POST /_emulator/delete-key uses it, so a rehearsal or a
+// test can play the human who deletes the leaked key by hand.
+type KeyDeleter interface {
+	// DeleteKey deletes the key with this public id; false if unknown.
+	DeleteKey(apiKey string) bool
+}

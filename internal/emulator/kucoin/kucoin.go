@@ -106,9 +106,23 @@ type Venue struct {
 }
 
 var (
-	_ emu.Venue    = (*Venue)(nil)
-	_ emu.Exporter = (*Venue)(nil)
+	_ emu.Venue      = (*Venue)(nil)
+	_ emu.Exporter   = (*Venue)(nil)
+	_ emu.KeyDeleter = (*Venue)(nil)
 )
+
+// DeleteKey deletes any key (master or sub), as a user does in KuCoin's
+// API Management page; the key gets 400003 from its next request on.
+func (v *Venue) DeleteKey(apiKey string) bool {
+	v.st.mu.Lock()
+	defer v.st.mu.Unlock()
+	k := v.st.w.keys[apiKey]
+	if k == nil || k.deleted {
+		return false
+	}
+	k.deleted = true
+	return true
+}
 
 // Name is "kucoin" or "kucoin-futures".
 func (v *Venue) Name() string { return v.name }
