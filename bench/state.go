@@ -32,12 +32,10 @@ const SpotOrdersPerSymbol = 2
 // Full is the size of issue 6's benchmark: 4 Binance accounts (60 spot
 // symbols, 20 USDⓈ-M symbols, 12 sub-account keys: 4 sub-accounts × 3
 // keys) and 3 KuCoin accounts (40 HF symbols, 10 futures symbols, 8 sub
-// keys: 8 sub-accounts × 1 key; the emulator's accounts export names a
-// sub key's passphrase file after the sub-account, so two keys of one
-// KuCoin sub-account would share one file).
+// keys: 4 sub-accounts × 2 keys).
 var Full = Size{
 	BinanceAccounts: 4, BinanceSpotSymbols: 60, BinanceUSDMSymbols: 20, BinanceSubs: 4, BinanceKeysPerSub: 3,
-	KucoinAccounts: 3, KucoinHFSymbols: 40, KucoinFuturesSymbols: 10, KucoinSubs: 8, KucoinKeysPerSub: 1,
+	KucoinAccounts: 3, KucoinHFSymbols: 40, KucoinFuturesSymbols: 10, KucoinSubs: 4, KucoinKeysPerSub: 2,
 }
 
 // Scaled returns Full with every per-account count (symbols, sub-accounts)

@@ -83,10 +83,11 @@ type Executor struct {
 	pacer *pacer
 
 	// clockMu guards the server-time offset of every client: requests hold
-	// it for reading, a resync for writing.
+	// it for reading while they are built and signed (see call), a sync
+	// for writing.
 	clockMu sync.RWMutex
-	offset  int64 // ms, local wall clock minus server time
-	synced  bool
+	offset  int64      // ms, local wall clock minus server time
+	clocks  clockSyncs // the background syncs that set offset
 
 	// concurrency bounds parallel per-symbol calls.
 	concurrency int
@@ -165,43 +166,78 @@ func (e *Executor) sync(ctx context.Context) error {
 	local := (before.UnixMilli() + after.UnixMilli()) / 2
 	off := local - server
 	e.clockMu.Lock()
-	e.offset, e.synced = off, true
+	e.offset = off
 	e.spot.TimeOffset, e.fut.TimeOffset, e.dlv.TimeOffset = off, off, off
 	e.clockMu.Unlock()
 	return nil
 }
 
-// ensureSynced syncs once per executor.
-func (e *Executor) ensureSynced(ctx context.Context) error {
-	e.clockMu.RLock()
-	ok := e.synced
-	e.clockMu.RUnlock()
-	if ok {
-		return nil
-	}
+// startSync launches the first server-time sync in the background (see
+// clockSyncs) and returns at once: the first requests go out with the
+// local clock instead of waiting a round trip for the venue's, and a
+// -1021 on one of them resyncs and retries it (call).
+func (e *Executor) startSync(ctx context.Context) {
+	e.clocks.start(ctx, e.syncWithTimeout)
+}
+
+// syncWithTimeout is sync bounded to 10 s (a background sync has no
+// caller's deadline).
+func (e *Executor) syncWithTimeout(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	return e.sync(ctx)
 }
 
 // call runs fn, one request through an SDK client or the signed helper,
 // and classifies its error. On -1021 (timestamp outside recvWindow) it
-// resyncs the clock and tries once more: the venue rejected the request
-// before executing it, so the retry is safe even for a mutation.
+// waits for a server-time sync started after the rejection and tries once
+// more: the venue rejected the request before executing it, so the retry
+// is safe even for a mutation.
+//
+// fn builds its request under clockMu held for reading (the SDK reads
+// TimeOffset while it signs); the transport releases the lock as soon as
+// the request is built and about to be paced and sent (unlockBuilt), so a
+// sync that lands meanwhile waits microseconds, not a round trip.
 func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(ctx context.Context) error) error {
 	for attempt := 0; ; attempt++ {
 		cp := &capture{}
+		ul := &buildLock{mu: &e.clockMu}
 		e.clockMu.RLock()
-		err := fn(withCapture(ctx, cp))
-		e.clockMu.RUnlock()
+		err := fn(withBuildLock(withCapture(ctx, cp), ul))
+		ul.unlock()
 		if err == nil {
 			return nil
 		}
 		if attempt == 0 && apiCode(err) == codeBadTimestamp {
-			if serr := e.sync(ctx); serr == nil {
+			if serr := e.clocks.resync(ctx, e.syncWithTimeout); serr == nil {
 				continue
 			}
 		}
 		status, ra := cp.get()
 		return classify(op, mutation, status, ra, err)
+	}
+}
+
+// buildLock is clockMu held for reading while a request is being built;
+// unlock releases it once, whichever of the transport and call comes first.
+type buildLock struct {
+	once sync.Once
+	mu   *sync.RWMutex
+}
+
+func (b *buildLock) unlock() { b.once.Do(b.mu.RUnlock) }
+
+type buildLockKey struct{}
+
+func withBuildLock(ctx context.Context, b *buildLock) context.Context {
+	return context.WithValue(ctx, buildLockKey{}, b)
+}
+
+// unlockBuilt releases the build lock of the call that made req, if any:
+// the request is built and signed, its timestamp taken.
+func unlockBuilt(req *http.Request) {
+	if b, ok := req.Context().Value(buildLockKey{}).(*buildLock); ok {
+		b.unlock()
 	}
 }
 

@@ -29,6 +29,12 @@ const (
 	codeCancelRejected = -2011
 	codeBadKeyFormat   = -2014
 	codeRejectedKey    = -2015
+	// codeNoMargin is "Margin account does not exist." (developers.binance.com
+	// margin_trading/best-practice): the account has no (cross or isolated)
+	// margin account, so it has no margin orders.
+	codeNoMargin = -3003
+	// codeNoIsolated is "Isolated margin account does not exist."
+	codeNoIsolated = -11001
 )
 
 // apiCode returns the Binance error code of err (0 when err is not an API
@@ -79,6 +85,12 @@ func classify(op string, mutation bool, status int, retryAfter time.Duration, er
 			e.Class = executors.ErrTransient
 		case status == http.StatusUnauthorized:
 			e.Class = executors.ErrAuth
+		case !ae.IsValid():
+			// A 4xx without Binance's JSON error body (a 403 WAF or 404
+			// HTML page) did not come from the API: it says nothing about
+			// the account (never "absent", never a clean refusal).
+			e.Msg = fmt.Sprintf("unexpected non-JSON error body (HTTP %d, e.g. a WAF block)", status)
+			e.Class = unknown
 		default:
 			e.Class = executors.ErrRejected
 		}

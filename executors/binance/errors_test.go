@@ -35,7 +35,10 @@ func TestErrorClasses(t *testing.T) {
 		{"timeout code", 400, `{"code":-1007,"msg":"Timeout waiting for response from backend server."}`, "", executors.ErrTransient, executors.ErrUnknownOutcome, "-1007", 0},
 		{"bad param", 400, `{"code":-1102,"msg":"Mandatory parameter 'symbol' was not sent."}`, "", executors.ErrRejected, executors.ErrRejected, "-1102", 0},
 		{"bad symbol", 400, `{"code":-1121,"msg":"Invalid symbol."}`, "", executors.ErrRejected, executors.ErrRejected, "-1121", 0},
-		{"waf 403", 403, `<html>Forbidden</html>`, "", executors.ErrRejected, executors.ErrRejected, "", 0},
+		// A WAF page is not a clean refusal: nothing about the account can
+		// be concluded from it (a listing must not read it as "absent").
+		{"waf 403", 403, `<html>Forbidden</html>`, "", executors.ErrTransient, executors.ErrUnknownOutcome, "", 0},
+		{"html 404", 404, `<html>Not Found</html>`, "", executors.ErrTransient, executors.ErrUnknownOutcome, "", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,9 +20,7 @@ func (e *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 
 func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	req.Params = executors.WithDefaults(req.Action, req.Params)
-	if err := e.ensureSynced(ctx); err != nil {
-		return executors.Result{Status: executors.StatusFailed, Summary: err.Error()}, err
-	}
+	e.startSync(ctx)
 	var (
 		res executors.Result
 		err error

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	gobinance "github.com/adshao/go-binance/v2"
 
@@ -153,6 +155,7 @@ func (e *Executor) subKeys(ctx context.Context, subs []subAccount, withIPs bool)
 			keys = append(keys, subKey{row: r})
 		}
 	}
+	e.rememberKeys(keys)
 	if withIPs {
 		errs := make([]error, len(keys))
 		parallel(ctx, len(keys), e.concurrency, func(ctx context.Context, i int) {
@@ -168,6 +171,57 @@ func (e *Executor) subKeys(ctx context.Context, subs []subAccount, withIPs bool)
 		return nil, classify("list sub-account keys", false, 0, 0, err)
 	}
 	return keys, nil
+}
+
+// keyMemory remembers the sub-account keys an executor saw listed under
+// its master in this process. A key missing from a later listing is
+// proven deleted only if it was seen before (or is in the accounts file's
+// sub_keys): for any other id (a typo, a masked id, the master's other
+// key) absence proves nothing.
+type keyMemory struct {
+	mu   sync.Mutex
+	seen map[string]bool // full key id -> listed once
+}
+
+// memories holds each live executor's keyMemory. It sits beside the
+// Executor (whose struct is in client.go) and is dropped when the executor
+// is collected.
+var memories sync.Map // weak.Pointer[Executor] -> *keyMemory
+
+func (e *Executor) keyMemory() *keyMemory {
+	wp := weak.Make(e)
+	if m, ok := memories.Load(wp); ok {
+		return m.(*keyMemory)
+	}
+	m, loaded := memories.LoadOrStore(wp, &keyMemory{seen: map[string]bool{}})
+	if !loaded {
+		runtime.AddCleanup(e, func(wp weak.Pointer[Executor]) { memories.Delete(wp) }, wp)
+	}
+	return m.(*keyMemory)
+}
+
+// rememberKeys records keys as seen listed.
+func (e *Executor) rememberKeys(keys []subKey) {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		m.seen[k.row.APIKey] = true
+	}
+}
+
+// knownSubKey reports whether apiKey was seen listed under a sub-account
+// in this process or is one of the accounts file's sub_keys.
+func (e *Executor) knownSubKey(apiKey string) bool {
+	for _, sk := range e.acct.SubKeys {
+		if sk.APIKey == apiKey {
+			return true
+		}
+	}
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[apiKey]
 }
 
 func firstError(errs []error) error {
@@ -276,19 +330,29 @@ func keyFinding(k executors.Key) (executors.Finding, bool) {
 // keysInventory implements keys.inventory.
 func (e *Executor) keysInventory(ctx context.Context, req executors.Request) (executors.Result, error) {
 	now := e.env.Now()
-	perm, err := e.apiRestrictions(ctx, "read calling key permissions")
+	// The calling key's permissions and the sub-account list are
+	// independent: read them at once.
+	var (
+		perm   *gobinance.APIKeyPermission
+		subs   []subAccount
+		master bool
+		subErr error
+	)
+	err := both(func() error {
+		var err error
+		perm, err = e.apiRestrictions(ctx, "read calling key permissions")
+		return err
+	}, func() error {
+		if req.Params.Bool("include_sub_accounts") {
+			subs, master, subErr = e.subAccounts(ctx)
+		}
+		return nil
+	})
 	if err != nil {
 		return executors.Result{}, err
 	}
-	var (
-		subs   []subAccount
-		master bool
-	)
-	if req.Params.Bool("include_sub_accounts") {
-		subs, master, err = e.subAccounts(ctx)
-		if err != nil {
-			return executors.Result{}, err
-		}
+	if subErr != nil {
+		return executors.Result{}, subErr
 	}
 	keys := []executors.Key{e.ownKey(perm, master, now)}
 	if master && len(subs) > 0 {
@@ -537,13 +601,22 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		r.Status, r.Summary = executors.StatusFailed, "audit trail refused a key revocation; stopped: "+auditErr.Error()
 		return r, auditErr
 	}
-	// Verify: a deleted key must no longer be listed. A failed call whose
-	// outcome is unknown is settled by the same re-list.
+	// Verify: a deleted key must no longer be listed; an ip-locked or
+	// stripped key is read back. A failed call whose outcome is unknown is
+	// settled by the same re-read. When the re-read fails, nothing sent is
+	// confirmed: every target stays remaining.
+	if method == "ip_lock" || method == "strip_permissions" {
+		if err := e.confirmRevoke(ctx, method, ips, targets, done, failed); err != nil {
+			r := e.finishRevoke(res, targets, nil, failed, false, "")
+			r.Status, r.Summary = executors.StatusFailed, fmt.Sprintf("%s requests sent but the keys could not be read back, so none is confirmed: %v", method, err)
+			return r, err
+		}
+	}
 	if method == "delete" {
 		after, err := e.subKeys(ctx, subs, false)
 		if err != nil {
-			r := e.finishRevoke(res, targets, done, failed, false, "")
-			r.Status, r.Summary = executors.StatusFailed, "keys deleted but the re-list failed: "+err.Error()
+			r := e.finishRevoke(res, targets, nil, failed, false, "")
+			r.Status, r.Summary = executors.StatusFailed, "keys deleted but the re-list failed, so none is confirmed: "+err.Error()
 			return r, err
 		}
 		still := map[string]bool{}
@@ -567,6 +640,80 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		return r, firstError(mapValues(failed, targets))
 	}
 	return r, nil
+}
+
+// stripped reports whether a sub key row holds none of the permissions
+// strip_permissions removes.
+func stripped(r subKeyRow) bool {
+	return !r.CanTrade && !r.CanMarginLoanRepay && !r.CanFuturesTrade && !r.CanUniversalTransfer && !r.CanVanillaOptions
+}
+
+// confirmRevoke reads back every ip_lock / strip_permissions target and
+// settles done and failed from what the venue now shows: a key in the
+// wanted state (restricted to exactly ips; no trading or transfer
+// permission; or no longer listed) is done, any other key is failed. It
+// returns the error of a read that failed (nothing is settled then).
+func (e *Executor) confirmRevoke(ctx context.Context, method string, ips []string, targets []revokeTarget, done map[string]bool, failed map[string]error) error {
+	ok := make([]bool, len(targets))
+	errs := make([]error, len(targets))
+	state := make([]string, len(targets)) // what the venue shows, for the failure message
+	switch method {
+	case "ip_lock":
+		parallel(ctx, len(targets), e.concurrency, func(ctx context.Context, i int) {
+			k := targets[i].key
+			ipr, err := e.subKeyIP(ctx, k.row.Email, k.row.APIKey)
+			errs[i] = err
+			ok[i] = err == nil && bool(ipr.IPRestrict) && sameIPs(ipr.IPList, ips)
+			state[i] = fmt.Sprintf("ip restriction %v, ips %s", bool(ipr.IPRestrict), strings.Join(ipr.IPList, ","))
+		}, nil)
+	case "strip_permissions":
+		emails := map[string]int{}
+		var list []string
+		for _, t := range targets {
+			if _, seen := emails[t.key.row.Email]; !seen {
+				emails[t.key.row.Email] = len(list)
+				list = append(list, t.key.row.Email)
+			}
+		}
+		rows := make([][]subKeyRow, len(list))
+		lerrs := make([]error, len(list))
+		parallel(ctx, len(list), e.concurrency, func(ctx context.Context, i int) {
+			rows[i], lerrs[i] = e.listSubKeys(ctx, list[i])
+		}, nil)
+		for i, t := range targets {
+			j := emails[t.key.row.Email]
+			if errs[i] = lerrs[j]; errs[i] != nil {
+				continue
+			}
+			ok[i], state[i] = true, "no longer listed"
+			for _, r := range rows[j] {
+				if r.APIKey == t.key.row.APIKey {
+					ok[i] = stripped(r)
+					state[i] = fmt.Sprintf("canTrade %v, canMarginLoanRepay %v, canFuturesTrade %v, canUniversalTransfer %v, canVanillaOptions %v",
+						r.CanTrade, r.CanMarginLoanRepay, r.CanFuturesTrade, r.CanUniversalTransfer, r.CanVanillaOptions)
+				}
+			}
+		}
+	}
+	if err := firstError(errs); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return classify("read back sub-account keys", false, 0, 0, err)
+	}
+	for i, t := range targets {
+		if ok[i] {
+			done[t.m.ID] = true
+			delete(failed, t.m.ID)
+			continue
+		}
+		if done[t.m.ID] || failed[t.m.ID] == nil {
+			failed[t.m.ID] = &executors.Error{Class: executors.ErrRejected, Op: method + " " + t.key.describe(),
+				Msg: "the venue accepted the request but the key is not in the wanted state: " + state[i]}
+		}
+		delete(done, t.m.ID)
+	}
+	return nil
 }
 
 func mapValues(m map[string]error, targets []revokeTarget) []error {

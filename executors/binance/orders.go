@@ -67,6 +67,12 @@ func (e *Executor) resolveProducts(ctx context.Context, p executors.Params) (pro
 	if err != nil {
 		return productSet{}, err
 	}
+	return e.productsFromPermission(perm), nil
+}
+
+// productsFromPermission derives every product the key can trade from its
+// permissions; the others are named in findings.
+func (e *Executor) productsFromPermission(perm *gobinance.APIKeyPermission) productSet {
 	ps := productSet{derived: true}
 	if perm.EnableSpotAndMarginTrading {
 		ps.list = append(ps.list, executors.ProductSpot, executors.ProductMargin, executors.ProductIsolatedMargin)
@@ -80,7 +86,7 @@ func (e *Executor) resolveProducts(ctx context.Context, p executors.Params) (pro
 		ps.findings = append(ps.findings, executors.Finding{Severity: "info", Subject: "key " + mask(e.acct.APIKey.Reveal()),
 			Message: "usdm and coinm skipped: the key has no futures permission"})
 	}
-	return ps, nil
+	return ps
 }
 
 func (e *Executor) apiRestrictions(ctx context.Context, op string) (*gobinance.APIKeyPermission, error) {
@@ -97,9 +103,36 @@ func (e *Executor) apiRestrictions(ctx context.Context, op string) (*gobinance.A
 type openOrder = executors.Order
 
 // listOrders lists the open orders of every product in ps, in parallel,
-// filtered to symbols when given. Listing errors of derived products that
-// the venue rejects (e.g. no margin account) become findings.
+// filtered to symbols when given. A derived product the account does not
+// have at all (see productAbsent) is skipped with a finding; any other
+// failure to list a product is an error: its orders are unknown.
 func (e *Executor) listOrders(ctx context.Context, ps productSet, symbols []string) ([]openOrder, []executors.Finding, error) {
+	l := e.listEach(ctx, ps, symbols)
+	if err := l.firstErr(); err != nil {
+		return nil, l.findings, err
+	}
+	return l.orders, l.findings, nil
+}
+
+// listing is what listEach read, product by product.
+type listing struct {
+	orders   []openOrder // of the listed products, sorted
+	findings []executors.Finding
+	listed   []string         // products listed (possibly empty)
+	failed   []string         // products that could not be listed, in product order
+	errs     map[string]error // product -> why it could not be listed
+}
+
+func (l listing) firstErr() error {
+	if len(l.failed) == 0 {
+		return nil
+	}
+	return l.errs[l.failed[0]]
+}
+
+// listEach lists every product of ps in parallel and reports each one:
+// listed, skipped (a derived product the account does not have) or failed.
+func (e *Executor) listEach(ctx context.Context, ps productSet, symbols []string) listing {
 	type part struct {
 		orders []openOrder
 		err    error
@@ -114,28 +147,42 @@ func (e *Executor) listOrders(ctx context.Context, ps productSet, symbols []stri
 		}()
 	}
 	wg.Wait()
-	var (
-		all      []openOrder
-		findings []executors.Finding
-		errs     []error
-	)
+	l := listing{errs: map[string]error{}}
 	for i, pt := range parts {
+		prod := ps.list[i]
 		if pt.err != nil {
-			if ps.derived && errors.Is(pt.err, executors.ErrRejected) {
-				findings = append(findings, executors.Finding{Severity: "info", Subject: ps.list[i],
+			if ps.derived && productAbsent(prod, pt.err) {
+				l.findings = append(l.findings, executors.Finding{Severity: "info", Subject: prod,
 					Message: "product skipped: " + pt.err.Error()})
 				continue
 			}
-			errs = append(errs, pt.err)
+			l.failed = append(l.failed, prod)
+			l.errs[prod] = pt.err
 			continue
 		}
-		all = append(all, filterSymbols(pt.orders, symbols)...)
+		l.listed = append(l.listed, prod)
+		l.orders = append(l.orders, filterSymbols(pt.orders, symbols)...)
 	}
-	if len(errs) > 0 {
-		return nil, findings, errs[0]
+	sortOrders(l.orders)
+	return l
+}
+
+// productAbsent reports whether err is the venue saying the account does
+// not have prod at all, so it can have no orders there. Only Binance's
+// specific codes say that: a 403 WAF page, a 5xx or any other refusal
+// says nothing about the orders.
+func productAbsent(prod string, err error) bool {
+	var ee *executors.Error
+	if !errors.As(err, &ee) || !errors.Is(err, executors.ErrRejected) {
+		return false
 	}
-	sortOrders(all)
-	return all, findings, nil
+	switch prod {
+	case executors.ProductMargin:
+		return ee.Code == fmt.Sprint(codeNoMargin)
+	case executors.ProductIsolatedMargin:
+		return ee.Code == fmt.Sprint(codeNoMargin) || ee.Code == fmt.Sprint(codeNoIsolated)
+	}
+	return false
 }
 
 func filterSymbols(orders []openOrder, symbols []string) []openOrder {
@@ -575,20 +622,38 @@ func marginCancelOutcome(ctx context.Context, err error) error {
 	return err
 }
 
-// cancelAll implements orders.cancel_all (and its plan).
+// cancelAll implements orders.cancel_all (and its plan). It cancels what
+// it could list even when a product could not be listed (its orders are
+// then unknown and the step fails), and it confirms by re-listing exactly
+// the products it listed: a product the re-list cannot read keeps its
+// orders as remaining (unconfirmed), never as cancelled.
 func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
-	ps, err := e.resolveProducts(ctx, req.Params)
-	if err != nil {
-		return executors.Result{}, err
-	}
 	symbols := req.Params.Strings("symbols")
-	orders, findings, err := e.listOrders(ctx, ps, symbols)
+	ps, first, err := e.resolveAndList(ctx, req.Params, symbols)
 	if err != nil {
 		return executors.Result{}, err
 	}
-	findings = append(ps.findings, findings...)
+	listErr := first.firstErr()
+	if listErr != nil && (plan || len(first.listed) == 0) {
+		return executors.Result{}, listErr
+	}
+	orders := first.orders
+	findings := append(ps.findings, first.findings...)
+	for _, p := range first.failed {
+		findings = append(findings, executors.Finding{Severity: "high", Subject: p,
+			Message: "open orders unknown: the product could not be listed: " + first.errs[p].Error(),
+			Fix:     "run the step again; if it keeps failing, cancel the orders of " + p + " in the Binance UI"})
+	}
+	unlistedNote := ""
+	if len(first.failed) > 0 {
+		unlistedNote = fmt.Sprintf("; %s could not be listed: its orders are unknown", strings.Join(first.failed, ", "))
+	}
 	groups := groupOrders(orders)
 	if len(orders) == 0 {
+		if listErr != nil {
+			return executors.Result{Status: executors.StatusFailed, Summary: "no open orders on " + strings.Join(first.listed, ", ") + unlistedNote,
+				Findings: findings, Counts: map[string]int{"cancelled": 0, "remaining": 0}}, listErr
+		}
 		return executors.Result{Status: executors.StatusOK, Summary: "nothing to do: no open orders on " + strings.Join(ps.list, ", "),
 			Findings: findings, Counts: map[string]int{"cancelled": 0, "remaining": 0}}, nil
 	}
@@ -609,9 +674,14 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 	deadline := e.env.Now().Add(timeout)
 	initial := orders
+	// The confirming re-list reads exactly the products listed above, and
+	// skips none: any product it cannot read fails the step.
+	confirm := productSet{list: first.listed}
 	var (
 		lastErrs  map[string]error // group id -> error of its latest cancel
 		auditErr  error
+		relistErr error                // first error of the latest re-list
+		relistBad []string             // products the latest re-list could not read
 		cancelled = map[string]bool{}  // order key -> seen cancelled
 		finalErrs = map[string]error{} // group id -> latest cancel error
 		giveUp    = map[string]bool{}  // group ids refused for good
@@ -627,9 +697,18 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		}
 		// Re-list before anything else: a cancel whose outcome is unknown
 		// is never repeated blindly.
-		after, _, err := e.listOrders(ctx, ps, symbols)
-		if err != nil {
-			return executors.Result{Status: executors.StatusFailed, Summary: "cancels sent but the re-list failed: " + err.Error(), Findings: findings}, err
+		rl := e.listEach(ctx, confirm, symbols)
+		after := rl.orders
+		relistErr, relistBad = rl.firstErr(), rl.failed
+		if relistErr != nil {
+			// Orders of a product the re-list could not read are
+			// unconfirmed: they stay open as far as this step knows.
+			for _, o := range orders {
+				if rl.errs[o.Product] != nil {
+					after = append(after, o)
+				}
+			}
+			sortOrders(after)
 		}
 		left := map[string]bool{}
 		for _, o := range after {
@@ -652,6 +731,9 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 				giveUp[id] = true
 			}
 		}
+		if relistErr != nil {
+			break // nothing is sent again on a re-list that could not be read
+		}
 		groups = groups[:0]
 		for _, g := range groupOrders(after) {
 			if !giveUp[g.id()] {
@@ -667,7 +749,7 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		}
 	}
 	counts := map[string]int{"cancelled": len(changes), "remaining": len(orders)}
-	if len(orders) == 0 {
+	if len(orders) == 0 && listErr == nil {
 		return executors.Result{Status: executors.StatusChanged,
 			Summary: fmt.Sprintf("cancelled %s on %s (%s); none left", plural(len(changes), "order"), plural(len(symbolsOf(groupOrders(initial))), "symbol"), strings.Join(productsOf(groupOrders(initial)), ", ")),
 			Changes: changes, Findings: findings, Counts: counts}, nil
@@ -685,9 +767,28 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			}
 		}
 	}
-	res := executors.Result{Status: executors.StatusFailed,
-		Summary: fmt.Sprintf("cancelled %s; %s survived on %s", plural(len(changes), "order"), plural(len(orders), "order"), strings.Join(symbolsOf(groupOrders(orders)), ", ")),
+	summary := fmt.Sprintf("cancelled %s; %s survived on %s", plural(len(changes), "order"), plural(len(orders), "order"), strings.Join(symbolsOf(groupOrders(orders)), ", "))
+	if len(orders) == 0 {
+		summary = fmt.Sprintf("cancelled %s on %s (%s); none left there", plural(len(changes), "order"), plural(len(symbolsOf(groupOrders(initial))), "symbol"), strings.Join(productsOf(groupOrders(initial)), ", "))
+	}
+	if relistErr != nil {
+		for _, p := range relistBad {
+			findings = append(findings, executors.Finding{Severity: "high", Subject: p,
+				Message: "cancels sent but the re-list failed: the outcome is unconfirmed, its orders are counted as remaining: " + relistErr.Error(),
+				Fix:     "run the step again: it re-lists before cancelling"})
+		}
+		summary = fmt.Sprintf("cancelled %s; %s unconfirmed or still open: the re-list of %s failed", plural(len(changes), "order"), plural(len(orders), "order"), strings.Join(relistBad, ", "))
+	}
+	summary += unlistedNote
+	res := executors.Result{Status: executors.StatusFailed, Summary: summary,
 		Changes: changes, Remaining: remaining, Findings: findings, Counts: counts}
+	switch {
+	case firstErr != nil && !executors.Retryable(firstErr):
+	case relistErr != nil:
+		firstErr = relistErr
+	case listErr != nil && firstErr == nil:
+		firstErr = listErr
+	}
 	if firstErr == nil {
 		firstErr = &executors.Error{Class: executors.ErrRejected, Op: "cancel all orders", Msg: fmt.Sprintf("%s still open after cancelling", plural(len(orders), "order"))}
 	}

@@ -44,8 +44,9 @@ type subAccount struct {
 }
 
 // subAccounts lists the master's sub-accounts. A key that is not a master's
-// gets an error from the venue: isMaster is then false and err nil unless
-// the failure was not a refusal (network, rate limit).
+// is refused with -1002: isMaster is then false and err nil. Any other
+// failure (a 403 WAF page, another refusal, network, rate limit) is an
+// error: it does not show the account is not a master.
 func (e *Executor) subAccounts(ctx context.Context) (subs []subAccount, isMaster bool, err error) {
 	const pageSize = 200
 	for page := 1; ; page++ {
@@ -60,10 +61,10 @@ func (e *Executor) subAccounts(ctx context.Context) (subs []subAccount, isMaster
 			return json.Unmarshal(data, &res)
 		})
 		if err != nil {
-			// A key of a non-master account is refused with -1002 (or a
-			// business rejection); a dead key (-2015) is a real error.
+			// A key of a non-master account is refused with -1002 and only
+			// that code says so; a dead key (-2015) is a real error.
 			var ee *executors.Error
-			if page == 1 && (errors.Is(err, executors.ErrRejected) || (errors.As(err, &ee) && ee.Code == fmt.Sprint(codeUnauthorized))) {
+			if page == 1 && errors.As(err, &ee) && ee.Code == fmt.Sprint(codeUnauthorized) {
 				return nil, false, nil
 			}
 			return nil, page > 1, err
@@ -201,19 +202,21 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		"usdm": func(ctx context.Context) error {
 			var bal []*futures.Balance
 			var pos []*futures.PositionRiskV3
-			err := e.call(ctx, "read usdm balance", false, func(ctx context.Context) error {
-				var err error
-				bal, err = e.fut.NewGetBalanceService().Do(ctx)
-				return err
+			// Balance and positions are independent: read both at once.
+			err := both(func() error {
+				return e.call(ctx, "read usdm balance", false, func(ctx context.Context) error {
+					var err error
+					bal, err = e.fut.NewGetBalanceService().Do(ctx)
+					return err
+				})
+			}, func() error {
+				return e.call(ctx, "read usdm positions", false, func(ctx context.Context) error {
+					var err error
+					pos, err = e.fut.NewGetPositionRiskV3Service().Do(ctx)
+					return err
+				})
 			})
 			if err != nil {
-				return err
-			}
-			if err := e.call(ctx, "read usdm positions", false, func(ctx context.Context) error {
-				var err error
-				pos, err = e.fut.NewGetPositionRiskV3Service().Do(ctx)
-				return err
-			}); err != nil {
 				return err
 			}
 			var bs []executors.Balance
@@ -237,19 +240,20 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		"coinm": func(ctx context.Context) error {
 			var bal []*delivery.Balance
 			var pos []*delivery.PositionRisk
-			err := e.call(ctx, "read coinm balance", false, func(ctx context.Context) error {
-				var err error
-				bal, err = e.dlv.NewGetBalanceService().Do(ctx)
-				return err
+			err := both(func() error {
+				return e.call(ctx, "read coinm balance", false, func(ctx context.Context) error {
+					var err error
+					bal, err = e.dlv.NewGetBalanceService().Do(ctx)
+					return err
+				})
+			}, func() error {
+				return e.call(ctx, "read coinm positions", false, func(ctx context.Context) error {
+					var err error
+					pos, err = e.dlv.NewGetPositionRiskService().Do(ctx)
+					return err
+				})
 			})
 			if err != nil {
-				return err
-			}
-			if err := e.call(ctx, "read coinm positions", false, func(ctx context.Context) error {
-				var err error
-				pos, err = e.dlv.NewGetPositionRiskService().Do(ctx)
-				return err
-			}); err != nil {
 				return err
 			}
 			var bs []executors.Balance

@@ -261,6 +261,7 @@ type observingTransport struct {
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	unlockBuilt(req)
 	c := costOf(req.Method, req.URL.Path, req.URL.Query())
 	if c.ip {
 		c.host = req.URL.Host
@@ -314,12 +315,22 @@ func parseRetryAfter(v string) time.Duration {
 	return 0
 }
 
+// idleConnsPerHost is how many idle connections per host each private
+// transport keeps (up to Executor.concurrency requests go out at once).
+const idleConnsPerHost = 64
+
 // newHTTPClient builds one client's own http.Client over env.Transport (or
 // a private clone of the default transport).
 func newHTTPClient(env executors.Env, account string, p *pacer) *http.Client {
 	base := env.Transport
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep the connections of a parallel burst for the next one: the
+		// default keeps 2 idle per host, so every later wave would open
+		// (in production: TLS-handshake) most of its connections again,
+		// a round trip or two each.
+		t.MaxIdleConnsPerHost = idleConnsPerHost
+		base = t
 	}
 	return &http.Client{
 		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer},

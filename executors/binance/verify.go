@@ -16,6 +16,10 @@ import (
 //     answers -2015 (deleted, IP-locked and unpermitted keys all look alike).
 //   - absence: a sub-account key whose secret we do not hold: list every
 //     sub-account's keys from the master until the key is no longer there.
+//     Absence proves deletion only for a key known to be a sub-account key
+//     (seen listed earlier in this process, or in the accounts file's
+//     sub_keys); for any other id the result is pending: this account
+//     cannot verify it.
 //
 // It repeats every interval until the deadline; the result names the proof.
 func (e *Executor) verifyRejected(ctx context.Context, req executors.Request) (executors.Result, error) {
@@ -39,6 +43,15 @@ func (e *Executor) verifyRejected(ctx context.Context, req executors.Request) (e
 	for {
 		probes++
 		rejected, proof, err := e.probeOnce(ctx, own, target)
+		if errors.Is(err, errUnknownKey) {
+			return executors.Result{Status: executors.StatusPending,
+				Summary: fmt.Sprintf("cannot verify key %s from this account: it is not the account's own key and not a known sub-account key", id),
+				Manual: []executors.ManualStep{{Title: "Check that key " + id + " is deleted",
+					Instructions: fmt.Sprintf("Key %s is not listed under any sub-account of %s and was never seen there, so its absence proves nothing "+
+						"(a typo, a masked id, or a key of the master itself). Check it in Binance's API Management; to let the tool verify it, "+
+						"configure an account with that key (the probe then runs with it) or list it under sub_keys if it is a sub-account key.", id, e.acct.Name)}},
+				Counts: map[string]int{"probes": probes}}, nil
+		}
 		if err != nil {
 			// Inconclusive (network, rate limit, non-master): keep trying
 			// until the deadline, then report the last error.
@@ -101,5 +114,12 @@ func (e *Executor) probeOnce(ctx context.Context, own bool, target string) (reje
 			return false, "", nil
 		}
 	}
-	return true, fmt.Sprintf("absence: not listed under any of the %s (GET %s)", plural(len(subs), "sub-account"), pathSubKeys), nil
+	if !e.knownSubKey(target) {
+		return false, "", errUnknownKey
+	}
+	return true, fmt.Sprintf("absence: a known sub-account key no longer listed under any of the %s (GET %s)", plural(len(subs), "sub-account"), pathSubKeys), nil
 }
+
+// errUnknownKey: the key to verify is neither the account's own nor a
+// known sub-account key, so its absence from the listings proves nothing.
+var errUnknownKey = errors.New("not the account's own key and not a known sub-account key")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -163,13 +165,16 @@ func subKeyStub(t *testing.T) *stub {
 	s.json("GET /sapi/v1/sub-account/list", 200, `{"subAccounts":[{"email":"bot1@fund.example","createTime":1},{"email":"bot2@fund.example","createTime":1}]}`)
 	var mu sync.Mutex
 	keys := map[string][]string{"bot1@fund.example": {"SUBKEYBOT1aaaaaaaaaaaaaaaaaaaa"}, "bot2@fund.example": {"SUBKEYBOT2bbbbbbbbbbbbbbbbbbbb"}}
+	// What the venue holds: the executor reads ip_lock and strip back.
+	stripped := map[string]bool{}
+	ipLists := map[string][]string{}
 	s.handle("GET /sapi/v1/sub-account/subAccountApi", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		email := r.URL.Query().Get("email")
 		var rows []map[string]any
 		for _, k := range keys[email] {
-			rows = append(rows, map[string]any{"email": email, "apiName": "bot", "apikey": k, "canTrade": true, "canFuturesTrade": false, "canUniversalTransfer": true, "timestamp": 1})
+			rows = append(rows, map[string]any{"email": email, "apiName": "bot", "apikey": k, "canTrade": !stripped[k], "canFuturesTrade": false, "canUniversalTransfer": !stripped[k], "timestamp": 1})
 		}
 		writeJSON(w, 200, map[string]any{"total": len(rows), "rows": rows})
 	})
@@ -187,10 +192,26 @@ func subKeyStub(t *testing.T) *stub {
 		keys[email] = left
 		writeJSON(w, 200, map[string]any{})
 	})
-	s.json("GET /sapi/v1/sub-account/subAccountApi/ipRestriction", 200, `{"ipRestrict":"false","ipList":[],"updateTime":1,"apiKey":"x"}`)
-	s.json("POST /sapi/v2/sub-account/subAccountApi/ipRestriction", 200, `{"status":"2","ipList":["192.0.2.1"],"updateTime":1,"apiKey":"x"}`)
+	s.handle("GET /sapi/v1/sub-account/subAccountApi/ipRestriction", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		ips := ipLists[r.URL.Query().Get("subAccountApiKey")]
+		writeJSON(w, 200, map[string]any{"ipRestrict": strconv.FormatBool(len(ips) > 0), "ipList": append([]string{}, ips...), "updateTime": 1, "apiKey": "x"})
+	})
+	s.handle("POST /sapi/v2/sub-account/subAccountApi/ipRestriction", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		p := stubParams(r)
+		ipLists[p.Get("subAccountApiKey")] = strings.Split(p.Get("ipAddress"), ",")
+		writeJSON(w, 200, map[string]any{"status": "2", "ipList": ipLists[p.Get("subAccountApiKey")], "updateTime": 1, "apiKey": "x"})
+	})
 	s.json("POST /sapi/v1/sub-account/subAccountApi/ipRestriction", 404, `{"code":-1000,"msg":"discontinued"}`)
-	s.json("POST /sapi/v1/sub-account/subAccountApiPermission", 200, `{"apiName":"bot","canTrade":false}`)
+	s.handle("POST /sapi/v1/sub-account/subAccountApiPermission", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		stripped[stubParams(r).Get("subAccountApiKey")] = true
+		writeJSON(w, 200, map[string]any{"apiName": "bot", "canTrade": false})
+	})
 	return s
 }
 
@@ -480,13 +501,14 @@ func TestOwnHTTPClientsAndObserver(t *testing.T) {
 	if _, err := e.Do(context.Background(), executors.Request{Action: executors.OrdersList, Params: executors.Params{"products": []string{"spot"}}}); err == nil {
 		t.Fatal("orders.list against a stub without the route: want an error")
 	}
+	e.clocks.wait() // the server-time sync runs in the background
 	mu.Lock()
 	defer mu.Unlock()
 	if baseUsed < 2 || len(statuses) != baseUsed {
 		t.Errorf("base transport used %d times, observer saw %v; want every exchange observed", baseUsed, statuses)
 	}
-	if statuses[len(statuses)-1] != 404 {
-		t.Errorf("observer statuses: got %v, want the 404 last", statuses)
+	if !slices.Contains(statuses, 404) {
+		t.Errorf("observer statuses: got %v, want the 404 among them", statuses)
 	}
 }
 

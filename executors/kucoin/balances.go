@@ -81,121 +81,38 @@ func (x *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		}
 	}
 
-	var accts []accountItem
-	if err := x.call(ctx, x.spot, "read accounts", false, http.MethodGet, "/api/v1/accounts", nil, &accts); err != nil {
-		if errors.Is(err, executors.ErrAuth) {
-			return executors.Result{Status: executors.StatusFailed, Summary: "could not read balances"}, err
-		}
-		partial("accounts", err)
+	// The parts are independent reads: all go out at once (the
+	// sub-accounts' balances after the calling key's record, which says
+	// whether it is a master's), so the snapshot takes two round trips.
+	// Each part fills its own slot; they are joined in this order.
+	parts := []snapPart{
+		{"accounts", x.snapAccounts},
+		{"cross margin", x.snapCross},
+		{"isolated margin", x.snapIsolated},
+		{"futures account USDT", func(ctx context.Context, out *partResult) error { return x.snapFutures(ctx, "USDT", out) }},
+		{"futures account XBT", func(ctx context.Context, out *partResult) error { return x.snapFutures(ctx, "XBT", out) }},
+		{"futures positions", x.snapPositions},
 	}
-	for _, a := range accts {
-		if isZero(a.Balance.String()) && isZero(a.Holds.String()) {
-			continue
-		}
-		snap.Balances = append(snap.Balances, executors.Balance{Wallet: a.Type, Asset: a.Currency,
-			Free: a.Available.String(), Locked: a.Holds.String(), Total: a.Balance.String()})
-	}
-
-	var cross struct {
-		TotalAsset     flex          `json:"totalAssetOfQuoteCurrency"`
-		TotalLiability flex          `json:"totalLiabilityOfQuoteCurrency"`
-		Accounts       []marginAsset `json:"accounts"`
-	}
-	if err := x.call(ctx, x.spot, "read cross margin account", false, http.MethodGet, "/api/v3/margin/accounts",
-		q("quoteCurrency", "USDT", "queryType", "MARGIN"), &cross); err != nil {
-		partial("cross margin", err)
-	} else {
-		for _, a := range cross.Accounts {
-			if b, ok := marginBalance("", "margin", a); ok {
-				snap.Balances = append(snap.Balances, b)
-			}
-		}
-		if cross.TotalAsset != "" && !isZero(cross.TotalAsset.String()) {
-			snap.Wallets = append(snap.Wallets, executors.WalletTotal{Wallet: "margin", Asset: "USDT", Value: cross.TotalAsset.String()})
-		}
-	}
-
-	var iso struct {
-		TotalAsset flex `json:"totalAssetOfQuoteCurrency"`
-		Assets     []struct {
-			Symbol     string      `json:"symbol"`
-			BaseAsset  marginAsset `json:"baseAsset"`
-			QuoteAsset marginAsset `json:"quoteAsset"`
-		} `json:"assets"`
-	}
-	if err := x.call(ctx, x.spot, "read isolated margin accounts", false, http.MethodGet, "/api/v3/isolated/accounts",
-		q("quoteCurrency", "USDT", "queryType", "ISOLATED"), &iso); err != nil {
-		partial("isolated margin", err)
-	} else {
-		for _, a := range iso.Assets {
-			for _, m := range []marginAsset{a.BaseAsset, a.QuoteAsset} {
-				if b, ok := marginBalance("", "isolated_margin:"+a.Symbol, m); ok {
-					snap.Balances = append(snap.Balances, b)
-				}
-			}
-		}
-		if iso.TotalAsset != "" && !isZero(iso.TotalAsset.String()) {
-			snap.Wallets = append(snap.Wallets, executors.WalletTotal{Wallet: "isolated_margin", Asset: "USDT", Value: iso.TotalAsset.String()})
-		}
-	}
-
-	for _, cur := range []string{"USDT", "XBT"} {
-		var ov struct {
-			AccountEquity    flex   `json:"accountEquity"`
-			MarginBalance    flex   `json:"marginBalance"`
-			AvailableBalance flex   `json:"availableBalance"`
-			Currency         string `json:"currency"`
-		}
-		if err := x.call(ctx, x.futures, "read futures account "+cur, false, http.MethodGet, "/api/v1/account-overview", q("currency", cur), &ov); err != nil {
-			partial("futures account "+cur, err)
-			continue
-		}
-		total := ov.MarginBalance.String()
-		if total == "" {
-			total = ov.AccountEquity.String()
-		}
-		if isZero(total) && isZero(ov.AccountEquity.String()) {
-			continue
-		}
-		asset := ov.Currency
-		if asset == "" {
-			asset = cur
-		}
-		snap.Balances = append(snap.Balances, executors.Balance{Wallet: "futures", Asset: asset,
-			Free: ov.AvailableBalance.String(), Locked: subDec(total, ov.AvailableBalance.String()), Total: total})
-		if ov.AccountEquity != "" {
-			snap.Wallets = append(snap.Wallets, executors.WalletTotal{Wallet: "futures", Asset: asset, Value: ov.AccountEquity.String()})
-		}
-	}
-	if ps, err := x.listPositions(ctx); err != nil {
-		partial("futures positions", err)
-	} else {
-		for _, p := range ps {
-			snap.Positions = append(snap.Positions, p.public(""))
-		}
-	}
-
 	if req.Params.Bool("include_sub_accounts") {
-		self, err := x.whoami(ctx)
-		switch {
-		case err != nil:
-			partial("calling key (to know whether it is a master)", err)
-		case self.IsMaster:
-			subs, err := x.subAccountBalances(ctx)
-			if err != nil {
-				partial("sub-account balances", err)
+		parts = append(parts, snapPart{"sub-accounts", x.snapSubAccounts})
+	}
+	results := make([]partResult, len(parts))
+	parallel(len(parts), len(parts), func(i int) {
+		results[i].err = parts[i].read(ctx, &results[i])
+	})
+	if err := results[0].err; errors.Is(err, executors.ErrAuth) {
+		return executors.Result{Status: executors.StatusFailed, Summary: "could not read balances"}, err
+	}
+	for i, r := range results {
+		snap.Balances = append(snap.Balances, r.balances...)
+		snap.Wallets = append(snap.Wallets, r.wallets...)
+		snap.Positions = append(snap.Positions, r.positions...)
+		if r.err != nil {
+			what := parts[i].name
+			if r.what != "" {
+				what = r.what
 			}
-			for _, s := range subs {
-				for _, w := range s.wallets() {
-					for _, c := range w.items {
-						if isZero(c.Balance.String()) && isZero(c.Holds.String()) {
-							continue
-						}
-						snap.Balances = append(snap.Balances, executors.Balance{Sub: s.SubName, Wallet: w.name, Asset: c.Currency,
-							Free: c.Available.String(), Locked: c.Holds.String(), Total: c.Balance.String()})
-					}
-				}
-			}
+			partial(what, r.err)
 		}
 	}
 	sort.SliceStable(snap.Balances, func(i, j int) bool {
@@ -231,6 +148,157 @@ func (x *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		return res, unreachable
 	}
 	return res, nil
+}
+
+// snapPart is one independent read of a snapshot.
+type snapPart struct {
+	name string
+	read func(ctx context.Context, out *partResult) error
+}
+
+// partResult is what one part of a snapshot read.
+type partResult struct {
+	balances  []executors.Balance
+	wallets   []executors.WalletTotal
+	positions []executors.Position
+	what      string // names the failed read when the part's name is not precise
+	err       error
+}
+
+// snapAccounts reads the main, trade and HF wallets (GET /api/v1/accounts).
+func (x *Executor) snapAccounts(ctx context.Context, out *partResult) error {
+	var accts []accountItem
+	if err := x.call(ctx, x.spot, "read accounts", false, http.MethodGet, "/api/v1/accounts", nil, &accts); err != nil {
+		return err
+	}
+	for _, a := range accts {
+		if isZero(a.Balance.String()) && isZero(a.Holds.String()) {
+			continue
+		}
+		out.balances = append(out.balances, executors.Balance{Wallet: a.Type, Asset: a.Currency,
+			Free: a.Available.String(), Locked: a.Holds.String(), Total: a.Balance.String()})
+	}
+	return nil
+}
+
+// snapCross reads the cross margin account.
+func (x *Executor) snapCross(ctx context.Context, out *partResult) error {
+	var cross struct {
+		TotalAsset     flex          `json:"totalAssetOfQuoteCurrency"`
+		TotalLiability flex          `json:"totalLiabilityOfQuoteCurrency"`
+		Accounts       []marginAsset `json:"accounts"`
+	}
+	if err := x.call(ctx, x.spot, "read cross margin account", false, http.MethodGet, "/api/v3/margin/accounts",
+		q("quoteCurrency", "USDT", "queryType", "MARGIN"), &cross); err != nil {
+		return err
+	}
+	for _, a := range cross.Accounts {
+		if b, ok := marginBalance("", "margin", a); ok {
+			out.balances = append(out.balances, b)
+		}
+	}
+	if cross.TotalAsset != "" && !isZero(cross.TotalAsset.String()) {
+		out.wallets = append(out.wallets, executors.WalletTotal{Wallet: "margin", Asset: "USDT", Value: cross.TotalAsset.String()})
+	}
+	return nil
+}
+
+// snapIsolated reads the isolated margin accounts.
+func (x *Executor) snapIsolated(ctx context.Context, out *partResult) error {
+	var iso struct {
+		TotalAsset flex `json:"totalAssetOfQuoteCurrency"`
+		Assets     []struct {
+			Symbol     string      `json:"symbol"`
+			BaseAsset  marginAsset `json:"baseAsset"`
+			QuoteAsset marginAsset `json:"quoteAsset"`
+		} `json:"assets"`
+	}
+	if err := x.call(ctx, x.spot, "read isolated margin accounts", false, http.MethodGet, "/api/v3/isolated/accounts",
+		q("quoteCurrency", "USDT", "queryType", "ISOLATED"), &iso); err != nil {
+		return err
+	}
+	for _, a := range iso.Assets {
+		for _, m := range []marginAsset{a.BaseAsset, a.QuoteAsset} {
+			if b, ok := marginBalance("", "isolated_margin:"+a.Symbol, m); ok {
+				out.balances = append(out.balances, b)
+			}
+		}
+	}
+	if iso.TotalAsset != "" && !isZero(iso.TotalAsset.String()) {
+		out.wallets = append(out.wallets, executors.WalletTotal{Wallet: "isolated_margin", Asset: "USDT", Value: iso.TotalAsset.String()})
+	}
+	return nil
+}
+
+// snapFutures reads the futures account of one settlement currency.
+func (x *Executor) snapFutures(ctx context.Context, cur string, out *partResult) error {
+	var ov struct {
+		AccountEquity    flex   `json:"accountEquity"`
+		MarginBalance    flex   `json:"marginBalance"`
+		AvailableBalance flex   `json:"availableBalance"`
+		Currency         string `json:"currency"`
+	}
+	if err := x.call(ctx, x.futures, "read futures account "+cur, false, http.MethodGet, "/api/v1/account-overview", q("currency", cur), &ov); err != nil {
+		return err
+	}
+	total := ov.MarginBalance.String()
+	if total == "" {
+		total = ov.AccountEquity.String()
+	}
+	if isZero(total) && isZero(ov.AccountEquity.String()) {
+		return nil
+	}
+	asset := ov.Currency
+	if asset == "" {
+		asset = cur
+	}
+	out.balances = append(out.balances, executors.Balance{Wallet: "futures", Asset: asset,
+		Free: ov.AvailableBalance.String(), Locked: subDec(total, ov.AvailableBalance.String()), Total: total})
+	if ov.AccountEquity != "" {
+		out.wallets = append(out.wallets, executors.WalletTotal{Wallet: "futures", Asset: asset, Value: ov.AccountEquity.String()})
+	}
+	return nil
+}
+
+// snapPositions reads the open futures positions.
+func (x *Executor) snapPositions(ctx context.Context, out *partResult) error {
+	ps, err := x.listPositions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		out.positions = append(out.positions, p.public(""))
+	}
+	return nil
+}
+
+// snapSubAccounts reads the sub-accounts' balances when the calling key is
+// a master's (two dependent requests: the key's record, then the list).
+func (x *Executor) snapSubAccounts(ctx context.Context, out *partResult) error {
+	self, err := x.whoami(ctx)
+	if err != nil {
+		out.what = "calling key (to know whether it is a master)"
+		return err
+	}
+	if !self.IsMaster {
+		return nil
+	}
+	subs, err := x.subAccountBalances(ctx)
+	for _, s := range subs {
+		for _, w := range s.wallets() {
+			for _, c := range w.items {
+				if isZero(c.Balance.String()) && isZero(c.Holds.String()) {
+					continue
+				}
+				out.balances = append(out.balances, executors.Balance{Sub: s.SubName, Wallet: w.name, Asset: c.Currency,
+					Free: c.Available.String(), Locked: c.Holds.String(), Total: c.Balance.String()})
+			}
+		}
+	}
+	if err != nil {
+		out.what = "sub-account balances"
+	}
+	return err
 }
 
 func marginBalance(sub, wallet string, a marginAsset) (executors.Balance, bool) {

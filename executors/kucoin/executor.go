@@ -84,12 +84,14 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		return nil, fmt.Errorf("account %s: %w", acct.Name, err)
 	}
 	client := newHTTPClient(env.Transport)
-	clock := &serverClock{client: client, now0: env.Now}
 	pc := newPacer(env)
 	creds := credentials{key: acct.APIKey, secret: acct.Secret, passphrase: acct.Passphrase, version: version}
 	mk := func(venue, baseURL string) *sdk.ApiService {
 		// No key is given to the SDK: its signer would sign the encoded
-		// query and could not send version 3. The requester signs.
+		// query and could not send version 3. The requester signs. Each
+		// host has its own clock sync: a timestamp rejected by one host is
+		// resynced against that host.
+		clock := &serverClock{client: client, now0: env.Now}
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,
@@ -104,13 +106,23 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	}, nil
 }
 
+// idleConnsPerHost is how many idle connections per host the private
+// transport keeps (listParallel requests go out at once).
+const idleConnsPerHost = 64
+
 // newHTTPClient returns a private client over base (or a clone of the
 // default transport): the SDK's BasicRequester mutates http.DefaultClient,
 // so nothing here ever uses it.
 func newHTTPClient(base http.RoundTripper) *http.Client {
 	if base == nil {
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			base = dt.Clone()
+			t := dt.Clone()
+			// Keep the connections of a parallel burst for the next one:
+			// the default keeps 2 idle per host, so every later wave
+			// would open (in production: TLS-handshake) most of its
+			// connections again, a round trip or two each.
+			t.MaxIdleConnsPerHost = idleConnsPerHost
+			base = t
 		} else {
 			base = http.DefaultTransport
 		}

@@ -90,6 +90,13 @@ func (f *fakeVenue) setSkew(d time.Duration) {
 	f.mu.Unlock()
 }
 
+// times is how many server-time requests the venue answered.
+func (f *fakeVenue) times() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.timeHits
+}
+
 func (f *fakeVenue) requests() []seen {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/internal/secret"
@@ -60,7 +62,58 @@ func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
 			out = append(out, subKey{info: k, sub: u})
 		}
 	}
+	x.rememberKeys(out)
 	return out, nil
+}
+
+// keyMemory remembers the sub-account keys an executor saw listed under
+// its master in this process. A key missing from a later listing is
+// proven deleted only if it was seen before (or is in the accounts file's
+// sub_keys): for any other id (a typo, a masked id, another key of the
+// master) absence proves nothing.
+type keyMemory struct {
+	mu   sync.Mutex
+	seen map[string]bool // full key id -> listed once
+}
+
+// memories holds each live executor's keyMemory beside the Executor
+// (whose struct is in executor.go); an entry is dropped when its executor
+// is collected.
+var memories sync.Map // weak.Pointer[Executor] -> *keyMemory
+
+func (x *Executor) keyMemory() *keyMemory {
+	wp := weak.Make(x)
+	if m, ok := memories.Load(wp); ok {
+		return m.(*keyMemory)
+	}
+	m, loaded := memories.LoadOrStore(wp, &keyMemory{seen: map[string]bool{}})
+	if !loaded {
+		runtime.AddCleanup(x, func(wp weak.Pointer[Executor]) { memories.Delete(wp) }, wp)
+	}
+	return m.(*keyMemory)
+}
+
+func (x *Executor) rememberKeys(keys []subKey) {
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		m.seen[k.info.APIKey] = true
+	}
+}
+
+// knownSubKey reports whether apiKey was seen listed under a sub-account
+// in this process or is one of the accounts file's sub_keys.
+func (x *Executor) knownSubKey(apiKey string) bool {
+	for _, sk := range x.acct.SubKeys {
+		if sk.APIKey == apiKey {
+			return true
+		}
+	}
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[apiKey]
 }
 
 func splitList(s string) []string {
@@ -378,8 +431,9 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		}
 		res.Changes = append(res.Changes, s.change())
 	}
-	if method == "delete" && len(done) > 0 {
-		x.confirmDeleted(ctx, &res, done)
+	var confirmErr error
+	if len(done) > 0 {
+		confirmErr = x.confirmRevoked(ctx, &res, done, method, req.Params.Strings("ip_whitelist"))
 	}
 	for _, c := range res.Changes {
 		if c.Kind != "transfer" {
@@ -395,6 +449,10 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	if len(sweeps) > 0 {
 		res.Summary += fmt.Sprintf("; swept %d balances to the master", len(sweeps))
 	}
+	if confirmErr != nil {
+		res.Summary += "; the keys could not be re-listed, so no revocation is confirmed"
+		errs = append([]error{confirmErr}, errs...) // retryable: a retry re-lists first
+	}
 	switch {
 	case len(errs) > 0 || len(res.Remaining) > 0:
 		res.Status = executors.StatusFailed
@@ -408,39 +466,74 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	}
 	if len(res.Remaining) > 0 {
 		return res, &executors.Error{Class: executors.ErrTransient, Op: "confirm keys.revoke",
-			Msg: fmt.Sprintf("%d deleted keys are still listed", len(res.Remaining))}
+			Msg: fmt.Sprintf("%d keys are not in the wanted state after %s", len(res.Remaining), method)}
 	}
 	return res, nil
 }
 
-// confirmDeleted re-lists the sub keys and moves the keys KuCoin accepted
-// to delete but still lists from Changes to Remaining.
-func (x *Executor) confirmDeleted(ctx context.Context, res *executors.Result, sent []revokeTarget) {
+// confirmRevoked re-lists the sub keys and keeps in Changes only the sent
+// keys the listing shows in the wanted state: deleted (no longer listed),
+// IP-locked to exactly ips, or holding no permission beyond General (a key
+// no longer listed is neutralised too). The others move to Remaining. A
+// failed re-list confirms nothing: every sent key moves to Remaining and
+// the error, of class ErrUnknownOutcome, is returned so the runner retries
+// (the retry re-lists before sending anything).
+func (x *Executor) confirmRevoked(ctx context.Context, res *executors.Result, sent []revokeTarget, method string, ips []string) error {
 	after, err := x.subKeys(ctx)
+	why := map[string]string{} // change ID -> why it is not confirmed
 	if err != nil {
-		res.Findings = append(res.Findings, executors.Finding{Severity: "medium", Subject: "sub-account keys",
-			Message: "could not re-list sub-account keys to confirm the deletions: " + err.Error(), Fix: "run keys.inventory"})
-		return
-	}
-	alive := map[string]bool{}
-	for _, sk := range after {
-		alive[sk.info.APIKey] = true
-	}
-	survived := map[string]bool{} // change IDs of keys still listed
-	for _, t := range sent {
-		if alive[t.sk.info.APIKey] {
-			c := t.change("delete")
-			survived[c.ID] = true
-			res.Remaining = append(res.Remaining, c)
+		for _, t := range sent {
+			why[t.change(method).ID] = "not confirmed: the sub-account keys could not be re-listed"
+		}
+	} else {
+		listed := map[string]apiKeyInfo{}
+		for _, sk := range after {
+			listed[sk.info.APIKey] = sk.info
+		}
+		for _, t := range sent {
+			info, ok := listed[t.sk.info.APIKey]
+			if !ok {
+				continue // gone: deleted, and neither usable any more
+			}
+			id := t.change(method).ID
+			switch method {
+			case "delete":
+				why[id] = "still listed after the delete"
+			case "ip_lock":
+				if !sameSet(splitList(info.IPWhitelist), ips) {
+					why[id] = fmt.Sprintf("IP whitelist is %q after the update, want %q", info.IPWhitelist, strings.Join(ips, ","))
+				}
+			case "strip_permissions":
+				if p := splitList(info.Permission); len(p) > 1 || (len(p) == 1 && p[0] != "General") {
+					why[id] = fmt.Sprintf("permissions are %q after the update, want General only", info.Permission)
+				}
+			}
 		}
 	}
 	var kept []executors.Change
 	for _, c := range res.Changes {
-		if !survived[c.ID] {
-			kept = append(kept, c)
+		if w, bad := why[c.ID]; bad {
+			res.Remaining = append(res.Remaining, c)
+			res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: c.Target, Message: w,
+				Fix: "run keys.revoke again, or check the key in KuCoin's UI (Sub-Account → API Management)"})
+			continue
 		}
+		kept = append(kept, c)
 	}
 	res.Changes = kept
+	if err != nil {
+		return &executors.Error{Class: executors.ErrUnknownOutcome, Op: "confirm keys.revoke",
+			Msg: "the requests were sent but the sub-account keys could not be re-listed: " + err.Error(), Err: err}
+	}
+	return nil
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	sort.Strings(x)
+	sort.Strings(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
 func verb(method string) string {
@@ -597,6 +690,14 @@ func (x *Executor) verifyRejected(ctx context.Context, req executors.Request) (e
 	for {
 		rj.Probes++
 		done, err := x.probe(ctx, own, key, &rj)
+		if errors.Is(err, errUnknownKey) {
+			return executors.Result{Status: executors.StatusPending, Data: rj, Counts: map[string]int{"probes": rj.Probes},
+				Summary: fmt.Sprintf("cannot verify key %s from this account: it is not the account's own key and not a known sub-account key", rj.APIKey),
+				Manual: []executors.ManualStep{{Title: "Check that KuCoin key " + rj.APIKey + " is deleted",
+					Instructions: fmt.Sprintf("Key %s is not listed under any sub-account of %s and was never seen there, so its absence proves nothing "+
+						"(a typo, a masked id, or a key of the master itself). Check it in KuCoin's API Management; to let the tool verify it, "+
+						"configure an account with that key (the probe then runs with it) or list it under sub_keys if it is a sub-account key.", rj.APIKey, x.acct.Name)}}}, nil
+		}
 		if err != nil {
 			lastErr = err
 			if !executors.Retryable(err) && !own {
@@ -641,6 +742,13 @@ func (x *Executor) probe(ctx context.Context, own bool, key string, rj *rejectio
 			return false, nil
 		}
 	}
+	if !x.knownSubKey(key) {
+		return false, errUnknownKey
+	}
 	rj.Rejected, rj.Reason = true, "absent-from-sub-keys"
 	return true, nil
 }
+
+// errUnknownKey: the key to verify is neither the account's own nor a
+// known sub-account key, so its absence from the listings proves nothing.
+var errUnknownKey = errors.New("not the account's own key and not a known sub-account key")

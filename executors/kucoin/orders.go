@@ -518,6 +518,10 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	)
 	for round := 0; ; round++ {
 		remaining, err = x.listOrders(ctx, sel)
+		// Only the last re-list counts: the loop may end on a failed one
+		// (deadline, or an interrupted backoff), and then nothing is
+		// confirmed.
+		lastListErr = err
 		if err == nil && len(remaining) == 0 {
 			break
 		}
@@ -530,9 +534,6 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, aerr
 		}
 		if round >= 40 || !x.env.Now().Before(deadline) || ctx.Err() != nil {
-			if err != nil {
-				lastListErr = err
-			}
 			break
 		}
 		if serr := x.env.Sleep(ctx, wait); serr != nil {
@@ -564,15 +565,27 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		left[o.Product+"|"+o.Symbol+"|"+o.ID] = true
 		res.Remaining = append(res.Remaining, orderChange(o, "open-order"))
 	}
+	unconfirmed := 0
 	for _, o := range orders {
-		if !left[o.Product+"|"+o.Symbol+"|"+o.ID] {
-			res.Changes = append(res.Changes, orderChange(o, "cancel-order"))
+		if left[o.Product+"|"+o.Symbol+"|"+o.ID] {
+			continue
 		}
+		if lastListErr != nil {
+			// Not seen by a re-list that failed (in part): its cancel is
+			// unconfirmed, so it counts as still open.
+			unconfirmed++
+			res.Remaining = append(res.Remaining, orderChange(o, "open-order"))
+			continue
+		}
+		res.Changes = append(res.Changes, orderChange(o, "cancel-order"))
 	}
 	res.Counts["cancelled"] = len(res.Changes)
-	res.Counts["remaining"] = len(remaining)
+	res.Counts["remaining"] = len(res.Remaining)
 	res.Counts["requests"] = len(cancelled)
 	switch {
+	case lastListErr != nil:
+		res.Status = executors.StatusFailed
+		res.Summary = fmt.Sprintf("cancel requests sent but the last re-list failed: %d orders unconfirmed, %d still open", unconfirmed, len(remaining))
 	case len(remaining) > 0:
 		res.Status = executors.StatusFailed
 		res.Summary = fmt.Sprintf("cancelled %d orders, %d still open after %s", len(res.Changes), len(remaining), req.Params.Duration("confirm_timeout"))

@@ -84,19 +84,19 @@ type requester struct {
 
 var _ sdk.Requester = (*requester)(nil)
 
-// Request implements sdk.Requester: sync the clock once, pace, sign, send,
-// record; on 400002 resync the clock and retry once.
+// Request implements sdk.Requester: pace, sign, send, record. The first
+// request starts the clock sync in the background and does not wait for
+// it: requests are signed with the offset learnt so far (none at first:
+// the local clock), and a 400002 (timestamp rejected) waits for a sync
+// started after the rejection, then retries once.
 func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Duration) (*sdk.Response, error) {
-	if !q.clock.isSynced() {
-		// A failed sync is not fatal: the request below says what is wrong.
-		_ = q.clock.sync(ctx, r.BaseURI)
-	}
+	q.clock.start(ctx, r.BaseURI)
 	resp, body, err := q.send(ctx, r, timeout)
 	if err != nil {
 		return nil, err
 	}
 	if responseCode(body) == "400002" {
-		if serr := q.clock.sync(ctx, r.BaseURI); serr == nil {
+		if serr := q.clock.resync(ctx, r.BaseURI); serr == nil {
 			if ci := callInfoFrom(ctx); ci != nil {
 				ci.Resynced = true
 			}
@@ -114,7 +114,8 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
 	pool := q.poolOf(r.Path)
 	pc := q.pacer.forPool(pool, r.BaseURI)
-	if err := pc.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path)); err != nil {
+	rsv, err := pc.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path))
+	if err != nil {
 		return nil, nil, err
 	}
 	if timeout > 0 {
@@ -134,6 +135,7 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 	}
 	hr, err := http.NewRequestWithContext(ctx, r.Method, target, body)
 	if err != nil {
+		pc.release(rsv)
 		return nil, nil, fmt.Errorf("build request %s %s: %w", r.Method, r.Path, err)
 	}
 	for k, vs := range r.Header {
@@ -157,6 +159,7 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 		q.env.Observer(q.account, redactedRequest(hr), resp, err)
 	}
 	if err != nil {
+		pc.release(rsv)
 		// url.Error quotes the full URL, whose query may carry a sub key's
 		// passphrase (DELETE /api/v1/sub/api-key): keep only the cause.
 		var ue *url.Error
@@ -168,7 +171,7 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	limit, remaining, reset := rateHeaders(resp.Header)
-	pc.observe(pool, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
+	pc.observe(rsv, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
 	if ci != nil {
 		ci.Status, ci.Limit, ci.Remaining, ci.Reset = resp.StatusCode, limit, remaining, reset
 	}
@@ -315,6 +318,10 @@ func weightOf(venue, method, path string) int {
 		return 2
 	}
 	switch {
+	case path == "/api/v1/hf/accounts/opened":
+		return 30
+	case strings.HasPrefix(path, "/api/v1/sub-accounts/"):
+		return 15
 	case path == "/api/v1/hf/orders/cancelAll", path == "/api/v1/sub/api-key/update",
 		path == "/api/v1/sub/api-key" && method == http.MethodDelete:
 		return 30
@@ -335,19 +342,31 @@ func weightOf(venue, method, path string) int {
 	return 2
 }
 
-// serverClock holds the offset between the local clock and KuCoin's.
+// serverClock holds the offset between the local clock and KuCoin's. Its
+// syncs run in the background (flights): start launches the first one,
+// resync asks for one that starts after the call (so that it measures the
+// venue's clock as it is now) and waits for it. Requests that ask at the
+// same time share one flight, and a request asking while a flight is
+// under way that started too early gets the next one, so a burst of
+// rejections costs at most two syncs.
 type serverClock struct {
 	mu     sync.Mutex
 	offset time.Duration
-	synced bool
 	client *http.Client
 	now0   func() time.Time
+
+	started int           // flights started so far
+	running *clockFlight  // in progress
+	next    *clockFlight  // to start when running ends
+	last    *clockFlight  // the latest finished
+	timeout time.Duration // of one sync; 10 s when zero
 }
 
-func (c *serverClock) isSynced() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.synced
+// clockFlight is one sync: GET /api/v1/timestamp.
+type clockFlight struct {
+	seq  int // its rank among the flights started
+	done chan struct{}
+	err  error
 }
 
 func (c *serverClock) now() time.Time {
@@ -356,17 +375,77 @@ func (c *serverClock) now() time.Time {
 	return c.now0().Add(c.offset)
 }
 
-// sync reads GET /api/v1/timestamp and sets the offset (server time minus
-// the local midpoint of the round trip). It marks the clock as synced even
-// when it fails, so a dead server costs one attempt, not one per request.
-func (c *serverClock) sync(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	defer func() {
+// start launches the first sync, unless one already ran or runs.
+func (c *serverClock) start(ctx context.Context, base string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flight(ctx, base, 0)
+}
+
+// resync waits for a sync that started after this call and returns its
+// error.
+func (c *serverClock) resync(ctx context.Context, base string) error {
+	c.mu.Lock()
+	f := c.flight(ctx, base, c.started)
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("sync server time: %w", ctx.Err())
+	}
+}
+
+// flight returns a flight whose rank is above after: the running or
+// finished one when it qualifies, otherwise the next one (started now
+// when none is running). Callers hold c.mu.
+func (c *serverClock) flight(ctx context.Context, base string, after int) *clockFlight {
+	switch {
+	case c.running != nil && c.running.seq > after:
+		return c.running
+	case c.running != nil:
+		if c.next == nil {
+			c.next = &clockFlight{done: make(chan struct{})}
+		}
+		return c.next
+	case c.last != nil && c.last.seq > after:
+		return c.last
+	}
+	f := &clockFlight{done: make(chan struct{})}
+	c.launch(ctx, base, f)
+	return f
+}
+
+// launch runs f in the background, then the queued next flight if any.
+// Callers hold c.mu. The sync outlives the request that launched it (it
+// serves every later request), so it keeps only ctx's values.
+func (c *serverClock) launch(ctx context.Context, base string, f *clockFlight) {
+	c.started++
+	f.seq = c.started
+	c.running = f
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		f.err = c.sync(ctx, base)
+		close(f.done)
 		c.mu.Lock()
-		c.synced = true
-		c.mu.Unlock()
+		defer c.mu.Unlock()
+		c.last, c.running = f, nil
+		if n := c.next; n != nil {
+			c.next = nil
+			c.launch(ctx, base, n)
+		}
 	}()
+}
+
+// sync reads GET /api/v1/timestamp and sets the offset (server time minus
+// the local midpoint of the round trip).
+func (c *serverClock) sync(ctx context.Context, base string) error {
+	timeout := c.timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/timestamp", nil)
 	if err != nil {
 		return fmt.Errorf("sync server time: %w", err)
@@ -393,125 +472,4 @@ func (c *serverClock) sync(ctx context.Context, base string) error {
 	c.offset = time.UnixMilli(env.Data).Sub(mid)
 	c.mu.Unlock()
 	return nil
-}
-
-// pacer delays requests to a pool that is nearly exhausted until the pool's
-// window resets, rather than letting KuCoin answer 429000. Its pools are
-// the account's (KuCoin counts them per UID), except the Public pool,
-// which KuCoin counts per IP: forPool hands requests to that pool to the
-// process-wide pacer of the host, shared by every executor.
-type pacer struct {
-	set   *poolSet
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
-}
-
-// poolSet is the state of some pools and the lock that guards it.
-type poolSet struct {
-	mu    sync.Mutex
-	pools map[string]*poolState
-}
-
-// publicPools is the process-wide registry of per-IP (Public pool)
-// budgets, keyed by host.
-var publicPools = struct {
-	mu    sync.Mutex
-	hosts map[string]*poolSet
-}{hosts: map[string]*poolSet{}}
-
-// forPool returns the pacer that budgets pool for requests to baseURI: p
-// itself, or for the Public pool the shared pacer of baseURI's host (which
-// paces with p's clock and sleep; it only holds the pool's state).
-func (p *pacer) forPool(pool, baseURI string) *pacer {
-	if pool != poolPublic {
-		return p
-	}
-	u, err := url.Parse(baseURI)
-	if err != nil || u.Host == "" {
-		return p
-	}
-	publicPools.mu.Lock()
-	defer publicPools.mu.Unlock()
-	set := publicPools.hosts[u.Host]
-	if set == nil {
-		set = &poolSet{pools: map[string]*poolState{}}
-		publicPools.hosts[u.Host] = set
-	}
-	return &pacer{set: set, now: p.now, sleep: p.sleep}
-}
-
-type poolState struct {
-	limit, remaining int
-	resetAt          time.Time
-}
-
-func newPacer(env executors.Env) *pacer {
-	return &pacer{set: &poolSet{pools: map[string]*poolState{}}, now: env.Now, sleep: env.Sleep}
-}
-
-// defaultPoolLimit is each pool's VIP0 quota per window (EXCHANGES.md
-// §2.6), assumed until the venue's gw-ratelimit headers say otherwise.
-var defaultPoolLimit = map[string]int{poolSpot: 4000, poolFutures: 2000, poolManagement: 2000, poolPublic: 2000}
-
-// poolWindow is the length of KuCoin's rate-limit window.
-const poolWindow = 30 * time.Second
-
-// reserve is how much of a pool the pacer keeps untouched.
-func reserve(limit int) int {
-	return max(10, limit/50)
-}
-
-// maxPace caps one pacing delay (KuCoin windows are 30 s).
-const maxPace = 30 * time.Second
-
-// wait blocks until a request of the given weight fits in pool, then
-// charges it.
-func (p *pacer) wait(ctx context.Context, pool string, weight int) error {
-	p.set.mu.Lock()
-	st := p.set.pools[pool]
-	if st == nil && defaultPoolLimit[pool] > 0 {
-		// No answer seen yet: assume the VIP0 quota and a fresh window,
-		// so that a first burst of parallel requests is paced too.
-		st = &poolState{limit: defaultPoolLimit[pool], remaining: defaultPoolLimit[pool], resetAt: p.now().Add(poolWindow)}
-		p.set.pools[pool] = st
-	}
-	var d time.Duration
-	if st != nil {
-		now := p.now()
-		if !now.Before(st.resetAt) {
-			st.remaining = st.limit // the window has reset
-		} else if st.remaining-weight < reserve(st.limit) {
-			d = min(st.resetAt.Sub(now), maxPace)
-			st.remaining = st.limit
-			st.resetAt = now.Add(d)
-		}
-		st.remaining -= weight
-	}
-	p.set.mu.Unlock()
-	if d > 0 {
-		return p.sleep(ctx, d)
-	}
-	return nil
-}
-
-// observe records a response's rate-limit headers.
-func (p *pacer) observe(pool string, limit, remaining int, reset time.Duration, throttled bool) {
-	if remaining < 0 && !throttled {
-		return
-	}
-	p.set.mu.Lock()
-	defer p.set.mu.Unlock()
-	st := p.set.pools[pool]
-	if st == nil {
-		st = &poolState{}
-		p.set.pools[pool] = st
-	}
-	if limit > 0 {
-		st.limit = limit
-	}
-	if throttled {
-		remaining = 0
-	}
-	st.remaining = remaining
-	st.resetAt = p.now().Add(reset)
 }

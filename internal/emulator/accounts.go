@@ -42,7 +42,8 @@ var unsafeFileChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 // WriteAccounts writes an accounts.yaml (DESIGN.md "Accounts config") at
 // path for every account the venues export, pointing at the emulator at
 // baseURL. Credentials go to 0600 files beside it named <account>.<field>
-// and are referenced as file: sources.
+// (a sub key's passphrase: <account>.sub.<sub>.<n>.passphrase, n its rank
+// among the sub-account's keys) and are referenced as file: sources.
 func (s *Server) WriteAccounts(path, baseURL string) error {
 	baseURL = strings.TrimRight(baseURL, "/")
 	dir, err := filepath.Abs(filepath.Dir(path))
@@ -98,10 +99,22 @@ func (s *Server) WriteAccounts(path, baseURL string) error {
 					return err
 				}
 			}
+			// A sub-account can have several keys: each passphrase file
+			// is named after the sub-account and the key's rank in it
+			// (<account>.sub.<sub>.<n>.passphrase), so that no key's file
+			// overwrites another's.
+			perSub := map[string]int{}
+			used := map[string]bool{}
 			for _, sk := range a.SubKeys {
 				sub := subKeyYAML{Sub: sk.Sub, APIKey: sk.APIKey}
 				if sk.Passphrase != "" {
-					field := "sub." + unsafeFileChars.ReplaceAllString(sk.Sub, "_") + ".passphrase"
+					perSub[sk.Sub]++
+					field := fmt.Sprintf("sub.%s.%d.passphrase", unsafeFileChars.ReplaceAllString(sk.Sub, "_"), perSub[sk.Sub])
+					for k := 2; used[field]; k++ {
+						// Two sub names that differ only in unsafe characters.
+						field = fmt.Sprintf("sub.%s.%d-%d.passphrase", unsafeFileChars.ReplaceAllString(sk.Sub, "_"), perSub[sk.Sub], k)
+					}
+					used[field] = true
 					if sub.Passphrase, err = writeSecret(a.Name, field, sk.Passphrase); err != nil {
 						return err
 					}
