@@ -18,6 +18,14 @@ neutralises API keys, snapshots balances before and after, and writes a
 tamper-evident audit trail of every step. Dry-run is built in.
 
 ` + exitCodesHelp,
+		Example: `  # rehearse against the built-in emulator (no accounts needed)
+  panicbutton demo
+
+  # see what containment would do on your accounts, change nothing
+  panicbutton run suspected-key-leak --dry-run
+
+  # contain now, without questions (scripts, runbooks)
+  panicbutton run suspected-key-leak --yes`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {

@@ -108,7 +108,7 @@ still writing is refused.
 	fl.BoolVar(&o.JSON, "json", false, "print one JSON document with the plan and results (no other output on stdout)")
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
-	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once per step")
+	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once (each runs its steps as its own pipeline)")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	return cmd
 }
