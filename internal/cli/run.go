@@ -352,7 +352,9 @@ func hasChanges(rep *runner.Report) bool {
 func newRunID(now time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	// Milliseconds keep IDs (and run directories) in time order, e.g. a
+	// dry run and the execution that follows it within the same second.
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 func writePlan(dir string, plan *runner.Report) string {
