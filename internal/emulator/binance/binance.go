@@ -145,6 +145,28 @@ func (c *call) badParam(name string) {
 	c.fail(http.StatusBadRequest, -1100, "Illegal characters found in parameter '"+name+"'; legal range is '^[0-9]{1,20}$'.")
 }
 
+// intParam reads the integer parameter name: def when absent, at most
+// most. It answers -1100 and returns false when the value is not an
+// integer or is below least.
+func (c *call) intParam(name string, def, least, most int) (int, bool) {
+	s := c.p.Get(name)
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < least {
+		c.badParam(name)
+		return 0, false
+	}
+	return min(n, most), true
+}
+
+// paginate returns at most n items of list, starting at from (or at its end).
+func paginate[T any](list []T, from, n int) []T {
+	list = list[min(from, len(list)):]
+	return list[:min(n, len(list))]
+}
+
 func (c *call) invalidSymbol() {
 	c.fail(http.StatusBadRequest, -1121, "Invalid symbol.")
 }

@@ -131,6 +131,14 @@ func (st *state) usdmSymbols() map[string]bool {
 	return out
 }
 
+// futuresSymbols is coinmSymbols when coinm is set, else usdmSymbols.
+func (st *state) futuresSymbols(coinm bool) map[string]bool {
+	if coinm {
+		return st.coinmSymbols()
+	}
+	return st.usdmSymbols()
+}
+
 // coinmSymbols: every COIN-M contract the state uses or prices.
 func (st *state) coinmSymbols() map[string]bool {
 	out := map[string]bool{}

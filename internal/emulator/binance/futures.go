@@ -33,18 +33,25 @@ func marginAssetOf(sym string, coinm bool) string {
 	return q
 }
 
+// positionsMargin sums the unrealised PnL, initial margin and maintenance
+// margin of the positions margined in asset.
+func positionsMargin(positions []*position, asset string, coinm bool) (un, im, mm float64) {
+	for _, p := range positions {
+		if marginAssetOf(p.Symbol, coinm) == asset {
+			un += pnl(p, coinm)
+			im += math.Abs(notional(p, coinm)) / float64(p.Leverage)
+			mm += math.Abs(notional(p, coinm)) * 0.004
+		}
+	}
+	return un, im, mm
+}
+
 func handleUSDMBalance(c *call) {
 	a := c.acct
 	out := []obj{}
 	for _, asset := range sortedKeys(a.USDM) {
 		wb := a.USDM[asset]
-		un, im := 0.0, 0.0
-		for _, p := range a.USDMPositions {
-			if marginAssetOf(p.Symbol, false) == asset {
-				un += pnl(p, false)
-				im += math.Abs(notional(p, false)) / float64(p.Leverage)
-			}
-		}
+		un, im, _ := positionsMargin(a.USDMPositions, asset, false)
 		avail := math.Max(0, wb+un-im)
 		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
 			"crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8), "availableBalance": fd(avail, 8),
@@ -70,14 +77,7 @@ func handleUSDMAccount(c *call) {
 	assets := []obj{}
 	for _, asset := range sortedKeys(a.USDM) {
 		wb := a.USDM[asset]
-		un, im, mm := 0.0, 0.0, 0.0
-		for _, p := range a.USDMPositions {
-			if marginAssetOf(p.Symbol, false) == asset {
-				un += pnl(p, false)
-				im += math.Abs(notional(p, false)) / float64(p.Leverage)
-				mm += math.Abs(notional(p, false)) * 0.004
-			}
-		}
+		un, im, mm := positionsMargin(a.USDMPositions, asset, false)
 		totWB, totUn, totIM, totMM = totWB+wb, totUn+un, totIM+im, totMM+mm
 		avail := math.Max(0, wb+un-im)
 		assets = append(assets, obj{"asset": asset, "walletBalance": fd(wb, 8), "unrealizedProfit": fd(un, 8),
@@ -181,17 +181,8 @@ func cancelFutures(a *account, coinm bool, sym string) int {
 // orders only (algo orders stay), answered {"code":200,...}.
 func handleFuturesCancelAll(coinm bool) func(*call) {
 	return func(c *call) {
-		sym := c.p.Get("symbol")
-		if sym == "" {
-			c.mandatory("symbol")
-			return
-		}
-		syms := c.st.usdmSymbols()
-		if coinm {
-			syms = c.st.coinmSymbols()
-		}
-		if !syms[sym] {
-			c.invalidSymbol()
+		sym, ok := c.requiredSymbol(c.st.futuresSymbols(coinm))
+		if !ok {
 			return
 		}
 		cancelFutures(c.acct, coinm, sym)
@@ -230,13 +221,8 @@ func handleOpenAlgoOrders(c *call) {
 // handleAlgoCancelAll is DELETE /fapi/v1/algoOpenOrders: algo orders of
 // the symbol only (plain orders stay).
 func handleAlgoCancelAll(c *call) {
-	sym := c.p.Get("symbol")
-	if sym == "" {
-		c.mandatory("symbol")
-		return
-	}
-	if !c.st.usdmSymbols()[sym] {
-		c.invalidSymbol()
+	sym, ok := c.requiredSymbol(c.st.usdmSymbols())
+	if !ok {
 		return
 	}
 	var keep []*order
@@ -254,17 +240,8 @@ func handleAlgoCancelAll(c *call) {
 // the deadline.
 func handleCountdown(product string) func(*call) {
 	return func(c *call) {
-		sym := c.p.Get("symbol")
-		if sym == "" {
-			c.mandatory("symbol")
-			return
-		}
-		syms := c.st.usdmSymbols()
-		if product == "coinm" {
-			syms = c.st.coinmSymbols()
-		}
-		if !syms[sym] {
-			c.invalidSymbol()
+		sym, ok := c.requiredSymbol(c.st.futuresSymbols(product == "coinm"))
+		if !ok {
 			return
 		}
 		raw := c.p.Get("countdownTime")
@@ -316,13 +293,12 @@ func handleFuturesOrder(coinm bool) func(*call) {
 				return
 			}
 		}
-		syms := c.st.usdmSymbols()
 		dual := a.DualUSDM
 		positions := &a.USDMPositions
 		if coinm {
-			syms, dual, positions = c.st.coinmSymbols(), a.DualCOINM, &a.COINMPositions
+			dual, positions = a.DualCOINM, &a.COINMPositions
 		}
-		if !syms[sym] {
+		if !c.st.futuresSymbols(coinm)[sym] {
 			c.invalidSymbol()
 			return
 		}
@@ -533,13 +509,7 @@ func handleCOINMBalance(c *call) {
 	out := []obj{}
 	for _, asset := range sortedKeys(a.COINM) {
 		wb := a.COINM[asset]
-		un, im := 0.0, 0.0
-		for _, p := range a.COINMPositions {
-			if marginAssetOf(p.Symbol, true) == asset {
-				un += pnl(p, true)
-				im += math.Abs(notional(p, true)) / float64(p.Leverage)
-			}
-		}
+		un, im, _ := positionsMargin(a.COINMPositions, asset, true)
 		avail := math.Max(0, wb+un-im)
 		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
 			"withdrawAvailable": fd(math.Min(avail, wb), 8), "crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8),

@@ -11,31 +11,18 @@ import (
 	"time"
 )
 
-func handleUserAsset(c *call) {
-	want := c.p.Get("asset")
-	withBTC, _ := parseBool(c.p.Get("needBtcValuation"))
-	out := []obj{}
-	for _, asset := range sortedKeys(c.acct.Spot) {
-		b := c.acct.Spot[asset]
-		if (want != "" && asset != want) || b.Free+b.Locked == 0 {
-			continue
-		}
-		btc := "0"
-		if withBTC {
-			btc = f8(c.st.valueIn(asset, b.Free+b.Locked, "BTC"))
-		}
-		out = append(out, obj{"asset": asset, "free": f8(b.Free), "locked": f8(b.Locked), "freeze": "0",
-			"withdrawing": "0", "ipoable": "0", "btcValuation": btc})
-	}
-	c.ok(out)
-}
+func handleUserAsset(c *call) { c.ok(c.assetRows(c.acct.Spot, true)) }
 
-func handleFundingAsset(c *call) {
+func handleFundingAsset(c *call) { c.ok(c.assetRows(c.acct.Funding, false)) }
+
+// assetRows lists the non-zero balances of wallet m for the asset and
+// needBtcValuation parameters; the spot wallet's rows carry "ipoable".
+func (c *call) assetRows(m map[string]*bal, ipoable bool) []obj {
 	want := c.p.Get("asset")
 	withBTC, _ := parseBool(c.p.Get("needBtcValuation"))
 	out := []obj{}
-	for _, asset := range sortedKeys(c.acct.Funding) {
-		b := c.acct.Funding[asset]
+	for _, asset := range sortedKeys(m) {
+		b := m[asset]
 		if (want != "" && asset != want) || b.Free+b.Locked == 0 {
 			continue
 		}
@@ -43,10 +30,14 @@ func handleFundingAsset(c *call) {
 		if withBTC {
 			btc = f8(c.st.valueIn(asset, b.Free+b.Locked, "BTC"))
 		}
-		out = append(out, obj{"asset": asset, "free": f8(b.Free), "locked": f8(b.Locked), "freeze": "0",
-			"withdrawing": "0", "btcValuation": btc})
+		row := obj{"asset": asset, "free": f8(b.Free), "locked": f8(b.Locked), "freeze": "0",
+			"withdrawing": "0", "btcValuation": btc}
+		if ipoable {
+			row["ipoable"] = "0"
+		}
+		out = append(out, row)
 	}
-	c.ok(out)
+	return out
 }
 
 func (st *state) walletTotal(m map[string]*bal, quote string, net bool) float64 {
@@ -310,31 +301,17 @@ func handleWithdrawHistory(c *call) {
 		c.fail(http.StatusBadRequest, -1127, "More than 90 days between startTime and endTime.")
 		return
 	}
-	limit, offset := 1000, 0
-	if s := p.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			c.badParam("limit")
-			return
-		}
-		limit = min(n, 1000)
+	limit, ok := c.intParam("limit", 1000, 1, 1000)
+	if !ok {
+		return
 	}
-	if s := p.Get("offset"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			c.badParam("offset")
-			return
-		}
-		offset = n
+	offset, ok := c.intParam("offset", 0, 0, math.MaxInt)
+	if !ok {
+		return
 	}
-	status := -1
-	if s := p.Get("status"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			c.badParam("status")
-			return
-		}
-		status = n
+	status, ok := c.intParam("status", -1, math.MinInt, math.MaxInt)
+	if !ok {
+		return
 	}
 	var ids map[string]bool
 	if s := p.Get("idList"); s != "" {
@@ -354,15 +331,8 @@ func handleWithdrawHistory(c *call) {
 		list = append(list, w)
 	}
 	sort.SliceStable(list, func(i, j int) bool { return list[i].Applied.After(list[j].Applied) })
-	if offset > len(list) {
-		offset = len(list)
-	}
-	list = list[offset:]
-	if len(list) > limit {
-		list = list[:limit]
-	}
 	out := []obj{}
-	for _, w := range list {
+	for _, w := range paginate(list, offset, limit) {
 		m := obj{"id": w.ID, "amount": f8(w.Amount), "transactionFee": f8(w.Fee), "coin": w.Coin, "status": w.Status,
 			"address": w.Address, "txId": w.TxID, "applyTime": w.Applied.UTC().Format("2006-01-02 15:04:05"),
 			"network": w.Network, "transferType": 0, "info": "", "confirmNo": 0, "walletType": 0, "txKey": ""}
@@ -390,22 +360,13 @@ func (st *state) subsOf(m *account) []*account {
 }
 
 func handleSubAccountList(c *call) {
-	page, limit := 1, 1
-	if s := c.p.Get("page"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			c.badParam("page")
-			return
-		}
-		page = n
+	page, ok := c.intParam("page", 1, 1, math.MaxInt)
+	if !ok {
+		return
 	}
-	if s := c.p.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			c.badParam("limit")
-			return
-		}
-		limit = min(n, 200)
+	limit, ok := c.intParam("limit", 1, 1, 200)
+	if !ok {
+		return
 	}
 	var freeze *bool
 	if s := c.p.Get("isFreeze"); s != "" {
@@ -423,16 +384,8 @@ func handleSubAccountList(c *call) {
 		}
 		list = append(list, s)
 	}
-	from := (page - 1) * limit
-	if from > len(list) {
-		from = len(list)
-	}
-	list = list[from:]
-	if len(list) > limit {
-		list = list[:limit]
-	}
 	out := []obj{}
-	for _, s := range list {
+	for _, s := range paginate(list, (page-1)*limit, limit) {
 		out = append(out, obj{"subUserId": s.UID, "email": s.Email, "remark": s.Remark, "isFreeze": s.Frozen,
 			"createTime": ms(s.Created), "isManagedSubAccount": false, "isAssetManagementSubAccount": false})
 	}
@@ -470,6 +423,16 @@ func (c *call) subKey(sub *account) *key {
 	return nil
 }
 
+// subAccountKey finds the sub-account named by email and its key named by
+// subAccountApiKey, answering and returning a nil key when either is bad.
+func (c *call) subAccountKey() (*account, *key) {
+	s := c.subByEmail("email")
+	if s == nil {
+		return nil, nil
+	}
+	return s, c.subKey(s)
+}
+
 func handleSubAccountAssets(c *call) {
 	s := c.subByEmail("email")
 	if s == nil {
@@ -498,22 +461,13 @@ func handleSubKeyList(c *call) {
 	if s == nil {
 		return
 	}
-	page, size := 1, 30
-	if v := c.p.Get("page"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			c.badParam("page")
-			return
-		}
-		page = n
+	page, ok := c.intParam("page", 1, 1, math.MaxInt)
+	if !ok {
+		return
 	}
-	if v := c.p.Get("size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			c.badParam("size")
-			return
-		}
-		size = min(n, 100)
+	size, ok := c.intParam("size", 30, 1, 100)
+	if !ok {
+		return
 	}
 	var keys []*key
 	for _, k := range s.Keys {
@@ -522,25 +476,15 @@ func handleSubKeyList(c *call) {
 		}
 		keys = append(keys, k)
 	}
-	total := len(keys)
-	from := min((page-1)*size, len(keys))
-	keys = keys[from:]
-	if len(keys) > size {
-		keys = keys[:size]
-	}
 	rows := []obj{}
-	for _, k := range keys {
+	for _, k := range paginate(keys, (page-1)*size, size) {
 		rows = append(rows, subKeyRow(s, k))
 	}
-	c.ok(obj{"total": total, "rows": rows})
+	c.ok(obj{"total": len(keys), "rows": rows})
 }
 
 func handleSubKeyDelete(c *call) {
-	s := c.subByEmail("email")
-	if s == nil {
-		return
-	}
-	k := c.subKey(s)
+	s, k := c.subAccountKey()
 	if k == nil {
 		return
 	}
@@ -556,11 +500,7 @@ func handleSubKeyDelete(c *call) {
 }
 
 func handleSubKeyPermission(c *call) {
-	s := c.subByEmail("email")
-	if s == nil {
-		return
-	}
-	k := c.subKey(s)
+	s, k := c.subAccountKey()
 	if k == nil {
 		return
 	}
@@ -601,11 +541,7 @@ func ipJSON(k *key) obj {
 }
 
 func handleSubKeyIPGet(c *call) {
-	s := c.subByEmail("email")
-	if s == nil {
-		return
-	}
-	k := c.subKey(s)
+	_, k := c.subAccountKey()
 	if k == nil {
 		return
 	}
@@ -634,11 +570,7 @@ func (c *call) parseIPList(raw string) ([]string, bool) {
 // status 1 lifts the restriction; status 2 restricts to trusted IPs and
 // adds ipAddress to them.
 func handleSubKeyIPSet(c *call) {
-	s := c.subByEmail("email")
-	if s == nil {
-		return
-	}
-	k := c.subKey(s)
+	_, k := c.subAccountKey()
 	if k == nil {
 		return
 	}
@@ -681,11 +613,7 @@ func handleSubKeyIPSet(c *call) {
 }
 
 func handleSubKeyIPDelete(c *call) {
-	s := c.subByEmail("email")
-	if s == nil {
-		return
-	}
-	k := c.subKey(s)
+	_, k := c.subAccountKey()
 	if k == nil {
 		return
 	}

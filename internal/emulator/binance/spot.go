@@ -49,6 +49,21 @@ func (c *call) checkSpotSymbol(sym string) bool {
 	return true
 }
 
+// requiredSymbol reads the mandatory symbol parameter, answering and
+// returning false when it is missing or not in known.
+func (c *call) requiredSymbol(known map[string]bool) (string, bool) {
+	sym := c.p.Get("symbol")
+	if sym == "" {
+		c.mandatory("symbol")
+		return "", false
+	}
+	if !known[sym] {
+		c.invalidSymbol()
+		return "", false
+	}
+	return sym, true
+}
+
 func handleTickerPrice(c *call) {
 	syms := c.st.spotSymbols()
 	if s := c.p.Get("symbol"); s != "" {
@@ -116,12 +131,8 @@ func handleSpotOpenOrders(c *call) {
 // handleSpotCancelAll cancels every open order on a symbol, order lists
 // as one object each; with nothing open it answers 400 -2011.
 func handleSpotCancelAll(c *call) {
-	sym := c.p.Get("symbol")
-	if sym == "" {
-		c.mandatory("symbol")
-		return
-	}
-	if !c.checkSpotSymbol(sym) {
+	sym, ok := c.requiredSymbol(c.st.spotSymbols())
+	if !ok {
 		return
 	}
 	a := c.acct
@@ -163,18 +174,9 @@ func handleSpotCancelAll(c *call) {
 // tradeFilter applies the common startTime/endTime/fromId/orderId/limit
 // parameters of the trade-history endpoints.
 func (c *call) tradeFilter(list []*trade, product, sym string, match func(*trade) bool) ([]*trade, bool) {
-	limit := 500
-	maxLimit := 1000
-	if l := c.p.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n <= 0 {
-			c.badParam("limit")
-			return nil, false
-		}
-		if n > maxLimit {
-			n = maxLimit
-		}
-		limit = n
+	limit, ok := c.intParam("limit", 500, 1, 1000)
+	if !ok {
+		return nil, false
 	}
 	var start, end, fromID, orderID int64
 	for name, dst := range map[string]*int64{"startTime": &start, "endTime": &end, "fromId": &fromID, "orderId": &orderID} {
@@ -206,12 +208,8 @@ func (c *call) tradeFilter(list []*trade, product, sym string, match func(*trade
 }
 
 func handleSpotMyTrades(c *call) {
-	sym := c.p.Get("symbol")
-	if sym == "" {
-		c.mandatory("symbol")
-		return
-	}
-	if !c.checkSpotSymbol(sym) {
+	sym, ok := c.requiredSymbol(c.st.spotSymbols())
+	if !ok {
 		return
 	}
 	list, ok := c.tradeFilter(c.acct.Trades, "spot", sym, nil)

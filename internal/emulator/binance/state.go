@@ -472,10 +472,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 			var out []*order
 			listNode := findValue(ordersNode, field)
 			for i, oy := range list {
-				var on *yaml.Node
-				if listNode != nil && i < len(listNode.Content) {
-					on = listNode.Content[i]
-				}
+				on := itemAt(listNode, i)
 				o, err := st.buildOrder(file, on, oy, product, now, len(out))
 				if err != nil {
 					return nil, err
@@ -507,10 +504,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		}
 		listsNode := findValue(ordersNode, "spot_lists")
 		for i, ly := range ay.Orders.SpotLists {
-			var ln *yaml.Node
-			if listsNode != nil && i < len(listsNode.Content) {
-				ln = listsNode.Content[i]
-			}
+			ln := itemAt(listsNode, i)
 			l, err := st.buildOrderList(file, ln, ly, now, i)
 			if err != nil {
 				return nil, err
@@ -526,10 +520,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		}{{ay.Positions.USDM, "usdm", a.DualUSDM, &a.USDMPositions}, {ay.Positions.COINM, "coinm", a.DualCOINM, &a.COINMPositions}} {
 			pn := findValue(posNode, pp.field)
 			for i, py := range pp.list {
-				var n *yaml.Node
-				if pn != nil && i < len(pn.Content) {
-					n = pn.Content[i]
-				}
+				n := itemAt(pn, i)
 				p, err := st.buildPosition(file, n, py, pp.field, pp.dual, now)
 				if err != nil {
 					return nil, err
@@ -539,10 +530,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		}
 		wn := findValue(an, "withdrawals")
 		for i, wy := range ay.Withdrawals {
-			var n *yaml.Node
-			if wn != nil && i < len(wn.Content) {
-				n = wn.Content[i]
-			}
+			n := itemAt(wn, i)
 			w, err := buildWithdrawal(file, n, wy, now, a, i)
 			if err != nil {
 				return nil, err
@@ -551,10 +539,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		}
 		tn := findValue(an, "trades")
 		for i, ty := range ay.Trades {
-			var n *yaml.Node
-			if tn != nil && i < len(tn.Content) {
-				n = tn.Content[i]
-			}
+			n := itemAt(tn, i)
 			t, err := st.buildTrade(file, n, ty, now, i)
 			if err != nil {
 				return nil, err
@@ -1044,6 +1029,14 @@ func findValue(n *yaml.Node, name string) *yaml.Node {
 		if n.Content[i].Value == name {
 			return n.Content[i+1]
 		}
+	}
+	return nil
+}
+
+// itemAt is the i-th item of the list node n, or nil when there is none.
+func itemAt(n *yaml.Node, i int) *yaml.Node {
+	if n != nil && i < len(n.Content) {
+		return n.Content[i]
 	}
 	return nil
 }

@@ -51,26 +51,12 @@ func (w *world) userSnapshot(u *user, now time.Time) map[string]any {
 	}
 	orders := []any{}
 	for _, o := range u.orders {
-		st := "open"
-		switch {
-		case o.live(now) && !o.cancelAt.IsZero():
-			st = "cancel_requested"
-		case !o.live(now):
-			st = "done"
-		}
 		orders = append(orders, map[string]any{"kind": o.kind, "id": o.id, "symbol": o.symbol, "side": o.side, "type": o.typ,
-			"price": o.price, "size": o.size, "trade_type": o.tradeType, "status": st})
+			"price": o.price, "size": o.size, "trade_type": o.tradeType, "status": snapshotStatus(o.live(now), o.cancelAt)})
 	}
 	fut := []any{}
 	for _, o := range u.futOrders {
-		st := "open"
-		switch {
-		case o.live(now) && !o.cancelAt.IsZero():
-			st = "cancel_requested"
-		case !o.live(now):
-			st = "done"
-		}
-		fut = append(fut, map[string]any{"id": o.id, "symbol": o.symbol, "side": o.side, "price": o.price, "size": o.size, "stop": o.isStop, "status": st})
+		fut = append(fut, map[string]any{"id": o.id, "symbol": o.symbol, "side": o.side, "price": o.price, "size": o.size, "stop": o.isStop, "status": snapshotStatus(o.live(now), o.cancelAt)})
 	}
 	pos := []any{}
 	for _, p := range u.positions {
@@ -100,4 +86,16 @@ func (w *world) userSnapshot(u *user, now time.Time) map[string]any {
 		out["subs"] = subs
 	}
 	return out
+}
+
+// snapshotStatus is an order's status in the snapshot: open,
+// cancel_requested while a requested cancel is pending, or done.
+func snapshotStatus(live bool, cancelAt time.Time) string {
+	switch {
+	case live && !cancelAt.IsZero():
+		return "cancel_requested"
+	case !live:
+		return "done"
+	}
+	return "open"
 }
