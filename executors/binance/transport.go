@@ -283,7 +283,7 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	if t.observer != nil {
-		t.observer(t.account, req, resp, err)
+		t.observer(t.account, redactedRequest(req), resp, err)
 	}
 	if resp != nil {
 		// The spot SDK client copies these into unsynchronised fields of
@@ -336,4 +336,17 @@ func newHTTPClient(env executors.Env, account string, p *pacer) *http.Client {
 		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer},
 		Timeout:   30 * time.Second,
 	}
+}
+
+// redactedRequest is what observers see: the request without the API key
+// header and without the signature, so a logging or metrics observer
+// cannot leak either.
+func redactedRequest(r *http.Request) *http.Request {
+	c := r.Clone(r.Context())
+	c.Header.Del("X-MBX-APIKEY")
+	if q := c.URL.Query(); q.Has("signature") {
+		q.Del("signature")
+		c.URL.RawQuery = q.Encode()
+	}
+	return c
 }

@@ -466,6 +466,7 @@ func TestOwnHTTPClientsAndObserver(t *testing.T) {
 		mu       sync.Mutex
 		statuses []int
 		baseUsed int
+		leaked   int // observed requests still carrying the API key or signature
 	)
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		mu.Lock()
@@ -479,6 +480,9 @@ func TestOwnHTTPClientsAndObserver(t *testing.T) {
 			defer mu.Unlock()
 			if account == "obs" && resp != nil {
 				statuses = append(statuses, resp.StatusCode)
+			}
+			if req.Header.Get("X-MBX-APIKEY") != "" || req.URL.Query().Has("signature") {
+				leaked++
 			}
 		}})
 	if err != nil {
@@ -509,6 +513,9 @@ func TestOwnHTTPClientsAndObserver(t *testing.T) {
 	}
 	if !slices.Contains(statuses, 404) {
 		t.Errorf("observer statuses: got %v, want the 404 among them", statuses)
+	}
+	if leaked != 0 {
+		t.Errorf("observer saw %d requests with the API key header or signature, want them redacted", leaked)
 	}
 }
 
