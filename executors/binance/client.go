@@ -16,6 +16,7 @@ import (
 	"github.com/adshao/go-binance/v2/futures"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/clocksync"
 )
 
 // Production hosts, used when Account.BaseURL is empty.
@@ -86,8 +87,8 @@ type Executor struct {
 	// it for reading while they are built and signed (see call), a sync
 	// for writing.
 	clockMu sync.RWMutex
-	offset  int64      // ms, local wall clock minus server time
-	clocks  clockSyncs // the background syncs that set offset
+	offset  int64             // ms, local wall clock minus server time
+	clocks  *clocksync.Syncer // the background syncs that set offset (syncWithTimeout)
 
 	// concurrency bounds parallel per-symbol calls.
 	concurrency int
@@ -114,6 +115,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		return nil, fmt.Errorf("account %s: secret does not work as a %s signing key (is it a PKCS#8 PEM private key?)", acct.Name, strings.ToLower(kt))
 	}
 	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32}
+	e.clocks = clocksync.New(e.syncWithTimeout)
 	e.pacer = newPacer(env.Now, env.Sleep)
 	base := strings.TrimRight(acct.BaseURL, "/")
 	if base == "" {
@@ -173,11 +175,11 @@ func (e *Executor) sync(ctx context.Context) error {
 }
 
 // startSync launches the first server-time sync in the background (see
-// clockSyncs) and returns at once: the first requests go out with the
+// clocksync) and returns at once: the first requests go out with the
 // local clock instead of waiting a round trip for the venue's, and a
 // -1021 on one of them resyncs and retries it (call).
 func (e *Executor) startSync(ctx context.Context) {
-	e.clocks.start(ctx, e.syncWithTimeout)
+	e.clocks.Start(ctx)
 }
 
 // syncWithTimeout is sync bounded to 10 s (a background sync has no
@@ -209,7 +211,7 @@ func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(c
 			return nil
 		}
 		if attempt == 0 && apiCode(err) == codeBadTimestamp {
-			if serr := e.clocks.resync(ctx, e.syncWithTimeout); serr == nil {
+			if serr := e.clocks.Resync(ctx); serr == nil {
 				continue
 			}
 		}

@@ -505,7 +505,7 @@ func TestOwnHTTPClientsAndObserver(t *testing.T) {
 	if _, err := e.Do(context.Background(), executors.Request{Action: executors.OrdersList, Params: executors.Params{"products": []string{"spot"}}}); err == nil {
 		t.Fatal("orders.list against a stub without the route: want an error")
 	}
-	e.clocks.wait() // the server-time sync runs in the background
+	e.clocks.Wait() // the server-time sync runs in the background
 	mu.Lock()
 	defer mu.Unlock()
 	if baseUsed < 2 || len(statuses) != baseUsed {

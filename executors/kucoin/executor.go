@@ -91,7 +91,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		// query and could not send version 3. The requester signs. Each
 		// host has its own clock sync: a timestamp rejected by one host is
 		// resynced against that host.
-		clock := &serverClock{client: client, now0: env.Now}
+		clock := newServerClock(client, env.Now, baseURL)
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,

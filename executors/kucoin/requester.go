@@ -21,6 +21,7 @@ import (
 	sdk "github.com/Kucoin/kucoin-go-sdk"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/clocksync"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -90,13 +91,13 @@ var _ sdk.Requester = (*requester)(nil)
 // the local clock), and a 400002 (timestamp rejected) waits for a sync
 // started after the rejection, then retries once.
 func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Duration) (*sdk.Response, error) {
-	q.clock.start(ctx, r.BaseURI)
+	q.clock.syncs.Start(ctx)
 	resp, body, err := q.send(ctx, r, timeout)
 	if err != nil {
 		return nil, err
 	}
 	if responseCode(body) == "400002" {
-		if serr := q.clock.resync(ctx, r.BaseURI); serr == nil {
+		if serr := q.clock.syncs.Resync(ctx); serr == nil {
 			if ci := callInfoFrom(ctx); ci != nil {
 				ci.Resynced = true
 			}
@@ -342,31 +343,27 @@ func weightOf(venue, method, path string) int {
 	return 2
 }
 
-// serverClock holds the offset between the local clock and KuCoin's. Its
-// syncs run in the background (flights): start launches the first one,
-// resync asks for one that starts after the call (so that it measures the
-// venue's clock as it is now) and waits for it. Requests that ask at the
-// same time share one flight, and a request asking while a flight is
-// under way that started too early gets the next one, so a burst of
-// rejections costs at most two syncs.
+// serverClock holds the offset between the local clock and one KuCoin
+// host's (each host keeps its own: a timestamp rejected by one host is
+// resynced against that host). Its syncs run in the background (see
+// clocksync): the first request starts one, a 400002 waits for one that
+// started after the rejection.
 type serverClock struct {
+	syncs   *clocksync.Syncer // runs sync
+	client  *http.Client
+	now0    func() time.Time
+	base    string        // the host whose clock this is
+	timeout time.Duration // of one sync; 10 s when zero
+
 	mu     sync.Mutex
 	offset time.Duration
-	client *http.Client
-	now0   func() time.Time
-
-	started int           // flights started so far
-	running *clockFlight  // in progress
-	next    *clockFlight  // to start when running ends
-	last    *clockFlight  // the latest finished
-	timeout time.Duration // of one sync; 10 s when zero
 }
 
-// clockFlight is one sync: GET /api/v1/timestamp.
-type clockFlight struct {
-	seq  int // its rank among the flights started
-	done chan struct{}
-	err  error
+// newServerClock returns the clock of the host at base, not yet synced.
+func newServerClock(client *http.Client, now0 func() time.Time, base string) *serverClock {
+	c := &serverClock{client: client, now0: now0, base: base}
+	c.syncs = clocksync.New(c.sync)
+	return c
 }
 
 func (c *serverClock) now() time.Time {
@@ -375,78 +372,16 @@ func (c *serverClock) now() time.Time {
 	return c.now0().Add(c.offset)
 }
 
-// start launches the first sync, unless one already ran or runs.
-func (c *serverClock) start(ctx context.Context, base string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.flight(ctx, base, 0)
-}
-
-// resync waits for a sync that started after this call and returns its
-// error.
-func (c *serverClock) resync(ctx context.Context, base string) error {
-	c.mu.Lock()
-	f := c.flight(ctx, base, c.started)
-	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return fmt.Errorf("sync server time: %w", ctx.Err())
-	}
-}
-
-// flight returns a flight whose rank is above after: the running or
-// finished one when it qualifies, otherwise the next one (started now
-// when none is running). Callers hold c.mu.
-func (c *serverClock) flight(ctx context.Context, base string, after int) *clockFlight {
-	switch {
-	case c.running != nil && c.running.seq > after:
-		return c.running
-	case c.running != nil:
-		if c.next == nil {
-			c.next = &clockFlight{done: make(chan struct{})}
-		}
-		return c.next
-	case c.last != nil && c.last.seq > after:
-		return c.last
-	}
-	f := &clockFlight{done: make(chan struct{})}
-	c.launch(ctx, base, f)
-	return f
-}
-
-// launch runs f in the background, then the queued next flight if any.
-// Callers hold c.mu. The sync outlives the request that launched it (it
-// serves every later request), so it keeps only ctx's values.
-func (c *serverClock) launch(ctx context.Context, base string, f *clockFlight) {
-	c.started++
-	f.seq = c.started
-	c.running = f
-	ctx = context.WithoutCancel(ctx)
-	go func() {
-		f.err = c.sync(ctx, base)
-		close(f.done)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.last, c.running = f, nil
-		if n := c.next; n != nil {
-			c.next = nil
-			c.launch(ctx, base, n)
-		}
-	}()
-}
-
 // sync reads GET /api/v1/timestamp and sets the offset (server time minus
 // the local midpoint of the round trip).
-func (c *serverClock) sync(ctx context.Context, base string) error {
+func (c *serverClock) sync(ctx context.Context) error {
 	timeout := c.timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/timestamp", nil)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/timestamp", nil)
 	if err != nil {
 		return fmt.Errorf("sync server time: %w", err)
 	}
