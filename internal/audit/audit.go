@@ -222,6 +222,17 @@ type Log struct {
 	needResume bool
 	closed     bool
 	err        error // first write/sync failure; sticky
+
+	// Group commit: records are written in seq order under mu; then each
+	// Append waits (under syncMu) until an fsync that began after its write
+	// has completed. Concurrent appenders share one fsync instead of
+	// queueing one each behind mu, while every Append still returns only
+	// once its own record is durable.
+	syncMu     sync.Mutex
+	syncCond   *sync.Cond
+	syncing    bool   // an fsync is in progress
+	synced     int64  // every record up to this seq is durable
+	syncedHead string // the hash of record synced
 }
 
 // Create creates dir (mode 0700, parents included) if needed and a new
@@ -258,7 +269,9 @@ func newLog(path, runID string, f file, opts Options) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{path: path, runID: runID, f: f, now: now, noSync: opts.NoSync}
+	l := &Log{path: path, runID: runID, f: f, now: now, noSync: opts.NoSync}
+	l.syncCond = sync.NewCond(&l.syncMu)
+	return l
 }
 
 func syncDir(dir string) error {
@@ -340,6 +353,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	l := newLog(path, last.RunID, f, opts)
 	l.seq = last.Seq
 	l.head = last.Hash
+	l.synced, l.syncedHead = last.Seq, last.Hash // verified from disk
 	l.needResume = interrupted
 	return l, nil
 }
@@ -369,8 +383,8 @@ func member(raw json.RawMessage, name string) string {
 	return string(bytes.TrimSpace(obj[name]))
 }
 
-// Append writes one record and, unless Options.NoSync, fsyncs it before
-// returning. The first record must have phase start; nothing may follow an
+// Append writes one record and, unless Options.NoSync, returns only once
+// it is fsynced (concurrent Appends share one fsync: group commit). The first record must have phase start; nothing may follow an
 // end record written through this Log; and in a Log re-opened after an
 // interrupted end record, the first record appended must be a resume record
 // (else ErrResumeExpected). After the first write or sync failure the Log is failed:
@@ -392,6 +406,19 @@ func (l *Log) Append(e Event) (Record, error) {
 		}
 	}
 
+	rec, err := l.write(e, result)
+	if err != nil || l.noSync {
+		return rec, err
+	}
+	if err := l.waitDurable(rec.Seq); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// write appends the record's line to the file (not yet fsynced) and
+// advances the chain.
+func (l *Log) write(e Event, result json.RawMessage) (Record, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -440,12 +467,6 @@ func (l *Log) Append(e Event) (Record, error) {
 		l.err = fmt.Errorf("audit log failed: write seq %d to %s: %w", b.Seq, l.path, err)
 		return Record{}, l.err
 	}
-	if !l.noSync {
-		if err := l.f.Sync(); err != nil {
-			l.err = fmt.Errorf("audit log failed: sync seq %d to %s: %w", b.Seq, l.path, err)
-			return Record{}, l.err
-		}
-	}
 	l.seq = b.Seq
 	l.head = hash
 	l.ended = e.Phase == PhaseEnd
@@ -455,6 +476,46 @@ func (l *Log) Append(e Event) (Record, error) {
 		Action: b.Action, Phase: b.Phase, Request: b.Request, Result: b.Result,
 		PrevHash: b.PrevHash, Hash: hash,
 	}, nil
+}
+
+// waitDurable returns once an fsync covering record seq has completed
+// (starting one if none is running), or with the log's failure. A failed
+// fsync fails the log for good, like a failed write.
+func (l *Log) waitDurable(seq int64) error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	for l.synced < seq {
+		if l.syncing {
+			l.syncCond.Wait()
+			continue
+		}
+		l.mu.Lock()
+		target, targetHead, failed := l.seq, l.head, l.err // every record up to target is written
+		l.mu.Unlock()
+		if failed != nil {
+			return failed
+		}
+		l.syncing = true
+		l.syncMu.Unlock()
+		err := l.f.Sync()
+		l.syncMu.Lock()
+		l.syncing = false
+		l.syncCond.Broadcast()
+		if err != nil {
+			l.mu.Lock()
+			if l.err == nil {
+				l.err = fmt.Errorf("audit log failed: sync up to seq %d of %s: %w", target, l.path, err)
+				// Head and Seq name the last record known durable: the
+				// records of this batch were not confirmed to anyone.
+				l.seq, l.head = l.synced, l.syncedHead
+			}
+			failed = l.err
+			l.mu.Unlock()
+			return failed
+		}
+		l.synced, l.syncedHead = target, targetHead
+	}
+	return nil
 }
 
 // Head returns the hash of the last record written ("" before the first).
@@ -487,6 +548,11 @@ func (l *Log) Err() error {
 // Close closes the file, which releases the trail's lock; later Appends
 // return ErrClosed. Closing twice is a no-op.
 func (l *Log) Close() error {
+	l.syncMu.Lock()
+	for l.syncing { // let an fsync in progress finish on an open file
+		l.syncCond.Wait()
+	}
+	l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
