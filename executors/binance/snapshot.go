@@ -13,8 +13,6 @@ import (
 	"sync"
 
 	gobinance "github.com/adshao/go-binance/v2"
-	"github.com/adshao/go-binance/v2/delivery"
-	"github.com/adshao/go-binance/v2/futures"
 
 	"github.com/panicbutton/panicbutton/executors"
 )
@@ -200,79 +198,42 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 			return nil
 		},
 		"usdm": func(ctx context.Context) error {
-			var bal []*futures.Balance
-			var pos []*futures.PositionRiskV3
-			// Balance and positions are independent: read both at once.
-			err := both(func() error {
-				return e.call(ctx, "read usdm balance", false, func(ctx context.Context) error {
-					var err error
-					bal, err = e.fut.NewGetBalanceService().Do(ctx)
-					return err
+			return e.futuresPart(ctx, walletUSDM, add,
+				func(ctx context.Context) ([]futuresBalance, error) {
+					bal, err := e.fut.NewGetBalanceService().Do(ctx)
+					out := make([]futuresBalance, len(bal))
+					for i, b := range bal {
+						out[i] = futuresBalance{b.Asset, b.Balance, b.AvailableBalance, b.CrossUnPnl}
+					}
+					return out, err
+				},
+				func(ctx context.Context) ([]futuresPosition, error) {
+					pos, err := e.fut.NewGetPositionRiskV3Service().Do(ctx)
+					out := make([]futuresPosition, len(pos))
+					for i, p := range pos {
+						out[i] = futuresPosition{p.Symbol, p.PositionSide, p.PositionAmt, p.EntryPrice, p.MarkPrice, p.UnRealizedProfit}
+					}
+					return out, err
 				})
-			}, func() error {
-				return e.call(ctx, "read usdm positions", false, func(ctx context.Context) error {
-					var err error
-					pos, err = e.fut.NewGetPositionRiskV3Service().Do(ctx)
-					return err
-				})
-			})
-			if err != nil {
-				return err
-			}
-			var bs []executors.Balance
-			for _, b := range bal {
-				if isZeroAmount(b.Balance) && isZeroAmount(b.CrossUnPnl) {
-					continue
-				}
-				bs = append(bs, executors.Balance{Wallet: walletUSDM, Asset: b.Asset, Free: b.AvailableBalance, Locked: subDec(b.Balance, b.AvailableBalance), Total: b.Balance})
-			}
-			var ps []executors.Position
-			for _, p := range pos {
-				if isZeroAmount(p.PositionAmt) {
-					continue
-				}
-				ps = append(ps, executors.Position{Product: executors.ProductUSDM, Symbol: p.Symbol, Side: p.PositionSide, Size: p.PositionAmt,
-					EntryPrice: p.EntryPrice, MarkPrice: p.MarkPrice, UnrealizedPnL: p.UnRealizedProfit})
-			}
-			add(bs, ps, nil)
-			return nil
 		},
 		"coinm": func(ctx context.Context) error {
-			var bal []*delivery.Balance
-			var pos []*delivery.PositionRisk
-			err := both(func() error {
-				return e.call(ctx, "read coinm balance", false, func(ctx context.Context) error {
-					var err error
-					bal, err = e.dlv.NewGetBalanceService().Do(ctx)
-					return err
+			return e.futuresPart(ctx, walletCoinM, add,
+				func(ctx context.Context) ([]futuresBalance, error) {
+					bal, err := e.dlv.NewGetBalanceService().Do(ctx)
+					out := make([]futuresBalance, len(bal))
+					for i, b := range bal {
+						out[i] = futuresBalance{b.Asset, b.Balance, b.AvailableBalance, b.CrossUnPnl}
+					}
+					return out, err
+				},
+				func(ctx context.Context) ([]futuresPosition, error) {
+					pos, err := e.dlv.NewGetPositionRiskService().Do(ctx)
+					out := make([]futuresPosition, len(pos))
+					for i, p := range pos {
+						out[i] = futuresPosition{p.Symbol, p.PositionSide, p.PositionAmt, p.EntryPrice, p.MarkPrice, p.UnRealizedProfit}
+					}
+					return out, err
 				})
-			}, func() error {
-				return e.call(ctx, "read coinm positions", false, func(ctx context.Context) error {
-					var err error
-					pos, err = e.dlv.NewGetPositionRiskService().Do(ctx)
-					return err
-				})
-			})
-			if err != nil {
-				return err
-			}
-			var bs []executors.Balance
-			for _, b := range bal {
-				if isZeroAmount(b.Balance) && isZeroAmount(b.CrossUnPnl) {
-					continue
-				}
-				bs = append(bs, executors.Balance{Wallet: walletCoinM, Asset: b.Asset, Free: b.AvailableBalance, Locked: subDec(b.Balance, b.AvailableBalance), Total: b.Balance})
-			}
-			var ps []executors.Position
-			for _, p := range pos {
-				if isZeroAmount(p.PositionAmt) {
-					continue
-				}
-				ps = append(ps, executors.Position{Product: executors.ProductCoinM, Symbol: p.Symbol, Side: p.PositionSide, Size: p.PositionAmt,
-					EntryPrice: p.EntryPrice, MarkPrice: p.MarkPrice, UnrealizedPnL: p.UnRealizedProfit})
-			}
-			add(bs, ps, nil)
-			return nil
 		},
 	}
 	if req.Params.Bool("include_sub_accounts") {
@@ -424,4 +385,53 @@ func containsDot(s string) bool {
 		}
 	}
 	return false
+}
+
+// futuresBalance and futuresPosition are the fields the snapshot takes
+// from the USDⓈ-M and COIN-M SDK types (which differ only in type).
+type futuresBalance struct{ asset, balance, available, crossUnPnl string }
+
+type futuresPosition struct{ symbol, side, amount, entry, mark, pnl string }
+
+// futuresPart reads one futures product's balances and positions at once
+// (they are independent) and adds the non-zero ones to the snapshot.
+func (e *Executor) futuresPart(ctx context.Context, product string,
+	add func([]executors.Balance, []executors.Position, []executors.WalletTotal),
+	balances func(context.Context) ([]futuresBalance, error),
+	positions func(context.Context) ([]futuresPosition, error)) error {
+	var bal []futuresBalance
+	var pos []futuresPosition
+	err := both(func() error {
+		return e.call(ctx, "read "+product+" balance", false, func(ctx context.Context) error {
+			var err error
+			bal, err = balances(ctx)
+			return err
+		})
+	}, func() error {
+		return e.call(ctx, "read "+product+" positions", false, func(ctx context.Context) error {
+			var err error
+			pos, err = positions(ctx)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	var bs []executors.Balance
+	for _, b := range bal {
+		if isZeroAmount(b.balance) && isZeroAmount(b.crossUnPnl) {
+			continue
+		}
+		bs = append(bs, executors.Balance{Wallet: product, Asset: b.asset, Free: b.available, Locked: subDec(b.balance, b.available), Total: b.balance})
+	}
+	var ps []executors.Position
+	for _, p := range pos {
+		if isZeroAmount(p.amount) {
+			continue
+		}
+		ps = append(ps, executors.Position{Product: product, Symbol: p.symbol, Side: p.side, Size: p.amount,
+			EntryPrice: p.entry, MarkPrice: p.mark, UnrealizedPnL: p.pnl})
+	}
+	add(bs, ps, nil)
+	return nil
 }
