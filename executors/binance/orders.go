@@ -457,14 +457,16 @@ func (e *Executor) listCoinM(ctx context.Context) ([]openOrder, error) {
 
 // ordersList implements orders.list.
 func (e *Executor) ordersList(ctx context.Context, req executors.Request) (executors.Result, error) {
-	ps, err := e.resolveProducts(ctx, req.Params)
+	// Like the freeze: the permissions call and every product's listing go
+	// out together when the products come from the key's permissions.
+	ps, l, err := e.resolveAndList(ctx, req.Params, req.Params.Strings("symbols"))
 	if err != nil {
 		return executors.Result{}, err
 	}
-	orders, findings, err := e.listOrders(ctx, ps, req.Params.Strings("symbols"))
-	if err != nil {
+	if err := l.firstErr(); err != nil {
 		return executors.Result{}, err
 	}
+	orders, findings := l.orders, l.findings
 	if orders == nil {
 		orders = []openOrder{}
 	}

@@ -46,7 +46,13 @@ func (b *barrier) met() int {
 // open orders are read together (one round trip); the products the key
 // cannot use answer a permission error, which is dropped in favour of the
 // "skipped" finding.
-func TestFreezeListsProductsWithPermissions(t *testing.T) {
+func TestListsProductsWithPermissions(t *testing.T) {
+	for _, action := range []string{executors.OrdersCancelAll, executors.OrdersList} {
+		t.Run(action, func(t *testing.T) { testListsProductsWithPermissions(t, action) })
+	}
+}
+
+func testListsProductsWithPermissions(t *testing.T, action string) {
 	s := newStub(t)
 	noPerm := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, map[string]any{"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
@@ -70,16 +76,16 @@ func TestFreezeListsProductsWithPermissions(t *testing.T) {
 		s.handle(route, func(w http.ResponseWriter, r *http.Request) { b.wait(); h(w, r) })
 	}
 	e := s.executor(t)
-	res, err := e.Plan(t.Context(), executors.Request{Action: executors.OrdersCancelAll, Step: "freeze",
-		Params: executors.WithDefaults(executors.OrdersCancelAll, nil), Hooks: executors.NopHooks{}})
+	res, err := e.Plan(t.Context(), executors.Request{Action: action, Step: "freeze",
+		Params: executors.WithDefaults(action, nil), Hooks: executors.NopHooks{}})
 	if err != nil {
-		t.Fatalf("plan cancel_all: %v (%s)", err, res.Summary)
+		t.Fatalf("plan %s: %v (%s)", action, err, res.Summary)
 	}
 	if got := b.met(); got != len(routes) {
 		t.Errorf("requests in flight together: got %d, want %d (permissions and every product's list)", got, len(routes))
 	}
 	if res.Status != executors.StatusOK {
-		t.Errorf("status: got %s (%s), want ok (nothing to cancel)", res.Status, res.Summary)
+		t.Errorf("status: got %s (%s), want ok (nothing open)", res.Status, res.Summary)
 	}
 	var skipped bool
 	for _, f := range res.Findings {
