@@ -228,11 +228,15 @@ type Log struct {
 	// has completed. Concurrent appenders share one fsync instead of
 	// queueing one each behind mu, while every Append still returns only
 	// once its own record is durable.
-	syncMu     sync.Mutex
-	syncCond   *sync.Cond
-	syncing    bool   // an fsync is in progress
-	synced     int64  // every record up to this seq is durable
-	syncedHead string // the hash of record synced
+	syncMu   sync.Mutex
+	syncCond *sync.Cond
+	syncing  bool  // an fsync is in progress (guarded by syncMu)
+	synced   int64 // every record up to this seq is durable (guarded by syncMu)
+	// durableSeq/durableHead: the same position, guarded by mu, so that a
+	// failure path holding mu can roll back to it (lock order is always
+	// syncMu before mu).
+	durableSeq  int64
+	durableHead string
 }
 
 // Create creates dir (mode 0700, parents included) if needed and a new
@@ -353,7 +357,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	l := newLog(path, last.RunID, f, opts)
 	l.seq = last.Seq
 	l.head = last.Hash
-	l.synced, l.syncedHead = last.Seq, last.Hash // verified from disk
+	l.synced, l.durableSeq, l.durableHead = last.Seq, last.Seq, last.Hash // verified from disk
 	l.needResume = interrupted
 	return l, nil
 }
@@ -465,6 +469,7 @@ func (l *Log) write(e Event, result json.RawMessage) (Record, error) {
 
 	if _, err := l.f.Write(line); err != nil {
 		l.err = fmt.Errorf("audit log failed: write seq %d to %s: %w", b.Seq, l.path, err)
+		l.rollBackToDurable()
 		return Record{}, l.err
 	}
 	l.seq = b.Seq
@@ -476,6 +481,16 @@ func (l *Log) write(e Event, result json.RawMessage) (Record, error) {
 		Action: b.Action, Phase: b.Phase, Request: b.Request, Result: b.Result,
 		PrevHash: b.PrevHash, Hash: hash,
 	}, nil
+}
+
+// rollBackToDurable makes Head and Seq name the last record known durable
+// after a failure: records written but not yet fsynced were confirmed to
+// nobody. Callers hold mu. With NoSync every written record counts as done.
+func (l *Log) rollBackToDurable() {
+	if l.noSync {
+		return
+	}
+	l.seq, l.head = l.durableSeq, l.durableHead
 }
 
 // waitDurable returns once an fsync covering record seq has completed
@@ -505,15 +520,18 @@ func (l *Log) waitDurable(seq int64) error {
 			l.mu.Lock()
 			if l.err == nil {
 				l.err = fmt.Errorf("audit log failed: sync up to seq %d of %s: %w", target, l.path, err)
-				// Head and Seq name the last record known durable: the
-				// records of this batch were not confirmed to anyone.
-				l.seq, l.head = l.synced, l.syncedHead
+				l.rollBackToDurable()
 			}
 			failed = l.err
 			l.mu.Unlock()
 			return failed
 		}
-		l.synced, l.syncedHead = target, targetHead
+		l.synced = target
+		l.mu.Lock()
+		if target > l.durableSeq {
+			l.durableSeq, l.durableHead = target, targetHead
+		}
+		l.mu.Unlock()
 	}
 	return nil
 }
@@ -548,11 +566,16 @@ func (l *Log) Err() error {
 // Close closes the file, which releases the trail's lock; later Appends
 // return ErrClosed. Closing twice is a no-op.
 func (l *Log) Close() error {
-	l.syncMu.Lock()
-	for l.syncing { // let an fsync in progress finish on an open file
-		l.syncCond.Wait()
+	// Make every written record durable first (an fsync in progress, or
+	// one for records whose Append has not started its own yet).
+	if !l.noSync {
+		l.mu.Lock()
+		seq, failed := l.seq, l.err
+		l.mu.Unlock()
+		if failed == nil {
+			_ = l.waitDurable(seq) // a failure is recorded in l.err
+		}
 	}
-	l.syncMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {

@@ -78,3 +78,28 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("seq = %d, want %d", l.Seq(), n+1)
 	}
 }
+
+// Close makes every written record durable before closing, even one
+// whose Append has not reached its own fsync yet.
+func TestCloseSyncsWrittenRecords(t *testing.T) {
+	f := &slowFile{}
+	l := newLog("mem", "r", f, Options{})
+	if _, err := l.Append(Event{Phase: PhaseStart}); err != nil {
+		t.Fatal(err)
+	}
+	// Written, not yet fsynced: as if its Append were between write and wait.
+	if _, err := l.write(Event{Phase: PhaseInfo, Step: "s"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.durable != f.buf.Len() {
+		t.Errorf("durable bytes %d of %d written: Close left a record unsynced", f.durable, f.buf.Len())
+	}
+	if l.Err() != nil {
+		t.Errorf("log failed: %v", l.Err())
+	}
+}

@@ -298,12 +298,16 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if o.JSON {
 			promptTo = f.ErrOut
 		}
-		ok, err := confirm(f, plan, promptTo)
+		ok, err := confirm(ctx, f, plan, promptTo)
 		if err != nil || !ok {
-			recordPlanOnly(log, p.pb, "not confirmed by the operator: nothing executed", planSHA)
-			out.note("not confirmed: nothing was executed")
-			out.stopped(plan, ExitPlanOnly)
-			return &runOutcome{dir: dir, code: ExitPlanOnly}, nil
+			code, why := ExitPlanOnly, "not confirmed by the operator: nothing executed"
+			if ctx.Err() != nil { // Ctrl-C at the prompt aborts, like anywhere else
+				code, why = ExitInterrupted, "interrupted at the confirmation prompt: nothing executed"
+			}
+			recordPlanOnly(log, p.pb, why, planSHA)
+			out.note(why)
+			out.stopped(plan, code)
+			return &runOutcome{dir: dir, code: code}, nil
 		}
 		confirmedBy = "operator"
 		startInfo["plan_sha256"] = planSHA
@@ -384,7 +388,7 @@ func recordPlanOnly(log *audit.Log, pb *playbooks.Playbook, why, planSHA string)
 
 // confirm asks for a typed confirmation on the terminal, writing the prompt
 // to w (stderr with --json, so that stdout holds only the JSON document).
-func confirm(f *Factory, plan *runner.Report, w io.Writer) (bool, error) {
+func confirm(ctx context.Context, f *Factory, plan *runner.Report, w io.Writer) (bool, error) {
 	n, irr := 0, 0
 	for _, r := range plan.Results {
 		n += len(r.Result.Changes)
@@ -399,7 +403,7 @@ func confirm(f *Factory, plan *runner.Report, w io.Writer) (bool, error) {
 		fmt.Fprintf(w, ", %d of them IRREVERSIBLE", irr)
 	}
 	fmt.Fprint(w, ".\nType \"execute\" to carry them out (anything else aborts): ")
-	line, err := f.readLine(context.Background())
+	line, err := f.readLine(ctx)
 	if err != nil && line == "" {
 		return false, err
 	}
@@ -495,6 +499,12 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 		return nil, &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("cannot re-open the audit trail in %s: %v; nothing was sent", dir, err)}
 	}
 	defer log.Close()
+	// The trail was read (LoadResume) before the confirmation; another
+	// resume may have continued it meanwhile. Continue only the trail that
+	// was read, or the done/in-doubt accounting would be wrong.
+	if log.Seq() != st.Seq || log.Head() != st.Head {
+		return nil, usageError(fmt.Errorf("--resume %s: the trail changed since it was read (now at seq %d, read at seq %d): run --resume again; nothing was sent", dir, log.Seq(), st.Seq))
+	}
 	opts := runner.Options{
 		RunID: st.RunID, Playbook: p.pb, Targets: p.targets, Inputs: p.inputs,
 		RunDir: dir, Concurrency: o.Concurrency, Now: f.Now, Version: f.Version,
