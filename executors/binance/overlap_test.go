@@ -10,37 +10,8 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 )
-
-// barrier holds every request of a wave until n of them are in flight
-// together (or a timeout passes) and records how many met.
-type barrier struct {
-	mu      sync.Mutex
-	n       int
-	arrived int
-	open    chan struct{}
-}
-
-func newBarrier(n int) *barrier { return &barrier{n: n, open: make(chan struct{})} }
-
-func (b *barrier) wait() {
-	b.mu.Lock()
-	b.arrived++
-	if b.arrived == b.n {
-		close(b.open)
-	}
-	b.mu.Unlock()
-	select {
-	case <-b.open:
-	case <-time.After(3 * time.Second):
-	}
-}
-
-func (b *barrier) met() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.arrived
-}
 
 // Without a products parameter, the key's permissions and every product's
 // open orders are read together (one round trip); the products the key
@@ -71,9 +42,9 @@ func testListsProductsWithPermissions(t *testing.T, action string) {
 		"GET /fapi/v1/openAlgoOrders": noPerm,
 		"GET /dapi/v1/openOrders":     noPerm,
 	}
-	b := newBarrier(len(routes))
+	b := executortest.NewBarrier(len(routes), 3*time.Second)
 	for route, h := range routes {
-		s.handle(route, func(w http.ResponseWriter, r *http.Request) { b.wait(); h(w, r) })
+		s.handle(route, func(w http.ResponseWriter, r *http.Request) { b.Wait(); h(w, r) })
 	}
 	e := s.executor(t)
 	res, err := e.Plan(t.Context(), executors.Request{Action: action, Step: "freeze",
@@ -81,8 +52,8 @@ func testListsProductsWithPermissions(t *testing.T, action string) {
 	if err != nil {
 		t.Fatalf("plan %s: %v (%s)", action, err, res.Summary)
 	}
-	if got := b.met(); got != len(routes) {
-		t.Errorf("requests in flight together: got %d, want %d (permissions and every product's list)", got, len(routes))
+	if ok, got := b.Together(); !ok {
+		t.Errorf("requests in flight together: %d of %d arrived, not all at once (permissions and every product's list)", got, len(routes))
 	}
 	if res.Status != executors.StatusOK {
 		t.Errorf("status: got %s (%s), want ok (nothing open)", res.Status, res.Summary)
@@ -105,13 +76,13 @@ func testListsProductsWithPermissions(t *testing.T, action string) {
 // flight together.
 func TestClockSyncOverlapsFirstRequest(t *testing.T) {
 	s := newStub(t)
-	b := newBarrier(2)
+	b := executortest.NewBarrier(2, 3*time.Second)
 	s.handle("GET /api/v3/time", func(w http.ResponseWriter, r *http.Request) {
-		b.wait()
+		b.Wait()
 		writeJSON(w, 200, map[string]int64{"serverTime": time.Now().UnixMilli()})
 	})
 	s.handle("GET /api/v3/openOrders", func(w http.ResponseWriter, r *http.Request) {
-		b.wait()
+		b.Wait()
 		writeJSON(w, 200, []any{})
 	})
 	e := s.executor(t)
@@ -119,8 +90,8 @@ func TestClockSyncOverlapsFirstRequest(t *testing.T) {
 		Params: executors.WithDefaults(executors.OrdersList, executors.Params{"products": []string{"spot"}})}); err != nil {
 		t.Fatalf("orders.list: %v", err)
 	}
-	if got := b.met(); got != 2 {
-		t.Errorf("time sync and first request in flight together: got %d, want 2", got)
+	if ok, got := b.Together(); !ok {
+		t.Errorf("time sync and first request in flight together: %d of 2 arrived, not together", got)
 	}
 }
 

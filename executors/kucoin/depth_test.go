@@ -1,44 +1,12 @@
 package kucoin
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 )
-
-// barrier holds every request of a wave until n of them are in flight
-// together (or a timeout passes) and records how many met.
-type barrier struct {
-	mu      sync.Mutex
-	n       int
-	arrived int
-	peak    int
-	open    chan struct{}
-}
-
-func newBarrier(n int) *barrier { return &barrier{n: n, open: make(chan struct{})} }
-
-func (b *barrier) wait() {
-	b.mu.Lock()
-	b.arrived++
-	b.peak = max(b.peak, b.arrived)
-	if b.arrived == b.n {
-		close(b.open)
-	}
-	b.mu.Unlock()
-	select {
-	case <-b.open:
-	case <-time.After(3 * time.Second):
-	}
-}
-
-func (b *barrier) met() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.peak
-}
 
 // The snapshot's reads are independent and go out together: every wallet,
 // the positions and the calling key's record are in flight at once, then
@@ -62,14 +30,14 @@ func TestSnapshotIsTwoRoundTripsDeep(t *testing.T) {
 	for _, w := range wave1 {
 		total += w.n
 	}
-	b := newBarrier(total)
+	b := executortest.NewBarrier(total, 3*time.Second)
 	for _, w := range wave1 {
-		f.handle(w.route, func(seen) (int, any) { b.wait(); return ok(w.data) })
+		f.handle(w.route, func(seen) (int, any) { b.Wait(); return ok(w.data) })
 	}
 	var subsAfterWave1 bool
 	f.handle("GET /api/v2/sub-accounts", func(seen) (int, any) {
 		select {
-		case <-b.open:
+		case <-b.Opened():
 			subsAfterWave1 = true
 		default:
 		}
@@ -82,8 +50,8 @@ func TestSnapshotIsTwoRoundTripsDeep(t *testing.T) {
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if got := b.met(); got != total {
-		t.Errorf("first-wave reads in flight together: got %d, want %d (all independent reads at once)", got, total)
+	if ok, got := b.Together(); !ok {
+		t.Errorf("first-wave reads in flight together: %d of %d arrived, not all at once (all independent reads at once)", got, total)
 	}
 	if !subsAfterWave1 {
 		t.Error("sub-account balances were read before the first wave was answered, want after the calling key's record")
