@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -257,7 +255,7 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if err != nil {
 			return nil, err
 		}
-		_ = writeFileJSON(filepath.Join(dir, "plan.json"), rep)
+		saveRunFile(f, filepath.Join(dir, "plan.json"), rep)
 		if log != nil {
 			_ = log.Close()
 			if _, _, err := report.WriteFiles(dir); err != nil {
@@ -280,7 +278,7 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		if err != nil {
 			return nil, err
 		}
-		planSHA := writePlan(dir, plan)
+		planSHA := saveRunFile(f, filepath.Join(dir, "plan.json"), plan)
 		out.plan(plan)
 		if plan.Count(executors.StatusFailed) > 0 && ctx.Err() == nil {
 			fmt.Fprintln(f.ErrOut, "note: some reads failed while planning; the plan may be incomplete")
@@ -323,7 +321,7 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailed, Err: err}
 	}
-	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	saveRunFile(f, filepath.Join(dir, "results.json"), rep)
 	if log != nil {
 		_ = log.Close() // the report reads the finished trail
 		if _, _, err := report.WriteFiles(dir); err != nil {
@@ -361,20 +359,15 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }
 
-func writePlan(dir string, plan *runner.Report) string {
-	b, _ := json.MarshalIndent(plan, "", "  ")
-	b = append(b, '\n')
-	_ = os.WriteFile(filepath.Join(dir, "plan.json"), b, 0o600)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func writeFileJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+// saveRunFile writes a run-directory JSON file (runner.WriteFile) and
+// returns its SHA-256; a failure is reported, not fatal: the trail is the
+// record that counts.
+func saveRunFile(f *Factory, path string, v any) string {
+	sum, err := runner.WriteFile(path, v)
 	if err != nil {
-		return err
+		fmt.Fprintf(f.ErrOut, "warning: could not write %s: %v\n", path, err)
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	return sum
 }
 
 // recordPlanOnly closes a trail for a run that stopped after planning.
@@ -521,7 +514,7 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailed, Err: err}
 	}
-	_ = writeFileJSON(filepath.Join(dir, "results.json"), rep)
+	saveRunFile(f, filepath.Join(dir, "results.json"), rep)
 	// As after a fresh run: the report, rebuilt from the whole trail, now
 	// covers the interrupted run and its resume (close first: it reads the
 	// finished trail).

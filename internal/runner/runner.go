@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -477,7 +479,7 @@ func (r *run) schedule(ctx context.Context) string {
 	if r.o.RunDir != "" {
 		for id, list := range snaps {
 			sort.Slice(list, func(i, j int) bool { return list[i].Account < list[j].Account })
-			if err := writeJSON(filepath.Join(r.o.RunDir, "snapshot-"+id+".json"), list); err != nil {
+			if _, err := WriteFile(filepath.Join(r.o.RunDir, "snapshot-"+id+".json"), list); err != nil {
 				r.o.Warn("WARNING: cannot write snapshot file: " + err.Error())
 			}
 		}
@@ -958,10 +960,18 @@ func (h *auditHooks) Outcome(ctx context.Context, m executors.Mutation, err erro
 	_, _ = h.r.record(audit.Event{Phase: "outcome", Step: h.step, Account: h.account, Action: h.action, Request: h.summary(m), Result: res})
 }
 
-func writeJSON(path string, v any) error {
+// WriteFile writes v as indented JSON to a run-directory file (mode 0600)
+// and returns the SHA-256 of the bytes written (e.g. the plan's hash that
+// the trail pins).
+func WriteFile(path string, v any) (string, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	b = append(b, '\n')
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
