@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,7 +205,7 @@ func runAccountsList(f *Factory, o accountsListOptions) error {
 			}
 			out.Accounts = append(out.Accounts, a)
 		}
-		return accountsWriteJSON(f.Out, out)
+		return writeJSON(f.Out, out)
 	}
 	w := f.Out
 	fmt.Fprintf(w, "%s in %s\n", accountsCount(len(file.Accounts)), file.Path)
@@ -239,15 +238,6 @@ func runAccountsList(f *Factory, o accountsListOptions) error {
 			}
 			fmt.Fprintf(w, "  %-12s key %s, %s\n", "sub "+sk.Sub, secret.Mask(sk.APIKey), pass)
 		}
-	}
-	return nil
-}
-
-func accountsWriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
 }
@@ -305,7 +295,7 @@ func runAccountsCheck(ctx context.Context, f *Factory, o accountsCheckOptions) e
 			Accounts []accountCheck `json:"accounts"`
 			Failed   int            `json:"failed"`
 		}{results, failed}
-		if err := accountsWriteJSON(f.Out, out); err != nil {
+		if err := writeJSON(f.Out, out); err != nil {
 			return err
 		}
 	} else {

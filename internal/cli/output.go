@@ -446,8 +446,7 @@ func (p *printer) stopped(plan *runner.Report, code int) {
 	if plan != nil {
 		doc["plan"] = plan
 	}
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	fmt.Fprintln(p.w, string(b))
+	_ = writeJSON(p.w, doc)
 }
 
 func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
@@ -456,8 +455,7 @@ func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
 		if plan != nil {
 			doc["plan"] = plan
 		}
-		b, _ := json.MarshalIndent(doc, "", "  ")
-		fmt.Fprintln(p.w, string(b))
+		_ = writeJSON(p.w, doc)
 		return
 	}
 	p.mu.Lock()
@@ -524,4 +522,15 @@ func verdictText(rep *runner.Report) string {
 		return "CONTAINED, MANUAL STEPS PENDING"
 	}
 	return "OK"
+}
+
+// writeJSON prints v as one indented JSON document (the --json output of
+// every command).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
 }
