@@ -29,7 +29,9 @@ type Target struct {
 	Exec executors.Executor
 }
 
-// Recorder is the audit trail as the runner sees it (*audit.Log).
+// Recorder is the audit trail as the runner sees it (*audit.Log). It must
+// be safe for concurrent use: the runner appends from every account's
+// pipeline at once, so that concurrent records can share an fsync.
 type Recorder interface {
 	Append(e audit.Event) (audit.Record, error)
 	Head() string
@@ -131,14 +133,13 @@ type Report struct {
 func (r *Report) Count(s executors.Status) int { return r.Counts[s] }
 
 type run struct {
-	o        Options
-	mu       sync.Mutex                   // guards statuses and results
-	statuses map[string]map[string]string // account -> step -> status
-	results  []StepResult
-	auditMu  sync.Mutex
-	auditErr error
-	progMu   sync.Mutex
-	resume   *resumeRun // nil unless Options.Resume
+	o         Options
+	mu        sync.Mutex                   // guards statuses and results
+	statuses  map[string]map[string]string // account -> step -> status
+	results   []StepResult
+	auditWarn sync.Once // the degraded-mode warning is shown once
+	progMu    sync.Mutex
+	resume    *resumeRun // nil unless Options.Resume
 }
 
 // Run executes the playbook. It returns an error only when the run could
@@ -275,14 +276,11 @@ func (r *run) record(e audit.Event) (audit.Record, error) {
 	if r.o.Audit == nil {
 		return audit.Record{}, nil
 	}
-	r.auditMu.Lock()
-	defer r.auditMu.Unlock()
-	rec, err := r.o.Audit.Append(e)
-	if err != nil && r.auditErr == nil {
-		r.auditErr = err
-		if r.o.AuditDegraded {
+	rec, err := r.o.Audit.Append(e) // not under a lock: concurrent appends share fsyncs
+	if err != nil && r.o.AuditDegraded {
+		r.auditWarn.Do(func() {
 			r.o.Warn("WARNING: audit trail write failed; continuing because of --audit-degraded: " + err.Error())
-		}
+		})
 	}
 	return rec, err
 }

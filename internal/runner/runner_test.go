@@ -578,3 +578,39 @@ steps:
 		}
 	}
 }
+
+// slowAudit is a Recorder whose Append takes a while (an fsync) and that
+// records how many Appends were in progress at once.
+type slowAudit struct {
+	memAudit
+	mu            sync.Mutex
+	inFlight, max int
+}
+
+func (s *slowAudit) Append(e audit.Event) (audit.Record, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.max = max(s.max, s.inFlight)
+	s.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	return s.memAudit.Append(e)
+}
+
+// The runner hands records to the trail concurrently (the trail groups
+// concurrent fsyncs); it must not serialise them itself.
+func TestAuditAppendsAreConcurrent(t *testing.T) {
+	rec := &slowAudit{}
+	var execs []executors.Executor
+	for range 4 {
+		execs = append(execs, newStub())
+	}
+	if _, err := Run(context.Background(), opts(mustPlaybook(t, freezePB), rec, targets(execs...))); err != nil {
+		t.Fatal(err)
+	}
+	if rec.max < 2 {
+		t.Errorf("at most %d audit appends in progress at once across 4 accounts, want concurrent appends", rec.max)
+	}
+}
