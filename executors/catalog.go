@@ -188,6 +188,7 @@ var catalog = map[string]ActionSpec{
 			{Name: "instructions", Type: String, Required: true},
 			{Name: "verify", Type: String, Enum: []string{"key_rejected", "none"}, Default: "none", Doc: "key_rejected: after the human confirms, probe the account's key until it is rejected"},
 			{Name: "api_key", Type: String, Doc: "for verify key_rejected: the key to probe; default the account's own key"},
+			{Name: "hold", Type: Bool, Default: false, Doc: "with verify key_rejected: while the step is pending, keep re-running the playbook's orders.cancel_all, withdrawals.cancel_pending, keys.revoke and orders.deadman steps for the account until the key is rejected, the operator answers, or --hold expires"},
 		}},
 	NotifyWebhook: {Name: NotifyWebhook, Local: true, Doc: "post a JSON summary to a webhook (Slack-compatible); never blocks containment",
 		Params: []ParamSpec{

@@ -193,6 +193,10 @@ func (p *printer) progress(e runner.Event) {
 		p.liveEvent(e, false)
 	case e.Kind == "result" && e.Result != nil:
 		p.appendResult(e.Result, false)
+	case e.Kind == "hold":
+		p.mu.Lock()
+		fmt.Fprintf(p.w, "%s  %-18s %-16s HOLD  %s\n", p.elapsed(), e.Step, e.Account, e.Text)
+		p.mu.Unlock()
 	}
 }
 
@@ -214,6 +218,9 @@ func (p *printer) liveEvent(e runner.Event, planning bool) {
 			p.clearRegion()
 			return
 		}
+	case "hold":
+		p.clearRegion()
+		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, p.paint(ansiYellow+ansiBold, "HOLD"), e.Text)
 	case "result":
 		if e.Result == nil {
 			return
@@ -480,6 +487,15 @@ func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
 	for _, r := range failed {
 		fmt.Fprintf(p.w, "  %s  %s on %s: %s\n", p.paint(ansiRed+ansiBold, "FAILED"), r.Step, r.Account, r.Summary)
 	}
+	if left := rep.Verdict.Left; len(left) > 0 {
+		fmt.Fprintf(p.w, "\n%s\n", p.paint(ansiRed+ansiBold, "STILL THERE (seen or inferred; the run is not contained until these are gone):"))
+		for _, l := range left {
+			fmt.Fprintf(p.w, "  • %s on %s (%s): %s\n", l.Kind, l.Account, l.Step, l.Target)
+			if l.Manual != "" {
+				fmt.Fprintf(p.w, "      %s\n", firstLineOf(l.Manual))
+			}
+		}
+	}
 	if len(pending) > 0 {
 		fmt.Fprintf(p.w, "\n%s\n", p.paint(ansiYellow+ansiBold, "STILL TO DO BY HAND (the run is not complete until these are done):"))
 		for _, r := range pending {
@@ -505,11 +521,16 @@ func verdictColor(rep *runner.Report) string {
 	case "SOME STEPS FAILED", "INTERRUPTED":
 		return ansiRed + ansiBold
 	}
+	if !rep.Verdict.Contained && rep.Mode != runner.ModeDryRun {
+		return ansiRed + ansiBold
+	}
 	return ansiYellow + ansiBold
 }
 
 func verdictText(rep *runner.Report) string {
 	switch {
+	case rep.Mode != runner.ModeDryRun && !rep.Interrupted && rep.Count(executors.StatusFailed) == 0 && !rep.Verdict.Contained && rep.Verdict.Text != "":
+		return rep.Verdict.Text
 	case rep.Interrupted:
 		return "INTERRUPTED"
 	case rep.Count(executors.StatusFailed) > 0:
@@ -533,4 +554,12 @@ func writeJSON(w io.Writer, v any) error {
 		return fmt.Errorf("write json: %w", err)
 	}
 	return nil
+}
+
+func firstLineOf(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
 }

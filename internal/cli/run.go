@@ -39,6 +39,10 @@ type RunOptions struct {
 	// Resume is the run directory of an interrupted run to continue
 	// (--resume); PLAYBOOK is then optional (taken from its trail).
 	Resume string
+	// Hold bounds holding the line (--hold): how long a manual key step
+	// with hold: true keeps the account contained while the key is alive.
+	Hold string
+	hold time.Duration
 }
 
 func newRunCmd(f *Factory) *cobra.Command {
@@ -107,6 +111,7 @@ still writing is refused.
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
 	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once (each runs its steps as its own pipeline)")
+	fl.StringVar(&o.Hold, "hold", runner.DefaultHold.String(), "hold the line at most this `DURATION` (e.g. 45m, 2h): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	return cmd
 }
@@ -205,6 +210,11 @@ type runOutcome struct {
 }
 
 func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	hold, err := parseHold(o.Hold)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	o.hold = hold
 	if o.Resume != "" {
 		return resumePlaybook(ctx, f, o)
 	}
@@ -237,9 +247,9 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	base := runner.Options{
 		RunID: runID, Playbook: p.pb, Targets: p.targets, Inputs: p.inputs,
 		RunDir: dir, Concurrency: o.Concurrency, Now: f.Now, Version: f.Version,
-		AuditDegraded: o.AuditDegraded,
-		Warn:          func(msg string) { fmt.Fprintln(f.ErrOut, msg) },
-		Notify:        postWebhook,
+		AuditDegraded: o.AuditDegraded, Hold: o.hold,
+		Warn:   func(msg string) { fmt.Fprintln(f.ErrOut, msg) },
+		Notify: postWebhook,
 	}
 	if log != nil {
 		base.Audit = log
@@ -332,13 +342,31 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
 }
 
-// verdict maps a report onto the exit code.
+// parseHold validates --hold: a positive Go duration ("" is the default).
+func parseHold(s string) (time.Duration, error) {
+	if s == "" {
+		return runner.DefaultHold, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--hold %q: want a positive duration such as 30m or 2h; nothing was sent", s)
+	}
+	return d, nil
+}
+
+// verdict maps a report onto the exit code: 1 if anything failed or is
+// left that the API should have cleared, 4 if only manual steps remain.
 func verdict(rep *runner.Report, dryRun bool) int {
+	v := rep.Verdict
 	switch {
 	case rep.Interrupted:
 		return ExitInterrupted
 	case rep.Count(executors.StatusFailed) > 0:
 		return ExitFailed
+	case !dryRun && !v.Contained && !v.OnlyManual && len(v.Left) > 0:
+		return ExitFailed
+	case !dryRun && len(v.Left) > 0:
+		return ExitManual
 	case dryRun && (rep.Count(executors.StatusWouldChange) > 0 || rep.Count(executors.StatusPending) > 0):
 		return ExitPlanOnly
 	case rep.Count(executors.StatusPending) > 0:
@@ -501,7 +529,7 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 	opts := runner.Options{
 		RunID: st.RunID, Playbook: p.pb, Targets: p.targets, Inputs: p.inputs,
 		RunDir: dir, Concurrency: o.Concurrency, Now: f.Now, Version: f.Version,
-		AuditDegraded: o.AuditDegraded, Audit: log, Resume: st,
+		AuditDegraded: o.AuditDegraded, Audit: log, Resume: st, Hold: o.hold,
 		StartInfo: map[string]any{"confirmed_by": confirmedBy},
 		Warn:      func(msg string) { fmt.Fprintln(f.ErrOut, msg) },
 		Notify:    postWebhook,

@@ -88,14 +88,19 @@ type Options struct {
 	// Mutations done in the interrupted run are not sent again, and
 	// completed read-only steps keep their results.
 	Resume *ResumeState
+	// Hold bounds a hold-the-line manual step (hold.go); 0: DefaultHold.
+	Hold time.Duration
+	// HoldInterval is the pause between hold passes; 0: DefaultHoldInterval.
+	HoldInterval time.Duration
 }
 
 // Event is a progress notification.
 type Event struct {
-	Kind    string // step-start, start (one step on one account), result
+	Kind    string // step-start, start (one step on one account), result, hold
 	Step    string
 	Account string
 	Result  *StepResult
+	Text    string // hold: what the watch did (one line)
 }
 
 // StepResult is the result of one (step, account).
@@ -127,6 +132,7 @@ type Report struct {
 	Aborted     string                   `json:"aborted_at,omitempty"` // step whose failure aborted the run
 	AuditHead   string                   `json:"audit_head,omitempty"`
 	Counts      map[executors.Status]int `json:"counts"`
+	Verdict     Verdict                  `json:"verdict"`
 }
 
 // Count returns how many results have status s.
@@ -200,9 +206,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, res := range rep.Results {
 		rep.Counts[res.Status]++
 	}
+	rep.Verdict = ComputeVerdict(rep)
 	endResult := map[string]any{
 		"counts":      rep.Counts,
 		"interrupted": rep.Interrupted,
+		"verdict":     rep.Verdict,
 		"duration_ms": rep.Duration.Milliseconds(),
 	}
 	if rep.Aborted != "" {
@@ -232,6 +240,12 @@ func withDefaults(o Options) Options {
 	}
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 10 * time.Second
+	}
+	if o.Hold <= 0 {
+		o.Hold = DefaultHold
+	}
+	if o.HoldInterval <= 0 {
+		o.HoldInterval = DefaultHoldInterval
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -623,6 +637,9 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 	case timeout > 0:
 	case step.Action == executors.Manual:
 		timeout = r.o.ManualTimeout
+		if holds(step) && r.o.Hold+time.Minute > timeout {
+			timeout = r.o.Hold + time.Minute // the hold, then the final verification
+		}
 	default:
 		timeout = r.o.DefaultTimeout
 	}
@@ -733,10 +750,33 @@ func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p execu
 		ms.Verify = v
 	}
 	pending := executors.Result{Status: executors.StatusPending, Summary: "manual step pending: " + firstLine(instr), Manual: []executors.ManualStep{ms}}
-	if r.o.DryRun || r.o.Manual == nil {
+	if r.o.DryRun {
 		return pending, nil
 	}
-	done, err := r.o.Manual.Wait(ctx, step.ID, t.Ref.Name, instr)
+	var hs *HoldSummary
+	var done bool
+	var err error
+	switch {
+	case ms.Verify == "key_rejected" && p.Bool("hold"):
+		var answer *operatorAnswer
+		hs, answer = r.hold(ctx, step, t, p)
+		pending = holdResult(pending, hs)
+		if hs.EndedBy == HoldKeyRejected {
+			res := holdResult(executors.Result{Status: executors.StatusOK, Summary: "done and verified: " + hs.Probe}, hs)
+			if len(hs.Caught) > 0 {
+				res.Status = executors.StatusChanged
+			}
+			return res, nil
+		}
+		if answer == nil {
+			return pending, nil
+		}
+		done, err = answer.done, answer.err
+	case r.o.Manual == nil:
+		return pending, nil
+	default:
+		done, err = r.o.Manual.Wait(ctx, step.ID, t.Ref.Name, instr)
+	}
 	if err != nil {
 		return pending, err
 	}
@@ -760,6 +800,10 @@ func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p execu
 	if vres.Status != executors.StatusOK && vres.Status != executors.StatusChanged {
 		pending.Summary = "operator confirmed, but the key is still accepted: " + vres.Summary
 		return pending, nil
+	}
+	if hs != nil {
+		hs.KeyRejectedAt = r.o.Now()
+		return holdResult(executors.Result{Status: executors.StatusOK, Summary: "done and verified: " + vres.Summary}, hs), nil
 	}
 	return executors.Result{Status: executors.StatusOK, Summary: "done and verified: " + vres.Summary, Data: vres.Data}, nil
 }

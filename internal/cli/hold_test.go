@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A bad --hold is refused before anything is read or sent: exit 2, no run
+// directory, and the message names the flag.
+func TestHoldBadDurationExitsUsage(t *testing.T) {
+	for _, bad := range []string{"soon", "-5m", "0", "10"} {
+		t.Run(bad, func(t *testing.T) {
+			runs := t.TempDir()
+			_, errOut, code := runCLI(t, "run", "suspected-key-leak", "--yes", "--runs-dir", runs,
+				"--config", filepath.Join(runs, "missing.yaml"), "--hold", bad)
+			if code != ExitUsage {
+				t.Errorf("exit = %d, want %d (stderr %q)", code, ExitUsage, errOut)
+			}
+			if !strings.Contains(errOut, "--hold") || !strings.Contains(errOut, "nothing was sent") {
+				t.Errorf("stderr %q does not name --hold and say nothing was sent", errOut)
+			}
+			if ents, _ := os.ReadDir(runs); len(ents) != 0 {
+				t.Errorf("run directory created: %v", ents)
+			}
+		})
+	}
+}
+
+func TestParseHold(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{{"", "30m0s"}, {"45m", "45m0s"}, {"2h", "2h0m0s"}, {"90s", "1m30s"}}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseHold(tt.in)
+			if err != nil || got.String() != tt.want {
+				t.Errorf("parseHold(%q) = %v, %v; want %s", tt.in, got, err, tt.want)
+			}
+		})
+	}
+}

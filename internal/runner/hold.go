@@ -1,0 +1,278 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// Holding the line (issue 10 item 3). While the manual step that deletes
+// the account's own key is pending, the key still works: whoever holds the
+// leaked key can place orders, file withdrawals and (KuCoin General
+// permission, Binance master) create sub-account keys. A manual step with
+// `verify: key_rejected` and `hold: true` therefore keeps the account
+// contained while it waits: in passes, it re-runs the playbook's own
+// containment steps for the account (holdActions, with their parameters)
+// and probes the key; the first probe that proves the key rejected ends
+// the hold. So does the operator answering the prompt, the hold deadline
+// (Options.Hold) and Ctrl-C. Pacing is the executors' (they pace per venue
+// pool), so the loop adds no limiter of its own, only HoldInterval between
+// passes.
+
+// DefaultHold bounds a hold when Options.Hold is zero.
+const DefaultHold = 30 * time.Minute
+
+// DefaultHoldInterval is the pause between two hold passes.
+const DefaultHoldInterval = 2 * time.Second
+
+// holdActions are the mutating actions a hold re-runs: each converges
+// (re-lists and acts only on what is there), so running it again only
+// catches what appeared since.
+var holdActions = map[string]bool{
+	executors.OrdersCancelAll:          true,
+	executors.WithdrawalsCancelPending: true,
+	executors.KeysRevoke:               true,
+	executors.OrdersDeadman:            true,
+}
+
+// Ways a hold ends (HoldSummary.EndedBy).
+const (
+	HoldKeyRejected = "key-rejected"
+	HoldOperator    = "operator"
+	HoldDeadline    = "deadline"
+	HoldInterrupted = "interrupted"
+)
+
+// HoldSummary is the Data of a held manual step's result.
+type HoldSummary struct {
+	Passes   int           `json:"passes"`
+	EndedBy  string        `json:"ended_by"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	// Caught is every change the hold made: orders, withdrawals and keys
+	// that appeared after the playbook's own steps ran.
+	Caught []executors.Change `json:"caught,omitempty"`
+	// LastPass maps a re-run step to its result in the last pass that
+	// completed it without error: it supersedes that step's own result in
+	// the verdict (the state is newer).
+	LastPass map[string]executors.Result `json:"last_pass,omitempty"`
+	// LastPassAt is when the last pass finished; KeyRejectedAt when the
+	// probe proved the key dead (zero if it did not).
+	LastPassAt    time.Time `json:"last_pass_at,omitzero"`
+	KeyRejectedAt time.Time `json:"key_rejected_at,omitzero"`
+	Probe         string    `json:"probe,omitempty"` // last probe's summary
+	Errors        []string  `json:"errors,omitempty"`
+}
+
+// holdSteps returns the playbook's steps a hold re-runs for an account:
+// the hold-able mutating steps before the manual step that did not end
+// skipped for this account (their `when` was false).
+func (r *run) holdSteps(manual playbooks.Step, account string) []playbooks.Step {
+	st := r.stepStatuses(account)
+	var out []playbooks.Step
+	for _, s := range r.o.Playbook.Steps {
+		if s.ID == manual.ID {
+			break
+		}
+		if holdActions[s.Action] && st[s.ID] != string(executors.StatusSkipped) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+type operatorAnswer struct {
+	done bool
+	err  error
+}
+
+// hold keeps the account contained until the key is proven dead, the
+// operator answers, the deadline passes or ctx ends. It returns the
+// summary and, when the operator answered, the answer.
+func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executors.Params) (*HoldSummary, *operatorAnswer) {
+	hs := &HoldSummary{Started: r.o.Now(), LastPass: map[string]executors.Result{}}
+	hctx, cancel := context.WithTimeout(ctx, r.o.Hold)
+	defer cancel()
+	steps := r.holdSteps(step, t.Ref.Name)
+	r.holdEvent(step, t, fmt.Sprintf("holding the line until key is rejected (at most %s): re-running %s every pass", r.o.Hold, stepIDs(steps)))
+	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
+		Result: map[string]any{"hold": "start", "max_ms": r.o.Hold.Milliseconds(), "steps": stepIDs(steps)}})
+
+	var opc chan operatorAnswer
+	if r.o.Manual != nil {
+		opc = make(chan operatorAnswer, 1)
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel() // the hold ended by itself: stop the prompt
+		go func() {
+			done, err := r.o.Manual.Wait(wctx, step.ID, t.Ref.Name, p.String("instructions")+
+				"\n\n(panicbutton is holding the line meanwhile: it cancels new orders and withdrawals and deletes new sub-account keys until the key is rejected)")
+			if wctx.Err() != nil && ctx.Err() == nil {
+				return // the hold ended by itself; not an answer
+			}
+			opc <- operatorAnswer{done, err}
+		}()
+	}
+	probe := executors.WithDefaults(executors.KeysVerifyRejected, executors.Params{})
+	probe["interval"], probe["deadline"] = time.Millisecond, time.Millisecond // one probe
+	if k := p.String("api_key"); k != "" {
+		probe["api_key"] = k
+	}
+	var answer *operatorAnswer
+	end := func(by string) {
+		hs.EndedBy = by
+	}
+loop:
+	for {
+		// Probe first: once the key is dead the attacker can do nothing
+		// more with it, and neither can we (it is the key we act with).
+		vres, verr := t.Exec.Do(hctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: probe, Hooks: executors.NopHooks{}})
+		hs.Probe = vres.Summary
+		if verr == nil && vres.Status == executors.StatusOK {
+			hs.KeyRejectedAt = r.o.Now()
+			end(HoldKeyRejected)
+			break
+		}
+		if hctx.Err() != nil {
+			break
+		}
+		hs.Passes++
+		caught, errs := r.holdPass(hctx, step, t, steps, hs)
+		hs.LastPassAt = r.o.Now()
+		hs.Caught = append(hs.Caught, caught...)
+		if len(caught) > 0 || len(errs) > 0 {
+			msg := fmt.Sprintf("pass %d caught %d: %s", hs.Passes, len(caught), changesText(caught, 6))
+			if len(errs) > 0 {
+				msg += "; errors: " + strings.Join(errs, "; ")
+			}
+			r.holdEvent(step, t, msg)
+		}
+		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
+			Result: map[string]any{"hold": "pass", "pass": hs.Passes, "caught": len(caught), "errors": errs}})
+		timer := time.NewTimer(r.o.HoldInterval)
+		select {
+		case <-hctx.Done():
+			timer.Stop()
+			break loop
+		case a := <-opc:
+			timer.Stop()
+			answer = &a
+			end(HoldOperator)
+			break loop
+		case <-timer.C:
+		}
+	}
+	if hs.EndedBy == "" {
+		switch {
+		case ctx.Err() != nil:
+			end(HoldInterrupted)
+		default:
+			end(HoldDeadline)
+		}
+	}
+	if answer == nil && opc != nil && hs.EndedBy != HoldKeyRejected {
+		select { // answered while the last pass ran
+		case a := <-opc:
+			answer = &a
+		default:
+		}
+	}
+	hs.Duration = r.o.Now().Sub(hs.Started)
+	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
+		Result: map[string]any{"hold": "end", "ended_by": hs.EndedBy, "passes": hs.Passes, "caught": len(hs.Caught), "probe": hs.Probe}})
+	r.holdEvent(step, t, "hold ended ("+hs.EndedBy+") after "+passes(hs.Passes)+", caught "+fmt.Sprint(len(hs.Caught)))
+	return hs, answer
+}
+
+// holdPass re-runs the hold steps once. Every mutation goes through the
+// audit hooks like the step's own.
+func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary) ([]executors.Change, []string) {
+	var caught []executors.Change
+	var errs []string
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		params, err := playbooks.RenderParams(executors.WithDefaults(s.Action, s.With),
+			playbooks.TemplateData{Inputs: r.o.Inputs, Account: t.Ref, Step: s.ID})
+		if err != nil {
+			errs = append(errs, s.ID+": "+err.Error())
+			continue
+		}
+		hooks := &auditHooks{r: r, step: manual.ID, account: t.Ref.Name, action: s.Action}
+		res, err := t.Exec.Do(ctx, executors.Request{Action: s.Action, Step: manual.ID, Params: params, Hooks: hooks})
+		if s.Action != executors.OrdersDeadman { // re-arming is not a catch
+			caught = append(caught, res.Changes...)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				errs = append(errs, s.ID+": "+err.Error())
+			}
+			continue
+		}
+		hs.LastPass[s.ID] = res
+	}
+	return caught, errs
+}
+
+func (r *run) holdEvent(step playbooks.Step, t Target, text string) {
+	r.progress(Event{Kind: "hold", Step: step.ID, Account: t.Ref.Name, Text: text})
+}
+
+func stepIDs(steps []playbooks.Step) string {
+	if len(steps) == 0 {
+		return "(no containment step)"
+	}
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+func changesText(cs []executors.Change, max int) string {
+	var parts []string
+	for i, c := range cs {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("… %d more", len(cs)-max))
+			break
+		}
+		parts = append(parts, c.Kind+" "+c.Target)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func passes(n int) string {
+	if n == 1 {
+		return "1 pass"
+	}
+	return fmt.Sprintf("%d passes", n)
+}
+
+// holds reports whether a manual step holds the line.
+func holds(s playbooks.Step) bool {
+	h, _ := s.With["hold"].(bool)
+	v, _ := s.With["verify"].(string)
+	return h && v == "key_rejected"
+}
+
+// holdResult adds what the hold did to a manual step's result: what it
+// caught (Changes), what its last pass still saw (Remaining) and the
+// summary (Data).
+func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
+	res.Data = hs
+	res.Changes = append(res.Changes, hs.Caught...)
+	for _, last := range hs.LastPass {
+		res.Remaining = append(res.Remaining, last.Remaining...)
+	}
+	note := fmt.Sprintf("held the line %s (%s, %s, caught %d)", hs.Duration.Round(time.Second), hs.EndedBy, passes(hs.Passes), len(hs.Caught))
+	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
+		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
+	}
+	res.Summary = res.Summary + " — " + note
+	return res
+}

@@ -1,0 +1,131 @@
+package runner
+
+import (
+	"fmt"
+
+	"github.com/panicbutton/panicbutton/executors"
+)
+
+// Kinds of Remaining changes (the executors' contract, issue 10).
+const (
+	LeftOpenOrders         = "open-orders"
+	LeftOpenOrdersInferred = "open-orders-inferred"
+	LeftLiveKey            = "live-key"
+	LeftWithdrawal         = "withdrawal"
+	LeftWithdrawalUncancel = "withdrawal-uncancellable"
+	LeftUnresolvedFinding  = "finding"
+)
+
+// Left is one thing the run saw or inferred is still there.
+type Left struct {
+	Account string `json:"account"`
+	Step    string `json:"step"`
+	Kind    string `json:"kind"`
+	Target  string `json:"target"`
+	// Manual is the instruction for it, when the step gave one.
+	Manual string `json:"manual,omitempty"`
+}
+
+// Verdict is what a run achieved, never more (issue 10 item 4).
+type Verdict struct {
+	// Contained: nothing is left anywhere the run could see or infer, no
+	// step failed; at most the account's own key is pending (a manual step).
+	Contained bool   `json:"contained"`
+	Text      string `json:"text"`
+	Left      []Left `json:"left,omitempty"`
+	// Failed and Pending count step results.
+	Failed  int `json:"failed"`
+	Pending int `json:"pending"`
+	// OnlyManual: nothing failed and everything left needs a human (inferred
+	// orders, uncancellable withdrawals, pending manual steps).
+	OnlyManual bool `json:"only_manual"`
+}
+
+// manualKinds are left items only a human can clear.
+var manualKinds = map[string]bool{LeftOpenOrdersInferred: true, LeftWithdrawalUncancel: true, LeftUnresolvedFinding: true}
+
+// ComputeVerdict derives the verdict from the results. A step's Remaining
+// counts unless a later result of the same action on the same account
+// (which saw newer state) or a hold pass that re-ran the step replaces it;
+// inferred orders and uncancellable withdrawals are never dropped. High
+// findings of mutating steps (e.g. a leaked key found on no account) count
+// as left: they need a human.
+func ComputeVerdict(rep *Report) Verdict {
+	v := Verdict{Failed: rep.Count(executors.StatusFailed), Pending: rep.Count(executors.StatusPending)}
+	type key struct{ account, action string }
+	latest := map[key]int{}           // index in rep.Results of the latest result per (account, action)
+	heldSteps := map[string]bool{}    // account/step re-run by a hold with a clean last pass
+	for i, res := range rep.Results { // Results are in playbook order
+		if res.Status == executors.StatusSkipped {
+			continue
+		}
+		if hs, ok := res.Result.Data.(*HoldSummary); ok && hs != nil {
+			for id := range hs.LastPass {
+				heldSteps[res.Account+"/"+id] = true
+			}
+		}
+		if executors.IsMutating(res.Action) {
+			latest[key{res.Account, res.Action}] = i
+		}
+	}
+	for i, res := range rep.Results {
+		mut := executors.IsMutating(res.Action)
+		superseded := (mut && latest[key{res.Account, res.Action}] != i) || heldSteps[res.Account+"/"+res.Step]
+		manual := ""
+		if len(res.Result.Manual) > 0 {
+			manual = res.Result.Manual[0].Instructions
+		}
+		for _, c := range res.Result.Remaining {
+			if superseded && !manualKinds[c.Kind] {
+				continue
+			}
+			v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: c.Kind, Target: c.Target, Manual: manual})
+		}
+		if mut && !superseded {
+			for _, f := range res.Result.Findings {
+				if f.Severity == "high" {
+					v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftUnresolvedFinding, Target: f.Subject + ": " + f.Message, Manual: f.Fix})
+				}
+			}
+		}
+	}
+	v.Left = dedupLeft(v.Left)
+	auto := 0
+	for _, l := range v.Left {
+		if !manualKinds[l.Kind] {
+			auto++
+		}
+	}
+	switch {
+	case rep.Mode == ModeDryRun:
+		v.Text = "DRY RUN — nothing was changed"
+	case rep.Interrupted:
+		v.Text = "INTERRUPTED — NOT CONTAINED: the run stopped before every step finished"
+	case v.Failed > 0:
+		v.Text = fmt.Sprintf("NOT CONTAINED — %d step result(s) failed", v.Failed)
+	case auto > 0:
+		v.Text = fmt.Sprintf("NOT CONTAINED — %d item(s) still there (open orders, live keys or withdrawals)", auto)
+	case len(v.Left) > 0:
+		v.Text = fmt.Sprintf("NOT CONTAINED — %d item(s) left that only a human can clear", len(v.Left))
+		v.OnlyManual = true
+	case v.Pending > 0:
+		v.Contained, v.OnlyManual = true, true
+		v.Text = "CONTAINED, MANUAL STEPS PENDING"
+	default:
+		v.Contained = true
+		v.Text = "CONTAINED"
+	}
+	return v
+}
+
+func dedupLeft(in []Left) []Left {
+	seen := map[Left]bool{}
+	var out []Left
+	for _, l := range in {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
