@@ -149,6 +149,13 @@ func (r *Report) Markdown() []byte {
 		}
 		p("\n")
 	}
+	if r.RunVerdict != nil && len(r.RunVerdict.Left) > 0 {
+		p("### Still there: what keeps the run from being contained\n\n| Account | Step | Kind | Target | What to do |\n|---|---|---|---|---|\n")
+		for _, l := range r.RunVerdict.Left {
+			p("| %s | %s | %s | %s | %s |\n", mdCell(l.Account), mdCell(l.Step), mdCell(l.Kind), mdCell(l.Target), mdCell(l.Manual))
+		}
+		p("\n")
+	}
 	if len(r.Mutations) > 0 {
 		p("### Requests sent to the exchanges\n\n| Time (s) | Account | Step | Kind | Target | Result |\n|--:|---|---|---|---|---|\n")
 		for _, m := range r.Mutations {

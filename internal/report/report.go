@@ -89,6 +89,9 @@ type Report struct {
 	Resumes []Resume
 
 	Verdict Verdict
+	// RunVerdict is the runner's verdict from the end record (nil for runs
+	// recorded before it existed): what the run saw or inferred is left.
+	RunVerdict *RunVerdict
 	// TimeToContain is from the start record to the last successful
 	// mutation of the order-cancel and key-revoke steps; HasContainTime is
 	// false when there was none.
@@ -266,10 +269,29 @@ type resumeInfo struct {
 }
 
 type endInfo struct {
+	Verdict     *RunVerdict    `json:"verdict"`
 	Counts      map[string]int `json:"counts"`
 	Interrupted bool           `json:"interrupted"`
 	AbortedAt   string         `json:"aborted_at"`
 	DurationMS  int64          `json:"duration_ms"`
+}
+
+// RunVerdict is the runner's verdict as the end record stores it
+// (runner.Verdict).
+type RunVerdict struct {
+	Contained  bool       `json:"contained"`
+	Text       string     `json:"text"`
+	OnlyManual bool       `json:"only_manual"`
+	Left       []LeftItem `json:"left"`
+}
+
+// LeftItem is one thing still there at the end of the run.
+type LeftItem struct {
+	Account string `json:"account"`
+	Step    string `json:"step"`
+	Kind    string `json:"kind"`
+	Target  string `json:"target"`
+	Manual  string `json:"manual"`
 }
 
 // ErrNoRecords is returned by Build for an empty trail.
@@ -399,6 +421,7 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 				return nil, fmt.Errorf("build report: end record (seq %d): %w", rec.Seq, err)
 			}
 			r.Finished = true
+			r.RunVerdict = ei.Verdict
 			r.Interrupted = ei.Interrupted
 			r.AbortedAt = ei.AbortedAt
 		case audit.PhaseIntent, audit.PhaseOutcome:
@@ -605,6 +628,18 @@ func baseVerdict(r *Report) Verdict {
 			d = fmt.Sprintf("Step %s failed and aborted the run; see Failures below and run the playbook again.", r.AbortedAt)
 		}
 		return Verdict{VerdictFailed, "Not contained: a step failed", d}
+	case r.RunVerdict != nil && !r.RunVerdict.Contained:
+		left := r.RunVerdict.Left
+		names := make([]string, 0, 3)
+		for i, l := range left {
+			if i == 3 {
+				names = append(names, fmt.Sprintf("and %d more", len(left)-3))
+				break
+			}
+			names = append(names, l.Kind+" on "+l.Account+": "+l.Target)
+		}
+		return Verdict{VerdictFailed, "Not contained: " + plural(len(left), "item") + " left",
+			"The run saw or inferred what is still there (" + strings.Join(names, "; ") + "). See \"Still there\" below: each needs the instruction given."}
 	case pending > 0:
 		return Verdict{VerdictContainedManual, "Contained — manual steps pending",
 			fmt.Sprintf("Everything the API can do is done. %s still need a human: see the box below.", plural(len(r.Pending), "manual step"))}
