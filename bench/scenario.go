@@ -175,6 +175,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	rep, err := runner.Run(ctx, runner.Options{
 		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, RunDir: runDir,
 		Audit: log, Concurrency: concurrency, Version: "bench",
+		NoHold: true, // nobody deletes the master key here: measure containment, not a hold
 	})
 	wall := time.Since(start)
 	if err != nil {

@@ -32,7 +32,7 @@ func TestParseHold(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
-	}{{"", "30m0s"}, {"45m", "45m0s"}, {"2h", "2h0m0s"}, {"90s", "1m30s"}}
+	}{{"", defaultHold.String()}, {"45m", "45m0s"}, {"2h", "2h0m0s"}, {"90s", "1m30s"}}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := parseHold(tt.in)

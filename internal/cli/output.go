@@ -195,7 +195,7 @@ func (p *printer) progress(e runner.Event) {
 		p.appendResult(e.Result, false)
 	case e.Kind == "hold":
 		p.mu.Lock()
-		fmt.Fprintf(p.w, "%s  %-18s %-16s HOLD  %s\n", p.elapsed(), e.Step, e.Account, e.Text)
+		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, "HOLD   ", e.Text)
 		p.mu.Unlock()
 	}
 }
@@ -220,7 +220,7 @@ func (p *printer) liveEvent(e runner.Event, planning bool) {
 		}
 	case "hold":
 		p.clearRegion()
-		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, p.paint(ansiYellow+ansiBold, "HOLD"), e.Text)
+		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, p.paint(ansiYellow+ansiBold, "HOLD   "), e.Text)
 	case "result":
 		if e.Result == nil {
 			return

@@ -111,7 +111,7 @@ still writing is refused.
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
 	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once (each runs its steps as its own pipeline)")
-	fl.StringVar(&o.Hold, "hold", runner.DefaultHold.String(), "hold the line at most this `DURATION` (e.g. 45m, 2h): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
+	fl.StringVar(&o.Hold, "hold", "", "hold the line at most this `DURATION` (e.g. 45m, 2h; default "+runner.DefaultHold.String()+"): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	return cmd
 }
@@ -342,10 +342,14 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
 }
 
+// defaultHold is the hold when --hold is not given (runner.DefaultHold;
+// tests that do not exercise the hold shorten it).
+var defaultHold = runner.DefaultHold
+
 // parseHold validates --hold: a positive Go duration ("" is the default).
 func parseHold(s string) (time.Duration, error) {
 	if s == "" {
-		return runner.DefaultHold, nil
+		return defaultHold, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {

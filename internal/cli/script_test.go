@@ -22,6 +22,10 @@ import (
 var updateScripts = flag.Bool("update", false, "update testscript golden output in testdata/script")
 
 func TestMain(m *testing.M) {
+	// The emulator's master keys only die when a test kills them: tests
+	// that do not exercise the hold must not wait for its 30m default.
+	// (This runs in the script subprocesses too.) Hold tests pass --hold.
+	defaultHold = 50 * time.Millisecond
 	testscript.Main(m, map[string]func(){
 		"panicbutton": func() { os.Exit(Main()) },
 	})

@@ -109,7 +109,7 @@ func makeRun(t *testing.T, fx fixture) string {
 	defer cancel()
 	o := runner.Options{
 		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, DryRun: fx.dryRun,
-		Audit: log, Version: "test", Now: clk.Now,
+		Audit: log, Version: "test", Now: clk.Now, NoHold: true,
 		Sleep:     func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 		StartInfo: map[string]any{"plan_sha256": "9f2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff001", "steps": steps},
 	}

@@ -99,7 +99,7 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 	hctx, cancel := context.WithTimeout(ctx, r.o.Hold)
 	defer cancel()
 	steps := r.holdSteps(step, t.Ref.Name)
-	r.holdEvent(step, t, fmt.Sprintf("holding the line until key is rejected (at most %s): re-running %s every pass", r.o.Hold, stepIDs(steps)))
+	r.holdEvent(step, t, fmt.Sprintf("holding the line until the key is rejected (at most %s): the key is still alive, so whoever holds it can still place orders, withdraw and create sub-account keys; every %s panicbutton re-runs %s to undo that", r.o.Hold, r.o.HoldInterval, stepIDs(steps)))
 	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 		Result: map[string]any{"hold": "start", "max_ms": r.o.Hold.Milliseconds(), "steps": stepIDs(steps)}})
 

@@ -111,7 +111,10 @@ func TestHoldCatchesAttackerOnFakeVenue(t *testing.T) {
 	if len(kinds) < 3 {
 		t.Errorf("caught kinds = %v, want an order cancel, a withdrawal cancel and a key deletion", kinds)
 	}
-	if !rep.Verdict.Contained {
-		t.Errorf("verdict = %+v, want contained", rep.Verdict)
+	// The demo venue's one withdrawal no API can cancel is still leaving:
+	// everything else was undone, so only that is left, and it needs a human.
+	v2 := rep.Verdict
+	if v2.Contained || !v2.OnlyManual || len(v2.Left) != 1 || v2.Left[0].Kind != runner.LeftWithdrawalUncancel {
+		t.Errorf("verdict = %+v, want not contained with only the uncancellable withdrawal left", v2)
 	}
 }

@@ -204,6 +204,8 @@ func TestVerdictNeverOverclaims(t *testing.T) {
 			res("freeze", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{Remaining: []executors.Change{left(LeftOpenOrders, "spot X")}}),
 			res("kill", executors.Manual, executors.StatusOK, executors.Result{Data: &HoldSummary{LastPass: map[string]executors.Result{"freeze": {Status: executors.StatusOK}}}}),
 		}, true, false, 0},
+		{"withdrawal the venue cannot cancel", []StepResult{res("withdrawals", executors.WithdrawalsCancelPending, executors.StatusPending,
+			executors.Result{Summary: "1 withdrawal pending", Manual: []executors.ManualStep{{Instructions: "call support"}}})}, false, true, 1},
 		{"failed", []StepResult{res("freeze", executors.OrdersCancelAll, executors.StatusFailed, executors.Result{})}, false, false, 0},
 	}
 	for _, tt := range tests {

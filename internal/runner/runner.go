@@ -92,6 +92,9 @@ type Options struct {
 	Hold time.Duration
 	// HoldInterval is the pause between hold passes; 0: DefaultHoldInterval.
 	HoldInterval time.Duration
+	// NoHold turns hold: true off: manual steps only wait or stay pending
+	// (benchmarks and report fixtures measure containment, not a human).
+	NoHold bool
 }
 
 // Event is a progress notification.
@@ -637,7 +640,7 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 	case timeout > 0:
 	case step.Action == executors.Manual:
 		timeout = r.o.ManualTimeout
-		if holds(step) && r.o.Hold+time.Minute > timeout {
+		if holds(step) && !r.o.NoHold && r.o.Hold+time.Minute > timeout {
 			timeout = r.o.Hold + time.Minute // the hold, then the final verification
 		}
 	default:
@@ -757,7 +760,7 @@ func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p execu
 	var done bool
 	var err error
 	switch {
-	case ms.Verify == "key_rejected" && p.Bool("hold"):
+	case ms.Verify == "key_rejected" && p.Bool("hold") && !r.o.NoHold:
 		var answer *operatorAnswer
 		hs, answer = r.hold(ctx, step, t, p)
 		pending = holdResult(pending, hs)

@@ -53,24 +53,35 @@ var manualKinds = map[string]bool{LeftOpenOrdersInferred: true, LeftWithdrawalUn
 func ComputeVerdict(rep *Report) Verdict {
 	v := Verdict{Failed: rep.Count(executors.StatusFailed), Pending: rep.Count(executors.StatusPending)}
 	type key struct{ account, action string }
-	latest := map[key]int{}           // index in rep.Results of the latest result per (account, action)
-	heldSteps := map[string]bool{}    // account/step re-run by a hold with a clean last pass
-	for i, res := range rep.Results { // Results are in playbook order
-		if res.Status == executors.StatusSkipped {
-			continue
-		}
+	// A hold's last clean pass re-ran some steps on newer state: judge
+	// those steps by that pass instead of their own result.
+	held := map[string]executors.Result{} // account/step -> last pass result
+	for _, res := range rep.Results {
 		if hs, ok := res.Result.Data.(*HoldSummary); ok && hs != nil {
-			for id := range hs.LastPass {
-				heldSteps[res.Account+"/"+id] = true
+			for id, last := range hs.LastPass {
+				held[res.Account+"/"+id] = last
 			}
 		}
-		if executors.IsMutating(res.Action) {
+	}
+	results := make([]StepResult, 0, len(rep.Results))
+	for _, res := range rep.Results {
+		if last, ok := held[res.Account+"/"+res.Step]; ok {
+			res.Result, res.Status = last, last.Status
+		}
+		if _, ok := res.Result.Data.(*HoldSummary); ok {
+			res.Result.Remaining = nil // its steps' passes are judged above
+		}
+		results = append(results, res)
+	}
+	latest := map[key]int{}       // index of the latest result per (account, action)
+	for i, res := range results { // Results are in playbook order
+		if res.Status != executors.StatusSkipped && executors.IsMutating(res.Action) {
 			latest[key{res.Account, res.Action}] = i
 		}
 	}
-	for i, res := range rep.Results {
+	for i, res := range results {
 		mut := executors.IsMutating(res.Action)
-		superseded := (mut && latest[key{res.Account, res.Action}] != i) || heldSteps[res.Account+"/"+res.Step]
+		superseded := mut && latest[key{res.Account, res.Action}] != i
 		manual := ""
 		if len(res.Result.Manual) > 0 {
 			manual = res.Result.Manual[0].Instructions
@@ -81,11 +92,16 @@ func ComputeVerdict(rep *Report) Verdict {
 			}
 			v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: c.Kind, Target: c.Target, Manual: manual})
 		}
-		if mut && !superseded {
-			for _, f := range res.Result.Findings {
-				if f.Severity == "high" {
-					v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftUnresolvedFinding, Target: f.Subject + ": " + f.Message, Manual: f.Fix})
-				}
+		if superseded || !mut {
+			continue
+		}
+		if res.Action == executors.WithdrawalsCancelPending && res.Status == executors.StatusPending && !hasWithdrawalLeft(res.Result.Remaining) {
+			// A withdrawal the venue will not cancel by API is still leaving.
+			v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftWithdrawalUncancel, Target: res.Result.Summary, Manual: manual})
+		}
+		for _, f := range res.Result.Findings {
+			if f.Severity == "high" {
+				v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftUnresolvedFinding, Target: f.Subject + ": " + f.Message, Manual: f.Fix})
 			}
 		}
 	}
@@ -128,4 +144,13 @@ func dedupLeft(in []Left) []Left {
 		}
 	}
 	return out
+}
+
+func hasWithdrawalLeft(cs []executors.Change) bool {
+	for _, c := range cs {
+		if c.Kind == LeftWithdrawal || c.Kind == LeftWithdrawalUncancel {
+			return true
+		}
+	}
+	return false
 }
