@@ -18,6 +18,9 @@ type DemoOptions struct {
 	Dir      string
 	Playbook string
 	Latency  time.Duration
+	// Hold bounds the demo's hold the line: nobody deletes the emulator's
+	// master keys, so it runs until then (or until the prompt is answered).
+	Hold string
 }
 
 func newDemoCmd(f *Factory) *cobra.Command {
@@ -37,6 +40,7 @@ trail. Nothing leaves this machine.`,
 			return runDemo(cmd, f, o)
 		},
 	}
+	cmd.Flags().StringVar(&o.Hold, "hold", "10s", "how long the demo holds the line after containment (`DURATION`; the master keys stay alive in the demo)")
 	cmd.Flags().StringVar(&o.Dir, "dir", ".demo", "where the demo writes its accounts file and runs")
 	cmd.Flags().StringVar(&o.Playbook, "playbook", "suspected-key-leak", "playbook to rehearse")
 	cmd.Flags().DurationVar(&o.Latency, "latency", 40*time.Millisecond, "latency the emulator adds to every response (about a real exchange round trip)")
@@ -46,6 +50,9 @@ trail. Nothing leaves this machine.`,
 func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	ctx := cmd.Context()
 	start := f.Now()
+	if _, err := parseHold(o.Hold); err != nil {
+		return usageError(err)
+	}
 	fsys, name := venues.DemoState()
 	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: o.Latency, Now: f.Now}
 	vs, err := emulator.LoadState(fsys, name, cfg)
@@ -78,7 +85,7 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 		return err
 	}
 	fmt.Fprintln(f.Out, "\n═══ 2/3  EXECUTE (as with --yes) ═══")
-	out, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8})
+	out, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold})
 	if err != nil {
 		return err
 	}

@@ -155,3 +155,76 @@ func TestHoldDeadlineSaysKeyAlive(t *testing.T) {
 		t.Errorf("exit %d, want %d", code, ExitManual)
 	}
 }
+
+// Ctrl-C while holding: exit 130, the hold's end is recorded as
+// interrupted, and the trail is closed and intact.
+func TestHoldCtrlCClosesTrail(t *testing.T) {
+	_, cfg := startHoldEmulator(t)
+	out := &lockedBuffer{}
+	runs := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if waitOutput(out, regexp.MustCompile(`HOLD +holding the line`), 30*time.Second) {
+			cancel() // the operator presses Ctrl-C
+		}
+	}()
+	code := Run(ctx, holdFactory(out), []string{"run", "suspected-key-leak", "--yes", "--config", cfg,
+		"--account", "northwind-master", "--runs-dir", runs, "--hold", "2m"})
+	if code != ExitInterrupted {
+		t.Errorf("exit %d, want %d\n%s", code, ExitInterrupted, out.String())
+	}
+	ents, _ := os.ReadDir(runs)
+	if len(ents) != 1 {
+		t.Fatalf("run directories: %v", ents)
+	}
+	dir := filepath.Join(runs, ents[0].Name())
+	if _, err := audit.Verify(dir, ""); err != nil {
+		t.Errorf("trail does not verify: %v", err)
+	}
+	recs, err := audit.Read(dir)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("read trail: %v", err)
+	}
+	if last := recs[len(recs)-1]; last.Phase != audit.PhaseEnd {
+		t.Errorf("last record is %q, want the end record", last.Phase)
+	}
+	endedBy := ""
+	for _, r := range recs {
+		var m map[string]any
+		if json.Unmarshal(r.Result, &m) == nil && m["hold"] == "end" {
+			endedBy, _ = m["ended_by"].(string)
+		}
+	}
+	if endedBy != "interrupted" {
+		t.Errorf("hold end recorded as %q, want interrupted", endedBy)
+	}
+}
+
+// --json carries the verdict: not contained, with what is left named.
+func TestHoldJSONVerdict(t *testing.T) {
+	_, cfg := startHoldEmulator(t)
+	out := &lockedBuffer{}
+	code := Run(context.Background(), holdFactory(out), []string{"run", "suspected-key-leak", "--yes", "--json", "--config", cfg,
+		"--account", "northwind-master", "--runs-dir", t.TempDir(), "--hold", "100ms"})
+	var doc struct {
+		Results struct {
+			Verdict struct {
+				Contained bool `json:"contained"`
+				Text      string
+				Left      []struct{ Kind, Account string }
+			} `json:"verdict"`
+		} `json:"results"`
+		ExitCode int `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &doc); err != nil {
+		t.Fatalf("json: %v\n%s", err, out.String())
+	}
+	v := doc.Results.Verdict
+	if v.Contained || !strings.HasPrefix(v.Text, "NOT CONTAINED") || len(v.Left) == 0 || v.Left[0].Kind != "withdrawal-uncancellable" {
+		t.Errorf("verdict = %+v, want not contained naming the withdrawal", v)
+	}
+	if doc.ExitCode != code || code != ExitManual {
+		t.Errorf("exit %d (json %d), want %d", code, doc.ExitCode, ExitManual)
+	}
+}

@@ -42,3 +42,16 @@ func TestParseHold(t *testing.T) {
 		})
 	}
 }
+
+// The demo's hold is bounded too, and a bad value is refused before the
+// emulator even starts.
+func TestDemoHoldBadDuration(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := runCLI(t, "demo", "--dir", dir, "--hold", "forever")
+	if code != ExitUsage || !strings.Contains(errOut, "--hold") {
+		t.Errorf("exit %d, stderr %q; want %d naming --hold", code, errOut, ExitUsage)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("the demo wrote %v before refusing", ents)
+	}
+}
