@@ -37,6 +37,10 @@ type fixture struct {
 	// its end record off, as a kill would have left it.
 	resume string
 	gap    time.Duration
+	// onHold, when set, turns the hold on (NoHold otherwise) and is
+	// called with every hold progress line (e.g. to play the attacker or
+	// the human deleting the key).
+	onHold func(v *fake.Venue, account, text string)
 }
 
 var fixtureStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -109,14 +113,17 @@ func makeRun(t *testing.T, fx fixture) string {
 	defer cancel()
 	o := runner.Options{
 		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, DryRun: fx.dryRun,
-		Audit: log, Version: "test", Now: clk.Now, NoHold: true,
+		Audit: log, Version: "test", Now: clk.Now, NoHold: fx.onHold == nil, HoldInterval: time.Millisecond, Hold: time.Minute,
 		Sleep:     func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
 		StartInfo: map[string]any{"plan_sha256": "9f2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff001", "steps": steps},
 	}
-	if fx.after != nil {
+	if fx.after != nil || fx.onHold != nil {
 		o.Progress = func(e runner.Event) {
-			if e.Kind == "result" {
+			switch {
+			case e.Kind == "result" && fx.after != nil:
 				fx.after(v, e.Step, e.Account, cancel)
+			case e.Kind == "hold" && fx.onHold != nil:
+				fx.onHold(v, e.Account, e.Text)
 			}
 		}
 	}

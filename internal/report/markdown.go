@@ -149,6 +149,13 @@ func (r *Report) Markdown() []byte {
 		}
 		p("\n")
 	}
+	if len(r.Caught) > 0 {
+		p("### Caught while holding the line\n\nWhile the account's own key was still alive, panicbutton kept undoing what appeared after containment:\n\n| Account | Step | Kind | Target |\n|---|---|---|---|\n")
+		for _, c := range r.Caught {
+			p("| %s | %s | %s | %s |\n", mdCell(c.Account), mdCell(c.Step), mdCell(c.Kind), mdCell(c.Target))
+		}
+		p("\n")
+	}
 	if r.RunVerdict != nil && len(r.RunVerdict.Left) > 0 {
 		p("### Still there: what keeps the run from being contained\n\n| Account | Step | Kind | Target | What to do |\n|---|---|---|---|---|\n")
 		for _, l := range r.RunVerdict.Left {

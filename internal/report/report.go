@@ -104,6 +104,7 @@ type Report struct {
 	Mutations []Mutation  // every mutation sent (intent + outcome)
 	Changes   []Change    // what the results say changed, per (step, account)
 	Remaining []Change    // what survived a mutation meant to remove it
+	Caught    []Change    // what a hold (manual step with hold: true) undid
 	Pending   []Pending   // manual steps still to do
 	Failures  []Failure   // failed (step, account) results
 	Findings  []Finding   // risky keys and other findings
@@ -498,6 +499,9 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 			Status: sr.Status, Summary: sr.Summary, Start: start, End: end, Attempts: attempts})
 		for _, c := range sr.Changes {
 			r.Changes = append(r.Changes, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+			if rec.Action == executors.Manual {
+				r.Caught = append(r.Caught, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
+			}
 		}
 		for _, c := range sr.Remaining {
 			r.Remaining = append(r.Remaining, Change{Account: rec.Account, Step: rec.Step, Action: rec.Action, Change: c})
