@@ -66,7 +66,10 @@ type HoldSummary struct {
 	LastPassAt    time.Time `json:"last_pass_at,omitzero"`
 	KeyRejectedAt time.Time `json:"key_rejected_at,omitzero"`
 	Probe         string    `json:"probe,omitempty"` // last probe's summary
-	Errors        []string  `json:"errors,omitempty"`
+	// New lists what appeared during the hold that the API cannot undo
+	// (reported live at once).
+	New    []string `json:"new,omitempty"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // holdSteps returns the playbook's steps a hold re-runs for an account:
@@ -99,6 +102,7 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 	hctx, cancel := context.WithTimeout(ctx, r.o.Hold)
 	defer cancel()
 	steps := r.holdSteps(step, t.Ref.Name)
+	seen := r.alreadyReported(t.Ref.Name, steps)
 	r.holdEvent(step, t, fmt.Sprintf("holding the line until the key is rejected (at most %s): the key is still alive, so whoever holds it can still place orders, withdraw and create sub-account keys; every %s panicbutton re-runs %s to undo that", r.o.Hold, r.o.HoldInterval, stepIDs(steps)))
 	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 		Result: map[string]any{"hold": "start", "max_ms": r.o.Hold.Milliseconds(), "steps": stepIDs(steps)}})
@@ -141,18 +145,23 @@ loop:
 			break
 		}
 		hs.Passes++
-		caught, errs := r.holdPass(hctx, step, t, steps, hs)
+		caught, news, errs := r.holdPass(hctx, step, t, steps, hs, seen)
 		hs.LastPassAt = r.o.Now()
 		hs.Caught = append(hs.Caught, caught...)
-		if len(caught) > 0 || len(errs) > 0 {
-			msg := fmt.Sprintf("pass %d caught %d: %s", hs.Passes, len(caught), changesText(caught, 6))
-			if len(errs) > 0 {
-				msg += "; errors: " + strings.Join(errs, "; ")
-			}
-			r.holdEvent(step, t, msg)
+		if len(caught) > 0 {
+			r.holdEvent(step, t, fmt.Sprintf("pass %d caught %d: %s", hs.Passes, len(caught), changesText(caught, 6)))
 		}
+		for _, n := range news {
+			// What the API cannot undo (e.g. a withdrawal the venue will
+			// not cancel) is said at once: a human must act now.
+			r.holdEvent(step, t, "NEW, NEEDS A HUMAN NOW: "+n)
+		}
+		if len(errs) > 0 {
+			r.holdEvent(step, t, fmt.Sprintf("pass %d errors: %s", hs.Passes, strings.Join(errs, "; ")))
+		}
+		hs.New = append(hs.New, news...)
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
-			Result: map[string]any{"hold": "pass", "pass": hs.Passes, "caught": len(caught), "errors": errs}})
+			Result: map[string]any{"hold": "pass", "pass": hs.Passes, "caught": len(caught), "new": news, "errors": errs}})
 		timer := time.NewTimer(r.o.HoldInterval)
 		select {
 		case <-hctx.Done():
@@ -190,9 +199,9 @@ loop:
 
 // holdPass re-runs the hold steps once. Every mutation goes through the
 // audit hooks like the step's own.
-func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary) ([]executors.Change, []string) {
+func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool) ([]executors.Change, []string, []string) {
 	var caught []executors.Change
-	var errs []string
+	var news, errs []string
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
@@ -208,6 +217,12 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		if s.Action != executors.OrdersDeadman { // re-arming is not a catch
 			caught = append(caught, res.Changes...)
 		}
+		for _, item := range reportable(res) {
+			if !seen[item] {
+				seen[item] = true
+				news = append(news, item)
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				errs = append(errs, s.ID+": "+err.Error())
@@ -216,7 +231,50 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		}
 		hs.LastPass[s.ID] = res
 	}
-	return caught, errs
+	return caught, news, errs
+}
+
+// reportable lists, one line each, what a result says is left or needs a
+// human: Remaining items, high findings and the lines of manual
+// instructions (which name e.g. each pending withdrawal).
+func reportable(res executors.Result) []string {
+	var out []string
+	for _, c := range res.Remaining {
+		out = append(out, c.Kind+" "+c.Target)
+	}
+	for _, f := range res.Findings {
+		if f.Severity == "high" {
+			out = append(out, f.Subject+": "+f.Message)
+		}
+	}
+	for _, m := range res.Manual {
+		for _, line := range strings.Split(m.Instructions, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
+}
+
+// alreadyReported is what the account's own results of the hold steps
+// already said, so that a hold reports only what is new.
+func (r *run) alreadyReported(account string, steps []playbooks.Step) map[string]bool {
+	ids := map[string]bool{}
+	for _, s := range steps {
+		ids[s.ID] = true
+	}
+	seen := map[string]bool{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range r.results {
+		if res.Account == account && ids[res.Step] {
+			for _, item := range reportable(res.Result) {
+				seen[item] = true
+			}
+		}
+	}
+	return seen
 }
 
 func (r *run) holdEvent(step playbooks.Step, t Target, text string) {

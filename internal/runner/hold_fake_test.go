@@ -118,3 +118,66 @@ func TestHoldCatchesAttackerOnFakeVenue(t *testing.T) {
 		t.Errorf("verdict = %+v, want not contained with only the uncancellable withdrawal left", v2)
 	}
 }
+
+// A withdrawal filed mid-run that no API can cancel is said at once, live,
+// and recorded in the hold's summary; it keeps the run from being contained.
+func TestHoldReportsUncancellableWithdrawalAtOnce(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdFakePB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := fake.DemoVenue()
+	acct := fake.DemoAccounts()[0]
+	ex, err := fake.DriverFor(v).New(acct, executors.Env{}.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		events []string
+		once   sync.Once
+	)
+	o := runner.Options{RunID: "r", Playbook: pb, HoldInterval: time.Millisecond, Hold: time.Minute,
+		Targets: []runner.Target{{Ref: playbooks.AccountRef{Name: acct.Name, Exchange: acct.Exchange}, Exec: ex}},
+		Progress: func(e runner.Event) {
+			if e.Kind != "hold" {
+				return
+			}
+			mu.Lock()
+			events = append(events, e.Text)
+			mu.Unlock()
+			switch {
+			case strings.HasPrefix(e.Text, "holding the line"):
+				once.Do(func() {
+					v.AddWithdrawals(acct.Name, executors.Withdrawal{ID: "att-processing-7", Asset: "BTC", Amount: "3", Address: "bc1attacker",
+						Status: "processing", Pending: true, Cancellable: false, Created: time.Now()})
+				})
+			case strings.HasPrefix(e.Text, "NEW, NEEDS A HUMAN NOW"):
+				v.DeleteMasterKey(acct.Name)
+			}
+		}}
+	rep, err := runner.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	said := false
+	for _, e := range events {
+		if strings.HasPrefix(e, "NEW, NEEDS A HUMAN NOW") && strings.Contains(e, "att-processing-7") {
+			said = true
+		}
+	}
+	if !said {
+		t.Errorf("the uncancellable withdrawal was not reported live: %q", events)
+	}
+	var left bool
+	for _, l := range rep.Verdict.Left {
+		if l.Kind == runner.LeftWithdrawalUncancel && strings.Contains(l.Manual, "att-processing-7") {
+			left = true
+		}
+	}
+	if rep.Verdict.Contained || !left {
+		t.Errorf("verdict = %+v, want not contained naming att-processing-7", rep.Verdict)
+	}
+}

@@ -96,8 +96,14 @@ func ComputeVerdict(rep *Report) Verdict {
 			continue
 		}
 		if res.Action == executors.WithdrawalsCancelPending && res.Status == executors.StatusPending && !hasWithdrawalLeft(res.Result.Remaining) {
-			// A withdrawal the venue will not cancel by API is still leaving.
-			v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftWithdrawalUncancel, Target: res.Result.Summary, Manual: manual})
+			// A withdrawal the venue will not cancel by API is still leaving:
+			// one item per manual step (they name the withdrawals).
+			if len(res.Result.Manual) == 0 {
+				v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftWithdrawalUncancel, Target: res.Result.Summary})
+			}
+			for _, m := range res.Result.Manual {
+				v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftWithdrawalUncancel, Target: m.Title, Manual: m.Instructions})
+			}
 		}
 		for _, f := range res.Result.Findings {
 			if f.Severity == "high" {
