@@ -21,13 +21,19 @@ import (
 // (the admin hooks are plain HTTP, like the exchange endpoints).
 func startHoldEmulator(t *testing.T) (base, cfgPath string) {
 	t.Helper()
+	_, base, cfgPath = startHoldEmulatorSrv(t)
+	return base, cfgPath
+}
+
+func startHoldEmulatorSrv(t *testing.T) (srv *emulator.Server, base, cfgPath string) {
+	t.Helper()
 	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: 2 * time.Millisecond}
 	fsys, name := venues.DemoState()
 	vs, err := emulator.LoadState(fsys, name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := emulator.New(cfg, vs)
+	srv = emulator.New(cfg, vs)
 	base, err = srv.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +43,7 @@ func startHoldEmulator(t *testing.T) (base, cfgPath string) {
 	if err := srv.WriteAccounts(cfgPath, base); err != nil {
 		t.Fatal(err)
 	}
-	return base, cfgPath
+	return srv, base, cfgPath
 }
 
 func accountKey(t *testing.T, cfgPath, account string) string {
@@ -226,5 +232,37 @@ func TestHoldJSONVerdict(t *testing.T) {
 	}
 	if doc.ExitCode != code || code != ExitManual {
 		t.Errorf("exit %d (json %d), want %d", code, doc.ExitCode, ExitManual)
+	}
+}
+
+// A hold keeps re-listing within the rate budgets: over several passes on
+// both venues the emulator throttles nothing (no 429/418).
+func TestHoldStaysWithinRateBudgets(t *testing.T) {
+	srv, _, cfg := startHoldEmulatorSrv(t)
+	out := &lockedBuffer{}
+	code := Run(context.Background(), holdFactory(out), []string{"run", "suspected-key-leak", "--yes", "--config", cfg,
+		"--runs-dir", t.TempDir(), "--hold", "5s"})
+	if code != ExitManual {
+		t.Errorf("exit %d, want %d", code, ExitManual)
+	}
+	passes := regexp.MustCompile(`hold ended \(deadline\) after (\d+) pass`).FindAllStringSubmatch(out.String(), -1)
+	if len(passes) != 2 {
+		t.Fatalf("want a hold per account that ran out:\n%s", out.String())
+	}
+	var throttled, total int
+	for _, e := range srv.Requests() {
+		total++
+		if e.Status == http.StatusTooManyRequests || e.Status == http.StatusTeapot {
+			throttled++
+		}
+	}
+	t.Logf("hold passes %s/%s, %d requests in all", passes[0][1], passes[1][1], total)
+	for _, p := range passes {
+		if p[1] == "0" || p[1] == "1" {
+			t.Errorf("only %s pass(es) in 5s: the hold did not keep watching", p[1])
+		}
+	}
+	if throttled > 0 {
+		t.Errorf("%d of %d requests throttled", throttled, total)
 	}
 }

@@ -183,11 +183,14 @@ loop:
 			end(HoldDeadline)
 		}
 	}
-	if answer == nil && opc != nil && hs.EndedBy != HoldKeyRejected {
-		select { // answered while the last pass ran
+	if answer == nil && opc != nil && hs.EndedBy == HoldDeadline {
+		// --hold bounds the holding, not the operator: the prompt stays
+		// until answered (or the step's own timeout, or Ctrl-C).
+		r.holdEvent(step, t, "hold time is up: the key is still alive and no longer watched; answer the prompt when it is deleted")
+		select {
 		case a := <-opc:
 			answer = &a
-		default:
+		case <-ctx.Done():
 		}
 	}
 	hs.Duration = r.o.Now().Sub(hs.Started)

@@ -224,3 +224,26 @@ func TestVerdictNeverOverclaims(t *testing.T) {
 		})
 	}
 }
+
+// On a terminal the hold's deadline does not take the prompt away: the
+// operator can still confirm, and the key is then probed.
+func TestHoldDeadlineKeepsThePrompt(t *testing.T) {
+	stub := newStub().on(executors.KeysVerifyRejected, stillAccepted)
+	o := opts(mustPlaybook(t, holdPB), &memAudit{}, targets(stub))
+	o.Hold, o.HoldInterval = 10*time.Millisecond, time.Millisecond
+	o.Manual = scriptedManual{delay: 100 * time.Millisecond, done: true}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := result(t, rep, "kill-key", "acct1")
+	hs := res.Result.Data.(*HoldSummary)
+	if hs.EndedBy != HoldDeadline {
+		t.Errorf("hold ended by %q, want %q", hs.EndedBy, HoldDeadline)
+	}
+	// The operator's answer was taken and checked (the stub's key is
+	// still accepted, so the step stays pending and says why).
+	if res.Status != executors.StatusPending || !strings.Contains(res.Summary, "operator confirmed, but") {
+		t.Errorf("result = %s %q, want pending: operator confirmed, but …", res.Status, res.Summary)
+	}
+}
