@@ -247,3 +247,22 @@ func TestHoldDeadlineKeepsThePrompt(t *testing.T) {
 		t.Errorf("result = %s %q, want pending: operator confirmed, but …", res.Status, res.Summary)
 	}
 }
+
+// A dry-run says the run would hold, for how long and with which steps,
+// and sends nothing.
+func TestDryRunSaysItWouldHold(t *testing.T) {
+	stub := newStub()
+	o := opts(mustPlaybook(t, holdPB), &memAudit{}, targets(stub))
+	o.DryRun, o.Hold = true, 45*time.Minute
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := result(t, rep, "kill-key", "acct1")
+	if !strings.Contains(res.Summary, "would hold the line meanwhile (at most 45m0s): re-run freeze") {
+		t.Errorf("summary %q does not say it would hold", res.Summary)
+	}
+	if stub.sent != 0 || stub.calls[executors.KeysVerifyRejected] != 0 {
+		t.Errorf("dry-run sent %d mutation(s) and %d probe(s)", stub.sent, stub.calls[executors.KeysVerifyRejected])
+	}
+}

@@ -754,6 +754,10 @@ func (r *run) manual(ctx context.Context, step playbooks.Step, t Target, p execu
 	}
 	pending := executors.Result{Status: executors.StatusPending, Summary: "manual step pending: " + firstLine(instr), Manual: []executors.ManualStep{ms}}
 	if r.o.DryRun {
+		if ms.Verify == "key_rejected" && p.Bool("hold") && !r.o.NoHold {
+			pending.Summary += fmt.Sprintf(" — would hold the line meanwhile (at most %s): re-run %s until the key is rejected",
+				r.o.Hold, stepIDs(r.holdSteps(step, t.Ref.Name)))
+		}
 		return pending, nil
 	}
 	var hs *HoldSummary
