@@ -96,7 +96,7 @@ func hex24(seed string) string {
 type m = map[string]any
 
 // State returns the emulator state of size s as YAML (format:
-// internal/emulator/STATE.md and internal/emulator/kucoin/STATE.md). The
+// internal/emulator/STATE.md, "Binance venue" and "KuCoin venue"). The
 // configured accounts are the masters; their keys have every permission
 // the playbook needs (trading on every product, sub-account management,
 // transfers), and every KuCoin sub key is exported with its passphrase so

@@ -9,7 +9,7 @@
 // in 30-second rate-limit pools per UID, and reproduces the documented
 // quirks (asynchronous cancels, data:"success", data:null, classic order
 // lists defaulting to status=done). Facts: ../../../../shared/EXCHANGES.md
-// §2; state format: STATE.md.
+// §2; state format: ../STATE.md, "KuCoin venue".
 package kucoin
 
 import (

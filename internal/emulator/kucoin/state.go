@@ -9,7 +9,7 @@ import (
 )
 
 // spec is the KuCoin section of an emulator state file, as written by hand.
-// STATE.md documents every field.
+// ../STATE.md ("KuCoin venue") documents every field.
 type spec struct {
 	CancelDelay *time.Duration `yaml:"cancel_delay"`
 	Window      time.Duration  `yaml:"window"`
