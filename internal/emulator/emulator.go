@@ -18,12 +18,14 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
 // Config configures the emulator.
@@ -389,7 +391,7 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 			Venue:  venue,
 			Method: r.Method,
 			Path:   path,
-			Query:  r.URL.RawQuery,
+			Query:  redactQuery(r.URL.RawQuery),
 			Kind:   emu.KindPublic,
 		}
 		sw := &statusWriter{ResponseWriter: w}
@@ -463,4 +465,43 @@ func writeRaw(w http.ResponseWriter, status int, body string, headers map[string
 	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
+}
+
+// redactQuery is raw with the value of every credential parameter replaced
+// by secret.Redacted, the way the executors' observers see requests: the
+// KuCoin sub-key passphrase (DELETE /api/v1/sub/api-key sends it in the
+// query), Binance's signature, and any other passphrase, secret or
+// signature parameter. Everything else stays as sent, in order, so the log
+// still shows what the client asked for. Headers and bodies are never
+// logged.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	changed := false
+	for i, p := range parts {
+		name, _, hasValue := strings.Cut(p, "=")
+		if dec, err := url.QueryUnescape(name); err == nil {
+			name = dec
+		}
+		if !hasValue && name == "" {
+			continue
+		}
+		if credentialParam(name) {
+			parts[i] = url.QueryEscape(name) + "=" + url.QueryEscape(secret.Redacted)
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return strings.Join(parts, "&")
+}
+
+// credentialParam reports whether a query parameter carries a credential.
+func credentialParam(name string) bool {
+	n := strings.ToLower(name)
+	return n == "sign" || strings.Contains(n, "passphrase") || strings.Contains(n, "secret") ||
+		strings.Contains(n, "signature")
 }

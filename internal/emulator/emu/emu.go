@@ -40,9 +40,9 @@ type Entry struct {
 	Time     time.Time     `json:"time"`
 	Venue    string        `json:"venue"`
 	Method   string        `json:"method"`
-	Path     string        `json:"path"` // without the venue prefix
-	Query    string        `json:"query,omitempty"`
-	Key      string        `json:"key,omitempty"` // API key that signed (public id)
+	Path     string        `json:"path"`            // without the venue prefix
+	Query    string        `json:"query,omitempty"` // as sent, credential parameters (passphrase, signature, secret) redacted
+	Key      string        `json:"key,omitempty"`   // API key that signed (public id)
 	Account  string        `json:"account,omitempty"`
 	Endpoint string        `json:"endpoint,omitempty"` // route name, e.g. "DELETE /api/v3/openOrders"
 	Kind     string        `json:"kind"`
