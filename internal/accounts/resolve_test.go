@@ -369,3 +369,89 @@ func TestResolveNoSecretInFileErrors(t *testing.T) {
 		t.Errorf("got %v, want an error without the secret", err)
 	}
 }
+
+// rendezvous is a secret helper that only succeeds when its partner runs at
+// the same time: it creates $1, then waits for $2 before printing a secret.
+// Run one after the other, the first of a pair waits until the command
+// timeout kills it.
+func rendezvous(t *testing.T) string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "rendezvous")
+	writeFile(t, script, "#!/bin/sh\n: > \"$1\"\nwhile [ ! -e \"$2\" ]; do sleep 0.01; done\necho "+secretVal+"\n", 0o700)
+	return script
+}
+
+func TestResolveConcurrently(t *testing.T) {
+	dir := t.TempDir()
+	script := rendezvous(t)
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	r := Resolver{CommandTimeout: 5 * time.Second}
+
+	t.Run("the sources of one account", func(t *testing.T) {
+		e := Entry{Name: "kucoin-main", Exchange: "kucoin",
+			Secret:     &Source{Command: []string{script, a, b}},
+			Passphrase: &Source{Command: []string{script, b, a}}}
+		acct, err := r.Resolve(context.Background(), nil, e)
+		if err != nil {
+			t.Fatalf("Resolve: %v (the sources were read one after the other)", err)
+		}
+		if acct.Secret.Reveal() != secretVal || acct.Passphrase.Reveal() != secretVal {
+			t.Errorf("got secret/passphrase %q/%q, want %q for both", acct.Secret.Reveal(), acct.Passphrase.Reveal(), secretVal)
+		}
+	})
+	t.Run("several accounts", func(t *testing.T) {
+		entries := []Entry{
+			{Name: "one", Exchange: "binance", Secret: &Source{Command: []string{script, c + "1", c + "2"}}},
+			{Name: "two", Exchange: "binance", Secret: &Source{Command: []string{script, c + "2", c + "3"}}},
+			{Name: "three", Exchange: "kucoin", Secret: &Source{Env: "NOPE"},
+				SubKeys: []SubKeyEntry{{Sub: "bot1", APIKey: "k", Passphrase: &Source{Command: []string{script, c + "3", c + "1"}}}}},
+		}
+		accts, errs := r.ResolveAll(context.Background(), nil, entries)
+		if len(accts) != 3 || len(errs) != 3 {
+			t.Fatalf("got %d accounts and %d errors, want 3 and 3", len(accts), len(errs))
+		}
+		for i, want := range []string{"one", "two"} {
+			if errs[i] != nil {
+				t.Errorf("%s: %v (the accounts were resolved one after the other)", want, errs[i])
+			}
+			if accts[i].Name != want || accts[i].Secret.Reveal() != secretVal {
+				t.Errorf("accts[%d]: name %q secret %q, want %q and the secret", i, accts[i].Name, accts[i].Secret.Reveal(), want)
+			}
+		}
+		if want := "account three: secret: env NOPE is not set"; errs[2] == nil || errs[2].Error() != want {
+			t.Errorf("errs[2] = %v, want %q", errs[2], want)
+		}
+		if accts[2].Name != "" {
+			t.Errorf("accts[2] = %+v, want the zero account beside its error", accts[2])
+		}
+	})
+}
+
+// TestResolveHangingCostsOneTimeout: two accounts whose secret helpers hang
+// (and one whose secret and passphrase both hang) fail after one
+// CommandTimeout, not one per source.
+func TestResolveHangingCostsOneTimeout(t *testing.T) {
+	const timeout = time.Second
+	r := Resolver{CommandTimeout: timeout}
+	hang := func() *Source { return &Source{Command: []string{"/bin/sleep", "30"}} }
+	entries := []Entry{
+		{Name: "binance-main", Exchange: "binance", Secret: hang()},
+		{Name: "kucoin-main", Exchange: "kucoin", Secret: hang(), Passphrase: hang()},
+	}
+	start := time.Now()
+	_, errs := r.ResolveAll(context.Background(), nil, entries)
+	took := time.Since(start)
+	want := []string{
+		"account binance-main: secret: command [/bin/sleep 30] timed out after 1s: context deadline exceeded",
+		"account kucoin-main: secret: command [/bin/sleep 30] timed out after 1s: context deadline exceeded\n" +
+			"account kucoin-main: passphrase: command [/bin/sleep 30] timed out after 1s: context deadline exceeded",
+	}
+	for i := range entries {
+		if errs[i] == nil || errs[i].Error() != want[i] {
+			t.Errorf("errs[%d] = %v, want %q", i, errs[i], want[i])
+		}
+	}
+	if took >= 2*timeout {
+		t.Errorf("took %s for three hanging sources, want one timeout (%s), not one each", took, timeout)
+	}
+}

@@ -175,8 +175,15 @@ func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags
 	res := accounts.Resolver{Getenv: f.Getenv, Home: f.Getenv("HOME")}
 	var targets []runner.Target
 	var problems []string
-	for _, ref := range pb.Targeted(refs) {
-		acct, err := res.Resolve(ctx, file, byName[ref.Name])
+	targeted := pb.Targeted(refs)
+	chosen := make([]accounts.Entry, len(targeted))
+	for i, ref := range targeted {
+		chosen[i] = byName[ref.Name]
+	}
+	// All at once: secret helpers that hang cost one timeout, not one each.
+	accts, errs := res.ResolveAll(ctx, file, chosen)
+	for i, ref := range targeted {
+		acct, err := accts[i], errs[i]
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
