@@ -25,6 +25,13 @@ func (v *Venue) buildRoutes() map[string]*route {
 		}
 		return 40
 	}
+	// COIN-M trades: 20 with symbol, 40 with pair (EXCHANGES.md C7).
+	dapiTrades := func(p url.Values) int {
+		if p.Get("symbol") == "" && p.Get("pair") != "" {
+			return 40
+		}
+		return 20
+	}
 	myTradesWeight := func(p url.Values) int {
 		if p.Get("orderId") != "" {
 			return 5
@@ -70,6 +77,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 		master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList)),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi", famSAPI, fixed(3000), handleSubKeyList))),
+		master(uid(mut(http.MethodPost, "/sapi/v1/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyCreate(false)))),
+		master(uid(mut(http.MethodPost, "/sapi/v2/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyCreate(true)))),
 		master(uid(mut(http.MethodDelete, "/sapi/v1/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyDelete))),
 		master(uid(mut(http.MethodPost, "/sapi/v1/sub-account/subAccountApiPermission", famSAPI, permSpot, fixed(3000), handleSubKeyPermission))),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi/ipRestriction", famSAPI, fixed(3000), handleSubKeyIPGet))),
@@ -104,8 +113,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 		read(http.MethodGet, "/dapi/v1/openOrders", famDAPI, dapiOpen, handleCOINMOpenOrders),
 		mut(http.MethodDelete, "/dapi/v1/allOpenOrders", famDAPI, permFutures, fixed(1), handleFuturesCancelAll(true)),
 		mut(http.MethodPost, "/dapi/v1/countdownCancelAll", famDAPI, permFutures, fixed(10), handleCountdown("coinm")),
-		mut(http.MethodPost, "/dapi/v1/order", famDAPI, permFutures, fixed(1), handleFuturesOrder(true)),
-		read(http.MethodGet, "/dapi/v1/userTrades", famDAPI, fixed(20), handleFuturesUserTrades(true)),
+		mut(http.MethodPost, "/dapi/v1/order", famDAPI, permFutures, fixed(0), handleFuturesOrder(true)),
+		read(http.MethodGet, "/dapi/v1/userTrades", famDAPI, dapiTrades, handleFuturesUserTrades(true)),
 	}
 	m := make(map[string]*route, len(list))
 	for _, r := range list {

@@ -504,16 +504,12 @@ func handleSubKeyPermission(c *call) {
 	if k == nil {
 		return
 	}
-	fields := []struct{ param, perm string }{
-		{"canTrade", permSpot}, {"canMarginLoanRepay", permMargin}, {"canFuturesTrade", permFutures},
-		{"canUniversalTransfer", permUniversalTransfer}, {"canVanillaOptions", permOptions},
-	}
+	// Every can* is optional; an absent one keeps its value (EXCHANGES.md C6).
 	vals := map[string]bool{}
-	for _, f := range fields {
+	for _, f := range createPerms {
 		raw := c.p.Get(f.param)
 		if raw == "" {
-			c.mandatory(f.param)
-			return
+			continue
 		}
 		v, ok := parseBool(raw)
 		if !ok {
