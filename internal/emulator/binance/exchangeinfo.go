@@ -64,9 +64,7 @@ func handleSpotExchangeInfo(c *call) {
 			return
 		}
 		base, quote, _ := splitSymbol(sym)
-		price := c.st.price(sym)
-		tick := tickFor(price)
-		step := stepFor(c.st.symbolUSD(sym))
+		r := c.st.spotRules(sym)
 		symbols = append(symbols, obj{
 			"symbol": sym, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
 			"quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
@@ -76,15 +74,15 @@ func handleSpotExchangeInfo(c *call) {
 			"quoteOrderQtyMarketAllowed": true, "allowTrailingStop": true, "cancelReplaceAllowed": true,
 			"amendAllowed": true, "isSpotTradingAllowed": true, "isMarginTradingAllowed": true,
 			"filters": []obj{
-				{"filterType": "PRICE_FILTER", "minPrice": f8(tick), "maxPrice": f8(math.Max(1000000, price*100)), "tickSize": f8(tick)},
-				{"filterType": "LOT_SIZE", "minQty": f8(step), "maxQty": f8(9000), "stepSize": f8(step)},
+				{"filterType": "PRICE_FILTER", "minPrice": f8(r.MinPrice), "maxPrice": f8(r.MaxPrice), "tickSize": f8(r.Tick)},
+				{"filterType": "LOT_SIZE", "minQty": f8(r.MinQty), "maxQty": f8(r.MaxQty), "stepSize": f8(r.Step)},
 				{"filterType": "ICEBERG_PARTS", "limit": 10},
-				{"filterType": "MARKET_LOT_SIZE", "minQty": f8(0), "maxQty": f8(100), "stepSize": f8(0)},
+				{"filterType": "MARKET_LOT_SIZE", "minQty": f8(0), "maxQty": f8(r.MarketMaxQty), "stepSize": f8(0)},
 				{"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000, "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
-				{"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2", "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
-				{"filterType": "NOTIONAL", "minNotional": f8(5), "applyMinToMarket": true, "maxNotional": f8(9000000), "applyMaxToMarket": false, "avgPriceMins": 5},
-				{"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
-				{"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+				{"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": fnum(r.Up), "bidMultiplierDown": fnum(r.Down), "askMultiplierUp": fnum(r.Up), "askMultiplierDown": fnum(r.Down), "avgPriceMins": 5},
+				{"filterType": "NOTIONAL", "minNotional": f8(r.MinNotional), "applyMinToMarket": true, "maxNotional": f8(r.MaxNotional), "applyMaxToMarket": false, "avgPriceMins": 5},
+				{"filterType": "MAX_NUM_ORDERS", "maxNumOrders": r.MaxOrders},
+				{"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": r.MaxAlgo},
 			},
 			"permissions": []string{}, "permissionSets": [][]string{{"SPOT", "MARGIN", "TRD_GRP_004", "TRD_GRP_005"}},
 			"defaultSelfTradePreventionMode":  "EXPIRE_MAKER",
@@ -95,8 +93,8 @@ func handleSpotExchangeInfo(c *call) {
 		"timezone": "UTC", "serverTime": ms(c.now),
 		"rateLimits": []obj{
 			{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": c.st.limits.API},
-			{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-			{"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+			{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": c.st.limits.SpotOrders10S},
+			{"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": c.st.limits.SpotOrders1D},
 			{"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
 		},
 		"exchangeFilters": []obj{}, "symbols": symbols,
@@ -171,24 +169,22 @@ func handleUSDMExchangeInfo(c *call) {
 	for _, sym := range sortedKeys(c.st.usdmSymbols()) {
 		base, quote, _ := splitSymbol(sym)
 		assets[quote] = true
-		price := c.st.price(sym)
-		tick := tickFor(price) * 10
-		step := stepFor(c.st.symbolUSD(sym)) * 10
+		r := c.st.futuresRules(sym, false)
 		symbols = append(symbols, obj{
 			"symbol": sym, "pair": sym, "contractType": "PERPETUAL", "deliveryDate": int64(4133404800000),
 			"onboardDate": int64(1569398400000), "status": "TRADING", "maintMarginPercent": "2.5000",
 			"requiredMarginPercent": "5.0000", "baseAsset": base, "quoteAsset": quote, "marginAsset": quote,
-			"pricePrecision": decimals(tick), "quantityPrecision": decimals(step), "baseAssetPrecision": 8,
+			"pricePrecision": decimals(r.Tick), "quantityPrecision": decimals(r.Step), "baseAssetPrecision": 8,
 			"quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": []string{}, "settlePlan": 0,
 			"triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
 			"filters": []obj{
-				{"filterType": "PRICE_FILTER", "minPrice": fnum(tick), "maxPrice": fnum(math.Max(1000000, price*100)), "tickSize": fnum(tick)},
-				{"filterType": "LOT_SIZE", "minQty": fnum(step), "maxQty": "1000", "stepSize": fnum(step)},
-				{"filterType": "MARKET_LOT_SIZE", "minQty": fnum(step), "maxQty": "120", "stepSize": fnum(step)},
-				{"filterType": "MAX_NUM_ORDERS", "limit": 200},
-				{"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-				{"filterType": "MIN_NOTIONAL", "notional": "100"},
-				{"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+				{"filterType": "PRICE_FILTER", "minPrice": fnum(r.MinPrice), "maxPrice": fnum(r.MaxPrice), "tickSize": fnum(r.Tick)},
+				{"filterType": "LOT_SIZE", "minQty": fnum(r.MinQty), "maxQty": fnum(r.MaxQty), "stepSize": fnum(r.Step)},
+				{"filterType": "MARKET_LOT_SIZE", "minQty": fnum(r.MinQty), "maxQty": fnum(r.MarketMaxQty), "stepSize": fnum(r.Step)},
+				{"filterType": "MAX_NUM_ORDERS", "limit": r.MaxOrders},
+				{"filterType": "MAX_NUM_ALGO_ORDERS", "limit": r.MaxAlgo},
+				{"filterType": "MIN_NOTIONAL", "notional": fnum(r.MinNotional)},
+				{"filterType": "PERCENT_PRICE", "multiplierUp": fd(r.Up, 4), "multiplierDown": fd(r.Down, 4), "multiplierDecimal": "4"},
 			},
 			"orderTypes": futuresOrderTypes, "timeInForce": []string{"GTC", "IOC", "FOK", "GTX", "GTD"},
 			"permissionSets": []string{"GRID", "COPY"},
@@ -202,8 +198,8 @@ func handleUSDMExchangeInfo(c *call) {
 		"timezone": "UTC", "serverTime": ms(c.now), "futuresType": "U_MARGINED",
 		"rateLimits": []obj{
 			{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": c.st.limits.FAPI},
-			{"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-			{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+			{"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": c.st.limits.FutOrders1M},
+			{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": c.st.limits.FutOrders10S},
 		},
 		"exchangeFilters": []obj{}, "assets": assetList, "symbols": symbols,
 	})
@@ -214,8 +210,7 @@ func handleCOINMExchangeInfo(c *call) {
 	for _, sym := range sortedKeys(c.st.coinmSymbols()) {
 		pair := pairOf(sym)
 		base := strings.TrimSuffix(pair, "USD")
-		price := c.st.price(sym)
-		tick := tickFor(price) * 10
+		r := c.st.futuresRules(sym, true)
 		contractType, delivery := "PERPETUAL", int64(4133404800000)
 		if !strings.HasSuffix(sym, "_PERP") {
 			contractType, delivery = "CURRENT_QUARTER", int64(1767254400000)
@@ -224,15 +219,15 @@ func handleCOINMExchangeInfo(c *call) {
 			"symbol": sym, "pair": pair, "contractType": contractType, "deliveryDate": delivery,
 			"onboardDate": int64(1597042800000), "contractStatus": "TRADING", "contractSize": int(contractSize(sym)),
 			"marginAsset": base, "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
-			"baseAsset": base, "quoteAsset": "USD", "pricePrecision": decimals(tick), "quantityPrecision": 0,
+			"baseAsset": base, "quoteAsset": "USD", "pricePrecision": decimals(r.Tick), "quantityPrecision": 0,
 			"baseAssetPrecision": 8, "quotePrecision": 8, "equalQtyPrecision": 4, "triggerProtect": "0.0500",
 			"maxMoveOrderLimit": 10000, "underlyingType": "COIN", "underlyingSubType": []string{},
 			"liquidationFee": "0.015000", "marketTakeBound": "0.05",
 			"filters": []obj{
-				{"filterType": "PRICE_FILTER", "minPrice": fnum(tick), "maxPrice": fnum(math.Max(1000000, price*100)), "tickSize": fnum(tick)},
-				{"filterType": "LOT_SIZE", "minQty": "1", "maxQty": "1000000", "stepSize": "1"},
-				{"filterType": "MARKET_LOT_SIZE", "minQty": "1", "maxQty": "60000", "stepSize": "1"},
-				{"filterType": "MAX_NUM_ORDERS", "limit": 200},
+				{"filterType": "PRICE_FILTER", "minPrice": fnum(r.MinPrice), "maxPrice": fnum(r.MaxPrice), "tickSize": fnum(r.Tick)},
+				{"filterType": "LOT_SIZE", "minQty": fnum(r.MinQty), "maxQty": fnum(r.MaxQty), "stepSize": fnum(r.Step)},
+				{"filterType": "MARKET_LOT_SIZE", "minQty": fnum(r.MinQty), "maxQty": fnum(r.MarketMaxQty), "stepSize": fnum(r.Step)},
+				{"filterType": "MAX_NUM_ORDERS", "limit": r.MaxOrders},
 				{"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": 4},
 			},
 			"orderTypes": futuresOrderTypes, "timeInForce": []string{"GTC", "IOC", "FOK", "GTX"},
@@ -242,7 +237,7 @@ func handleCOINMExchangeInfo(c *call) {
 		"timezone": "UTC", "serverTime": ms(c.now),
 		"rateLimits": []obj{
 			{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": c.st.limits.DAPI},
-			{"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+			{"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": c.st.limits.FutOrders1M},
 		},
 		"exchangeFilters": []obj{}, "symbols": symbols,
 	})

@@ -52,7 +52,7 @@ func handleUSDMBalance(c *call) {
 	for _, asset := range sortedKeys(a.USDM) {
 		wb := a.USDM[asset]
 		un, im, _ := positionsMargin(a.USDMPositions, asset, false)
-		avail := math.Max(0, wb+un-im)
+		avail := math.Max(0, wb+un-im-openOrderMargin(a, asset, false))
 		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
 			"crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8), "availableBalance": fd(avail, 8),
 			"maxWithdrawAmount": fd(math.Min(avail, wb), 8), "marginAvailable": true, "updateTime": ms(c.now)})
@@ -73,16 +73,17 @@ func usdmPositionJSON(p *position, now time.Time) obj {
 
 func handleUSDMAccount(c *call) {
 	a := c.acct
-	var totWB, totUn, totIM, totMM float64
+	var totWB, totUn, totIM, totMM, totOIM float64
 	assets := []obj{}
 	for _, asset := range sortedKeys(a.USDM) {
 		wb := a.USDM[asset]
 		un, im, mm := positionsMargin(a.USDMPositions, asset, false)
-		totWB, totUn, totIM, totMM = totWB+wb, totUn+un, totIM+im, totMM+mm
-		avail := math.Max(0, wb+un-im)
+		oim := openOrderMargin(a, asset, false)
+		totWB, totUn, totIM, totMM, totOIM = totWB+wb, totUn+un, totIM+im, totMM+mm, totOIM+oim
+		avail := math.Max(0, wb+un-im-oim)
 		assets = append(assets, obj{"asset": asset, "walletBalance": fd(wb, 8), "unrealizedProfit": fd(un, 8),
-			"marginBalance": fd(wb+un, 8), "maintMargin": fd(mm, 8), "initialMargin": fd(im, 8),
-			"positionInitialMargin": fd(im, 8), "openOrderInitialMargin": "0.00000000", "crossWalletBalance": fd(wb, 8),
+			"marginBalance": fd(wb+un, 8), "maintMargin": fd(mm, 8), "initialMargin": fd(im+oim, 8),
+			"positionInitialMargin": fd(im, 8), "openOrderInitialMargin": fd(oim, 8), "crossWalletBalance": fd(wb, 8),
 			"crossUnPnl": fd(un, 8), "availableBalance": fd(avail, 8), "maxWithdrawAmount": fd(math.Min(avail, wb), 8),
 			"marginAvailable": true, "updateTime": ms(c.now)})
 	}
@@ -94,10 +95,10 @@ func handleUSDMAccount(c *call) {
 			"initialMargin": fd(math.Abs(n)/float64(p.Leverage), 8), "maintMargin": fd(math.Abs(n)*0.004, 8),
 			"updateTime": ms(p.Updated)})
 	}
-	avail := math.Max(0, totWB+totUn-totIM)
-	c.ok(obj{"totalInitialMargin": fd(totIM, 8), "totalMaintMargin": fd(totMM, 8), "totalWalletBalance": fd(totWB, 8),
+	avail := math.Max(0, totWB+totUn-totIM-totOIM)
+	c.ok(obj{"totalInitialMargin": fd(totIM+totOIM, 8), "totalMaintMargin": fd(totMM, 8), "totalWalletBalance": fd(totWB, 8),
 		"totalUnrealizedProfit": fd(totUn, 8), "totalMarginBalance": fd(totWB+totUn, 8),
-		"totalPositionInitialMargin": fd(totIM, 8), "totalOpenOrderInitialMargin": "0.00000000",
+		"totalPositionInitialMargin": fd(totIM, 8), "totalOpenOrderInitialMargin": fd(totOIM, 8),
 		"totalCrossWalletBalance": fd(totWB, 8), "totalCrossUnPnl": fd(totUn, 8), "availableBalance": fd(avail, 8),
 		"maxWithdrawAmount": fd(math.Min(avail, totWB), 8), "assets": assets, "positions": positions})
 }
@@ -279,193 +280,6 @@ func (v *Venue) fireCountdowns(now time.Time) {
 	}
 }
 
-// handleFuturesOrder is POST /fapi|dapi/v1/order for MARKET orders: it
-// fills at once at the mark price and updates the position, with
-// Binance's one-way / hedge-mode rules.
-func handleFuturesOrder(coinm bool) func(*call) {
-	return func(c *call) {
-		p := c.p
-		a := c.acct
-		sym := p.Get("symbol")
-		for _, name := range []string{"symbol", "side", "type"} {
-			if p.Get(name) == "" {
-				c.mandatory(name)
-				return
-			}
-		}
-		dual := a.DualUSDM
-		positions := &a.USDMPositions
-		if coinm {
-			dual, positions = a.DualCOINM, &a.COINMPositions
-		}
-		if !c.st.futuresSymbols(coinm)[sym] {
-			c.invalidSymbol()
-			return
-		}
-		side := upper(p.Get("side"))
-		if side != "BUY" && side != "SELL" {
-			c.fail(http.StatusBadRequest, -1117, "Invalid side.")
-			return
-		}
-		if typ := upper(p.Get("type")); typ != "MARKET" {
-			c.fail(http.StatusBadRequest, -1116, "Invalid orderType.")
-			return
-		}
-		qraw := p.Get("quantity")
-		if qraw == "" {
-			c.mandatory("quantity")
-			return
-		}
-		qty, err := strconv.ParseFloat(qraw, 64)
-		if err != nil || qty <= 0 {
-			c.fail(http.StatusBadRequest, -1102, "Param 'quantity' must be a positive number.")
-			return
-		}
-		if coinm && qty != math.Trunc(qty) {
-			c.fail(http.StatusBadRequest, -1111, "Precision is over the maximum defined for this asset.")
-			return
-		}
-		ps := upper(p.Get("positionSide"))
-		reduceRaw := p.Get("reduceOnly")
-		reduce := false
-		if reduceRaw != "" {
-			v, ok := parseBool(reduceRaw)
-			if !ok {
-				c.fail(http.StatusBadRequest, -1102, "Param 'reduceOnly' must be true or false.")
-				return
-			}
-			reduce = v
-		}
-		if dual {
-			if ps != "LONG" && ps != "SHORT" {
-				c.fail(http.StatusBadRequest, -4061, "Order's position side does not match user's setting.")
-				return
-			}
-			if reduceRaw != "" {
-				c.fail(http.StatusBadRequest, -1106, "Parameter 'reduceonly' sent when not required.")
-				return
-			}
-		} else {
-			if ps == "" {
-				ps = "BOTH"
-			}
-			if ps != "BOTH" {
-				c.fail(http.StatusBadRequest, -4061, "Order's position side does not match user's setting.")
-				return
-			}
-		}
-		signed := qty
-		if side == "SELL" {
-			signed = -qty
-		}
-		var pos *position
-		for _, x := range *positions {
-			if x.Symbol == sym && x.Side == ps {
-				pos = x
-			}
-		}
-		cur := 0.0
-		if pos != nil {
-			cur = pos.Amount
-		}
-		closing := cur != 0 && math.Signbit(cur) != math.Signbit(signed)
-		if dual {
-			// LONG closes with SELL, SHORT closes with BUY.
-			closingSide := (ps == "LONG" && side == "SELL") || (ps == "SHORT" && side == "BUY")
-			if closingSide && (pos == nil || qty > math.Abs(cur)+1e-12) {
-				c.fail(http.StatusBadRequest, -2022, "ReduceOnly Order is rejected.")
-				return
-			}
-		}
-		if reduce {
-			if !closing {
-				c.fail(http.StatusBadRequest, -2022, "ReduceOnly Order is rejected.")
-				return
-			}
-			if qty > math.Abs(cur) {
-				qty = math.Abs(cur)
-				signed = math.Copysign(qty, signed)
-			}
-		}
-		mark := c.st.price(sym)
-		if pos != nil {
-			mark = pos.MarkPrice
-		}
-		if mark <= 0 {
-			c.fail(http.StatusBadRequest, -4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit.")
-			return
-		}
-		realized := 0.0
-		if pos == nil {
-			pos = &position{Symbol: sym, Side: ps, EntryPrice: mark, MarkPrice: mark, Leverage: 10}
-			*positions = append(*positions, pos)
-		}
-		newAmt := round(pos.Amount+signed, 10)
-		if closing {
-			closed := math.Min(math.Abs(signed), math.Abs(pos.Amount))
-			part := &position{Symbol: sym, Amount: math.Copysign(closed, pos.Amount), EntryPrice: pos.EntryPrice, MarkPrice: mark}
-			realized = pnl(part, coinm)
-			if math.Abs(signed) > math.Abs(pos.Amount) {
-				pos.EntryPrice = mark // flipped
-			}
-		} else if newAmt != 0 {
-			pos.EntryPrice = (pos.EntryPrice*math.Abs(pos.Amount) + mark*math.Abs(signed)) / math.Abs(newAmt)
-		}
-		pos.Amount = newAmt
-		pos.Updated = c.now
-		if newAmt == 0 {
-			var keep []*position
-			for _, x := range *positions {
-				if x != pos {
-					keep = append(keep, x)
-				}
-			}
-			*positions = keep
-		}
-		// settle realised PnL into the futures wallet
-		asset := marginAssetOf(sym, coinm)
-		if coinm {
-			a.COINM[asset] += realized
-		} else {
-			a.USDM[asset] += realized
-		}
-		id := c.st.id()
-		cid := p.Get("newClientOrderId")
-		if cid == "" {
-			cid = clientID(id)
-		}
-		product := "usdm"
-		if coinm {
-			product = "coinm"
-		}
-		a.Trades = append(a.Trades, &trade{ID: c.st.id(), Product: product, Symbol: sym, Side: side, Price: mark, Qty: qty,
-			Commission: 0, CommissionAsset: asset, OrderID: id, Time: c.now})
-		result := upper(p.Get("newOrderRespType")) == "RESULT"
-		out := obj{"orderId": id, "symbol": sym, "clientOrderId": cid, "price": "0", "origQty": fnum(qty),
-			"timeInForce": "GTC", "type": "MARKET", "origType": "MARKET", "reduceOnly": reduce, "closePosition": false,
-			"side": side, "positionSide": ps, "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": false,
-			"priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0, "updateTime": ms(c.now)}
-		if result {
-			out["status"], out["avgPrice"], out["executedQty"], out["cumQty"] = "FILLED", fnum(mark), fnum(qty), fnum(qty)
-		} else {
-			out["status"], out["avgPrice"], out["executedQty"], out["cumQty"] = "NEW", "0.00", "0", "0"
-		}
-		if coinm {
-			out["pair"] = pairOf(sym)
-			out["cumBase"] = "0"
-			if result {
-				out["cumBase"] = fnum(qty * contractSize(sym) / mark)
-			}
-		} else {
-			out["cumQuote"] = "0"
-			if result {
-				out["cumQuote"] = fnum(qty * mark)
-			}
-		}
-		c.ok(out)
-	}
-}
-
 func handleFuturesUserTrades(coinm bool) func(*call) {
 	return func(c *call) {
 		sym, pair := c.p.Get("symbol"), c.p.Get("pair")
@@ -510,7 +324,7 @@ func handleCOINMBalance(c *call) {
 	for _, asset := range sortedKeys(a.COINM) {
 		wb := a.COINM[asset]
 		un, im, _ := positionsMargin(a.COINMPositions, asset, true)
-		avail := math.Max(0, wb+un-im)
+		avail := math.Max(0, wb+un-im-openOrderMargin(a, asset, true))
 		out = append(out, obj{"accountAlias": "SgsR", "asset": asset, "balance": fd(wb, 8),
 			"withdrawAvailable": fd(math.Min(avail, wb), 8), "crossWalletBalance": fd(wb, 8), "crossUnPnl": fd(un, 8),
 			"availableBalance": fd(avail, 8), "updateTime": ms(c.now)})

@@ -61,6 +61,11 @@ func (v *Venue) buildRoutes() map[string]*route {
 		read(http.MethodGet, "/api/v3/openOrders", famAPI, withSymbol(6, 80), handleSpotOpenOrders),
 		mut(http.MethodDelete, "/api/v3/openOrders", famAPI, permSpot, fixed(1), handleSpotCancelAll),
 		read(http.MethodGet, "/api/v3/myTrades", famAPI, myTradesWeight, handleSpotMyTrades),
+		mut(http.MethodPost, "/api/v3/order", famAPI, permSpot, fixed(1), handleSpotOrder),
+		read(http.MethodGet, "/api/v3/order", famAPI, fixed(4), handleSpotGetOrder),
+		mut(http.MethodDelete, "/api/v3/order", famAPI, permSpot, fixed(1), handleSpotCancel),
+		mut(http.MethodPost, "/api/v3/orderList/oco", famAPI, permSpot, fixed(1), handleOCO(false)),
+		mut(http.MethodPost, "/api/v3/order/oco", famAPI, permSpot, fixed(1), handleOCO(true)),
 
 		// wallet, margin, sub-accounts /sapi
 		read(http.MethodPost, "/sapi/v3/asset/getUserAsset", famSAPI, fixed(5), handleUserAsset),
@@ -73,6 +78,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 		read(http.MethodGet, "/sapi/v1/margin/openOrders", famSAPI, fixed(10), handleMarginOpenOrders),
 		mut(http.MethodDelete, "/sapi/v1/margin/openOrders", famSAPI, permSpot, fixed(1), handleMarginCancelAll),
 		read(http.MethodGet, "/sapi/v1/margin/myTrades", famSAPI, fixed(10), handleMarginMyTrades),
+		uid(mut(http.MethodPost, "/sapi/v1/margin/order", famSAPI, permSpot, fixed(6), handleMarginOrder)),
+		mut(http.MethodDelete, "/sapi/v1/margin/order", famSAPI, permSpot, fixed(10), handleMarginCancel),
 		perSecond(read(http.MethodGet, "/sapi/v1/capital/withdraw/history", famSAPI, fixed(18000), handleWithdrawHistory)),
 		master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList)),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
@@ -101,6 +108,9 @@ func (v *Venue) buildRoutes() map[string]*route {
 		mut(http.MethodDelete, "/fapi/v1/algoOpenOrders", famFAPI, permFutures, fixed(1), handleAlgoCancelAll),
 		mut(http.MethodPost, "/fapi/v1/countdownCancelAll", famFAPI, permFutures, fixed(10), handleCountdown("usdm")),
 		mut(http.MethodPost, "/fapi/v1/order", famFAPI, permFutures, fixed(0), handleFuturesOrder(false)),
+		mut(http.MethodDelete, "/fapi/v1/order", famFAPI, permFutures, fixed(1), handleFuturesCancel(false)),
+		read(http.MethodGet, "/fapi/v1/order", famFAPI, fixed(1), handleFuturesGetOrder(false)),
+		mut(http.MethodPost, "/fapi/v1/algoOrder", famFAPI, permFutures, fixed(0), handleAlgoOrder),
 		read(http.MethodGet, "/fapi/v1/userTrades", famFAPI, fixed(5), handleFuturesUserTrades(false)),
 
 		// COIN-M futures /dapi
@@ -114,6 +124,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 		mut(http.MethodDelete, "/dapi/v1/allOpenOrders", famDAPI, permFutures, fixed(1), handleFuturesCancelAll(true)),
 		mut(http.MethodPost, "/dapi/v1/countdownCancelAll", famDAPI, permFutures, fixed(10), handleCountdown("coinm")),
 		mut(http.MethodPost, "/dapi/v1/order", famDAPI, permFutures, fixed(0), handleFuturesOrder(true)),
+		mut(http.MethodDelete, "/dapi/v1/order", famDAPI, permFutures, fixed(1), handleFuturesCancel(true)),
+		read(http.MethodGet, "/dapi/v1/order", famDAPI, fixed(1), handleFuturesGetOrder(true)),
 		read(http.MethodGet, "/dapi/v1/userTrades", famDAPI, dapiTrades, handleFuturesUserTrades(true)),
 	}
 	m := make(map[string]*route, len(list))

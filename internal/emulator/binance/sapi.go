@@ -235,14 +235,19 @@ func handleMarginOpenOrders(c *call) {
 // carries integer orderIds (go-binance v2.8.7 decodes them as strings and
 // fails after the cancel has happened).
 func handleMarginCancelAll(c *call) {
-	book, _, sym, ok := c.marginBook(true)
+	book, isolated, sym, ok := c.marginBook(true)
 	if !ok {
 		return
+	}
+	product := "margin"
+	if isolated {
+		product = "isolated"
 	}
 	out := []obj{}
 	var keep []*order
 	for _, o := range *book {
 		if o.Symbol == sym {
+			c.closeOrder(o, product)
 			out = append(out, spotCancelJSON(o, c.now, true))
 		} else {
 			keep = append(keep, o)

@@ -140,6 +140,7 @@ func handleSpotCancelAll(c *call) {
 	var keep []*order
 	for _, o := range a.SpotOrders {
 		if o.Symbol == sym {
+			c.closeOrder(o, "spot")
 			out = append(out, spotCancelJSON(o, c.now, false))
 		} else {
 			keep = append(keep, o)
@@ -153,7 +154,9 @@ func handleSpotCancelAll(c *call) {
 			continue
 		}
 		var orders, reports []obj
+		l.release()
 		for _, o := range l.Orders {
+			c.closeOrder(o, "spot")
 			orders = append(orders, obj{"symbol": o.Symbol, "orderId": o.ID, "clientOrderId": o.ClientID})
 			reports = append(reports, spotCancelJSON(o, c.now, false))
 		}

@@ -33,6 +33,11 @@ type limitsYAML struct {
 	SAPIUIDWeight1 int    `yaml:"sapi_uid_weight_1s"`
 	Ban            string `yaml:"ban"`
 	MaxBan         string `yaml:"max_ban"`
+	// Order-rate limits per account (Binance's ORDERS rate limits).
+	SpotOrders10S    int `yaml:"spot_orders_10s"`
+	SpotOrders1D     int `yaml:"spot_orders_1d"`
+	FuturesOrders10S int `yaml:"futures_orders_10s"`
+	FuturesOrders1M  int `yaml:"futures_orders_1m"`
 }
 
 type accountYAML struct {
@@ -227,6 +232,14 @@ type order struct {
 	ReduceOnly   bool
 	Isolated     bool
 	Time         time.Time
+
+	// Set for orders placed through the API.
+	Status   string    // final status once closed (FILLED, CANCELED, EXPIRED)
+	Updated  time.Time // last change
+	CumQuote float64   // quote (spot) or base (COIN-M) amount executed
+	lockBal  *bal      // the balance the order's funds are locked in
+	lockAmt  float64   // how much of lockBal.Locked is this order's
+	product  string    // spot | margin | isolated | usdm | usdm_algo | coinm, once closed
 }
 
 type orderList struct {
@@ -235,6 +248,8 @@ type orderList struct {
 	Symbol   string
 	Time     time.Time
 	Orders   []*order
+	lockBal  *bal    // the list's legs share one lock
+	lockAmt  float64 // how much of lockBal.Locked is the list's
 }
 
 type position struct {
@@ -313,6 +328,9 @@ type account struct {
 	Withdrawals    []*withdrawal
 	Trades         []*trade
 	Countdowns     map[string]*countdown
+	// Closed holds orders placed through the API once they are filled,
+	// cancelled or expired, so GET /api/v3/order still finds them.
+	Closed []*order
 }
 
 // limits are the weight budgets per window.
@@ -321,6 +339,10 @@ type limits struct {
 	SAPIIP, SAPIUID int
 	SAPIUID1S       int
 	Ban, MaxBan     time.Duration
+	SpotOrders10S   int
+	SpotOrders1D    int
+	FutOrders10S    int
+	FutOrders1M     int
 }
 
 type state struct {
@@ -562,7 +584,8 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 
 func parseLimits(file string, node *yaml.Node, ly limitsYAML) (limits, error) {
 	l := limits{API: 6000, FAPI: 2400, DAPI: 2400, SAPIIP: 12000, SAPIUID: 180000, SAPIUID1S: 180000,
-		Ban: 2 * time.Minute, MaxBan: 72 * time.Hour}
+		Ban: 2 * time.Minute, MaxBan: 72 * time.Hour,
+		SpotOrders10S: 100, SpotOrders1D: 200000, FutOrders10S: 300, FutOrders1M: 1200}
 	set := func(dst *int, v int) {
 		if v > 0 {
 			*dst = v
@@ -574,6 +597,10 @@ func parseLimits(file string, node *yaml.Node, ly limitsYAML) (limits, error) {
 	set(&l.SAPIIP, ly.SAPIIPWeight)
 	set(&l.SAPIUID, ly.SAPIUIDWeight)
 	set(&l.SAPIUID1S, ly.SAPIUIDWeight1)
+	set(&l.SpotOrders10S, ly.SpotOrders10S)
+	set(&l.SpotOrders1D, ly.SpotOrders1D)
+	set(&l.FutOrders10S, ly.FuturesOrders10S)
+	set(&l.FutOrders1M, ly.FuturesOrders1M)
 	ln := findValue(node, "limits")
 	for _, d := range []struct {
 		s   string
