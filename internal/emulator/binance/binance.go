@@ -210,6 +210,7 @@ func (v *Venue) serve(w http.ResponseWriter, r *http.Request) {
 	defer v.mu.Unlock()
 	c := &call{v: v, st: v.st, w: w, r: r, p: params, now: now, ip: ip, rt: rt, e: e}
 	v.fireCountdowns(now)
+	v.advanceWithdrawals(now)
 	if perr != nil {
 		c.fail(http.StatusBadRequest, -1100, "Illegal characters found in a parameter.")
 		return

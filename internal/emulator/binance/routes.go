@@ -81,6 +81,7 @@ func (v *Venue) buildRoutes() map[string]*route {
 		uid(mut(http.MethodPost, "/sapi/v1/margin/order", famSAPI, permSpot, fixed(6), handleMarginOrder)),
 		mut(http.MethodDelete, "/sapi/v1/margin/order", famSAPI, permSpot, fixed(10), handleMarginCancel),
 		perSecond(read(http.MethodGet, "/sapi/v1/capital/withdraw/history", famSAPI, fixed(18000), handleWithdrawHistory)),
+		uid(mut(http.MethodPost, "/sapi/v1/capital/withdraw/apply", famSAPI, permWithdrawals, fixed(900), handleWithdraw)),
 		master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList)),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi", famSAPI, fixed(3000), handleSubKeyList))),

@@ -12,6 +12,7 @@ func (v *Venue) Snapshot() any {
 	defer v.mu.Unlock()
 	st := v.st
 	v.fireCountdowns(v.env.Clock.Now())
+	v.advanceWithdrawals(v.env.Clock.Now())
 	accounts := []obj{}
 	for _, a := range st.accounts {
 		keys := []obj{}

@@ -61,6 +61,9 @@ type accountYAML struct {
 	Orders      ordersYAML             `yaml:"orders"`
 	Positions   positionsYAML          `yaml:"positions"`
 	Withdrawals []withdrawalYAML       `yaml:"withdrawals"`
+	// WithdrawWhitelist turns the account's withdrawal whitelist on: API
+	// withdrawals may then go only to these addresses.
+	WithdrawWhitelist []string `yaml:"withdraw_whitelist"`
 	Trades      []tradeYAML            `yaml:"trades"`
 }
 
@@ -275,6 +278,9 @@ type withdrawal struct {
 	WithdrawOrderID string
 	Applied         time.Time
 	Completed       time.Time
+	// Set for withdrawals requested through the API: the status advances
+	// on the emulator clock (processing, then completed at Completed).
+	auto bool
 }
 
 type trade struct {
@@ -328,6 +334,7 @@ type account struct {
 	Withdrawals    []*withdrawal
 	Trades         []*trade
 	Countdowns     map[string]*countdown
+	Whitelist []string // withdrawal whitelist; nil = off
 	// Closed holds orders placed through the API once they are filled,
 	// cancelled or expired, so GET /api/v3/order still finds them.
 	Closed []*order
@@ -433,6 +440,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 			Spot: map[string]*bal{}, Funding: map[string]*bal{}, Margin: map[string]*bal{},
 			Isolated: map[string]*isoPair{}, USDM: map[string]float64{}, COINM: map[string]float64{},
 			DualUSDM: ay.DualSide, DualCOINM: ay.COINMDual, Countdowns: map[string]*countdown{},
+			Whitelist: ay.WithdrawWhitelist,
 		}
 		if a.UID == 0 {
 			a.UID = nextUID
