@@ -63,8 +63,8 @@ type accountYAML struct {
 	Withdrawals []withdrawalYAML       `yaml:"withdrawals"`
 	// WithdrawWhitelist turns the account's withdrawal whitelist on: API
 	// withdrawals may then go only to these addresses.
-	WithdrawWhitelist []string `yaml:"withdraw_whitelist"`
-	Trades      []tradeYAML            `yaml:"trades"`
+	WithdrawWhitelist []string    `yaml:"withdraw_whitelist"`
+	Trades            []tradeYAML `yaml:"trades"`
 }
 
 type keyYAML struct {
@@ -334,7 +334,7 @@ type account struct {
 	Withdrawals    []*withdrawal
 	Trades         []*trade
 	Countdowns     map[string]*countdown
-	Whitelist []string // withdrawal whitelist; nil = off
+	Whitelist      []string // withdrawal whitelist; nil = off
 	// Closed holds orders placed through the API once they are filled,
 	// cancelled or expired, so GET /api/v3/order still finds them.
 	Closed []*order
