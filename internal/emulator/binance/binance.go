@@ -89,7 +89,8 @@ const (
 type security int
 
 const (
-	secNone security = iota
+	secNone   security = iota
+	secAPIKey          // MARKET_DATA: a known API key in X-MBX-APIKEY, no signature
 	secSigned
 )
 
@@ -219,6 +220,18 @@ func (v *Venue) serve(w http.ResponseWriter, r *http.Request) {
 	e.Weight = weight
 	if !v.chargeIP(c, weight) {
 		return
+	}
+	if rt.sec == secAPIKey {
+		apiKey := r.Header.Get("X-MBX-APIKEY")
+		if apiKey == "" || !apiKeyHeaderRE.MatchString(apiKey) {
+			c.fail(http.StatusUnauthorized, -2014, "API-key format invalid.")
+			return
+		}
+		if c.st.keyByAPIKey(apiKey) == nil {
+			c.rejectKey()
+			return
+		}
+		e.Key = apiKey
 	}
 	if rt.sec == secSigned {
 		if !v.authenticate(c, rawQuery, rawBody) {

@@ -225,10 +225,10 @@ func (c *call) checkFuturesFilters(r *futuresReq, px float64, coinm bool) bool {
 	}
 	if r.typ == "LIMIT" && px > 0 {
 		if r.side == "BUY" && r.price > px*f.Up {
-			return fail(-4016, "Limit price can't be higher than "+fnum(round(px*f.Up, decimals(f.Tick)))+".")
+			return fail(-4016, "Price is higher than mark price multiplier cap.")
 		}
 		if r.side == "SELL" && r.price < px*f.Down {
-			return fail(-4024, "Limit price can't be lower than "+fnum(round(px*f.Down, decimals(f.Tick)))+".")
+			return fail(-4024, "Price is lower than mark price multiplier floor.")
 		}
 	}
 	if !coinm && !r.reduce {
@@ -377,7 +377,7 @@ func handleFuturesOrder(coinm bool) func(*call) {
 			}
 		}
 		if open+1 > c.st.futuresRules(r.sym, coinm).MaxOrders {
-			c.fail(http.StatusBadRequest, -4025, "Exceeded the maximum allowable open orders.")
+			c.fail(http.StatusBadRequest, -2025, "Reach max open order limit.")
 			return
 		}
 		crosses := r.typ == "MARKET" || (r.typ == "LIMIT" && mark > 0 &&

@@ -41,6 +41,12 @@ func (v *Venue) buildRoutes() map[string]*route {
 	pub := func(m, path string, f family, w int, h func(*call)) *route {
 		return &route{method: m, path: path, fam: f, sec: secNone, kind: emu.KindPublic, weight: fixed(w), handle: h}
 	}
+	pubW := func(m, path string, f family, w func(url.Values) int, h func(*call)) *route {
+		return &route{method: m, path: path, fam: f, sec: secNone, kind: emu.KindPublic, weight: w, handle: h}
+	}
+	apiKey := func(m, path string, f family, w int, h func(*call)) *route {
+		return &route{method: m, path: path, fam: f, sec: secAPIKey, kind: emu.KindPublic, weight: fixed(w), handle: h}
+	}
 	read := func(m, path string, f family, w func(url.Values) int, h func(*call)) *route {
 		return &route{method: m, path: path, fam: f, sec: secSigned, kind: emu.KindRead, weight: w, handle: h}
 	}
@@ -56,7 +62,14 @@ func (v *Venue) buildRoutes() map[string]*route {
 		pub(http.MethodGet, "/api/v3/ping", famAPI, 1, func(c *call) { c.ok(obj{}) }),
 		pub(http.MethodGet, "/api/v3/time", famAPI, 1, handleTime),
 		pub(http.MethodGet, "/api/v3/exchangeInfo", famAPI, 20, handleSpotExchangeInfo),
-		pub(http.MethodGet, "/api/v3/ticker/price", famAPI, 2, handleTickerPrice),
+		pubW(http.MethodGet, "/api/v3/ticker/price", famAPI, tickerWeight(2, 4), handleTickerPrice),
+		pubW(http.MethodGet, "/api/v3/depth", famAPI, depthWeight(mdSpot), handleDepth(mdSpot)),
+		pub(http.MethodGet, "/api/v3/trades", famAPI, 25, handleTrades(mdSpot)),
+		pubW(http.MethodGet, "/api/v3/klines", famAPI, klineWeight(mdSpot), handleKlines(mdSpot)),
+		pubW(http.MethodGet, "/api/v3/uiKlines", famAPI, klineWeight(mdSpot), handleKlines(mdSpot)),
+		pub(http.MethodGet, "/api/v3/avgPrice", famAPI, 2, handleAvgPrice),
+		pubW(http.MethodGet, "/api/v3/ticker/24hr", famAPI, tickerWeight(2, 80), handleTicker24(mdSpot)),
+		pubW(http.MethodGet, "/api/v3/ticker/bookTicker", famAPI, tickerWeight(2, 4), handleBookTicker(mdSpot)),
 		read(http.MethodGet, "/api/v3/account", famAPI, fixed(20), handleSpotAccount),
 		read(http.MethodGet, "/api/v3/openOrders", famAPI, withSymbol(6, 80), handleSpotOpenOrders),
 		mut(http.MethodDelete, "/api/v3/openOrders", famAPI, permSpot, fixed(1), handleSpotCancelAll),
@@ -68,6 +81,12 @@ func (v *Venue) buildRoutes() map[string]*route {
 		mut(http.MethodPost, "/api/v3/order/oco", famAPI, permSpot, fixed(1), handleOCO(true)),
 
 		// wallet, margin, sub-accounts /sapi
+		pub(http.MethodGet, "/sapi/v1/system/status", famSAPI, 1, handleSystemStatus),
+		apiKey(http.MethodGet, "/sapi/v1/margin/allPairs", famSAPI, 1, handleMarginAllPairs),
+		apiKey(http.MethodGet, "/sapi/v1/margin/allAssets", famSAPI, 1, handleMarginAllAssets),
+		apiKey(http.MethodGet, "/sapi/v1/margin/isolated/allPairs", famSAPI, 10, handleIsolatedAllPairs),
+		read(http.MethodGet, "/sapi/v1/capital/config/getall", famSAPI, fixed(10), handleCoinConfig),
+		read(http.MethodGet, "/sapi/v1/asset/tradeFee", famSAPI, fixed(1), handleTradeFee),
 		read(http.MethodPost, "/sapi/v3/asset/getUserAsset", famSAPI, fixed(5), handleUserAsset),
 		read(http.MethodPost, "/sapi/v1/asset/get-funding-asset", famSAPI, fixed(1), handleFundingAsset),
 		read(http.MethodGet, "/sapi/v1/asset/wallet/balance", famSAPI, fixed(60), handleWalletBalance),
@@ -98,6 +117,17 @@ func (v *Venue) buildRoutes() map[string]*route {
 		pub(http.MethodGet, "/fapi/v1/ping", famFAPI, 1, func(c *call) { c.ok(obj{}) }),
 		pub(http.MethodGet, "/fapi/v1/time", famFAPI, 1, handleTime),
 		pub(http.MethodGet, "/fapi/v1/exchangeInfo", famFAPI, 1, handleUSDMExchangeInfo),
+		pubW(http.MethodGet, "/fapi/v1/depth", famFAPI, depthWeight(mdUSDM), handleDepth(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v1/klines", famFAPI, klineWeight(mdUSDM), handleKlines(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v1/premiumIndex", famFAPI, tickerWeight(1, 10), handlePremiumIndex(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v1/ticker/24hr", famFAPI, tickerWeight(1, 40), handleTicker24(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v1/ticker/price", famFAPI, tickerWeight(1, 2), handleFuturesTickerPrice(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v2/ticker/price", famFAPI, tickerWeight(1, 2), handleFuturesTickerPrice(mdUSDM)),
+		pubW(http.MethodGet, "/fapi/v1/ticker/bookTicker", famFAPI, tickerWeight(2, 5), handleBookTicker(mdUSDM)),
+		pub(http.MethodGet, "/fapi/v1/trades", famFAPI, 5, handleTrades(mdUSDM)),
+		pub(http.MethodGet, "/fapi/v1/fundingRate", famFAPI, 1, handleFundingRate(mdUSDM)),
+		pub(http.MethodGet, "/fapi/v1/openInterest", famFAPI, 1, handleOpenInterest(mdUSDM)),
+		read(http.MethodGet, "/fapi/v1/leverageBracket", famFAPI, fixed(1), handleLeverageBracket(mdUSDM, false)),
 		read(http.MethodGet, "/fapi/v3/balance", famFAPI, fixed(5), handleUSDMBalance),
 		read(http.MethodGet, "/fapi/v2/balance", famFAPI, fixed(5), handleUSDMBalance),
 		read(http.MethodGet, "/fapi/v3/account", famFAPI, fixed(5), handleUSDMAccount),
@@ -118,6 +148,17 @@ func (v *Venue) buildRoutes() map[string]*route {
 		pub(http.MethodGet, "/dapi/v1/ping", famDAPI, 1, func(c *call) { c.ok(obj{}) }),
 		pub(http.MethodGet, "/dapi/v1/time", famDAPI, 1, handleTime),
 		pub(http.MethodGet, "/dapi/v1/exchangeInfo", famDAPI, 1, handleCOINMExchangeInfo),
+		pubW(http.MethodGet, "/dapi/v1/depth", famDAPI, depthWeight(mdCOINM), handleDepth(mdCOINM)),
+		pubW(http.MethodGet, "/dapi/v1/klines", famDAPI, klineWeight(mdCOINM), handleKlines(mdCOINM)),
+		pub(http.MethodGet, "/dapi/v1/premiumIndex", famDAPI, 10, handlePremiumIndex(mdCOINM)),
+		pubW(http.MethodGet, "/dapi/v1/ticker/24hr", famDAPI, tickerWeight(1, 40), handleTicker24(mdCOINM)),
+		pubW(http.MethodGet, "/dapi/v1/ticker/price", famDAPI, tickerWeight(1, 2), handleFuturesTickerPrice(mdCOINM)),
+		pubW(http.MethodGet, "/dapi/v1/ticker/bookTicker", famDAPI, tickerWeight(2, 5), handleBookTicker(mdCOINM)),
+		pub(http.MethodGet, "/dapi/v1/trades", famDAPI, 5, handleTrades(mdCOINM)),
+		pub(http.MethodGet, "/dapi/v1/fundingRate", famDAPI, 1, handleFundingRate(mdCOINM)),
+		pub(http.MethodGet, "/dapi/v1/openInterest", famDAPI, 1, handleOpenInterest(mdCOINM)),
+		read(http.MethodGet, "/dapi/v1/leverageBracket", famDAPI, fixed(1), handleLeverageBracket(mdCOINM, true)),
+		read(http.MethodGet, "/dapi/v2/leverageBracket", famDAPI, fixed(1), handleLeverageBracket(mdCOINM, false)),
 		read(http.MethodGet, "/dapi/v1/balance", famDAPI, fixed(1), handleCOINMBalance),
 		read(http.MethodGet, "/dapi/v1/positionRisk", famDAPI, fixed(1), handleCOINMPositionRisk),
 		read(http.MethodGet, "/dapi/v1/positionSide/dual", famDAPI, fixed(30), handlePositionMode(true)),

@@ -64,23 +64,6 @@ func (c *call) requiredSymbol(known map[string]bool) (string, bool) {
 	return sym, true
 }
 
-func handleTickerPrice(c *call) {
-	syms := c.st.spotSymbols()
-	if s := c.p.Get("symbol"); s != "" {
-		if !syms[s] {
-			c.invalidSymbol()
-			return
-		}
-		c.ok(obj{"symbol": s, "price": f8(c.st.price(s))})
-		return
-	}
-	out := []obj{}
-	for _, s := range sortedKeys(syms) {
-		out = append(out, obj{"symbol": s, "price": f8(c.st.price(s))})
-	}
-	c.ok(out)
-}
-
 func handleSpotAccount(c *call) {
 	a := c.acct
 	omitZero, _ := parseBool(c.p.Get("omitZeroBalances"))
