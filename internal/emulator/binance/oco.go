@@ -81,7 +81,11 @@ func handleOCO(legacy bool) func(*call) {
 			l.ClientID = "list" + clientID(l.ID)
 		}
 		orders, reports := []obj{}, []obj{}
-		for _, leg := range []ocoLeg{below, above} {
+		legs := []ocoLeg{below, above} // the stop-loss leg first, as the venue lists them
+		if strings.HasPrefix(above.typ, "STOP_LOSS") {
+			legs = []ocoLeg{above, below}
+		}
+		for _, leg := range legs {
 			tif := leg.tif
 			if !strings.HasSuffix(leg.typ, "_LIMIT") {
 				tif = "GTC"
