@@ -2,11 +2,13 @@ package binance_test
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	gb "github.com/adshao/go-binance/v2"
 	"github.com/adshao/go-binance/v2/delivery"
@@ -451,5 +453,33 @@ func TestFuturesOrders(t *testing.T) {
 	}
 	if dopen, _ := dc.NewListOpenOrdersService().Symbol("BTCUSD_PERP").Do(bg); len(dopen) != 0 {
 		t.Errorf("coinm after cancel-all: got %d orders", len(dopen))
+	}
+}
+
+// TestFuturesOrderRateLimit: the state's futures_orders_10s limit applies
+// per account to /fapi/v1/order and /fapi/v1/algoOrder together.
+func TestFuturesOrderRateLimit(t *testing.T) {
+	b, err := fs.ReadFile(testdataFS(), testState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := strings.Replace(string(b), "binance:\n", "binance:\n  limits: {futures_orders_10s: 2}\n", 1)
+	h := newHarness(t, fstest.MapFS{"s.yaml": {Data: []byte(state)}}, "s.yaml")
+	h.alignMinute()
+	m := h.creds("acme-master")
+	order := url.Values{"symbol": {"BTCUSDT"}, "side": {"BUY"}, "type": {"LIMIT"}, "timeInForce": {"GTC"}, "price": {"63000"}, "quantity": {"0.01"}}
+	if r := h.signed(m, http.MethodPost, "/fapi/v1/order", nil, order); r.Status != 200 || r.Header.Get("X-MBX-ORDER-COUNT-10S") != "1" || r.Header.Get("X-MBX-ORDER-COUNT-1M") != "1" {
+		t.Fatalf("first order: got %d %s, counts %q/%q", r.Status, r.Body, r.Header.Get("X-MBX-ORDER-COUNT-10S"), r.Header.Get("X-MBX-ORDER-COUNT-1M"))
+	}
+	algo := url.Values{"algoType": {"CONDITIONAL"}, "symbol": {"BTCUSDT"}, "side": {"SELL"}, "type": {"STOP_MARKET"}, "triggerPrice": {"60000"}, "quantity": {"0.01"}}
+	if r := h.signed(m, http.MethodPost, "/fapi/v1/algoOrder", nil, algo); r.Status != 200 || r.Header.Get("X-MBX-ORDER-COUNT-10S") != "2" {
+		t.Fatalf("algo order: got %d %s", r.Status, r.Body)
+	}
+	r := h.signed(m, http.MethodPost, "/fapi/v1/order", nil, order)
+	if r.Status != 429 || r.code() != -1015 || r.Header.Get("Retry-After") != "" {
+		t.Errorf("third order: got %d %s, want 429 -1015 without Retry-After", r.Status, r.Body)
+	}
+	if open, _ := h.futures(m).NewListOpenOrdersService().Symbol("BTCUSDT").Do(bg); len(open) != 2 {
+		t.Errorf("open orders: got %d, want the state's one and the first new one", len(open))
 	}
 }
