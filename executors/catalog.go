@@ -195,6 +195,8 @@ var catalog = map[string]ActionSpec{
 			{Name: "url", Type: String, Required: true},
 			{Name: "text", Type: String},
 			{Name: "headers", Type: StringMap},
+			{Name: "only_on", Type: String, Enum: []string{"always", "findings", "drift"}, Default: "always",
+				Doc: "always: post every time; findings: only when the account's earlier steps reported a finding of medium severity or more; drift: only when they reported a change since the baseline (posture-check --baseline)"},
 		}},
 }
 

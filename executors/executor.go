@@ -237,4 +237,8 @@ type Finding struct {
 	Subject  string `json:"subject"`  // e.g. "key abcd…wxyz (sub bot1)"
 	Message  string `json:"message"`
 	Fix      string `json:"fix,omitempty"`
+	// Drift marks a change since the operator's baseline (posture-check
+	// --baseline); FirstSeen is when a check first saw it.
+	Drift     bool      `json:"drift,omitempty"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
 }

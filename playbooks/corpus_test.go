@@ -307,7 +307,7 @@ func TestBuiltins(t *testing.T) {
 	}
 
 	_, actions, posture := steps("posture-check")
-	if want := []string{executors.KeysInventory, executors.WithdrawalsList}; !slices.Equal(actions, want) {
+	if want := []string{executors.KeysInventory, executors.WithdrawalsList, executors.NotifyWebhook}; !slices.Equal(actions, want) {
 		t.Errorf("posture-check actions = %v, want %v", actions, want)
 	}
 	if posture.Mutating() {

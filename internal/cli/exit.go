@@ -14,6 +14,7 @@ const (
 	ExitUsage       = 2   // usage or validation error: nothing was sent
 	ExitPlanOnly    = 3   // plan only: changes are pending (dry-run or unconfirmed)
 	ExitManual      = 4   // manual steps still pending
+	ExitFindings    = 5   // findings at or above --fail-on (posture checks)
 	ExitInterrupted = 130 // interrupted (Ctrl-C)
 )
 
@@ -23,6 +24,9 @@ const exitCodesHelp = `Exit codes:
   2    usage or validation error (nothing was sent)
   3    plan only: changes are pending (dry-run, or not confirmed)
   4    manual steps are still pending
+  5    findings at or above --fail-on (default for read-only playbooks
+       such as posture-check: high), e.g. a key that can withdraw or a
+       change since the --baseline
   130  interrupted`
 
 // ExitError carries an exit code; Msg (if any) is printed to stderr.

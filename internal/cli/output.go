@@ -43,6 +43,7 @@ type printer struct {
 	now     func() time.Time
 	notes   []string
 	header_ map[string]any
+	posture *postureCheck // findings of a posture check; nil: none
 
 	mu       sync.Mutex
 	accounts []string          // target accounts, in order
@@ -142,6 +143,8 @@ func (p *printer) header(pr *prepared, runID, dir string, o *RunOptions) {
 	switch {
 	case o.DryRun:
 		mode = "dry-run (nothing will be changed)"
+	case !pr.pb.Mutating():
+		mode = "read-only (changes nothing, so no confirmation)"
 	case !o.Yes:
 		mode = "plan, then confirm"
 	}
@@ -458,10 +461,11 @@ func (p *printer) stopped(plan *runner.Report, code int) {
 
 func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
 	if p.json {
-		doc := map[string]any{"run": p.header_, "results": rep, "notes": p.notes, "exit_code": verdict(rep, rep.Mode == runner.ModeDryRun)}
+		doc := map[string]any{"run": p.header_, "results": rep, "notes": p.notes, "exit_code": p.posture.exitCode(verdict(rep, rep.Mode == runner.ModeDryRun))}
 		if plan != nil {
 			doc["plan"] = plan
 		}
+		p.posture.addJSON(doc)
 		_ = writeJSON(p.w, doc)
 		return
 	}
@@ -507,6 +511,7 @@ func (p *printer) final(rep *runner.Report, plan *runner.Report, dir string) {
 			}
 		}
 	}
+	p.posture.print(p)
 	fmt.Fprintf(p.w, "\nrun directory: %s\n", dir)
 	if rep.AuditHead != "" {
 		fmt.Fprintf(p.w, "audit head: %s   (check: panicbutton audit verify %s --head %s)\n", rep.AuditHead, dir, rep.AuditHead)

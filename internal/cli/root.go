@@ -44,6 +44,7 @@ tamper-evident audit trail of every step. Dry-run is built in.
 		newEmulatorCmd(f),
 		newDemoCmd(f),
 		newReportCmd(f),
+		newPostureCmd(f),
 	)
 	return root
 }

@@ -43,6 +43,10 @@ type RunOptions struct {
 	// with hold: true keeps the account contained while the key is alive.
 	Hold string
 	hold time.Duration
+	// Baseline is a posture baseline to report drift from (--baseline);
+	// FailOn the finding severity from which the run exits 5 (--fail-on).
+	Baseline string
+	FailOn   string
 }
 
 func newRunCmd(f *Factory) *cobra.Command {
@@ -113,6 +117,7 @@ still writing is refused.
 	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once (each runs its steps as its own pipeline)")
 	fl.StringVar(&o.Hold, "hold", "", "hold the line at most this `DURATION` (e.g. 45m, 2h; default "+runner.DefaultHold.String()+"): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
+	addPostureFlags(cmd, o)
 	return cmd
 }
 
@@ -129,6 +134,9 @@ type prepared struct {
 	pb      *playbooks.Playbook
 	inputs  map[string]string
 	targets []runner.Target
+	// accounts are the resolved accounts by name (posture checks need
+	// their key ids; never printed).
+	accounts map[string]executors.Account
 }
 
 // prepare validates everything before anything is sent: playbook, accounts,
@@ -181,6 +189,7 @@ func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags
 		chosen[i] = byName[ref.Name]
 	}
 	// All at once: secret helpers that hang cost one timeout, not one each.
+	resolved := map[string]executors.Account{}
 	accts, errs := res.ResolveAll(ctx, file, chosen)
 	for i, ref := range targeted {
 		acct, err := accts[i], errs[i]
@@ -188,6 +197,7 @@ func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags
 			problems = append(problems, err.Error())
 			continue
 		}
+		resolved[ref.Name] = acct
 		exec, err := f.Registry.New(acct, f.Env())
 		if err != nil {
 			problems = append(problems, err.Error())
@@ -198,7 +208,7 @@ func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags
 	if len(problems) > 0 {
 		return nil, usageError(errors.New(strings.Join(problems, "\n")))
 	}
-	return &prepared{pb: pb, inputs: inputs, targets: targets}, nil
+	return &prepared{pb: pb, inputs: inputs, targets: targets, accounts: resolved}, nil
 }
 
 func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
@@ -223,9 +233,18 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	}
 	o.hold = hold
 	if o.Resume != "" {
+		if o.Baseline != "" || o.FailOn != "" {
+			return nil, usageError(errors.New("--resume cannot be combined with --baseline or --fail-on: run the posture check again instead"))
+		}
 		return resumePlaybook(ctx, f, o)
 	}
 	p, err := prepare(ctx, f, o.Playbook, o.Config, o.Accounts, o.Tags, o.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	// Posture findings (and drift from --baseline) are checked before
+	// anything is sent: a bad baseline is a usage error.
+	pc, err := newPostureCheck(f, o, p)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +280,10 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	if log != nil {
 		base.Audit = log
 	}
+	if pc != nil {
+		base.Review = pc.review
+		out.posture = pc
+	}
 	out.header(p, runID, dir, o)
 
 	// Dry-run: the run itself is the plan.
@@ -279,14 +302,18 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 				fmt.Fprintf(f.ErrOut, "warning: could not write the report: %v\n", err)
 			}
 		}
+		pc.finish()
 		out.final(rep, nil, dir)
-		return &runOutcome{dir: dir, rep: rep, code: verdict(rep, true)}, nil
+		return &runOutcome{dir: dir, rep: rep, code: pc.exitCode(verdict(rep, true))}, nil
 	}
 
 	var plan *runner.Report
 	confirmedBy := "--yes"
 	startInfo := map[string]any{}
-	if !o.Yes {
+	if !o.Yes && !p.pb.Mutating() {
+		// A playbook that changes nothing needs no confirmation (cron, CI).
+		confirmedBy = "read-only playbook"
+	} else if !o.Yes {
 		opts := base
 		opts.DryRun = true
 		opts.Audit = nil // the plan pass only reads; the execution's trail pins the plan's hash
@@ -345,8 +372,9 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 			fmt.Fprintf(f.ErrOut, "warning: could not write the report: %v\n", err)
 		}
 	}
+	pc.finish()
 	out.final(rep, plan, dir)
-	return &runOutcome{dir: dir, rep: rep, code: verdict(rep, false)}, nil
+	return &runOutcome{dir: dir, rep: rep, code: pc.exitCode(verdict(rep, false))}, nil
 }
 
 // defaultHold is the hold when --hold is not given (runner.DefaultHold;

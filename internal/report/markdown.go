@@ -174,7 +174,7 @@ func (r *Report) Markdown() []byte {
 	if len(r.Findings) > 0 {
 		p("## Risky keys and other findings\n\n| Severity | Account | Subject | Finding | Fix |\n|---|---|---|---|---|\n")
 		for _, f := range r.SortedFindings() {
-			p("| %s | %s | %s | %s | %s |\n", mdCell(f.Severity), mdCell(f.Account), mdCell(f.Subject), mdCell(f.Message), mdCell(f.Fix))
+			p("| %s | %s | %s | %s | %s |\n", mdCell(f.Severity), mdCell(f.Account), mdCell(f.Subject), mdCell(f.Text()), mdCell(f.Fix))
 		}
 		p("\n")
 	}

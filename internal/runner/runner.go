@@ -95,6 +95,11 @@ type Options struct {
 	// NoHold turns hold: true off: manual steps only wait or stay pending
 	// (benchmarks and report fixtures measure containment, not a human).
 	NoHold bool
+	// Review, when set, sees every (step, account) result before it is
+	// recorded and may rewrite its findings and summary (posture checks
+	// turn the key inventory into actionable findings and drift). It is
+	// called from several goroutines.
+	Review func(acct playbooks.AccountRef, res *StepResult)
 }
 
 // Event is a progress notification.
@@ -470,6 +475,9 @@ func (r *run) schedule(ctx context.Context) string {
 					default:
 						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
 						res = r.runOne(ctx, step, t, earlierDone(done, gates[i]))
+						if r.o.Review != nil {
+							r.o.Review(t.Ref, &res)
+						}
 					}
 					r.recordResult(res)
 					r.addResult(res)
@@ -828,10 +836,6 @@ func (r *run) notify(ctx context.Context, step playbooks.Step, t Target, p execu
 	if r.o.Notify == nil {
 		return executors.Result{Status: executors.StatusSkipped, Summary: "notifications disabled"}, nil
 	}
-	if r.o.DryRun {
-		return executors.Result{Status: executors.StatusOK, Summary: "dry-run: would notify " + dest}, nil
-	}
-
 	// The account's results so far, in playbook order.
 	order := map[string]int{}
 	for i, s := range r.o.Playbook.Steps {
@@ -846,6 +850,13 @@ func (r *run) notify(ctx context.Context, step playbooks.Step, t Target, p execu
 	}
 	r.mu.Unlock()
 	sort.SliceStable(done, func(i, j int) bool { return order[done[i].Step] < order[done[j].Step] })
+	findings, post, why := notifyFindings(done, p.String("only_on"))
+	if !post {
+		return executors.Result{Status: executors.StatusSkipped, Summary: "not notified: " + why}, nil
+	}
+	if r.o.DryRun {
+		return executors.Result{Status: executors.StatusOK, Summary: "dry-run: would notify " + dest}, nil
+	}
 	statuses := map[string]string{}
 	n := map[executors.Status]int{}
 	for _, res := range done {
@@ -868,9 +879,14 @@ func (r *run) notify(ctx context.Context, step playbooks.Step, t Target, p execu
 	for _, res := range done {
 		lines = append(lines, fmt.Sprintf("• %s: %s — %s", res.Step, res.Status, firstLine(res.Summary)))
 	}
-	body, err := json.Marshal(map[string]any{"text": strings.Join(lines, "\n"), "verdict": verdict,
+	lines = append(lines, findingLines(findings, maxNotifyFindings)...)
+	msg := map[string]any{"text": strings.Join(lines, "\n"), "verdict": verdict,
 		"run_id": r.o.RunID, "playbook": r.o.Playbook.Name, "account": t.Ref.Name, "exchange": t.Ref.Exchange,
-		"step": step.ID, "statuses": statuses})
+		"step": step.ID, "statuses": statuses}
+	if len(findings) > 0 {
+		msg["findings"] = findings
+	}
+	body, err := json.Marshal(msg)
 	if err != nil {
 		return executors.Result{Status: executors.StatusOK, Summary: "notification not sent (ignored): encoding the message: " + err.Error()}, nil
 	}
