@@ -80,7 +80,7 @@ func TestKeyFindings(t *testing.T) {
 func TestKeyFindingsReadOnlyAccountTag(t *testing.T) {
 	a := Account{Name: "watch", Exchange: "binance", OwnKey: "AAAA…0001", Tags: []string{"read-only"}}
 	keys := []executors.Key{
-		{Owner: "master", APIKey: "AAAA…0001", CanTrade: true, IPRestricted: true},            // the key panicbutton uses: flagged
+		{Owner: "master", APIKey: "AAAA…0001", CanTrade: true, IPRestricted: true},         // the key panicbutton uses: flagged
 		{Owner: "s@x", Sub: true, APIKey: "BBBB…0002", CanTrade: true, IPRestricted: true}, // another key: not
 	}
 	fs := KeyFindings(a, keys, Options{Now: now})
