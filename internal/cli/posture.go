@@ -282,6 +282,17 @@ func (pc *postureCheck) print(p *printer) {
 	}
 }
 
+// countOf is "1 key", "2 keys".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "ss") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // severityCounts is "2 high, 1 medium".
 func severityCounts(fs []posture.Finding) string {
 	n := map[string]int{}
@@ -439,8 +450,8 @@ func runPostureBaseline(ctx context.Context, f *Factory, o *postureBaselineOptio
 	risky := 0
 	for i, t := range p.targets {
 		ab, _ := b.Find(t.Ref.Name)
-		fmt.Fprintf(f.Out, "%s (%s): %d keys, %d sub-accounts with keys, %d withdrawal addresses\n",
-			ab.Account, ab.Exchange, len(ab.Keys), len(ab.SubAccounts), len(ab.WithdrawalAddresses))
+		fmt.Fprintf(f.Out, "%s (%s): %s, %s with keys, %s\n", ab.Account, ab.Exchange, countOf(len(ab.Keys), "key"),
+			countOf(len(ab.SubAccounts), "sub-account"), countOf(len(ab.WithdrawalAddresses), "withdrawal address"))
 		if reads[i].warn != "" {
 			fmt.Fprintf(f.ErrOut, "warning: %s: %s\n", t.Ref.Name, reads[i].warn)
 		}

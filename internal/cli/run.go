@@ -62,7 +62,15 @@ the exact plan: which orders would be cancelled, which keys revoked
 "execute"; --yes skips the question (for scripts) and executes at once,
 without a separate planning pass, to contain as fast as possible. Without a
 terminal and without --yes it stops after the plan (exit 3) and changes
-nothing. --dry-run never executes.
+nothing. --dry-run never executes. A playbook that changes nothing (such as
+posture-check) needs no confirmation: it runs at once, from cron or CI too.
+
+Posture checks: for a playbook that changes nothing, every risky key
+setting and pending withdrawal the key inventory and withdrawal list show is
+a finding (account, masked key and label, what is risky, severity, fix);
+--baseline FILE adds every change since that baseline (panicbutton posture
+baseline) as a high-severity finding; exit 5 when findings at or above
+--fail-on exist.
 
 Every run gets a directory (default ./runs/<run-id>/) with the audit trail
 (audit.jsonl), the plan (plan.json), balance snapshots and the results.
