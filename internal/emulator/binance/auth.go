@@ -23,7 +23,7 @@ var (
 )
 
 // authenticate applies Binance's SIGNED-endpoint rules in order: API key
-// present and well-formed (-2014), known (-2015), timestamp present
+// present and well-formed (-2014), known (-2015; -2008 on /sapi), timestamp present
 // (-1102), recvWindow valid (-1131), signature present (-1102), timestamp
 // inside the window (-1021), signature valid (-1022), IP allowed (-2015).
 // On success c.key and c.acct are set.
@@ -36,7 +36,7 @@ func (v *Venue) authenticate(c *call, rawQuery, rawBody string) bool {
 	c.e.Key = apiKey
 	k := c.st.keyByAPIKey(apiKey)
 	if k == nil {
-		c.rejectKey()
+		c.unknownKey()
 		return false
 	}
 	c.e.Account = k.account.Name

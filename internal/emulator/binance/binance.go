@@ -105,7 +105,15 @@ type route struct {
 	uid          bool   // /sapi: UID-limited (else IP-limited)
 	perSecond    bool   // /sapi: the UID budget is per second (withdraw history)
 	weight       func(p url.Values) int
-	handle       func(c *call)
+	// uidWeight, on an IP-limited /sapi endpoint, is a UID weight charged
+	// on top of the IP weight (universalTransfer: IP 1 + UID 360,
+	// EXCHANGES.md C4).
+	uidWeight func(p url.Values) int
+	// noSubFunction: a non-master calling this master-only endpoint gets
+	// 400 -8012 "Sub-account function is not enabled." (EXCHANGES.md C2)
+	// instead of 401 -1002.
+	noSubFunction bool
+	handle        func(c *call)
 }
 
 func fixed(n int) func(url.Values) int { return func(url.Values) int { return n } }
@@ -172,6 +180,18 @@ func (c *call) invalidSymbol() {
 	c.fail(http.StatusBadRequest, -1121, "Invalid symbol.")
 }
 
+// unknownKey answers a request whose API key the venue does not know
+// (never created, or deleted in API Management): /sapi endpoints answer
+// 400 -2008 "Invalid Api-Key ID." (EXCHANGES.md C1), the others 401
+// -2015 like any refused key.
+func (c *call) unknownKey() {
+	if c.rt != nil && c.rt.fam == famSAPI {
+		c.fail(http.StatusBadRequest, -2008, "Invalid Api-Key ID.")
+		return
+	}
+	c.rejectKey()
+}
+
 func (c *call) rejectKey() {
 	msg := "Invalid API-key, IP, or permissions for action."
 	if c.rt != nil && (c.rt.fam == famFAPI || c.rt.fam == famDAPI) {
@@ -228,7 +248,7 @@ func (v *Venue) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c.st.keyByAPIKey(apiKey) == nil {
-			c.rejectKey()
+			c.unknownKey()
 			return
 		}
 		e.Key = apiKey
@@ -240,8 +260,15 @@ func (v *Venue) serve(w http.ResponseWriter, r *http.Request) {
 		if rt.fam == famSAPI && rt.uid && !v.chargeUID(c, weight) {
 			return
 		}
+		if rt.uidWeight != nil && !v.chargeUID(c, rt.uidWeight(params)) {
+			return
+		}
 		if rt.perm != "" && !c.key.Perms[rt.perm] {
 			c.rejectKey()
+			return
+		}
+		if rt.master && !c.acct.Master && rt.noSubFunction {
+			c.fail(http.StatusBadRequest, -8012, "Sub-account function is not enabled.")
 			return
 		}
 		if rt.master && !c.acct.Master {
@@ -284,7 +311,8 @@ func remoteIP(r *http.Request) string {
 var _ emu.KeyDeleter = (*Venue)(nil)
 
 // DeleteKey deletes any key, as a user does in Binance's API Management
-// page; the key is rejected (-2015) from its next request on.
+// page; the key is rejected from its next request on (-2008 on /sapi,
+// -2015 elsewhere).
 func (v *Venue) DeleteKey(apiKey string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -285,6 +285,11 @@ func TestRejections(t *testing.T) {
 			t.Run(p.path+"/"+tc.name, func(t *testing.T) {
 				qs := tc.extra + "email=risky%40acme.example&timestamp=" + strconv.FormatInt(tc.ts, 10)
 				r := h.rawSigned(tc.c, p.method, p.path, qs, "")
+				if tc.name == "unknown key" && strings.HasPrefix(p.path, "/sapi/") {
+					// Binance answers an unknown calling key on /sapi
+					// with 400 -2008 (EXCHANGES.md C1).
+					tc.wantStatus, tc.wantCode = 400, -2008
+				}
 				if r.Status != tc.wantStatus || r.code() != tc.wantCode {
 					t.Errorf("got %d %s, want %d code %d", r.Status, r.Body, tc.wantStatus, tc.wantCode)
 				}
@@ -595,7 +600,13 @@ func TestSubKeyNeutralisation(t *testing.T) {
 	if r.Status != 400 {
 		t.Errorf("delete with a foreign email: got %d %s, want 400", r.Status, r.Body)
 	}
+	// An account without the sub-account function gets -8012 from the
+	// list (EXCHANGES.md C2), -1002 from the other master-only endpoints.
 	r = h.signed(ed, http.MethodGet, "/sapi/v1/sub-account/list", nil, nil)
+	if want := `{"code":-8012,"msg":"Sub-account function is not enabled."}`; r.Status != 400 || strings.TrimSpace(string(r.Body)) != want {
+		t.Errorf("sub key on sub-account/list: got %d %s, want 400 %s", r.Status, r.Body, want)
+	}
+	r = h.signed(ed, http.MethodGet, "/sapi/v4/sub-account/assets", url.Values{"email": {"ed@acme.example"}}, nil)
 	if r.Status != 401 || r.code() != -1002 {
 		t.Errorf("sub key on a master-only endpoint: got %d %s, want 401 -1002", r.Status, r.Body)
 	}

@@ -56,6 +56,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 	uid := func(r *route) *route { r.uid = true; return r }
 	master := func(r *route) *route { r.master = true; return r }
 	perSecond := func(r *route) *route { r.uid, r.perSecond = true, true; return r }
+	uidToo := func(w int, r *route) *route { r.uidWeight = fixed(w); return r }
+	noSubs := func(r *route) *route { r.noSubFunction = true; return r }
 
 	list := []*route{
 		// spot /api
@@ -101,7 +103,7 @@ func (v *Venue) buildRoutes() map[string]*route {
 		mut(http.MethodDelete, "/sapi/v1/margin/order", famSAPI, permSpot, fixed(10), handleMarginCancel),
 		perSecond(read(http.MethodGet, "/sapi/v1/capital/withdraw/history", famSAPI, fixed(18000), handleWithdrawHistory)),
 		uid(mut(http.MethodPost, "/sapi/v1/capital/withdraw/apply", famSAPI, permWithdrawals, fixed(900), handleWithdraw)),
-		master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList)),
+		noSubs(master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList))),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi", famSAPI, fixed(3000), handleSubKeyList))),
 		master(uid(mut(http.MethodPost, "/sapi/v1/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyCreate(false)))),
@@ -111,7 +113,8 @@ func (v *Venue) buildRoutes() map[string]*route {
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi/ipRestriction", famSAPI, fixed(3000), handleSubKeyIPGet))),
 		master(uid(mut(http.MethodPost, "/sapi/v2/sub-account/subAccountApi/ipRestriction", famSAPI, permSpot, fixed(3000), handleSubKeyIPSet))),
 		master(uid(mut(http.MethodDelete, "/sapi/v1/sub-account/subAccountApi/ipRestriction/ipList", famSAPI, permSpot, fixed(3000), handleSubKeyIPDelete))),
-		master(mut(http.MethodPost, "/sapi/v1/sub-account/universalTransfer", famSAPI, permInternalTransfer, fixed(360), handleUniversalTransfer)),
+		// IP 1 + UID 360 (EXCHANGES.md C4).
+		uidToo(360, master(mut(http.MethodPost, "/sapi/v1/sub-account/universalTransfer", famSAPI, permInternalTransfer, fixed(1), handleUniversalTransfer))),
 
 		// USDⓈ-M futures /fapi
 		pub(http.MethodGet, "/fapi/v1/ping", famFAPI, 1, func(c *call) { c.ok(obj{}) }),
