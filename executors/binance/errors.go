@@ -19,6 +19,7 @@ import (
 
 // Binance error codes the executor acts on (EXCHANGES.md §1.6).
 const (
+	codeDisconnected   = -1001
 	codeUnauthorized   = -1002
 	codeTooMany        = -1003
 	codeUnknownStatus  = -1006
@@ -29,6 +30,14 @@ const (
 	codeCancelRejected = -2011
 	codeBadKeyFormat   = -2014
 	codeRejectedKey    = -2015
+	// codeInvalidKeyID is "Invalid Api-Key ID.": what /sapi answers a
+	// deleted or unknown calling key (EXCHANGES.md C1; /api answers the
+	// same key -2015).
+	codeInvalidKeyID = -2008
+	// codeNoSubFunction is "Sub-account function is not enabled.": what
+	// sub-account/list answers an account without sub-accounts
+	// (EXCHANGES.md C2).
+	codeNoSubFunction = -8012
 	// codeNoMargin is "Margin account does not exist." (developers.binance.com
 	// margin_trading/best-practice): the account has no (cross or isolated)
 	// margin account, so it has no margin orders.
@@ -73,12 +82,12 @@ func classify(op string, mutation bool, status int, retryAfter time.Duration, er
 		}
 		e.Err = nil // the SDK error repeats Code/Msg, or carries a raw body
 		switch {
-		case ae.Code == codeRejectedKey || ae.Code == codeBadKeyFormat || ae.Code == codeBadSignature || ae.Code == codeUnauthorized:
+		case ae.Code == codeRejectedKey || ae.Code == codeInvalidKeyID || ae.Code == codeBadKeyFormat || ae.Code == codeBadSignature || ae.Code == codeUnauthorized:
 			e.Class = executors.ErrAuth
 		case status == http.StatusTooManyRequests || status == http.StatusTeapot || ae.Code == codeTooMany || ae.Code == codeTooManyOrders:
 			e.Class = executors.ErrRateLimited
 			e.RetryAfter = retryAfter
-		case status >= 500 || ae.Code == codeUnknownStatus || ae.Code == codeTimeout:
+		case status >= 500 || ae.Code == codeDisconnected || ae.Code == codeUnknownStatus || ae.Code == codeTimeout:
 			e.Class = unknown
 		case ae.Code == codeBadTimestamp:
 			// Rejected before execution; a resync and retry already failed.

@@ -24,6 +24,8 @@ func TestErrorClasses(t *testing.T) {
 		wantRA     time.Duration
 	}{
 		{"revoked key", 401, `{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}`, "", executors.ErrAuth, executors.ErrAuth, "-2015", 0},
+		{"deleted key on /sapi", 400, `{"code":-2008,"msg":"Invalid Api-Key ID."}`, "", executors.ErrAuth, executors.ErrAuth, "-2008", 0},
+		{"disconnected", 500, `{"code":-1001,"msg":"Internal error; unable to process your request. Please try again."}`, "", executors.ErrTransient, executors.ErrUnknownOutcome, "-1001", 0},
 		{"bad key format", 401, `{"code":-2014,"msg":"API-key format invalid."}`, "", executors.ErrAuth, executors.ErrAuth, "-2014", 0},
 		{"bad signature", 400, `{"code":-1022,"msg":"Signature for this request is not valid."}`, "", executors.ErrAuth, executors.ErrAuth, "-1022", 0},
 		{"unauthorized", 401, `{"code":-1002,"msg":"You are not authorized to execute this request."}`, "", executors.ErrAuth, executors.ErrAuth, "-1002", 0},

@@ -519,7 +519,7 @@ func (e *Executor) masterManual(master bool) executors.ManualStep {
 		Title: masterManualTitle + " (" + id + ")",
 		Instructions: fmt.Sprintf("Binance has no API to delete or disable an account's own API key. Log in to %s at binance.com "+
 			"(or the app) with 2FA, open Account → API Management, find the key %s and click Delete, then confirm. "+
-			"Create new keys only after the incident is contained. The tool verifies the deletion by probing the key until Binance rejects it (-2015).", where, id),
+			"Create new keys only after the incident is contained. The tool verifies the deletion by probing the key until Binance rejects it (-2015, or -2008 on /sapi).", where, id),
 		Verify: "key_rejected",
 	}
 }

@@ -42,7 +42,9 @@ type subAccount struct {
 }
 
 // subAccounts lists the master's sub-accounts. A key that is not a master's
-// is refused with -1002: isMaster is then false and err nil. Any other
+// is refused with -1002, or -8012 "Sub-account function is not enabled."
+// (EXCHANGES.md C2): isMaster is then false and err nil, so inventory,
+// snapshot, sweep and verify proceed with no sub-accounts. Any other
 // failure (a 403 WAF page, another refusal, network, rate limit) is an
 // error: it does not show the account is not a master.
 func (e *Executor) subAccounts(ctx context.Context) (subs []subAccount, isMaster bool, err error) {
@@ -59,10 +61,11 @@ func (e *Executor) subAccounts(ctx context.Context) (subs []subAccount, isMaster
 			return json.Unmarshal(data, &res)
 		})
 		if err != nil {
-			// A key of a non-master account is refused with -1002 and only
-			// that code says so; a dead key (-2015) is a real error.
+			// A key of a non-master account is refused with -1002 or
+			// -8012 and only those codes say so; a dead key (-2015,
+			// -2008) is a real error.
 			var ee *executors.Error
-			if page == 1 && errors.As(err, &ee) && ee.Code == fmt.Sprint(codeUnauthorized) {
+			if page == 1 && errors.As(err, &ee) && (ee.Code == fmt.Sprint(codeUnauthorized) || ee.Code == fmt.Sprint(codeNoSubFunction)) {
 				return nil, false, nil
 			}
 			return nil, page > 1, err

@@ -60,7 +60,9 @@ func costOf(method, path string, q url.Values) cost {
 	case strings.HasPrefix(path, "/fapi/"), strings.HasPrefix(path, "/dapi/"):
 		c := cost{bucket: path[1:5], ip: true, limit: limitFutures, window: time.Minute, weight: 1, header: "X-Mbx-Used-Weight-1m"}
 		switch {
-		case strings.HasSuffix(path, "/openOrders") && method == http.MethodGet:
+		case (strings.HasSuffix(path, "/openOrders") || path == "/fapi/v1/openAlgoOrders") && method == http.MethodGet:
+			// 1 with a symbol, 40 without (openAlgoOrders too:
+			// EXCHANGES.md C3).
 			c.weight = 40
 			if hasSymbol {
 				c.weight = 1
@@ -86,18 +88,35 @@ func costOf(method, path string, q url.Values) cost {
 		}
 		c := cost{bucket: "sapi-ip:" + method + " " + path, ip: true, limit: limitSAPIIP, window: time.Minute, weight: 1, header: "X-Sapi-Used-Ip-Weight-1m"}
 		switch path {
-		case "/sapi/v1/margin/openOrders", "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades":
+		case "/sapi/v1/margin/openOrders":
+			// 10 with a symbol; Binance says much more without one and
+			// gives no number (EXCHANGES.md C5): count it as 40.
+			c.weight = 10
+			if !hasSymbol && method == http.MethodGet {
+				c.weight = 40
+			}
+		case "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades":
 			c.weight = 10
 		case "/sapi/v1/asset/wallet/balance":
 			c.weight = 60
 		case "/sapi/v3/asset/getUserAsset":
 			c.weight = 5
-		case "/sapi/v1/sub-account/universalTransfer":
-			c.weight = 360
 		}
+		// universalTransfer's IP weight is 1; its UID weight (360) is
+		// charged by uidCostOf.
 		return c
 	}
 	return cost{bucket: "other", ip: true, limit: limitAPI, window: time.Minute, weight: 1}
+}
+
+// uidCostOf returns the UID weight an IP-limited /sapi endpoint costs on
+// top of its IP weight: POST /sapi/v1/sub-account/universalTransfer is IP 1
+// + UID 360 (EXCHANGES.md C4).
+func uidCostOf(method, path string) (cost, bool) {
+	if method == http.MethodPost && path == "/sapi/v1/sub-account/universalTransfer" {
+		return cost{bucket: "sapi-uid:" + method + " " + path, limit: limitSAPIUID, window: time.Minute, weight: 360, header: "X-Sapi-Used-Uid-Weight-1m"}, true
+	}
+	return cost{}, false
 }
 
 // budgets is a set of weight buckets and the lock that guards them.
@@ -266,16 +285,24 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if c.ip {
 		c.host = req.URL.Host
 	}
-	if err := t.pacer.wait(req.Context(), c); err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
+	costs := []cost{c}
+	if uc, ok := uidCostOf(req.Method, req.URL.Path); ok {
+		costs = append(costs, uc)
+	}
+	for _, c := range costs {
+		if err := t.pacer.wait(req.Context(), c); err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err == nil {
 		ra := parseRetryAfter(resp.Header.Get("Retry-After"))
-		t.pacer.observe(c, resp.Header, resp.StatusCode, ra)
+		for _, c := range costs {
+			t.pacer.observe(c, resp.Header, resp.StatusCode, ra)
+		}
 		if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
 			cp.mu.Lock()
 			cp.status, cp.retryAfter = resp.StatusCode, ra

@@ -13,7 +13,9 @@ import (
 //
 //   - probe: the key is the account's own (we hold its secret): call
 //     GET /sapi/v1/account/apiRestrictions signed with it until Binance
-//     answers -2015 (deleted, IP-locked and unpermitted keys all look alike).
+//     answers -2015 (deleted, IP-locked and unpermitted keys all look alike)
+//     or -2008 "Invalid Api-Key ID.", which /sapi answers a deleted or
+//     unknown calling key (EXCHANGES.md C1).
 //   - absence: a sub-account key whose secret we do not hold: list every
 //     sub-account's keys from the master until the key is no longer there.
 //     Absence proves deletion only for a key known to be a sub-account key
@@ -90,7 +92,7 @@ func (e *Executor) probeOnce(ctx context.Context, own bool, target string) (reje
 	if own {
 		_, err := e.apiRestrictions(ctx, "probe key "+mask(e.acct.APIKey.Reveal()))
 		var ee *executors.Error
-		if errors.As(err, &ee) && ee.Code == fmt.Sprint(codeRejectedKey) {
+		if errors.As(err, &ee) && (ee.Code == fmt.Sprint(codeRejectedKey) || ee.Code == fmt.Sprint(codeInvalidKeyID)) {
 			return true, fmt.Sprintf("probe: GET %s signed with the key answered %s (HTTP %d)", pathAPIRestrict, ee.Code, ee.HTTPStatus), nil
 		}
 		if err == nil {

@@ -373,10 +373,19 @@ func TestWorkaroundSubAccountListDecode(t *testing.T) {
 	if subs, master, err := e.subAccounts(ctx); err != nil || master || len(subs) != 0 {
 		t.Errorf("non-master: got %v %v %v, want no subs, not master, no error", subs, master, err)
 	}
-	// A dead key is an error, not "not a master".
-	s.json("GET /sapi/v1/sub-account/list", 401, `{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}`)
-	if _, _, err := e.subAccounts(ctx); !errors.Is(err, executors.ErrAuth) {
-		t.Errorf("dead key: got %v, want auth error", err)
+	// An account without the sub-account function answers -8012
+	// (EXCHANGES.md C2): no sub-accounts, no error.
+	s.json("GET /sapi/v1/sub-account/list", 400, `{"code":-8012,"msg":"Sub-account function is not enabled."}`)
+	if subs, master, err := e.subAccounts(ctx); err != nil || master || len(subs) != 0 {
+		t.Errorf("-8012: got %v %v %v, want no subs, not master, no error", subs, master, err)
+	}
+	// A dead key is an error, not "not a master": -2015, or -2008 as
+	// /sapi answers a deleted calling key (C1).
+	for _, body := range []string{`{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}`, `{"code":-2008,"msg":"Invalid Api-Key ID."}`} {
+		s.json("GET /sapi/v1/sub-account/list", 401, body)
+		if _, _, err := e.subAccounts(ctx); !errors.Is(err, executors.ErrAuth) {
+			t.Errorf("dead key %s: got %v, want auth error", body, err)
+		}
 	}
 }
 

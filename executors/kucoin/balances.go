@@ -59,7 +59,10 @@ func (s subAccountBalances) wallets() []struct {
 	}{
 		{"main", "MAIN", s.MainAccounts},
 		{"trade", "TRADE", s.TradeAccounts},
-		{"trade_hf", "TRADE_HF", s.TradeHFAccounts},
+		// The current spec's account types have no TRADE_HF (EXCHANGES.md
+		// C8): HF balances are swept as TRADE; sendSweep falls back to the
+		// old TRADE_HF where TRADE is refused.
+		{"trade_hf", "TRADE", s.TradeHFAccounts},
 		{"margin", "", s.MarginAccounts},
 	}
 }
@@ -351,14 +354,25 @@ func (x *Executor) sweepTargets(ctx context.Context, subs, assets []string) ([]s
 	return out, nil
 }
 
-// sendSweep performs one universal transfer through req.Mutate.
+// sendSweep performs one universal transfer through req.Mutate. HF
+// balances go out as TRADE, the current spec's type (EXCHANGES.md C8);
+// when the venue refuses that before moving anything, a second transfer
+// (its own audit intent) tries the old TRADE_HF that older accounts know.
 func (x *Executor) sendSweep(ctx context.Context, req executors.Request, t sweepTarget) error {
+	err := x.sendSweepAs(ctx, req, t, t.transferType, "")
+	if t.wallet == "trade_hf" && errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrAudit) {
+		return x.sendSweepAs(ctx, req, t, "TRADE_HF", ":TRADE_HF")
+	}
+	return err
+}
+
+func (x *Executor) sendSweepAs(ctx context.Context, req executors.Request, t sweepTarget, fromType, idSuffix string) error {
 	c := t.change()
 	body := map[string]any{"clientOid": x.clientOid("sweep"), "type": "SUB_TO_PARENT", "currency": t.asset, "amount": t.amount,
-		"fromUserId": t.subUserID, "fromAccountType": t.transferType, "toAccountType": "MAIN"}
-	m := executors.Mutation{ID: c.ID, Kind: "transfer", Target: c.Target,
+		"fromUserId": t.subUserID, "fromAccountType": fromType, "toAccountType": "MAIN"}
+	m := executors.Mutation{ID: c.ID + idSuffix, Kind: "transfer", Target: c.Target,
 		Request: map[string]string{"method": http.MethodPost, "path": "/api/v3/accounts/universal-transfer", "type": "SUB_TO_PARENT",
-			"currency": t.asset, "amount": t.amount, "fromUserId": t.subUserID, "fromAccountType": t.transferType, "toAccountType": "MAIN"}}
+			"currency": t.asset, "amount": t.amount, "fromUserId": t.subUserID, "fromAccountType": fromType, "toAccountType": "MAIN"}}
 	return req.Mutate(ctx, m, func(ctx context.Context) error {
 		return x.call(ctx, x.spot, "sweep "+t.asset+" from sub "+t.sub, true, http.MethodPost, "/api/v3/accounts/universal-transfer", body, nil)
 	})

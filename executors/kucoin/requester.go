@@ -333,6 +333,12 @@ func weightOf(venue, method, path string) int {
 		return 15
 	case path == "/api/v1/stop-order":
 		return 8
+	case path == "/api/v1/fills":
+		// Classic fills: 10 (KuCoin universal SDK spec, EXCHANGES.md C9).
+		return 10
+	case path == "/api/v1/stop-order/cancel", path == "/api/v3/oco/orders" && method == http.MethodDelete:
+		// Stop-order and OCO cancels: 3 (EXCHANGES.md C9).
+		return 3
 	case path == "/api/v1/accounts", strings.HasPrefix(path, "/api/v3/hf/margin/orders") && method == http.MethodDelete:
 		return 5
 	case strings.HasPrefix(path, "/api/v3/hf/margin/"), path == "/api/v3/accounts/universal-transfer":
