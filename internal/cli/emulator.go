@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/attacker"
 	"github.com/panicbutton/panicbutton/internal/emulator/venues"
 )
 
@@ -24,6 +25,9 @@ type EmulatorOptions struct {
 	ErrorRate   float64
 	Skew        time.Duration
 	AccountsOut string
+	// Attackers are scripted attacker specs started once the server listens
+	// (see internal/emulator/STATE.md, "Scripted attacker").
+	Attackers []string
 	// Ready, if set, is called with the base URL once the server listens
 	// (tests use it).
 	Ready func(baseURL string)
@@ -41,7 +45,16 @@ One listener (loopback only) serves every venue under a path prefix:
   /binance          spot /api, /sapi, /fapi, /dapi
   /kucoin           KuCoin spot, margin and account host
   /kucoin-futures   KuCoin futures host
-  /_emulator/       admin: GET state, GET requests, GET|POST faults, POST reset
+  /_emulator/       admin: GET state, GET requests, GET|POST faults, POST reset,
+                    POST|DELETE|GET attacker
+
+With --attacker SPEC (repeatable) a scripted attacker uses one of the state's
+keys through the same signed HTTP surface a client would, placing orders on
+every product the key can trade, withdrawing when it may, and (KuCoin)
+creating a sub-account key for itself. SPEC is VENUE:ACCOUNT[/SUB][:OPTIONS],
+options rate=N/s|N/m, withdraw=on|off, subkeys=on|off, key=API_KEY,
+address=ADDR; GET /_emulator/attacker reports what it tried and what was
+accepted.
 
 Without --state it loads the embedded demo fund. With --accounts-out FILE it
 writes an accounts file (secrets in 0600 files beside it) that points at
@@ -51,6 +64,9 @@ It serves until interrupted (Ctrl-C).`,
   panicbutton emulator --addr 127.0.0.1:8090 --accounts-out /tmp/emu/accounts.yaml
   # then, in another terminal:
   panicbutton run suspected-key-leak --config /tmp/emu/accounts.yaml --dry-run
+
+  # the demo fund with a leaked sub-account key being used by a bot
+  panicbutton emulator --attacker binance:northwind-master/northwind-trading:rate=5/s
 
   # a slow, flaky venue
   panicbutton emulator --latency 80ms --jitter 40ms --error-rate 0.05`,
@@ -67,6 +83,7 @@ It serves until interrupted (Ctrl-C).`,
 	fl.Float64Var(&o.ErrorRate, "error-rate", 0, "fraction (0..1) of requests answered with a 5xx")
 	fl.DurationVar(&o.Skew, "skew", 0, "emulator clock offset from real time, e.g. 10s or -3s")
 	fl.StringVar(&o.AccountsOut, "accounts-out", "", "write an accounts file for the loaded state to this path")
+	fl.StringArrayVar(&o.Attackers, "attacker", nil, "run a scripted attacker: VENUE:ACCOUNT[/SUB][:rate=N/s,withdraw=on|off,...] (repeatable)")
 	return cmd
 }
 
@@ -96,6 +113,14 @@ func StartEmulator(f *Factory, o *EmulatorOptions) (*emulator.Server, string, er
 	if o.Latency < 0 || o.Jitter < 0 {
 		return nil, "", usageError(fmt.Errorf("--latency and --jitter must not be negative"))
 	}
+	specs := make([]attacker.Spec, 0, len(o.Attackers))
+	for _, a := range o.Attackers {
+		sp, err := attacker.ParseSpec(a)
+		if err != nil {
+			return nil, "", usageError(fmt.Errorf("--attacker: %w", err))
+		}
+		specs = append(specs, sp)
+	}
 	cfg := emulator.Config{
 		Loaders: venues.DefaultLoaders(),
 		Faults:  faults,
@@ -115,6 +140,12 @@ func StartEmulator(f *Factory, o *EmulatorOptions) (*emulator.Server, string, er
 		if err := srv.WriteAccounts(o.AccountsOut, base); err != nil {
 			_ = srv.Close()
 			return nil, "", err
+		}
+	}
+	for _, sp := range specs {
+		if _, err := srv.StartAttackerSpec(sp); err != nil {
+			_ = srv.Close()
+			return nil, "", usageError(fmt.Errorf("--attacker: %w", err))
 		}
 	}
 	return srv, base, nil
@@ -140,6 +171,9 @@ func runEmulator(ctx context.Context, f *Factory, o *EmulatorOptions) error {
 	fmt.Fprintf(f.Out, "admin: %s/_emulator/\n", base)
 	if o.AccountsOut != "" {
 		fmt.Fprintf(f.Out, "accounts: %s\n", o.AccountsOut)
+	}
+	for _, a := range srv.Attackers() {
+		fmt.Fprintf(f.Out, "attacker: %s (%s); report: %s/_emulator/attacker\n", a.ID, a.Spec, base)
 	}
 	if o.Ready != nil {
 		o.Ready(base)

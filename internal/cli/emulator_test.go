@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,7 +44,8 @@ func TestEmulatorCommand(t *testing.T) {
 	var out, errOut syncBuffer
 	f := testFactory(&out, &errOut)
 	dir := t.TempDir()
-	o := &EmulatorOptions{Addr: "127.0.0.1:0", AccountsOut: filepath.Join(dir, "accounts.yaml")}
+	o := &EmulatorOptions{Addr: "127.0.0.1:0", AccountsOut: filepath.Join(dir, "accounts.yaml"),
+		Attackers: []string{"binance:northwind-master/northwind-trading:rate=10/s"}}
 	ready := make(chan string, 1)
 	o.Ready = func(base string) { ready <- base }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,6 +69,26 @@ func TestEmulatorCommand(t *testing.T) {
 		t.Fatalf("binance time: %v", err)
 	}
 	resp.Body.Close()
+	if want := "attacker: binance:northwind-master/northwind-trading (binance:northwind-master/northwind-trading:rate=10/s,withdraw=on)"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var reps []struct{ Accepted int }
+		resp, err := http.Get(base + "/_emulator/attacker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&reps)
+		resp.Body.Close()
+		if err == nil && len(reps) == 1 && reps[0].Accepted > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the --attacker's report shows nothing accepted: %v %v", reps, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	b, err := os.ReadFile(o.AccountsOut)
 	if err != nil || !strings.Contains(string(b), "base_url: "+base+"/binance") || !strings.Contains(string(b), "name: northwind-master") {
 		t.Errorf("accounts file: %v\n%s", err, b)
@@ -98,6 +120,8 @@ func TestEmulatorCommandErrors(t *testing.T) {
 		{"error rate", []string{"emulator", "--error-rate", "1.5"}, "--error-rate 1.5 is outside 0..1"},
 		{"bad state", []string{"emulator", "--state", "../../testdata/emulator/bad-binance-typo.yaml"}, `bad-binance-typo.yaml:5:7: unknown field "emial"`},
 		{"missing state", []string{"emulator", "--state", "no/such/state.yaml"}, "read state file"},
+		{"bad attacker", []string{"emulator", "--attacker", "binance:northwind-master:rate=9/x"}, `--attacker: attacker "binance:northwind-master:rate=9/x": rate "9/x": unit "x" is not s, m or h`},
+		{"attacker account", []string{"emulator", "--attacker", "binance:nobody"}, `--attacker: attacker binance:nobody: no account "nobody" on binance`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

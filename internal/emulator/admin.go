@@ -101,6 +101,7 @@ func (s *Server) adminHandler() http.Handler {
 		emu.WriteJSON(w, http.StatusOK, map[string]any{"deleted": true})
 	})
 	s.registerKeyAdmin(mux) // edit-key, create-key: admin_keys.go
+	s.registerAttacker(mux) // attacker: attackers.go
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, _ *http.Request) {
 		s.Reset()
 		emu.WriteJSON(w, http.StatusOK, map[string]bool{"reset": true})

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/panicbutton/panicbutton/internal/emulator/attacker"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
@@ -84,7 +85,14 @@ type Server struct {
 
 	httpSrv  *http.Server
 	listener net.Listener
+	base     string // "http://127.0.0.1:PORT" once listening
 	closing  chan struct{}
+
+	// scripted attackers (attackers.go)
+	attackMu    sync.Mutex
+	attackers   map[string]*attacker.Attacker
+	attackOrder []string
+	attackToken string
 }
 
 // New returns a server over venues. The venues' clock (when they came from
@@ -108,6 +116,9 @@ func New(cfg Config, venues []emu.Venue) *Server {
 		log:     cfg.logger(),
 		venues:  append([]emu.Venue(nil), venues...),
 		closing: make(chan struct{}),
+
+		attackers:   map[string]*attacker.Attacker{},
+		attackToken: newAttackToken(),
 	}
 	s.initial = cfg.initialFaults()
 	s.SetFaults(s.initial)
@@ -153,6 +164,7 @@ func (s *Server) Start(addr string) (string, error) {
 	}
 	s.mu.Lock()
 	s.listener = ln
+	s.base = "http://" + ln.Addr().String()
 	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	srv := s.httpSrv
 	s.mu.Unlock()
@@ -164,8 +176,9 @@ func (s *Server) Start(addr string) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// Close stops the server, releasing hanging requests.
+// Close stops the server (and every attacker), releasing hanging requests.
 func (s *Server) Close() error {
+	s.StopAttackers()
 	s.mu.Lock()
 	srv := s.httpSrv
 	select {
@@ -401,6 +414,7 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 				e.Status = http.StatusOK
 			}
 			e.Duration = time.Since(start)
+			s.markAttacker(r, e)
 			s.record(e)
 		}()
 		d := s.decide(venue, r.Method, path)

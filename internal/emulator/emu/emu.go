@@ -51,6 +51,11 @@ type Entry struct {
 	Code     string        `json:"code,omitempty"`  // venue error code, if any
 	Fault    string        `json:"fault,omitempty"` // injected fault, if any
 	Duration time.Duration `json:"duration_ns"`
+
+	// Set on the scripted attacker's requests (Kind is KindAttacker).
+	Attacker string `json:"attacker,omitempty"` // the attacker's id
+	Action   string `json:"action,omitempty"`   // what it tried: spot-order, withdraw, create-key, discover…
+	Accepted *bool  `json:"accepted,omitempty"` // whether the venue accepted it
 }
 
 type entryKey struct{}
