@@ -28,6 +28,11 @@ var (
 	// in an earlier, interrupted run that is being resumed: Request.Mutate
 	// then skips sending it and reports success.
 	ErrAlreadyDone = errors.New("already done in the resumed run")
+	// ErrNotApproved is returned by Hooks.Intent when a run is bound to an
+	// approved plan (panicbutton apply) and the mutation is not in it:
+	// nothing is sent, and the executor reports the target as not done
+	// and carries on with the others (it is not an audit failure).
+	ErrNotApproved = errors.New("not in the approved plan")
 )
 
 // Error is a classified executor error.
@@ -105,6 +110,8 @@ func ClassOf(err error) string {
 		return "unsupported"
 	case errors.Is(err, ErrAudit):
 		return "audit"
+	case errors.Is(err, ErrNotApproved):
+		return "not-approved"
 	}
 	return "error"
 }

@@ -121,7 +121,7 @@ func mutate(ctx context.Context, req executors.Request, m executors.Mutation, se
 		sent = true
 		return send(ctx)
 	})
-	if err != nil && !sent {
+	if err != nil && !sent && !errors.Is(err, executors.ErrNotApproved) {
 		return auditError(m.Kind+" "+m.Target, err), nil
 	}
 	return nil, err

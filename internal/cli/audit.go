@@ -37,6 +37,8 @@ type auditVerifyOptions struct {
 	Path string // run directory or audit.jsonl
 	Head string // expected head hash; "" to skip the check
 	JSON bool
+	// Plan, when set, must be the plan file the run applied.
+	Plan string
 }
 
 func newAuditVerifyCmd(f *Factory) *cobra.Command {
@@ -53,6 +55,10 @@ catches a log cut short or rewritten from some record on.
 A run without an end record (crashed or still running) is reported as
 incomplete: that is a warning, not a failure.
 
+A run made by "panicbutton apply" names the applied plan's hash in its start
+record: verify checks that the copy in the run directory (approved-plan.json)
+has that hash, and with --plan FILE that FILE is the plan that was applied.
+
 Exit status: 0 intact, 1 not intact, 2 bad arguments or no such log.`,
 		Example: `  panicbutton audit verify runs/20250102T030405Z-ab12cd
   panicbutton audit verify runs/20250102T030405Z-ab12cd/audit.jsonl \
@@ -65,6 +71,7 @@ Exit status: 0 intact, 1 not intact, 2 bad arguments or no such log.`,
 	}
 	cmd.Flags().StringVar(&o.Head, "head", "", "expected head hash (printed at the end of the run)")
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the verification report as JSON")
+	cmd.Flags().StringVar(&o.Plan, "plan", "", "check that the run applied this plan `FILE` (panicbutton apply)")
 	return cmd
 }
 
@@ -80,11 +87,27 @@ func runAuditVerify(f *Factory, o auditVerifyOptions) error {
 		}
 		return &ExitError{Code: ExitFailed, Err: err}
 	}
+	var planMsg string
+	var planErr error
+	if rep.Intact() {
+		planMsg, planErr = verifyApprovedPlan(o.Path, o.Plan)
+	}
 	if o.JSON {
-		if err := writeJSON(f.Out, rep); err != nil {
+		doc := any(rep)
+		if planMsg != "" || planErr != nil {
+			pv := map[string]any{"ok": planErr == nil, "message": planMsg}
+			if planErr != nil {
+				pv["message"] = planErr.Error()
+			}
+			doc = struct {
+				audit.Report
+				ApprovedPlan map[string]any `json:"approved_plan"`
+			}{rep, pv}
+		}
+		if err := writeJSON(f.Out, doc); err != nil {
 			return err
 		}
-		if !rep.Intact() {
+		if !rep.Intact() || planErr != nil {
 			return silentExit(ExitFailed)
 		}
 		return nil
@@ -92,7 +115,13 @@ func runAuditVerify(f *Factory, o auditVerifyOptions) error {
 	if !rep.Intact() {
 		return &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("TAMPERED at seq %d: %s", rep.FirstBad, rep.Problem)}
 	}
+	if planErr != nil {
+		return &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("intact chain (%d records, head %s), but %v", rep.Records, rep.Head, planErr)}
+	}
 	fmt.Fprintf(f.Out, "intact: %d records, head %s\n", rep.Records, rep.Head)
+	if planMsg != "" {
+		fmt.Fprintln(f.Out, planMsg)
+	}
 	if !rep.Complete {
 		fmt.Fprintln(f.ErrOut, "warning: run incomplete (no end record)")
 	}

@@ -45,6 +45,8 @@ tamper-evident audit trail of every step. Dry-run is built in.
 		newDemoCmd(f),
 		newReportCmd(f),
 		newPostureCmd(f),
+		newApplyCmd(f),
+		newPlanCmd(f),
 	)
 	return root
 }

@@ -47,6 +47,10 @@ type RunOptions struct {
 	// FailOn the finding severity from which the run exits 5 (--fail-on).
 	Baseline string
 	FailOn   string
+	// PlanOut writes the dry-run's plan to this file for a later
+	// `panicbutton apply` (implies --dry-run); PlanTTL is its validity.
+	PlanOut string
+	PlanTTL time.Duration
 }
 
 func newRunCmd(f *Factory) *cobra.Command {
@@ -126,6 +130,7 @@ still writing is refused.
 	fl.StringVar(&o.Hold, "hold", "", "hold the line at most this `DURATION` (e.g. 45m, 2h; default "+runner.DefaultHold.String()+"): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	addPostureFlags(cmd, o)
+	addPlanFlags(cmd, o)
 	return cmd
 }
 
@@ -145,6 +150,8 @@ type prepared struct {
 	// accounts are the resolved accounts by name (posture checks need
 	// their key ids; never printed).
 	accounts map[string]executors.Account
+	// accountsPath is the accounts file as located (a saved plan pins it).
+	accountsPath string
 }
 
 // prepare validates everything before anything is sent: playbook, accounts,
@@ -216,7 +223,7 @@ func prepare(ctx context.Context, f *Factory, pbName, config string, names, tags
 	if len(problems) > 0 {
 		return nil, usageError(errors.New(strings.Join(problems, "\n")))
 	}
-	return &prepared{pb: pb, inputs: inputs, targets: targets, accounts: resolved}, nil
+	return &prepared{pb: pb, inputs: inputs, targets: targets, accounts: resolved, accountsPath: path}, nil
 }
 
 func runRun(ctx context.Context, f *Factory, o *RunOptions) error {
@@ -240,6 +247,9 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 		return nil, usageError(err)
 	}
 	o.hold = hold
+	if err := checkPlanFlags(o); err != nil {
+		return nil, err
+	}
 	if o.Resume != "" {
 		if o.Baseline != "" || o.FailOn != "" {
 			return nil, usageError(errors.New("--resume cannot be combined with --baseline or --fail-on: run the posture check again instead"))
@@ -304,6 +314,11 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 			return nil, err
 		}
 		saveRunFile(f, filepath.Join(dir, "plan.json"), rep)
+		if o.PlanOut != "" {
+			if err := savePlan(f, o, p, rep, dir, out); err != nil {
+				return nil, err
+			}
+		}
 		if log != nil {
 			_ = log.Close()
 			if _, _, err := report.WriteFiles(dir); err != nil {

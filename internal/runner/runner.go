@@ -100,6 +100,13 @@ type Options struct {
 	// turn the key inventory into actionable findings and drift). It is
 	// called from several goroutines.
 	Review func(acct playbooks.AccountRef, res *StepResult)
+	// Approve, when set, binds the run to an approved plan (panicbutton
+	// apply): every mutation is shown to it before its intent is recorded,
+	// and one it answers an error for (wrapping executors.ErrNotApproved)
+	// is not sent; an info record names it in the trail. step is the step
+	// whose hooks send m (a hold pass sends under its manual step's id).
+	// It is called from several goroutines.
+	Approve func(step, account, action string, m executors.Mutation) error
 }
 
 // Event is a progress notification.
@@ -994,6 +1001,13 @@ func (h *auditHooks) Intent(ctx context.Context, m executors.Mutation) error {
 	if h.r.resume != nil {
 		// Resume: ErrAlreadyDone for a mutation done before the crash (resume.go).
 		if err := h.r.resume.intent(h.r, h.step, h.account, h.action, m); err != nil {
+			return err
+		}
+	}
+	if h.r.o.Approve != nil {
+		if err := h.r.o.Approve(h.step, h.account, h.action, m); err != nil {
+			_, _ = h.r.record(audit.Event{Phase: "info", Step: h.step, Account: h.account, Action: h.action, Request: h.summary(m),
+				Result: map[string]any{"not_approved": true, "sent": false, "reason": err.Error()}})
 			return err
 		}
 	}
