@@ -79,6 +79,12 @@ baseline) as a high-severity finding; exit 5 when findings at or above
 Every run gets a directory (default ./runs/<run-id>/) with the audit trail
 (audit.jsonl), the plan (plan.json), balance snapshots and the results.
 
+--plan-out FILE (implies --dry-run) saves the plan for a second person to
+review (panicbutton plan show FILE) and for "panicbutton apply FILE" to
+execute exactly: irreversible actions only on the targets it names, order
+cancels as a scope. It expires after --plan-ttl (default 15m). See
+"panicbutton apply --help".
+
 --resume RUN_DIR continues a run that crashed or was killed, appending to
 its own audit trail. Playbook, accounts and mode come from the trail (pass
 the same --config and --input values again; a changed playbook or different
@@ -102,6 +108,10 @@ still writing is refused.
 
   # only the accounts tagged prod, from a given accounts file
   panicbutton run freeze-trading --config ./accounts.yaml --tag prod
+
+  # four eyes: save the plan, have it reviewed, then apply exactly it
+  panicbutton run suspected-key-leak --dry-run --plan-out leak.plan.json
+  panicbutton apply leak.plan.json
 
   # continue a run that was killed halfway
   panicbutton run --resume runs/20261121T101500Z-3fa2c1 --yes`,
