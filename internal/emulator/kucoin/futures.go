@@ -20,6 +20,10 @@ func futuresRoutes(s *store) []route {
 		{"GET", "/api/v1/account-overview", poolFutures, 5, read, g, false, hFutOverview},
 		{"GET", "/api/v1/positions", poolFutures, 2, read, g, false, hFutPositions},
 		{"POST", "/api/v1/orders", poolFutures, 2, mut, "Futures", false, hFutPlace},
+		{"DELETE", "/api/v1/orders/{id}", poolFutures, 1, mut, "Futures", false, hFutCancelByID},
+		{"DELETE", "/api/v1/orders/client-order/{id}", poolFutures, 1, mut, "Futures", false, hFutCancelByClientOid},
+		{"GET", "/api/v1/orders/{id}", poolFutures, 5, read, g, false, hFutGetByID},
+		{"GET", "/api/v1/orders/byClientOid", poolFutures, 5, read, g, false, hFutGetByClientOid},
 	}
 }
 
@@ -47,9 +51,13 @@ func (c *call) liveFutures(stop bool, sym string) []*futuresOrder {
 func (c *call) requestFuturesCancel(o *futuresOrder) {
 	if o.cancelAt.IsZero() {
 		o.cancelAt = c.now.Add(c.w.cancelDelay)
+		if o.hold != nil {
+			c.w.pending = append(c.w.pending, pendingRelease{at: o.cancelAt, h: o.hold})
+		}
 	}
 	if c.w.cancelDelay == 0 {
 		o.done = true
+		o.hold.release()
 	}
 }
 
@@ -61,17 +69,26 @@ func futOrderJSON(o *futuresOrder, c *call) map[string]any {
 	value := new(big.Rat).Mul(p, big.NewRat(o.size, 1))
 	stopType := ""
 	if o.isStop {
-		stopType = "TP"
+		stopType = orDefault(o.stopPriceType, "TP")
+	}
+	live := o.live(c.now)
+	status := "open"
+	if !live {
+		status = "done"
+	}
+	dealValue := new(big.Rat)
+	if ap, ok := parseRat(o.avgPrice); ok {
+		dealValue = contractValue(o.symbol, o.dealSize, ap)
 	}
 	return map[string]any{
 		"id": o.id, "symbol": o.symbol, "type": o.typ, "side": o.side, "price": o.price, "size": o.size,
-		"value": ratString(value), "dealValue": "0", "dealSize": 0, "stp": "", "stop": o.stop, "stopPriceType": stopType,
+		"value": ratString(value), "dealValue": ratString(dealValue), "dealSize": o.dealSize, "stp": "", "stop": o.stop, "stopPriceType": stopType,
 		"stopTriggered": false, "stopPrice": nilIfEmpty(o.stopPrice), "timeInForce": "GTC", "postOnly": false, "hidden": false,
 		"iceberg": false, "leverage": o.leverage, "forceHold": false, "closeOrder": o.closeOrder, "visibleSize": 0,
-		"clientOid": o.clientOid, "remark": nil, "tags": "", "isActive": o.live(c.now), "cancelExist": !o.cancelAt.IsZero(),
+		"clientOid": o.clientOid, "remark": nil, "tags": "", "isActive": live, "cancelExist": !o.cancelAt.IsZero() || (!live && !o.filled),
 		"createdAt": o.createdAt, "updatedAt": o.createdAt, "endAt": nil, "orderTime": o.createdAt * 1000000,
-		"settleCurrency": contractSettle(o.symbol), "marginMode": o.marginMode, "avgDealPrice": "0", "filledSize": 0,
-		"filledValue": "0", "status": "open", "reduceOnly": o.reduceOnly,
+		"settleCurrency": contractSettle(o.symbol), "marginMode": o.marginMode, "avgDealPrice": avgDeal(o), "filledSize": o.dealSize,
+		"filledValue": ratString(dealValue), "status": status, "reduceOnly": o.reduceOnly,
 	}
 }
 
@@ -84,6 +101,13 @@ func hFutOrders(c *call) (any, *apiError) {
 	if status == "active" {
 		for _, o := range c.liveFutures(false, c.param("symbol")) {
 			items = append(items, futOrderJSON(o, c))
+		}
+	} else {
+		sym := c.param("symbol")
+		for i := len(c.u.futOrders) - 1; i >= 0; i-- {
+			if o := c.u.futOrders[i]; !o.live(c.now) && (sym == "" || o.symbol == sym) {
+				items = append(items, futOrderJSON(o, c))
+			}
 		}
 	}
 	return paginate(c.page(50, 1, 1000), items), nil
@@ -185,69 +209,6 @@ func abs(x int64) int64 {
 }
 
 func isLinear(sym string) bool { return contractSettle(sym) != contractBase(sym) }
-
-func hFutPlace(c *call) (any, *apiError) {
-	var req struct {
-		ClientOid  string `json:"clientOid"`
-		Symbol     string `json:"symbol"`
-		Side       string `json:"side"`
-		Type       string `json:"type"`
-		Price      string `json:"price"`
-		Size       any    `json:"size"`
-		Leverage   any    `json:"leverage"`
-		CloseOrder bool   `json:"closeOrder"`
-		MarginMode string `json:"marginMode"`
-		ReduceOnly bool   `json:"reduceOnly"`
-	}
-	if aerr := c.decodeBody(&req); aerr != nil {
-		return nil, aerr
-	}
-	if req.ClientOid == "" || req.Symbol == "" {
-		return nil, badParam("clientOid and symbol are required")
-	}
-	if !contains(c.w.contracts, req.Symbol) {
-		return nil, badParam("contract %s does not exist", req.Symbol)
-	}
-	typ := orDefault(req.Type, "limit")
-	id := c.w.newID()
-	if req.CloseOrder {
-		if typ != "market" {
-			return nil, badParam("closeOrder requires type market")
-		}
-		// A market close order flattens the position at the mark price.
-		for _, p := range c.u.positions {
-			if p.symbol == req.Symbol && p.qty != 0 {
-				cur := contractSettle(p.symbol)
-				d := new(big.Rat).Sub(p.mark, p.entry)
-				pnl := d.Mul(d, big.NewRat(p.qty, 1000))
-				if f := c.u.futAccounts[cur]; f != nil {
-					f.balance.Add(f.balance, pnl)
-				}
-				p.qty = 0
-			}
-		}
-		return map[string]string{"orderId": id, "clientOid": req.ClientOid}, nil
-	}
-	if req.Side != "buy" && req.Side != "sell" {
-		return nil, badParam("side must be buy or sell")
-	}
-	size, err := strconv.ParseInt(toString(req.Size), 10, 64)
-	if err != nil || size <= 0 {
-		return nil, badParam("size is invalid")
-	}
-	if typ == "market" {
-		return map[string]string{"orderId": id, "clientOid": req.ClientOid}, nil // fills at once; no position model for opens
-	}
-	if req.Price == "" {
-		return nil, badParam("price is required for limit orders")
-	}
-	c.u.futOrders = append(c.u.futOrders, &futuresOrder{
-		id: id, clientOid: req.ClientOid, symbol: req.Symbol, side: req.Side, typ: typ, price: req.Price, size: size,
-		leverage: orDefault(toString(req.Leverage), "1"), marginMode: orDefault(req.MarginMode, "ISOLATED"),
-		reduceOnly: req.ReduceOnly, createdAt: c.now.UnixMilli(),
-	})
-	return map[string]string{"orderId": id, "clientOid": req.ClientOid}, nil
-}
 
 func toString(v any) string {
 	switch x := v.(type) {

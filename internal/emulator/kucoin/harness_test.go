@@ -54,7 +54,25 @@ func loadFile(t testing.TB, name string, clock *emu.Clock) []emu.Venue {
 
 func newHarness(t testing.TB, state string) *harness {
 	clock := emu.NewClock(nil)
-	vs := loadFile(t, state, clock)
+	return mountHarness(t, clock, loadFile(t, state, clock))
+}
+
+// newHarnessYAML loads a state written inline in a test.
+func newHarnessYAML(t testing.TB, state string) *harness {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(state), &doc); err != nil {
+		t.Fatal(err)
+	}
+	clock := emu.NewClock(nil)
+	vs, err := Load("inline.yaml", &doc, emu.Env{Clock: clock})
+	if err != nil {
+		t.Fatalf("load inline state: %v", err)
+	}
+	return mountHarness(t, clock, vs)
+}
+
+func mountHarness(t testing.TB, clock *emu.Clock, vs []emu.Venue) *harness {
 	h := &harness{clock: clock}
 	if tt, ok := t.(*testing.T); ok {
 		h.t = tt
@@ -165,7 +183,13 @@ func sdkCall(svc *kucoin.ApiService, method, path string, params any) (*kucoin.A
 // into the prehash (nil: same as sent).
 func (h *harness) raw(t *testing.T, c creds, method, path, rawQuery string, sigQuery *string, body string) (*http.Response, map[string]any) {
 	t.Helper()
-	u := h.srv.URL + "/kucoin" + path
+	return h.rawOn(t, SpotName, c, method, path, rawQuery, sigQuery, body)
+}
+
+// rawOn is raw on venue ("kucoin" or "kucoin-futures").
+func (h *harness) rawOn(t *testing.T, venue string, c creds, method, path, rawQuery string, sigQuery *string, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	u := h.srv.URL + "/" + venue + path
 	sq := rawQuery
 	if sigQuery != nil {
 		sq = *sigQuery

@@ -29,6 +29,10 @@ type world struct {
 	limits map[string]*pool // "uid/pool" or "ip/Public"
 	seq    int64
 	base   time.Time
+
+	// pending holds orders whose cancel was requested and whose funds are
+	// released when the cancel takes effect (tick).
+	pending []pendingRelease
 }
 
 type user struct {
@@ -124,6 +128,17 @@ type order struct {
 	createdAt  int64
 	done       bool
 	cancelAt   time.Time // zero: no cancel requested
+
+	// Set on orders placed through the API (trade.go).
+	funds       string   // market order by funds
+	dealFunds   string   // quote filled
+	fee         string   // fee paid (quote)
+	timeInForce string   // GTC (default), GTT, IOC, FOK
+	postOnly    bool     // maker only
+	remark      string   // the caller's remark
+	filled      bool     // done because it filled (not cancelled)
+	hold        *holding // funds the order keeps on hold; released when it ends
+	borrowSize  string   // margin: what autoBorrow borrowed
 }
 
 // live reports whether the order still shows as open at now.
@@ -158,6 +173,12 @@ type futuresOrder struct {
 	isStop     bool
 	done       bool
 	cancelAt   time.Time
+
+	stopPriceType string   // TP, MP, IP (stop orders)
+	filled        bool     // done because it filled
+	dealSize      int64    // lots filled
+	avgPrice      string   // fill price
+	hold          *holding // order margin on hold; released when it ends
 }
 
 func (o *futuresOrder) live(now time.Time) bool {

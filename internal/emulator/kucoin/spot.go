@@ -36,6 +36,35 @@ func spotRoutes(s *store) []route {
 		{"GET", "/api/v1/sub/api-key", poolManagement, 20, read, g, true, hSubKeys},
 		{"POST", "/api/v1/sub/api-key/update", poolManagement, 30, mut, g, true, hSubKeyUpdate},
 		{"DELETE", "/api/v1/sub/api-key", poolManagement, 30, mut, g, true, hSubKeyDelete},
+		{"POST", "/api/v1/hf/orders", poolSpot, 1, mut, "Spot", false, hHFPlace},
+		{"DELETE", "/api/v1/hf/orders/{id}", poolSpot, 1, mut, "Spot", false, hHFCancelByID},
+		{"DELETE", "/api/v1/hf/orders/client-order/{id}", poolSpot, 1, mut, "Spot", false, hHFCancelByClientOid},
+		{"GET", "/api/v1/hf/orders/{id}", poolSpot, 2, read, g, false, hHFGetByID},
+		{"GET", "/api/v1/hf/orders/client-order/{id}", poolSpot, 2, read, g, false, hHFGetByClientOid},
+		{"GET", "/api/v1/hf/orders/done", poolSpot, 2, read, g, false, hHFDone},
+		{"POST", "/api/v1/orders", poolSpot, 2, mut, "Spot", false, hClassicPlace},
+		{"DELETE", "/api/v1/orders/{id}", poolSpot, 3, mut, "Spot", false, hClassicCancelByID},
+		{"DELETE", "/api/v1/order/client-order/{id}", poolSpot, 3, mut, "Spot", false, hClassicCancelByClientOid},
+		{"GET", "/api/v1/orders/{id}", poolSpot, 2, read, g, false, hClassicGetByID},
+		{"GET", "/api/v1/order/client-order/{id}", poolSpot, 3, read, g, false, hClassicGetByClientOid},
+		{"POST", "/api/v1/margin/order", poolSpot, 5, mut, "Margin", false, hMarginV1Place},
+		{"POST", "/api/v1/stop-order", poolSpot, 1, mut, "Spot", false, hStopPlace},
+		{"DELETE", "/api/v1/stop-order/{id}", poolSpot, 3, mut, "Spot", false, hStopCancelByID},
+		{"DELETE", "/api/v1/stop-order/cancelOrderByClientOid", poolSpot, 5, mut, "Spot", false, hStopCancelByClientOid},
+		{"GET", "/api/v1/stop-order/{id}", poolSpot, 3, read, g, false, hStopGetByID},
+		{"GET", "/api/v1/stop-order/queryOrderByClientOid", poolSpot, 3, read, g, false, hStopGetByClientOid},
+		{"POST", "/api/v3/oco/order", poolSpot, 2, mut, "Spot", false, hOCOPlace},
+		{"DELETE", "/api/v3/oco/order/{id}", poolSpot, 3, mut, "Spot", false, hOCOCancelOne(false)},
+		{"DELETE", "/api/v3/oco/client-order/{id}", poolSpot, 3, mut, "Spot", false, hOCOCancelOne(true)},
+		{"GET", "/api/v3/oco/order/{id}", poolSpot, 2, read, g, false, hOCOGet(false)},
+		{"GET", "/api/v3/oco/client-order/{id}", poolSpot, 2, read, g, false, hOCOGet(true)},
+		{"GET", "/api/v3/oco/order/details/{id}", poolSpot, 2, read, g, false, hOCODetail},
+		{"POST", "/api/v3/hf/margin/order", poolSpot, 5, mut, "Margin", false, hMarginPlace},
+		{"DELETE", "/api/v3/hf/margin/orders/{id}", poolSpot, 5, mut, "Margin", false, hMarginCancelByID},
+		{"DELETE", "/api/v3/hf/margin/orders/client-order/{id}", poolSpot, 5, mut, "Margin", false, hMarginCancelByClientOid},
+		{"GET", "/api/v3/hf/margin/orders/{id}", poolSpot, 5, read, g, false, hMarginGetByID},
+		{"GET", "/api/v3/hf/margin/orders/client-order/{id}", poolSpot, 5, read, g, false, hMarginGetByClientOid},
+		{"GET", "/api/v3/hf/margin/orders/done", poolSpot, 10, read, g, false, hMarginDone},
 		{"GET", "/api/v1/hf/orders/active/symbols", poolSpot, 2, read, g, false, hHFActiveSymbols},
 		{"GET", "/api/v1/hf/orders/active", poolSpot, 2, read, g, false, hHFActive},
 		{"DELETE", "/api/v1/hf/orders", poolSpot, 2, mut, "Spot", false, hHFCancelSymbol},
@@ -72,6 +101,7 @@ func hMyIP(c *call) (any, *apiError)      { return c.ip, nil }
 
 // tick applies what the passage of time does: dead-man switches fire.
 func (w *world) tick(now time.Time) {
+	w.releaseDue(now)
 	for _, u := range w.users {
 		d := u.deadman
 		if d == nil || d.triggerTime.IsZero() || now.Before(d.triggerTime) {
@@ -79,7 +109,8 @@ func (w *world) tick(now time.Time) {
 		}
 		for _, o := range u.orders {
 			if o.kind == kindHF && o.live(now) && (len(d.symbols) == 0 || contains(d.symbols, o.symbol)) {
-				o.done, o.cancelAt = true, d.triggerTime
+				o.cancelAt = d.triggerTime
+				w.finish(o)
 			}
 		}
 		u.deadman = nil
@@ -459,9 +490,12 @@ func (c *call) liveOrders(kind string) []*order {
 func (c *call) requestCancel(o *order) {
 	if o.cancelAt.IsZero() {
 		o.cancelAt = c.now.Add(c.w.cancelDelay)
+		if o.hold != nil {
+			c.w.pending = append(c.w.pending, pendingRelease{at: o.cancelAt, h: o.hold})
+		}
 	}
 	if c.w.cancelDelay == 0 {
-		o.done = true
+		c.w.finish(o)
 	}
 }
 
@@ -479,6 +513,9 @@ func symbolsOf(orders []*order) []string {
 }
 
 func funds(o *order) string {
+	if o.funds != "" {
+		return o.funds
+	}
 	p, ok1 := parseRat(o.price)
 	s, ok2 := parseRat(o.size)
 	if !ok1 || !ok2 {
@@ -487,14 +524,39 @@ func funds(o *order) string {
 	return ratString(new(big.Rat).Mul(p, s))
 }
 
+// remain is what is left of a field (size or funds) after deal.
+func remain(total, deal string) *big.Rat {
+	t, ok := parseRat(total)
+	if !ok {
+		return new(big.Rat)
+	}
+	if d, ok := parseRat(deal); ok {
+		t.Sub(t, d)
+	}
+	if t.Sign() < 0 {
+		return new(big.Rat)
+	}
+	return t
+}
+
 func hfOrderJSON(o *order, now time.Time) map[string]any {
+	live := o.live(now)
+	remainSize, remainFunds := remain(o.size, o.dealSize), remain(funds(o), orDefault(o.dealFunds, "0"))
+	cancelledSize, cancelledFunds := "0", "0"
+	if !live && !o.filled {
+		cancelledSize, cancelledFunds = ratString(remainSize), ratString(remainFunds)
+	}
+	if !live {
+		remainSize, remainFunds = new(big.Rat), new(big.Rat)
+	}
 	return map[string]any{
 		"id": o.id, "clientOid": o.clientOid, "symbol": o.symbol, "opType": "DEAL", "type": o.typ, "side": o.side,
-		"price": o.price, "size": o.size, "funds": funds(o), "dealSize": o.dealSize, "dealFunds": "0", "fee": "0",
-		"feeCurrency": quoteOf(o.symbol), "stp": "", "timeInForce": "GTC", "postOnly": false, "hidden": false, "iceberg": false,
-		"visibleSize": "0", "cancelAfter": 0, "channel": "API", "remark": "", "tags": "partner:panicbutton",
-		"cancelExist": !o.cancelAt.IsZero(), "tradeType": o.tradeType, "inOrderBook": o.live(now), "cancelledSize": "0",
-		"cancelledFunds": "0", "remainSize": o.size, "remainFunds": funds(o), "active": o.live(now),
+		"price": o.price, "size": o.size, "funds": funds(o), "dealSize": o.dealSize, "dealFunds": orDefault(o.dealFunds, "0"),
+		"fee": orDefault(o.fee, "0"), "feeCurrency": quoteOf(o.symbol), "stp": "", "timeInForce": orDefault(o.timeInForce, "GTC"),
+		"postOnly": o.postOnly, "hidden": false, "iceberg": false, "visibleSize": "0", "cancelAfter": 0, "channel": "API",
+		"remark": o.remark, "tags": "partner:panicbutton", "cancelExist": !o.cancelAt.IsZero() || (!live && !o.filled),
+		"tradeType": o.tradeType, "inOrderBook": live, "cancelledSize": cancelledSize, "cancelledFunds": cancelledFunds,
+		"remainSize": ratString(remainSize), "remainFunds": ratString(remainFunds), "tax": "0", "active": live,
 		"createdAt": o.createdAt, "lastUpdatedAt": o.createdAt,
 	}
 }
@@ -631,7 +693,7 @@ func hClassicCancel(c *call) (any, *apiError) {
 	ids := []string{}
 	for _, o := range c.u.orders {
 		if o.kind == kindClassic && o.tradeType == tt && (sym == "" || o.symbol == sym) && o.live(c.now) {
-			o.done = true
+			c.w.finish(o)
 			ids = append(ids, o.id)
 		}
 	}
@@ -681,7 +743,7 @@ func hStopCancel(c *call) (any, *apiError) {
 		if (sym != "" && o.symbol != sym) || (tt != "" && o.tradeType != tt) || (ids != nil && !ids[o.id]) {
 			continue
 		}
-		o.done = true
+		c.w.finish(o)
 		out = append(out, o.id)
 	}
 	return map[string]any{"cancelledOrderIds": out}, nil
@@ -708,7 +770,7 @@ func hOCOCancel(c *call) (any, *apiError) {
 		if (sym != "" && o.symbol != sym) || (ids != nil && !ids[o.id]) {
 			continue
 		}
-		o.done = true
+		c.w.finish(o)
 		out = append(out, o.subIDs...)
 	}
 	return map[string]any{"cancelledOrderIds": out}, nil
