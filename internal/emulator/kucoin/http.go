@@ -279,7 +279,10 @@ func (s *store) authenticate(c *call) (*apiKey, *apiError) {
 	if ver == "" {
 		ver = "1"
 	}
-	if ver != strconv.Itoa(k.version) {
+	// A v2 or v3 key works with either header (EXCHANGES.md C10: ccxt
+	// always sends 2, KuCoin's universal SDK always 3); a v1 key only
+	// without one (or with 1).
+	if ok := ver == strconv.Itoa(k.version) || (k.version >= 2 && (ver == "2" || ver == "3")); !ok {
 		return nil, errKeyVersion
 	}
 	want := k.passphrase

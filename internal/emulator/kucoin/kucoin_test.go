@@ -333,8 +333,8 @@ func TestAuthRejections(t *testing.T) {
 	wrongSecretV1.secret = "nope"
 	unknown := masterV3
 	unknown.key = "k-unknown"
-	v3AsV2 := masterV3
-	v3AsV2.version = 2 // the SDK's own header: 2, for a v3 key
+	v1AsV2 := masterV1
+	v1AsV2.version = 2 // a v1 key sent with the v2 header
 	endpoints := []struct {
 		name  string
 		venue string
@@ -361,7 +361,7 @@ func TestAuthRejections(t *testing.T) {
 		{"wrong passphrase", wrongPass, 0, "400004", 401},
 		{"stale timestamp", masterV3, 10 * time.Second, "400002", 400},
 		{"unknown key", unknown, 0, "400003", 401},
-		{"version header mismatch", v3AsV2, 0, "400009", 401},
+		{"version header on a v1 key", v1AsV2, 0, "400009", 401},
 	}
 	for _, ep := range endpoints {
 		for _, tc := range cases {
@@ -396,6 +396,22 @@ func TestAuthRejections(t *testing.T) {
 			t.Errorf("got %v, want 400005", m["code"])
 		}
 	})
+}
+
+// TestVersionHeaderTwoOrThree: a v2 or v3 key works with either header
+// (EXCHANGES.md C10), as the unmodified SDK (always 2) uses it.
+func TestVersionHeaderTwoOrThree(t *testing.T) {
+	h := newHarness(t, "kucoin-test.yaml")
+	for _, c := range []creds{masterV3, sub2V2} {
+		for _, hdr := range []int{2, 3} {
+			cc := c
+			cc.version = hdr
+			t.Run(c.key+"/"+strconv.Itoa(hdr), func(t *testing.T) {
+				rsp, err := sdkCall(h.client(SpotName, cc), "GET", "/api/v1/user/api-key", nil)
+				mustOK(t, rsp, err, nil)
+			})
+		}
+	}
 }
 
 func TestKeyVersions(t *testing.T) {

@@ -78,12 +78,16 @@ type apiKey struct {
 
 func (k *apiKey) has(perm string) bool {
 	for _, p := range k.permission {
-		if p == perm {
+		if p == perm || (isWithdrawPerm(p) && isWithdrawPerm(perm)) {
 			return true
 		}
 	}
 	return false
 }
+
+// isWithdrawPerm reports whether p names the withdrawal permission: the
+// current spec calls it Withdrawal, older docs Transfer (EXCHANGES.md C11).
+func isWithdrawPerm(p string) bool { return p == "Transfer" || p == "Withdrawal" }
 
 type amount struct {
 	id       string

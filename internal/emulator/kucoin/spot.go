@@ -949,9 +949,45 @@ func (u *user) account(typ, cur string, w *world) *amount {
 // transfer account type, or nil if unsupported.
 func (w *world) transferAccount(u *user, typ, tag, cur string) (avail func() *big.Rat, add func(*big.Rat), aerr *apiError) {
 	switch typ {
-	case "MAIN", "TRADE", "TRADE_HF":
-		a := u.account(strings.ToLower(typ), cur, w)
+	case "MAIN":
+		a := u.account("main", cur, w)
 		return a.available, func(x *big.Rat) { a.balance.Add(a.balance, x) }, nil
+	case "TRADE":
+		// The current spec has one TRADE type covering the classic and the
+		// HF trading account (EXCHANGES.md C8): it draws from trade, then
+		// trade_hf, and pays into trade.
+		t, hf := u.balances["trade"][cur], u.balances["trade_hf"][cur]
+		avail := func() *big.Rat {
+			s := new(big.Rat)
+			for _, a := range []*amount{t, hf} {
+				if a != nil {
+					s.Add(s, a.available())
+				}
+			}
+			return s
+		}
+		add := func(x *big.Rat) {
+			if x.Sign() >= 0 {
+				a := u.account("trade", cur, w)
+				a.balance.Add(a.balance, x)
+				return
+			}
+			left := new(big.Rat).Neg(x)
+			for _, a := range []*amount{t, hf} {
+				if a == nil || left.Sign() == 0 {
+					continue
+				}
+				take := a.available()
+				if take.Cmp(left) > 0 {
+					take = new(big.Rat).Set(left)
+				}
+				a.balance.Sub(a.balance, take)
+				left.Sub(left, take)
+			}
+		}
+		return avail, add, nil
+	case "TRADE_HF":
+		return nil, nil, badParam("accountType TRADE_HF is not supported (use TRADE; it covers the HF trading account)")
 	case "MARGIN", "MARGIN_V2":
 		m := u.margin[cur]
 		if m == nil {

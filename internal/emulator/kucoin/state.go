@@ -256,7 +256,7 @@ func (s *spec) validate(file string) error {
 			}
 			for _, p := range k.Permission {
 				if !validPermission(p) {
-					return at(k.At, "unknown permission %q (want General, Spot, Margin, Futures, InnerTransfer, Transfer, Earn)", p)
+					return at(k.At, "unknown permission %q (want General, Spot, Margin, Futures, InnerTransfer, Transfer or Withdrawal, Earn)", p)
 				}
 			}
 		}
@@ -324,7 +324,7 @@ func allOrders(o *orderSpecs) []orderSpec {
 	return all
 }
 
-var permissions = []string{"General", "Spot", "Margin", "Futures", "InnerTransfer", "Transfer", "Earn"}
+var permissions = []string{"General", "Spot", "Margin", "Futures", "InnerTransfer", "Transfer", "Withdrawal", "Earn"}
 
 func validPermission(p string) bool {
 	for _, q := range permissions {

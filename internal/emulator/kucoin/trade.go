@@ -104,10 +104,10 @@ func (w *world) rules(sym string) symRules {
 
 // pot is one currency of one account an order takes from or pays into.
 type pot struct {
-	free   func() *big.Rat   // available
-	hold   func(x *big.Rat)  // holds += x
-	credit func(x *big.Rat)  // balance += x (negative: debit)
-	borrow func(x *big.Rat)  // margin only: total += x, liability += x
+	free   func() *big.Rat  // available
+	hold   func(x *big.Rat) // holds += x
+	credit func(x *big.Rat) // balance += x (negative: debit)
+	borrow func(x *big.Rat) // margin only: total += x, liability += x
 }
 
 func (w *world) spotPot(u *user, typ, cur string) pot {
@@ -272,10 +272,10 @@ type spotReq struct {
 
 // parsed is a validated order request.
 type parsed struct {
-	req                         spotReq
-	typ, tif                    string
-	price, size, funds, stopPx  *big.Rat
-	limitPx                     *big.Rat
+	req                        spotReq
+	typ, tif                   string
+	price, size, funds, stopPx *big.Rat
+	limitPx                    *big.Rat
 }
 
 // parseOrder decodes and validates an order body against the symbol's

@@ -124,7 +124,9 @@ func TestHFOrderLifecycle(t *testing.T) {
 		t.Errorf("market order: got %+v, want filled 0.01 for 650", d)
 	}
 	rsp, err = svc.HfTransactionDetails(ctx, map[string]string{"symbol": "BTC-USDT"})
-	fills := data[struct{ Items []struct{ OrderId, Price, Size string } }](t, rsp, err)
+	fills := data[struct {
+		Items []struct{ OrderId, Price, Size string }
+	}](t, rsp, err)
 	if len(fills.Items) != 1 || fills.Items[0].OrderId != mkt.OrderId || fills.Items[0].Price != "65000" {
 		t.Errorf("fills: got %+v, want one fill of the market order at 65000", fills.Items)
 	}
@@ -338,7 +340,9 @@ func TestMarginOrders(t *testing.T) {
 		t.Errorf("margin order: got %+v", o)
 	}
 	rsp, err = svc.MarginAccountsV3(ctx, "USDT", "MARGIN")
-	var acc struct{ Accounts []struct{ Currency, Hold, Liability string } }
+	var acc struct {
+		Accounts []struct{ Currency, Hold, Liability string }
+	}
 	mustOK(t, rsp, err, &acc)
 	if len(acc.Accounts) != 1 || acc.Accounts[0].Hold != "600" {
 		t.Errorf("margin account: got %+v, want USDT hold 600", acc.Accounts)
