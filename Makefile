@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/panicbutton
 PKGS    ?= ./...
 
-.PHONY: build test demo bench lint deps-check
+.PHONY: build test demo demo-attacker bench lint deps-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/panicbutton
@@ -16,6 +16,11 @@ test:
 # Starts the embedded emulator with the demo state and runs suspected-key-leak against it.
 demo:
 	$(GO) run ./cmd/panicbutton demo
+
+# The same rehearsal racing the emulator's scripted attacker, which uses the master key and a
+# leaked sub-account key while the playbook runs (about 8 s).
+demo-attacker:
+	$(GO) run ./cmd/panicbutton demo --attacker
 
 # Speed benchmark (issue 6): suspected-key-leak against the emulator with 40 ms
 # latency at 1/4, 1 and 4 times the reference state, 5 runs each; the output is

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/panicbutton/panicbutton/internal/audit"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/venues"
+	"github.com/panicbutton/panicbutton/internal/report"
 )
 
 // DemoOptions are the flags of `panicbutton demo`.
@@ -21,6 +23,9 @@ type DemoOptions struct {
 	// Hold bounds the demo's hold the line: nobody deletes the emulator's
 	// master keys, so it runs until then (or until the prompt is answered).
 	Hold string
+	// Attacker rehearses the race: the emulator's scripted attacker uses
+	// the master key and a sub-account key while the playbook runs.
+	Attacker bool
 }
 
 func newDemoCmd(f *Factory) *cobra.Command {
@@ -32,14 +37,27 @@ func newDemoCmd(f *Factory) *cobra.Command {
 sub-accounts, keys, balances, open orders on every product, positions,
 withdrawals), writes an accounts file for it, prints the plan of
 suspected-key-leak over both exchanges, executes it, and verifies the audit
-trail. Nothing leaves this machine.`,
+trail. Nothing leaves this machine.
+
+With --attacker it rehearses the race of a real incident: the emulator's
+scripted attacker uses the Binance master key and the grid bot's key on
+sub-account northwind-trading (reported leaked: --input leaked_key) through
+the same signed API, 4 actions a second each, starting 1.5s before
+panicbutton. Once the leaked key is dead, the rehearsal plays the human who
+deletes the master keys in the web UI 3s later, so the hold can prove them
+rejected. The terminal and the report (report.md, report.html) show what
+the attacker tried, what was accepted before and after containment, and the
+open orders left (from the emulator's own state). Exit 1 if anything of the
+attacker was accepted after its key died.`,
 		Example: `  panicbutton demo
-  panicbutton demo --dir /tmp/rehearsal --latency 40ms`,
+  panicbutton demo --dir /tmp/rehearsal --latency 40ms
+  panicbutton demo --attacker     # the race against a bot holding the keys`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd, f, o)
 		},
 	}
+	cmd.Flags().BoolVar(&o.Attacker, "attacker", false, "rehearse the race: a scripted attacker uses the master key and a sub-account key while the playbook runs")
 	cmd.Flags().StringVar(&o.Hold, "hold", "10s", "how long the demo holds the line after containment (`DURATION`; the master keys stay alive in the demo)")
 	cmd.Flags().StringVar(&o.Dir, "dir", ".demo", "where the demo writes its accounts file and runs")
 	cmd.Flags().StringVar(&o.Playbook, "playbook", "suspected-key-leak", "playbook to rehearse")
@@ -49,6 +67,9 @@ trail. Nothing leaves this machine.`,
 
 func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	start := f.Now()
 	if _, err := parseHold(o.Hold); err != nil {
 		return usageError(err)
@@ -80,14 +101,40 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	runs := filepath.Join(dir, "runs")
 	fmt.Fprintf(f.Out, "emulator: %s (Binance %s/binance, KuCoin %s/kucoin)\naccounts file: %s\n\n", base, base, base, cfgPath)
 
+	var reh *demoRehearsal
+	var inputs []string
+	if o.Attacker {
+		if reh, err = startDemoAttackers(ctx, f.Out, srv); err != nil {
+			return err
+		}
+		inputs = []string{"leaked_key=" + reh.leaked}
+	}
+
 	fmt.Fprintln(f.Out, "═══ 1/3  PLAN (dry-run: real reads, no changes) ═══")
-	if _, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, DryRun: true, RunsDir: runs, Concurrency: 8}); err != nil {
+	if _, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, DryRun: true, RunsDir: runs, Concurrency: 8, Inputs: inputs}); err != nil {
 		return err
 	}
 	fmt.Fprintln(f.Out, "\n═══ 2/3  EXECUTE (as with --yes) ═══")
-	out, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold})
+	if reh != nil {
+		reh.playHuman(ctx)
+	}
+	out, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold, Inputs: inputs})
 	if err != nil {
+		if reh != nil {
+			reh.finish()
+		}
 		return err
+	}
+	acceptedAfter := 0
+	if reh != nil {
+		r := reh.finish()
+		acceptedAfter = printRehearsal(f.Out, r)
+		if err := report.WriteRehearsal(out.dir, r); err != nil {
+			return err
+		}
+		if _, _, err := report.WriteFiles(out.dir); err != nil {
+			return fmt.Errorf("rewriting the report with the attacker's side: %w", err)
+		}
 	}
 	fmt.Fprintln(f.Out, "\n═══ 3/3  VERIFY THE AUDIT TRAIL ═══")
 	head := ""
@@ -103,9 +150,16 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	fmt.Fprintf(f.Out, "  audit.jsonl        the hash-chained trail (panicbutton audit show %s)\n", out.dir)
 	fmt.Fprintf(f.Out, "  report.html        the incident report (open it in a browser); report.md for chat/tickets\n")
 	fmt.Fprintln(f.Out, "  plan.json, results.json, snapshot-*.json")
-	fmt.Fprintln(f.Out, "The manual steps above are pending on purpose: no API can delete a master key; a human must.")
+	if reh == nil {
+		fmt.Fprintln(f.Out, "The manual steps above are pending on purpose: no API can delete a master key; a human must.")
+	} else {
+		fmt.Fprintf(f.Out, "  %s     what the attacker tried (the emulator's counters; also in the report)\n", report.RehearsalFile)
+	}
 	if out.code == ExitFailed || out.code == ExitInterrupted {
 		return silentExit(out.code)
+	}
+	if acceptedAfter > 0 {
+		return &ExitError{Code: ExitFailed, Msg: fmt.Sprintf("the attacker got %d actions accepted after its key died", acceptedAfter)}
 	}
 	return nil
 }

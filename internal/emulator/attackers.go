@@ -41,11 +41,12 @@ func (s *Server) StartAttackerSpec(sp attacker.Spec) (attacker.Report, error) {
 	if base == "" {
 		return attacker.Report{}, errors.New("attacker: the emulator is not listening (call Start first)")
 	}
-	cred, err := s.attackerKey(sp)
+	cred, src, err := s.attackerKey(sp)
 	if err != nil {
 		return attacker.Report{}, fmt.Errorf("attacker %s: %w", sp.ID(), err)
 	}
-	a, err := attacker.New(sp, attacker.Config{BaseURL: base, Key: cred, Token: s.attackToken, Now: s.clock.Now})
+	a, err := attacker.New(sp, attacker.Config{BaseURL: base, Key: cred, Token: s.attackToken, Now: s.clock.Now,
+		KeyAlive: src.KeyAlive})
 	if err != nil {
 		return attacker.Report{}, fmt.Errorf("attacker %s: %w", sp.ID(), err)
 	}
@@ -65,21 +66,21 @@ func (s *Server) StartAttackerSpec(sp attacker.Spec) (attacker.Report, error) {
 
 // attackerKey finds the key the spec names (or the account's first key
 // the attacker can sign with).
-func (s *Server) attackerKey(sp attacker.Spec) (emu.Credential, error) {
+func (s *Server) attackerKey(sp attacker.Spec) (emu.Credential, emu.CredentialSource, error) {
 	for _, v := range s.venues {
 		if v.Name() != sp.Venue {
 			continue
 		}
 		src, ok := Unwrap(v).(emu.CredentialSource)
 		if !ok {
-			return emu.Credential{}, fmt.Errorf("the %s venue cannot lend its keys to an attacker yet", sp.Venue)
+			return emu.Credential{}, nil, fmt.Errorf("the %s venue cannot lend its keys to an attacker yet", sp.Venue)
 		}
 		keys, found, err := src.Credentials(sp.Account, sp.Sub)
 		if err != nil {
-			return emu.Credential{}, err
+			return emu.Credential{}, nil, err
 		}
 		if !found {
-			return emu.Credential{}, fmt.Errorf("no account %q on %s", sp.Account, sp.Venue)
+			return emu.Credential{}, nil, fmt.Errorf("no account %q on %s", sp.Account, sp.Venue)
 		}
 		for _, k := range keys {
 			if sp.Key != "" && k.APIKey != sp.Key {
@@ -87,22 +88,22 @@ func (s *Server) attackerKey(sp attacker.Spec) (emu.Credential, error) {
 			}
 			if k.Secret == "" {
 				if sp.Key != "" {
-					return emu.Credential{}, fmt.Errorf("key %s has no secret or private key in the emulator to sign with", sp.Key)
+					return emu.Credential{}, nil, fmt.Errorf("key %s has no secret or private key in the emulator to sign with", sp.Key)
 				}
 				continue
 			}
-			return k, nil
+			return k, src, nil
 		}
 		who := sp.Account
 		if sp.Sub != "" {
 			who += "/" + sp.Sub
 		}
 		if sp.Key != "" {
-			return emu.Credential{}, fmt.Errorf("no key %q on %s account %s", sp.Key, sp.Venue, who)
+			return emu.Credential{}, nil, fmt.Errorf("no key %q on %s account %s", sp.Key, sp.Venue, who)
 		}
-		return emu.Credential{}, fmt.Errorf("%s account %s has no key the attacker can sign with", sp.Venue, who)
+		return emu.Credential{}, nil, fmt.Errorf("%s account %s has no key the attacker can sign with", sp.Venue, who)
 	}
-	return emu.Credential{}, fmt.Errorf("venue %q is not loaded", sp.Venue)
+	return emu.Credential{}, nil, fmt.Errorf("venue %q is not loaded", sp.Venue)
 }
 
 // StopAttacker stops the attacker with this id (its counters stay
@@ -144,6 +145,18 @@ func (s *Server) AttackerAcceptedSince(t time.Time) int {
 		n += a.AcceptedSince(t)
 	}
 	return n
+}
+
+// AttackerAcceptedSinceID is AttackerAcceptedSince for one attacker (0
+// for an unknown id).
+func (s *Server) AttackerAcceptedSinceID(id string, t time.Time) int {
+	s.attackMu.Lock()
+	a := s.attackers[id]
+	s.attackMu.Unlock()
+	if a == nil {
+		return 0
+	}
+	return a.AcceptedSince(t)
 }
 
 func (s *Server) attackerList() []*attacker.Attacker {
@@ -270,4 +283,18 @@ func (s *Server) registerAttacker(mux *http.ServeMux) {
 		}
 		emu.WriteJSON(w, http.StatusOK, out)
 	})
+}
+
+// OpenOrders counts the open orders of every account of every venue that
+// can count them, from the venues' own state: "venue:account" -> count.
+func (s *Server) OpenOrders() map[string]int {
+	out := map[string]int{}
+	for _, v := range s.venues {
+		if c, ok := Unwrap(v).(emu.OrderCounter); ok {
+			for acct, n := range c.OpenOrders() {
+				out[v.Name()+":"+acct] += n
+			}
+		}
+	}
+	return out
 }

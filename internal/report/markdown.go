@@ -171,6 +171,8 @@ func (r *Report) Markdown() []byte {
 		p("\n")
 	}
 
+	r.markdownRehearsal(p)
+
 	if len(r.Findings) > 0 {
 		p("## Risky keys and other findings\n\n| Severity | Account | Subject | Finding | Fix |\n|---|---|---|---|---|\n")
 		for _, f := range r.SortedFindings() {

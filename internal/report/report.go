@@ -109,6 +109,10 @@ type Report struct {
 	Failures  []Failure   // failed (step, account) results
 	Findings  []Finding   // risky keys and other findings
 	Audit     AuditStatus // the verify result
+
+	// Rehearsal is the emulator attacker's side of a rehearsal (demo
+	// --attacker), read from RehearsalFile beside the trail; nil otherwise.
+	Rehearsal *Rehearsal
 }
 
 // Resume is one resumption of the run (a resume record in the trail).

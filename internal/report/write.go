@@ -37,6 +37,11 @@ func WriteFiles(runDir string) (mdPath, htmlPath string, err error) {
 	if fi, err := os.Stat(runDir); err == nil && !fi.IsDir() {
 		dir = filepath.Dir(runDir) // runDir named the audit.jsonl itself
 	}
+	reh, rerr := readRehearsal(dir)
+	if rerr != nil {
+		return "", "", fmt.Errorf("write report for %s: %w", runDir, rerr)
+	}
+	rep.Rehearsal = reh
 	mdPath, htmlPath = filepath.Join(dir, MarkdownFile), filepath.Join(dir, HTMLFile)
 	if err := writeFile(mdPath, rep.Markdown()); err != nil {
 		return "", "", err

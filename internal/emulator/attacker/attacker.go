@@ -31,6 +31,9 @@ type Config struct {
 	Now func() time.Time
 	// Client sends the requests (default: a client with a 5 s timeout).
 	Client *http.Client
+	// KeyAlive, if set, tells whether the venue still knows a key; the
+	// report uses it to count what was accepted after the key died.
+	KeyAlive func(apiKey string) bool
 }
 
 // Counts are the outcomes of one kind of action.
@@ -52,6 +55,11 @@ type KeyReport struct {
 	LastAccepted *time.Time        `json:"last_accepted,omitempty"`
 	LastRefusal  string            `json:"last_refusal,omitempty"`
 	Actions      map[string]Counts `json:"actions"`
+	// KeyDeleted is when the attacker first found its key gone from the
+	// venue (checked before each action); AcceptedAfterDeleted counts the
+	// actions sent after that which the venue accepted (it should be 0).
+	KeyDeleted           *time.Time `json:"key_deleted,omitempty"`
+	AcceptedAfterDeleted int        `json:"accepted_after_deleted"`
 }
 
 // Report is GET /_emulator/attacker's view of one attacker. Attempts count
@@ -64,11 +72,12 @@ type Report struct {
 	Started time.Time  `json:"started"`
 	Stopped *time.Time `json:"stopped,omitempty"`
 	Counts
-	Reads        int         `json:"reads"`
-	LastAccepted *time.Time  `json:"last_accepted,omitempty"`
-	Products     []string    `json:"products"` // what it found it can do: spot, margin, isolated, usdm, coinm, withdraw, create-key…
-	Note         string      `json:"note,omitempty"`
-	Keys         []KeyReport `json:"keys"`
+	Reads                int         `json:"reads"`
+	AcceptedAfterDeleted int         `json:"accepted_after_deleted"` // over every key: should be 0
+	LastAccepted         *time.Time  `json:"last_accepted,omitempty"`
+	Products             []string    `json:"products"` // what it found it can do: spot, margin, isolated, usdm, coinm, withdraw, create-key…
+	Note                 string      `json:"note,omitempty"`
+	Keys                 []KeyReport `json:"keys"`
 }
 
 // Attacker is one running (or stopped) attack loop.
@@ -215,6 +224,7 @@ func (a *Attacker) Report() Report {
 		r.Accepted += kr.Accepted
 		r.Refused += kr.Refused
 		r.Failed += kr.Failed
+		r.AcceptedAfterDeleted += kr.AcceptedAfterDeleted
 		if kr.LastAccepted != nil && (r.LastAccepted == nil || kr.LastAccepted.After(*r.LastAccepted)) {
 			t := *kr.LastAccepted
 			r.LastAccepted = &t
@@ -267,8 +277,34 @@ type outcome struct {
 
 func (o outcome) accepted() bool { return o.err == nil && o.refuse == "" && o.status < 300 }
 
-// record counts an action's outcome against the key.
-func (a *Attacker) record(apiKey, action string, o outcome) {
+// attempt sends one action with apiKey and counts its outcome.
+func (a *Attacker) attempt(ctx context.Context, apiKey, action string, req *http.Request, err error, refusal func(int, []byte) string) outcome {
+	dead := false
+	if a.cfg.KeyAlive != nil && !a.cfg.KeyAlive(apiKey) {
+		dead = true
+		a.mu.Lock()
+		if k := a.key(apiKey, "", false); k.KeyDeleted == nil {
+			t := a.cfg.Now()
+			k.KeyDeleted = &t
+		}
+		a.mu.Unlock()
+	}
+	var o outcome
+	if err != nil {
+		o = outcome{err: err}
+	} else {
+		o = a.send(ctx, action, req, refusal)
+	}
+	if ctx.Err() != nil && o.err != nil {
+		return o // stopped mid-request: not an attempt the venue saw
+	}
+	a.record(apiKey, action, o, dead)
+	return o
+}
+
+// record counts an action's outcome against the key; dead says the key
+// was already gone when the action was sent.
+func (a *Attacker) record(apiKey, action string, o outcome, dead bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := a.key(apiKey, "", false)
@@ -279,6 +315,9 @@ func (a *Attacker) record(apiKey, action string, o outcome) {
 	case o.accepted():
 		c.Accepted++
 		k.Accepted++
+		if dead {
+			k.AcceptedAfterDeleted++
+		}
 		t := a.cfg.Now()
 		k.LastAccepted = &t
 		if len(a.accepted) >= maxAcceptedTimes {

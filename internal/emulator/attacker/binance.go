@@ -171,11 +171,7 @@ func (b *binanceBot) act(ctx context.Context, n int) {
 		return
 	}
 	req, err := b.request(t.method, t.path, t.params, true)
-	if err != nil {
-		b.a.record(b.cred.APIKey, t.action, outcome{err: err})
-		return
-	}
-	b.a.record(b.cred.APIKey, t.action, b.a.send(ctx, t.action, req, binanceRefusal))
+	b.a.attempt(ctx, b.cred.APIKey, t.action, req, err, binanceRefusal)
 }
 
 // filters of one symbol, from exchangeInfo.

@@ -34,3 +34,29 @@ func (v *Venue) Credentials(account, sub string) ([]emu.Credential, bool, error)
 	}
 	return out, true, nil
 }
+
+// KeyAlive implements emu.CredentialSource.
+func (v *Venue) KeyAlive(apiKey string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.st.keys[apiKey] != nil
+}
+
+var _ emu.OrderCounter = (*Venue)(nil)
+
+// OpenOrders implements emu.OrderCounter: every open order of every
+// account (OCO legs one by one, algo orders included).
+func (v *Venue) OpenOrders() map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.fireCountdowns(v.env.Clock.Now())
+	out := map[string]int{}
+	for _, a := range v.st.accounts {
+		n := len(a.SpotOrders) + len(a.MarginOrders) + len(a.IsolatedOrders) + len(a.USDMOrders) + len(a.AlgoOrders) + len(a.COINMOrders)
+		for _, l := range a.SpotLists {
+			n += len(l.Orders)
+		}
+		out[a.Name] = n
+	}
+	return out
+}

@@ -25,4 +25,19 @@ type CredentialSource interface {
 	// on Binance, any account's name); sub, when set, names a sub-account
 	// of it. found is false when the venue does not know the account.
 	Credentials(account, sub string) (keys []Credential, found bool, err error)
+	// KeyAlive reports whether the venue still knows the key (false once
+	// it has been deleted, by the API or the web UI). The attacker's report
+	// uses it to count what was accepted after its key died; it never
+	// steers what the attacker does.
+	KeyAlive(apiKey string) bool
+}
+
+// OrderCounter is implemented by venues that can count open orders per
+// account, from their own state (the rehearsal's "zero open orders
+// everywhere" check).
+type OrderCounter interface {
+	// OpenOrders maps each account (Binance account name, KuCoin user
+	// name) to its open orders on every product, stop and algo orders
+	// included.
+	OpenOrders() map[string]int
 }

@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+	"github.com/panicbutton/panicbutton/internal/report"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// demoAttackers are the keys the rehearsal's attacker holds, in the demo
+// state (internal/emulator/states/demo.yaml): the Binance master's
+// operations key, and the Ed25519 key of the grid bot on the sub-account
+// northwind-trading — the key reported as leaked (leaked_key).
+var demoAttackers = []string{
+	"binance:northwind-master:rate=4/s",
+	"binance:northwind-master/northwind-trading:rate=4/s",
+}
+
+// demoLeakedAttacker is the demoAttackers entry whose key is the
+// leaked_key input of the rehearsed run.
+const demoLeakedAttacker = "binance:northwind-master/northwind-trading"
+
+// demoWarmUp is how long the attackers run before panicbutton starts: the
+// leak is under way when somebody notices.
+const demoWarmUp = 1500 * time.Millisecond
+
+// demoHumanAfter is how long after the leaked sub-account key dies the
+// rehearsal plays the human who deletes the master keys in the web UI.
+const demoHumanAfter = 3 * time.Second
+
+// demoRehearsal is the attacker side of `demo --attacker`.
+type demoRehearsal struct {
+	srv    *emulator.Server
+	reh    report.Rehearsal
+	leaked string // the leaked sub-account key (public id)
+	stop   context.CancelFunc
+	human  chan struct{}
+}
+
+// startDemoAttackers starts the attackers and lets them warm up.
+func startDemoAttackers(ctx context.Context, out io.Writer, srv *emulator.Server) (*demoRehearsal, error) {
+	d := &demoRehearsal{srv: srv}
+	fmt.Fprintln(out, "═══ 0/3  THE ATTACK (the emulator's scripted attacker, through the same signed API) ═══")
+	for _, spec := range demoAttackers {
+		rep, err := srv.StartAttacker(spec)
+		if err != nil {
+			return nil, fmt.Errorf("demo attacker: %w", err)
+		}
+		key := rep.Keys[0].APIKey
+		if rep.ID == demoLeakedAttacker {
+			d.leaked = key
+		}
+		fmt.Fprintf(out, "attacker %s: key %s, %s\n", rep.ID, secret.Mask(key), strings.TrimPrefix(rep.Spec, rep.ID+":"))
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(demoWarmUp):
+	}
+	for _, r := range srv.Attackers() {
+		fmt.Fprintf(out, "  after %.1fs: %s tried %d actions, %d accepted; it can trade %s\n", demoWarmUp.Seconds(), r.ID, r.Attempts, r.Accepted, strings.Join(r.Products, ", "))
+	}
+	fmt.Fprintf(out, "The bot key %s of sub-account northwind-trading is reported leaked: panicbutton runs with --input leaked_key.\n\n", secret.Mask(d.leaked))
+	return d, nil
+}
+
+// playHuman starts the rehearsal's human: once the leaked key is dead, it
+// waits demoHumanAfter and deletes every master key in the web UI (no API
+// can), so the hold can prove them rejected and end.
+func (d *demoRehearsal) playHuman(ctx context.Context) {
+	d.reh.RunStarted = d.srv.Clock().Now()
+	ctx, d.stop = context.WithCancel(ctx)
+	d.human = make(chan struct{})
+	go func() {
+		defer close(d.human)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for d.keyAlive(d.leaked) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(demoHumanAfter):
+		}
+		var names []string
+		for _, v := range d.srv.Venues() {
+			x, ok := emulator.Unwrap(v).(emu.Exporter)
+			if !ok {
+				continue
+			}
+			for _, a := range x.ExportAccounts() {
+				if d.srv.DeleteKey(a.APIKey) {
+					names = append(names, fmt.Sprintf("%s (%s)", a.Name, a.Exchange))
+				}
+			}
+		}
+		if len(names) > 0 {
+			d.reh.Events = append(d.reh.Events, report.RehearsalEvent{Time: d.srv.Clock().Now(),
+				What: fmt.Sprintf("the rehearsal plays the human: %s after the leaked key died, the master keys of %s are deleted in the web UI",
+					fmtSeconds(demoHumanAfter), strings.Join(names, ", "))})
+		}
+	}()
+}
+
+func fmtSeconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// keyAlive reports whether any venue still knows the key.
+func (d *demoRehearsal) keyAlive(key string) bool {
+	for _, v := range d.srv.Venues() {
+		if src, ok := emulator.Unwrap(v).(emu.CredentialSource); ok && src.KeyAlive(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// finish stops the human and the attackers and builds the rehearsal.
+func (d *demoRehearsal) finish() *report.Rehearsal {
+	if d.stop != nil {
+		d.stop()
+		<-d.human
+	}
+	reps := d.srv.StopAttackers()
+	for _, r := range reps {
+		a := report.RehearsalAttacker{ID: r.ID, Products: r.Products, Attempts: r.Attempts, Accepted: r.Accepted,
+			Refused: r.Refused + r.Failed, AcceptedAfter: r.AcceptedAfterDeleted, Actions: map[string][3]int{}}
+		since := d.srv.AttackerAcceptedSinceID(r.ID, d.reh.RunStarted)
+		a.AcceptedBefore = r.Accepted - since
+		a.AcceptedDuring = since - r.AcceptedAfterDeleted
+		allDead := len(r.Keys) > 0
+		var died time.Time // when its last key died
+		for _, k := range r.Keys {
+			a.Keys = append(a.Keys, secret.Mask(k.APIKey))
+			if k.KeyDeleted == nil {
+				allDead = false
+			} else if k.KeyDeleted.After(died) {
+				died = *k.KeyDeleted
+			}
+			for name, c := range k.Actions {
+				x := a.Actions[name]
+				a.Actions[name] = [3]int{x[0] + c.Attempts, x[1] + c.Accepted, x[2] + c.Refused + c.Failed}
+			}
+		}
+		if allDead {
+			a.KeyDied = &died
+		}
+		d.reh.Attackers = append(d.reh.Attackers, a)
+	}
+	sort.Slice(d.reh.Events, func(i, j int) bool { return d.reh.Events[i].Time.Before(d.reh.Events[j].Time) })
+	d.reh.OpenOrders = d.srv.OpenOrders()
+	return &d.reh
+}
+
+// printRehearsal shows what the attacker tried and what was stopped.
+func printRehearsal(out io.Writer, r *report.Rehearsal) (acceptedAfter int) {
+	fmt.Fprintln(out, "\n═══ THE ATTACKER'S SIDE (the emulator's own counters) ═══")
+	for _, e := range r.Events {
+		fmt.Fprintf(out, "%6ss  %s\n", r.Since(e.Time), e.What)
+	}
+	for _, a := range r.Attackers {
+		died := "its key is still alive"
+		if a.KeyDied != nil {
+			died = "its key died at " + r.Since(*a.KeyDied) + "s"
+		}
+		fmt.Fprintf(out, "  %s (key %s): tried %d; accepted %d before the run, %d during it, %d after %s; %d refused\n      %s\n",
+			a.ID, strings.Join(a.Keys, ", "), a.Attempts, a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, died, a.Refused, a.ActionsText())
+		acceptedAfter += a.AcceptedAfter
+	}
+	if left := r.OpenOrdersLeft(); len(left) > 0 {
+		fmt.Fprintf(out, "  open orders left at the end: %d (%s): nothing cancelled these; cancel them in the web UI\n",
+			r.OpenOrdersTotal(), strings.Join(left, ", "))
+	} else {
+		fmt.Fprintln(out, "  open orders left at the end: 0 on every account (emulator state)")
+	}
+	if acceptedAfter == 0 {
+		fmt.Fprintln(out, "STOPPED: no action of the attacker was accepted after its key died.")
+	} else {
+		fmt.Fprintf(out, "NOT STOPPED: %d actions of the attacker were accepted after its key died.\n", acceptedAfter)
+	}
+	return acceptedAfter
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/panicbutton/panicbutton/internal/report"
+)
+
+// `demo --attacker` rehearses the race: the emulator's attacker uses the
+// master key and the leaked sub-account key while suspected-key-leak runs;
+// the terminal and the report show what it tried and that nothing of it
+// was accepted after its key died.
+func TestDemoAttacker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the rehearsal takes several seconds")
+	}
+	dir := t.TempDir()
+	out, errOut, code := runCLI(t, "demo", "--attacker", "--dir", dir, "--latency", "5ms")
+	if code != ExitOK && code != ExitManual {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"0/3  THE ATTACK",
+		"attacker binance:northwind-master/northwind-trading: key q5r1…liLi",
+		"--input leaked_key",
+		"THE ATTACKER'S SIDE",
+		"the rehearsal plays the human",
+		"STOPPED: no action of the attacker was accepted after its key died.",
+		"rehearsal.json",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// The sub key's attacker: its key died during the run, nothing accepted after.
+	line := regexp.MustCompile(`binance:northwind-master/northwind-trading \(key q5r1…liLi\): tried (\d+); accepted (\d+) before the run, (\d+) during it, 0 after its key died at`)
+	if !line.MatchString(out) {
+		t.Errorf("no summary line for the sub key's attacker:\n%s", out)
+	}
+	runs, err := filepath.Glob(filepath.Join(dir, "runs", "*", report.RehearsalFile))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("rehearsal files: %v %v, want one (the executed run)", runs, err)
+	}
+	b, err := os.ReadFile(runs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reh report.Rehearsal
+	if err := json.Unmarshal(b, &reh); err != nil {
+		t.Fatal(err)
+	}
+	if len(reh.Attackers) != 2 {
+		t.Fatalf("rehearsal attackers: got %d, want 2", len(reh.Attackers))
+	}
+	for _, a := range reh.Attackers {
+		if a.KeyDied == nil || a.AcceptedAfter != 0 || a.AcceptedBefore == 0 || a.Attempts < a.Accepted {
+			t.Errorf("%s: key died %v, accepted before %d, after %d; want a death time, some before, 0 after", a.ID, a.KeyDied, a.AcceptedBefore, a.AcceptedAfter)
+		}
+		if a.AcceptedBefore+a.AcceptedDuring+a.AcceptedAfter != a.Accepted {
+			t.Errorf("%s: before %d + during %d + after %d != accepted %d", a.ID, a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, a.Accepted)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), report.MarkdownFile))
+	if err != nil || !strings.Contains(string(md), "## Rehearsal: what the attacker tried") || !strings.Contains(string(md), "binance:northwind-master/northwind-trading") {
+		t.Errorf("report.md lacks the rehearsal section: %v", err)
+	}
+	html, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), report.HTMLFile))
+	if err != nil || !strings.Contains(string(html), `<section id="rehearsal">`) {
+		t.Errorf("report.html lacks the rehearsal section: %v", err)
+	}
+	// Secrets never reach the rehearsal file or the report.
+	for _, s := range []string{"gXotVZeGnpA2cnQSn8OcuJC2KDC9llDmqV23kg0koVKvrttalr8muDRTUZgjTDiT", "MC4CAQAwBQYDK2VwBCIEIEq81vFavJ51IzrpNVq1zNhlv7LK4AdEleSDqx4hM8A3",
+		"hW4jxQxUv7kr1f0TnlknJbE3xRP2AYgCgXA9ZK18e24WqgkPFDfthRdregYyrpMF"} {
+		if strings.Contains(string(b), s) || strings.Contains(string(md), s) || strings.Contains(out, s) {
+			t.Errorf("a secret or full key id leaked into the rehearsal output")
+		}
+	}
+}
