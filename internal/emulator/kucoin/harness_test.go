@@ -28,6 +28,9 @@ type harness struct {
 	spot  *Venue
 	mu    sync.Mutex
 	log   []*emu.Entry
+	// signSkew moves the timestamp raw requests sign with (to follow a
+	// skewed emulator clock).
+	signSkew time.Duration
 }
 
 func testdataPath(name string) string {
@@ -205,7 +208,7 @@ func (h *harness) rawOn(t *testing.T, venue string, c creds, method, path, rawQu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := time.Now().UnixMilli()
+	ts := time.Now().Add(h.signSkew).UnixMilli()
 	tsS := itoa(ts)
 	req.Header.Set("KC-API-KEY", c.key)
 	req.Header.Set("KC-API-TIMESTAMP", tsS)

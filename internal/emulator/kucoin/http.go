@@ -272,7 +272,7 @@ func (s *store) authenticate(c *call) (*apiKey, *apiError) {
 		return nil, errTimestamp
 	}
 	k := s.w.keys[keyID]
-	if k == nil || k.deleted {
+	if k == nil || k.deleted || (!k.expiresAt.IsZero() && !c.now.Before(k.expiresAt)) {
 		return nil, errNoKey
 	}
 	ver := h.Get("KC-API-KEY-VERSION")

@@ -3,7 +3,6 @@ package kucoin
 import (
 	"math/big"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -123,22 +122,12 @@ var fullNames = map[string]string{
 
 func (w *world) currencyJSON(cur string) map[string]any {
 	chains := []map[string]any{}
-	names := []string{defaultChain(cur)}
-	if cur == "USDT" {
-		names = []string{"eth", "trx", "sol"}
-	}
-	for _, ch := range names {
-		chainName := strings.ToUpper(ch)
-		if ch == "eth" {
-			chainName = "ERC20"
-		} else if ch == "trx" {
-			chainName = "TRC20"
-		}
+	for _, ch := range chainsOf(cur) {
 		chains = append(chains, map[string]any{
-			"chainName": chainName, "withdrawalMinSize": "0.001", "depositMinSize": "0.0001", "withdrawFeeRate": "0",
-			"withdrawalMinFee": "0.0005", "isWithdrawEnabled": true, "isDepositEnabled": true, "confirms": 12, "preConfirms": 6,
+			"chainName": ch.name, "withdrawalMinSize": ch.min, "depositMinSize": "0.0001", "withdrawFeeRate": "0",
+			"withdrawalMinFee": ch.fee, "isWithdrawEnabled": true, "isDepositEnabled": true, "confirms": 12, "preConfirms": 6,
 			"contractAddress": "", "withdrawPrecision": 8, "maxWithdraw": nil, "maxDeposit": nil, "needTag": false,
-			"chainId": ch, "depositFeeRate": nil, "withdrawMaxFee": nil, "depositTierFee": nil,
+			"chainId": ch.id, "depositFeeRate": nil, "withdrawMaxFee": nil, "depositTierFee": nil,
 		})
 	}
 	return map[string]any{

@@ -14,6 +14,7 @@ import (
 // under store.mu.
 type world struct {
 	cancelDelay time.Duration
+	wdSettle    time.Duration
 	window      time.Duration
 	pools       poolSpec
 	prices      map[string]*big.Rat
@@ -58,6 +59,7 @@ type user struct {
 	futOrders   []*futuresOrder
 	positions   []*position
 	withdrawals []*withdrawal
+	wdWhitelist []string
 	fills       []*fill
 	deadman     *deadman
 }
@@ -71,6 +73,7 @@ type apiKey struct {
 	ipList     []string
 	remark     string
 	createdAt  int64
+	expiresAt  time.Time // zero: never
 	export     bool
 	deleted    bool
 	owner      *user
@@ -208,6 +211,9 @@ type withdrawal struct {
 	isInner                                                        bool
 	createdAt, updatedAt                                           int64
 	cancelled                                                      bool
+	// advances is set on withdrawals made through the API: their status
+	// moves on along the emulator clock (withdraw.go).
+	advances bool
 }
 
 type fill struct {
@@ -240,6 +246,10 @@ func buildWorld(s *spec, base time.Time) *world {
 	}
 	if s.CancelDelay != nil {
 		w.cancelDelay = *s.CancelDelay
+	}
+	w.wdSettle = 2 * time.Minute
+	if s.WithdrawSettle > 0 {
+		w.wdSettle = s.WithdrawSettle
 	}
 	if s.Window > 0 {
 		w.window = s.Window
@@ -337,6 +347,7 @@ func (w *world) buildUser(s *userSpec, master *user, nextUID *int64, syms, contr
 		margin:      map[string]*marginAmount{},
 		isolated:    map[string]*isolatedAccount{},
 		futAccounts: map[string]*futuresAccount{},
+		wdWhitelist: s.WithdrawWhitelist,
 	}
 	if u.uid == 0 {
 		for w.byUID[*nextUID] != nil {

@@ -34,6 +34,7 @@ func spotRoutes(s *store) []route {
 		{"GET", "/api/v2/sub-accounts", poolManagement, 20, read, g, true, hSubAccountsV2},
 		{"GET", "/api/v1/sub-accounts/{id}", poolManagement, 15, read, g, true, hSubAccount},
 		{"GET", "/api/v1/sub/api-key", poolManagement, 20, read, g, true, hSubKeys},
+		{"POST", "/api/v1/sub/api-key", poolManagement, 20, mut, g, true, hCreateSubKey},
 		{"POST", "/api/v1/sub/api-key/update", poolManagement, 30, mut, g, true, hSubKeyUpdate},
 		{"DELETE", "/api/v1/sub/api-key", poolManagement, 30, mut, g, true, hSubKeyDelete},
 		{"POST", "/api/v1/hf/orders", poolSpot, 1, mut, "Spot", false, hHFPlace},
@@ -83,6 +84,9 @@ func spotRoutes(s *store) []route {
 		{"GET", "/api/v1/withdrawals", poolManagement, 20, read, g, false, hWithdrawals},
 		{"GET", "/api/v1/withdrawals/{id}", poolManagement, 20, read, g, false, hWithdrawal},
 		{"DELETE", "/api/v1/withdrawals/{id}", poolManagement, 20, mut, "Transfer", false, hWithdrawalCancel},
+		{"POST", "/api/v3/withdrawals", poolManagement, 5, mut, "Transfer", false, hWithdrawV3},
+		{"POST", "/api/v1/withdrawals", poolManagement, 5, mut, "Transfer", false, hWithdrawV1},
+		{"GET", "/api/v1/withdrawals/quotas", poolManagement, 20, read, g, false, hWithdrawalQuotas},
 		{"POST", "/api/v3/accounts/universal-transfer", poolManagement, 4, mut, "InnerTransfer", false, hUniversalTransfer},
 		{"GET", "/api/v1/hf/fills", poolSpot, 2, read, g, false, hHFFills},
 		{"GET", "/api/v1/fills", poolSpot, 10, read, g, false, hFills},
@@ -102,6 +106,7 @@ func hMyIP(c *call) (any, *apiError)      { return c.ip, nil }
 // tick applies what the passage of time does: dead-man switches fire.
 func (w *world) tick(now time.Time) {
 	w.releaseDue(now)
+	w.advanceWithdrawals(now)
 	for _, u := range w.users {
 		d := u.deadman
 		if d == nil || d.triggerTime.IsZero() || now.Before(d.triggerTime) {

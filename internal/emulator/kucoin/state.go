@@ -12,12 +12,15 @@ import (
 // ../STATE.md ("KuCoin venue") documents every field.
 type spec struct {
 	CancelDelay *time.Duration `yaml:"cancel_delay"`
-	Window      time.Duration  `yaml:"window"`
-	Pools       poolSpec       `yaml:"pools"`
-	Prices      map[string]dec `yaml:"prices"`
-	Symbols     []string       `yaml:"symbols"`
-	Contracts   []string       `yaml:"contracts"`
-	Masters     []userSpec     `yaml:"masters"`
+	// WithdrawSettle is how long an API withdrawal takes to reach SUCCESS
+	// (WALLET_PROCESSING at half of it); default 2m.
+	WithdrawSettle time.Duration  `yaml:"withdraw_settle"`
+	Window         time.Duration  `yaml:"window"`
+	Pools          poolSpec       `yaml:"pools"`
+	Prices         map[string]dec `yaml:"prices"`
+	Symbols        []string       `yaml:"symbols"`
+	Contracts      []string       `yaml:"contracts"`
+	Masters        []userSpec     `yaml:"masters"`
 }
 
 type poolSpec struct {
@@ -42,8 +45,11 @@ type userSpec struct {
 	Orders      orderSpecs     `yaml:"orders"`
 	Futures     futuresSpec    `yaml:"futures"`
 	Withdrawals []withdrawSpec `yaml:"withdrawals"`
-	Fills       []fillSpec     `yaml:"fills"`
-	Subs        []userSpec     `yaml:"subs"`
+	// WithdrawWhitelist, when set, limits API withdrawals to these
+	// addresses (the web UI's withdrawal address whitelist).
+	WithdrawWhitelist []string   `yaml:"withdraw_whitelist"`
+	Fills             []fillSpec `yaml:"fills"`
+	Subs              []userSpec `yaml:"subs"`
 }
 
 type keySpec struct {
