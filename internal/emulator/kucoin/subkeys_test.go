@@ -25,8 +25,8 @@ var boss = creds{"k-boss", "s-boss", "p-boss", 2}
 
 type createdKey struct {
 	SubName, Remark, ApiKey, ApiSecret, Passphrase, Permission, IpWhitelist string
-	ApiVersion                                                             int
-	CreatedAt                                                              int64
+	ApiVersion                                                              int
+	CreatedAt                                                               int64
 }
 
 func TestCreateSubKeyWorksAtOnce(t *testing.T) {
