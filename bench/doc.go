@@ -8,4 +8,10 @@
 // The Go benchmarks in this package are what `make bench` runs; the
 // critical-path bound they compare the wall time with is documented on
 // BoundRoundTrips.
+//
+// BenchmarkAttacker (attacker.go) races the playbook against the emulator's
+// scripted attacker on the demo fund: time to the leaked sub-account key
+// rejected, time to zero open orders everywhere, and what the attacker got
+// accepted after its key died (goal 0). Run it alone with
+// `go test -run x -bench Attacker -benchtime 1x ./bench/`.
 package bench

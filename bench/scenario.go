@@ -38,6 +38,8 @@ type Config struct {
 	Sequential bool
 	// Dir receives the state, the accounts file and the run directory.
 	Dir string
+	// Inputs override the playbook's input defaults (e.g. leaked_key).
+	Inputs map[string]string
 }
 
 // Outcome is what one run measured.
@@ -151,6 +153,9 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	inputs := map[string]string{}
 	for _, in := range pb.Inputs {
 		inputs[in.Name] = in.Default
+	}
+	for k, v := range cfg.Inputs {
+		inputs[k] = v
 	}
 	res := accounts.Resolver{}
 	var targets []runner.Target
