@@ -754,7 +754,7 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	if len(orders) == 0 && listErr == nil {
 		return executors.Result{Status: executors.StatusChanged,
 			Summary: fmt.Sprintf("cancelled %s on %s (%s); none left", plural(len(changes), "order"), plural(len(symbolsOf(groupOrders(initial))), "symbol"), strings.Join(productsOf(groupOrders(initial)), ", ")),
-			Changes: changes, Findings: findings, Counts: counts}, nil
+			Changes: changes, Findings: findings, Counts: counts, Data: initial}, nil
 	}
 	remaining := make([]executors.Change, 0, len(orders))
 	for _, o := range orders {
@@ -783,7 +783,7 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 	summary += unlistedNote
 	res := executors.Result{Status: executors.StatusFailed, Summary: summary,
-		Changes: changes, Remaining: remaining, Findings: findings, Counts: counts}
+		Changes: changes, Remaining: remaining, Findings: findings, Counts: counts, Data: initial}
 	switch {
 	case firstErr != nil && !executors.Retryable(firstErr):
 	case relistErr != nil:

@@ -83,7 +83,7 @@ func (e *Executor) withdrawalsCancelPending(ctx context.Context, req executors.R
 		}
 	}
 	if len(pending) == 0 {
-		return executors.Result{Status: executors.StatusOK, Summary: "nothing to do: no pending withdrawal", Counts: map[string]int{"pending": 0}}, nil
+		return executors.Result{Status: executors.StatusOK, Summary: "nothing to do: no pending withdrawal", Counts: map[string]int{"pending": 0}, Data: ws}, nil
 	}
 	return executors.Result{Status: executors.StatusPending,
 		Summary: fmt.Sprintf("%s pending; Binance has no API to cancel a withdrawal: manual step", plural(len(pending), "withdrawal")),
@@ -91,5 +91,5 @@ func (e *Executor) withdrawalsCancelPending(ctx context.Context, req executors.R
 			Instructions: "Binance has no API to cancel a withdrawal. In the app or at binance.com open Wallet → Transaction History → Withdrawal; " +
 				"a withdrawal still awaiting e-mail confirmation can be refused by not confirming it (or via the e-mail's cancel link). " +
 				"For anything else contact Binance support through the official app at once and ask them to stop it. Pending:\n- " + strings.Join(pending, "\n- ")}},
-		Counts: map[string]int{"pending": len(pending)}}, nil
+		Counts: map[string]int{"pending": len(pending)}, Data: ws}, nil
 }

@@ -174,6 +174,11 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 		return executors.Result{Status: executors.StatusFailed, Summary: "could not list withdrawals"}, err
 	}
 	res := executors.Result{Counts: map[string]int{}}
+	listed := make([]executors.Withdrawal, 0, len(items))
+	for _, it := range items {
+		listed = append(listed, it.public())
+	}
+	res.Data = listed // what was seen (rehearsals rebuild it)
 	var targets []executors.Withdrawal
 	for _, it := range items {
 		w := it.public()

@@ -451,7 +451,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			Counts: map[string]int{"cancelled": 0, "remaining": 0}}, nil
 	}
 	if plan {
-		res := executors.Result{Status: executors.StatusWouldChange, Counts: map[string]int{"orders": len(orders)}}
+		res := executors.Result{Status: executors.StatusWouldChange, Counts: map[string]int{"orders": len(orders)}, Data: publicOrders(orders)}
 		for _, o := range orders {
 			res.Changes = append(res.Changes, orderChange(o, "cancel-order"))
 		}
@@ -559,7 +559,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		errs = append(errs, lastListErr)
 	}
 
-	res := executors.Result{Counts: map[string]int{}}
+	res := executors.Result{Counts: map[string]int{}, Data: publicOrders(orders)} // the orders listed first (rehearsals rebuild them)
 	left := map[string]bool{}
 	for _, o := range remaining {
 		left[o.Product+"|"+o.Symbol+"|"+o.ID] = true

@@ -566,6 +566,10 @@ var recordData = map[string]bool{
 	executors.WithdrawalsList:  true,
 	executors.TradesRecent:     true,
 	executors.OrdersList:       true,
+	// What the mutating steps listed before acting: a rehearsal
+	// (emulator --from-run) rebuilds the orders and withdrawals from it.
+	executors.OrdersCancelAll:          true,
+	executors.WithdrawalsCancelPending: true,
 }
 
 // recordResult writes the info record of one (step, account) result.
