@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/attacker"
+	"github.com/panicbutton/panicbutton/internal/emulator/fromrun"
 	"github.com/panicbutton/panicbutton/internal/emulator/venues"
 )
 
@@ -28,6 +30,12 @@ type EmulatorOptions struct {
 	// Attackers are scripted attacker specs started once the server listens
 	// (see internal/emulator/STATE.md, "Scripted attacker").
 	Attackers []string
+	// FromRun builds the state from a run directory (fromrun.Build) and
+	// writes it to StateOut (default: beside the accounts file, which
+	// defaults to ./rehearsal/accounts.yaml); Anonymise renames.
+	FromRun   string
+	Anonymise bool
+	StateOut  string
 	// Ready, if set, is called with the base URL once the server listens
 	// (tests use it).
 	Ready func(baseURL string)
@@ -59,7 +67,19 @@ accepted.
 Without --state it loads the embedded demo fund. With --accounts-out FILE it
 writes an accounts file (secrets in 0600 files beside it) that points at
 this emulator, ready for "panicbutton run PLAYBOOK --config FILE".
-It serves until interrupted (Ctrl-C).`,
+It serves until interrupted (Ctrl-C).
+
+Rehearsal from a real run: --from-run RUN_DIR reads the run's audit trail
+(never the accounts file or any secret) and rebuilds the same accounts and
+sub-accounts, every key as a fresh fake key with the same permissions and IP
+settings, the balances, the open orders on every product, the positions and
+the withdrawals. --anonymise renames accounts, sub-accounts, labels and
+addresses. It writes the state file (default ./rehearsal/state.yaml, for
+later edits) and the accounts file (default ./rehearsal/accounts.yaml), so
+that "panicbutton run PLAYBOOK --config rehearsal/accounts.yaml" rehearses on
+the shape of your own fund. Restricted keys of the accounts themselves also
+allow loopback; what a run does not record (market prices, stop prices) is
+approximated and named in the state file's header.`,
 		Example: `  # a rehearsal: the demo fund, and an accounts file pointing at it
   panicbutton emulator --addr 127.0.0.1:8090 --accounts-out /tmp/emu/accounts.yaml
   # then, in another terminal:
@@ -67,6 +87,10 @@ It serves until interrupted (Ctrl-C).`,
 
   # the demo fund with a leaked sub-account key being used by a bot
   panicbutton emulator --attacker binance:northwind-master/northwind-trading:rate=5/s
+
+  # rehearse on the shape of your own fund, from a real (dry-)run
+  panicbutton emulator --from-run runs/20261204T031500.000Z-3fa2c1 --anonymise
+  panicbutton run suspected-key-leak --config rehearsal/accounts.yaml --dry-run
 
   # a slow, flaky venue
   panicbutton emulator --latency 80ms --jitter 40ms --error-rate 0.05`,
@@ -84,12 +108,19 @@ It serves until interrupted (Ctrl-C).`,
 	fl.DurationVar(&o.Skew, "skew", 0, "emulator clock offset from real time, e.g. 10s or -3s")
 	fl.StringVar(&o.AccountsOut, "accounts-out", "", "write an accounts file for the loaded state to this path")
 	fl.StringArrayVar(&o.Attackers, "attacker", nil, "run a scripted attacker: VENUE:ACCOUNT[/SUB][:rate=N/s,withdraw=on|off,...] (repeatable)")
+	addFromRunFlags(cmd, &o.FromRun, &o.Anonymise)
+	fl.StringVar(&o.StateOut, "state-out", "", "with --from-run: where to write the state file (default: state.yaml beside the accounts file)")
 	return cmd
 }
 
 // StartEmulator loads the state named by o (the demo state when o.State is
 // empty) and starts the emulator; the caller closes the server.
 func StartEmulator(f *Factory, o *EmulatorOptions) (*emulator.Server, string, error) {
+	if o.FromRun != "" {
+		if err := buildFromRun(f, o); err != nil {
+			return nil, "", err
+		}
+	}
 	var fsys fs.FS
 	var name string
 	if o.State == "" {
@@ -180,5 +211,54 @@ func runEmulator(ctx context.Context, f *Factory, o *EmulatorOptions) error {
 	}
 	<-ctx.Done()
 	fmt.Fprintln(f.ErrOut, "emulator: stopped")
+	return nil
+}
+
+// addFromRunFlags adds --from-run and --anonymise (emulator, demo).
+func addFromRunFlags(cmd *cobra.Command, fromRun *string, anonymise *bool) {
+	cmd.Flags().StringVar(fromRun, "from-run", "", "build the emulator state from this run directory's recorded reads (`RUN_DIR`; no secret is read)")
+	cmd.Flags().BoolVar(anonymise, "anonymise", false, "with --from-run: replace account, sub-account, label and address names")
+}
+
+// buildFromRun writes the state built from o.FromRun and points o at it.
+func buildFromRun(f *Factory, o *EmulatorOptions) error {
+	if o.State != "" {
+		return usageError(fmt.Errorf("--from-run and --state are exclusive"))
+	}
+	if fi, err := os.Stat(o.FromRun); err != nil || !fi.IsDir() {
+		return usageError(fmt.Errorf("--from-run %s: not a run directory", o.FromRun))
+	}
+	if o.AccountsOut == "" {
+		if o.StateOut != "" {
+			o.AccountsOut = filepath.Join(filepath.Dir(o.StateOut), "accounts.yaml")
+		} else {
+			o.AccountsOut = filepath.Join("rehearsal", "accounts.yaml")
+		}
+	}
+	if o.StateOut == "" {
+		o.StateOut = filepath.Join(filepath.Dir(o.AccountsOut), "state.yaml")
+	}
+	state, sum, err := fromrun.Build(o.FromRun, fromrun.Options{Anonymise: o.Anonymise, Now: f.Now})
+	if err != nil {
+		return usageError(err)
+	}
+	for _, d := range []string{filepath.Dir(o.StateOut), filepath.Dir(o.AccountsOut)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(o.StateOut, state, 0o600); err != nil {
+		return fmt.Errorf("writing the state file: %w", err)
+	}
+	o.State = o.StateOut
+	n := 0
+	for _, c := range sum.Orders {
+		n += c
+	}
+	fmt.Fprintf(f.ErrOut, "state from run %s: %s; %d sub-accounts, %d keys (fresh fakes), %d open orders, %d positions, %d withdrawals\nstate file: %s\n",
+		o.FromRun, strings.Join(sum.Accounts, ", "), sum.SubAccounts, sum.Keys, n, sum.Positions, sum.Withdrawals, o.StateOut)
+	for _, note := range sum.Notes {
+		fmt.Fprintln(f.ErrOut, "note: "+note)
+	}
 	return nil
 }
