@@ -26,6 +26,10 @@ type DemoOptions struct {
 	// Attacker rehearses the race: the emulator's scripted attacker uses
 	// the master key and a sub-account key while the playbook runs.
 	Attacker bool
+	// FromRun rehearses on a state rebuilt from that run directory
+	// (emulator --from-run) instead of the demo fund.
+	FromRun   string
+	Anonymise bool
 }
 
 func newDemoCmd(f *Factory) *cobra.Command {
@@ -48,10 +52,15 @@ deletes the master keys in the web UI 3s later, so the hold can prove them
 rejected. The terminal and the report (report.md, report.html) show what
 the attacker tried, what was accepted before and after containment, and the
 open orders left (from the emulator's own state). Exit 1 if anything of the
-attacker was accepted after its key died.`,
+attacker was accepted after its key died.
+
+--from-run RUN_DIR rehearses on the shape of your own fund instead: the state
+is rebuilt from that run's recorded reads (see "panicbutton emulator --help"),
+written to DIR/state.yaml, and the playbook runs against it.`,
 		Example: `  panicbutton demo
   panicbutton demo --dir /tmp/rehearsal --latency 40ms
-  panicbutton demo --attacker     # the race against a bot holding the keys`,
+  panicbutton demo --attacker     # the race against a bot holding the keys
+  panicbutton demo --from-run runs/20261204T031500.000Z-3fa2c1 --anonymise --dir /tmp/drill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd, f, o)
@@ -62,6 +71,7 @@ attacker was accepted after its key died.`,
 	cmd.Flags().StringVar(&o.Dir, "dir", ".demo", "where the demo writes its accounts file and runs")
 	cmd.Flags().StringVar(&o.Playbook, "playbook", "suspected-key-leak", "playbook to rehearse")
 	cmd.Flags().DurationVar(&o.Latency, "latency", 40*time.Millisecond, "latency the emulator adds to every response (about a real exchange round trip)")
+	addFromRunFlags(cmd, &o.FromRun, &o.Anonymise)
 	return cmd
 }
 
@@ -74,7 +84,16 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	if _, err := parseHold(o.Hold); err != nil {
 		return usageError(err)
 	}
+	if o.Attacker && o.FromRun != "" {
+		return usageError(fmt.Errorf("--attacker plays on the demo fund's keys: it cannot be combined with --from-run"))
+	}
 	fsys, name := venues.DemoState()
+	if o.FromRun != "" {
+		var err error
+		if fsys, name, err = demoStateFromRun(f, o); err != nil {
+			return err
+		}
+	}
 	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: o.Latency, Now: f.Now}
 	vs, err := emulator.LoadState(fsys, name, cfg)
 	if err != nil {

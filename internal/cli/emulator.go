@@ -262,3 +262,18 @@ func buildFromRun(f *Factory, o *EmulatorOptions) error {
 	}
 	return nil
 }
+
+// demoStateFromRun builds the demo's state from o.FromRun into
+// DIR/state.yaml and returns where to load it from.
+func demoStateFromRun(f *Factory, o *DemoOptions) (fs.FS, string, error) {
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, "", err
+	}
+	eo := &EmulatorOptions{FromRun: o.FromRun, Anonymise: o.Anonymise,
+		StateOut: filepath.Join(dir, "state.yaml"), AccountsOut: filepath.Join(dir, "accounts.yaml")}
+	if err := buildFromRun(f, eo); err != nil {
+		return nil, "", err
+	}
+	return os.DirFS(dir), "state.yaml", nil
+}
