@@ -68,7 +68,8 @@ Already applied: each apply is recorded, before anything is sent, in a
 per-user ledger ($PANICBUTTON_STATE_DIR, else $XDG_STATE_HOME/panicbutton,
 else ~/.local/state/panicbutton: applied-plans/<plan hash>.json), so a
 second apply of the same plan is refused from any runs directory on this
-machine, by the same user.
+machine, by the same user. An interrupted apply is continued with
+"panicbutton run --resume RUN_DIR": the resume stays bound to the same plan.
 
 The run is a normal run (directory, audit trail, report). Its trail's start
 record names the plan's hash, and the plan is copied into the run directory
@@ -378,4 +379,61 @@ func reviewRefused(res *runner.StepResult, refused []savedplan.Refusal) {
 	}
 	res.Summary = fmt.Sprintf("%s; %d target(s) not in the approved plan left alone", res.Summary, len(refused))
 	res.Result.Summary = res.Summary
+}
+
+// resumeBound is the approved plan an interrupted apply was bound to.
+type resumeBound struct {
+	hash     string
+	approver *savedplan.Approver
+	inputs   []string // name=value, the plan's (hidden ones given again)
+}
+
+// resumeBinding returns the binding of the run in dir when it was made by
+// apply (its start record names a plan), checking the plan copy's hash; nil
+// for any other run. An apply's resume may touch only what the plan
+// approved, however long after the plan it happens.
+func resumeBinding(dir string, given []string) (*resumeBound, error) {
+	recs, err := audit.Read(dir)
+	if err != nil && len(recs) == 0 {
+		return nil, nil // LoadResume reports the trail's problems
+	}
+	want := ""
+	for _, r := range recs {
+		if r.Phase != "start" {
+			continue
+		}
+		var start struct {
+			Hash string `json:"approved_plan_sha256"`
+		}
+		if json.Unmarshal(r.Result, &start) == nil && start.Hash != "" {
+			want = start.Hash
+		}
+	}
+	if want == "" {
+		return nil, nil
+	}
+	pl, got, err := savedplan.ReadFile(filepath.Join(dir, ApprovedPlanFile))
+	if err != nil {
+		return nil, fmt.Errorf("the run applied plan %s, but its copy cannot be read: %w", want, err)
+	}
+	if got != want {
+		return nil, fmt.Errorf("the run applied plan %s, but %s has hash %s", want, ApprovedPlanFile, got)
+	}
+	m := map[string]string{}
+	for _, kv := range given {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--input %q: want name=value", kv)
+		}
+		m[k] = v
+	}
+	inputs, err := pl.CheckInputs(m)
+	if err != nil {
+		return nil, err
+	}
+	kv := make([]string, 0, len(inputs))
+	for k, v := range inputs {
+		kv = append(kv, k+"="+v)
+	}
+	return &resumeBound{hash: want, approver: savedplan.NewApprover(pl), inputs: kv}, nil
 }

@@ -44,12 +44,17 @@ func newPlanEnv(t *testing.T) *planEnv {
 // cli runs panicbutton in process; shift moves its clock.
 func (e *planEnv) cli(shift time.Duration, args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
+	return e.cliCtx(context.Background(), shift, args...)
+}
+
+func (e *planEnv) cliCtx(parent context.Context, shift time.Duration, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	env := map[string]string{"PANICBUTTON_STATE_DIR": e.stateDir}
 	f := &Factory{In: strings.NewReader(""), Out: out, ErrOut: errOut, IsTTY: func() bool { return false },
 		Now: func() time.Time { return time.Now().Add(shift) }, Getenv: func(k string) string { return env[k] },
 		Logger: NewFactory().Logger, Registry: NewRegistry(), Transport: loopbackOnly{base: http.DefaultTransport}, Version: "test"}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	defer cancel()
 	code = Run(ctx, f, args)
 	return out.String(), errOut.String(), code
@@ -501,5 +506,40 @@ func TestPlanShow(t *testing.T) {
 		if s := strings.TrimSpace(string(b)); s != "" && bytes.Contains(raw, []byte(s)) {
 			t.Errorf("the plan file contains the secret from %s", filepath.Base(f))
 		}
+	}
+}
+
+// TestApplyResumeStaysBound: an apply interrupted with Ctrl-C and resumed
+// with run --resume is still bound to its plan: the key created after the
+// plan survives the resume too, and the resume says it is bound.
+func TestApplyResumeStaysBound(t *testing.T) {
+	_, base, cfg := resumeEmulator(t, 60*time.Millisecond)
+	e := &planEnv{t: t, base: base, cfg: cfg, stateDir: t.TempDir(), dir: t.TempDir()}
+	pf := e.plan("suspected-key-leak")
+	newKey := "PLANRESUMENEWKEY" + strings.Repeat("y", 48)
+	e.admin("create-key", map[string]any{"venue": "binance", "account": "northwind-hedge", "api_key": newKey, "permissions": []string{"reading", "futures"}})
+
+	runs := filepath.Join(e.dir, "apply-runs")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(300*time.Millisecond, cancel)
+	if out, errOut, code := e.cliCtx(ctx, 0, "apply", pf, "--runs-dir", runs, "--hold", "1s"); code != ExitInterrupted {
+		t.Fatalf("interrupted apply: exit %d, want %d\n%s\n%s", code, ExitInterrupted, out, errOut)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(runs, "*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories: %v", dirs)
+	}
+	out, errOut, code := e.cli(0, "run", "--resume", dirs[0], "--yes", "--config", cfg, "--hold", "1s")
+	if code == ExitUsage || code == ExitInterrupted {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "bound to it") {
+		t.Errorf("the resume does not say it is bound to the plan:\n%s", out)
+	}
+	if b, _, open := e.emuKeys(); b[newKey] == "" {
+		t.Error("the resume deleted the key created after the plan")
+	} else if n := len(open["northwind-master/spot"]); n != 0 {
+		t.Errorf("%d spot orders left on the master after the resume", n)
 	}
 }

@@ -551,7 +551,16 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 	if pbName == "" {
 		return nil, usageError(fmt.Errorf("--resume %s: the trail does not name its playbook file: pass PLAYBOOK", dir))
 	}
-	p, err := prepare(ctx, f, pbName, o.Config, st.Accounts, nil, o.Inputs)
+	// An interrupted apply resumes bound to the plan it applied (apply.go).
+	bound, err := resumeBinding(dir, o.Inputs)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--resume %s: %w", dir, err))
+	}
+	rawInputs := o.Inputs
+	if bound != nil {
+		rawInputs = bound.inputs
+	}
+	p, err := prepare(ctx, f, pbName, o.Config, st.Accounts, nil, rawInputs)
 	if err != nil {
 		return nil, err
 	}
@@ -609,6 +618,14 @@ func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome
 	}
 	if f.IsTTY() && !o.JSON {
 		opts.Manual = &ttyManual{f: f}
+	}
+	if bound != nil {
+		opts.Approve = bound.approver.Approve
+		opts.Review = func(acct playbooks.AccountRef, res *runner.StepResult) {
+			reviewRefused(res, bound.approver.RefusedFor(res.Step, acct.Name))
+		}
+		opts.StartInfo["approved_plan_sha256"] = bound.hash
+		out.note("the interrupted run applied plan " + bound.hash + ": the resume is bound to it (approved targets only)")
 	}
 	rep, err := runner.Run(ctx, opts)
 	if err != nil {
