@@ -9,7 +9,7 @@ import (
 // futuresRoutes are the endpoints of api-futures.kucoin.com.
 func futuresRoutes(s *store) []route {
 	g := "General"
-	return []route{
+	return append(publicFuturesRoutes(), []route{
 		{"GET", "/api/v1/timestamp", poolPublic, 2, pub, "", false, hTimestamp},
 		{"GET", "/api/v1/contracts/active", poolPublic, 3, pub, "", false, hContracts},
 		{"GET", "/api/v1/orders", poolFutures, 2, read, g, false, hFutOrders},
@@ -24,7 +24,7 @@ func futuresRoutes(s *store) []route {
 		{"DELETE", "/api/v1/orders/client-order/{id}", poolFutures, 1, mut, "Futures", false, hFutCancelByClientOid},
 		{"GET", "/api/v1/orders/{id}", poolFutures, 5, read, g, false, hFutGetByID},
 		{"GET", "/api/v1/orders/byClientOid", poolFutures, 5, read, g, false, hFutGetByClientOid},
-	}
+	}...)
 }
 
 func (f *futuresAccount) available() *big.Rat {

@@ -16,6 +16,11 @@ import (
 // settlement currency; inverse contracts are 1 USD per lot, valued in the
 // base coin.
 
+// errNoContract answers an unknown futures symbol (code unverified).
+func errNoContract(sym string) *apiError {
+	return errf(http.StatusBadRequest, "100001", "contract %s does not exist", sym)
+}
+
 // maxLeverage is the leverage cap of every emulated contract (the
 // contract list shows it).
 const maxLeverage = 125
@@ -83,7 +88,7 @@ func hFutPlace(c *call) (any, *apiError) {
 		return nil, badParam("clientOid is too long (max 40 characters)")
 	}
 	if !contains(c.w.contracts, req.Symbol) {
-		return nil, errf(http.StatusBadRequest, "100001", "contract %s does not exist", req.Symbol)
+		return nil, errNoContract(req.Symbol)
 	}
 	typ := orDefault(req.Type, "limit")
 	if typ != "limit" && typ != "market" {

@@ -33,9 +33,9 @@ func (w *world) symbolJSON(sym string, v2 bool) map[string]any {
 	}
 	m := map[string]any{
 		"symbol": sym, "name": sym, "baseCurrency": base, "quoteCurrency": quote, "feeCurrency": quote, "market": market,
-		"baseMinSize": "0.00001", "quoteMinSize": "0.1", "baseMaxSize": "10000000000", "quoteMaxSize": "99999999",
-		"baseIncrement": "0.00000001", "quoteIncrement": "0.000001", "priceIncrement": increment(w.priceOf(sym)),
-		"priceLimitRate": "0.1", "minFunds": "0.1", "isMarginEnabled": w.marginEnabled(sym), "enableTrading": true,
+		"baseMinSize": ruleBaseMin, "quoteMinSize": ruleQuoteMin, "baseMaxSize": ruleBaseMax, "quoteMaxSize": ruleQuoteMax,
+		"baseIncrement": ruleBaseInc, "quoteIncrement": ruleQuoteInc, "priceIncrement": increment(w.priceOf(sym)),
+		"priceLimitRate": "0.1", "minFunds": ruleMinFunds, "isMarginEnabled": w.marginEnabled(sym), "enableTrading": true,
 		"feeCategory": 1, "makerFeeCoefficient": "1.00", "takerFeeCoefficient": "1.00", "st": false,
 		"callauctionIsEnabled": false, "callauctionPriceFloor": nil, "callauctionPriceCeiling": nil,
 		"callauctionFirstStageStartTime": nil, "callauctionSecondStageStartTime": nil,
@@ -168,35 +168,39 @@ func hAllTickers(c *call) (any, *apiError) {
 func hContracts(c *call) (any, *apiError) {
 	out := []map[string]any{}
 	for _, s := range c.w.contracts {
-		base, settle := contractBase(s), contractSettle(s)
-		linear := isLinear(s)
-		quote := "USD"
-		if linear {
-			quote = settle
-		}
-		mult := 0.001
-		if !linear {
-			mult = -1
-		}
-		p := c.w.contractPrice(s)
-		out = append(out, map[string]any{
-			"symbol": s, "rootSymbol": settle, "type": "FFWCSX", "firstOpenDate": int64(1585555200000), "expireDate": nil,
-			"settleDate": nil, "baseCurrency": base, "quoteCurrency": quote, "settleCurrency": settle, "maxOrderQty": 1000000,
-			"maxPrice": 1000000.0, "lotSize": 1, "tickSize": ratFloat(ratOr(dec(increment(p)), "0.1")), "indexPriceTickSize": 0.01,
-			"multiplier": mult, "initialMargin": 0.008, "maintainMargin": 0.004, "maxRiskLimit": 100000, "minRiskLimit": 100000,
-			"riskStep": 50000, "makerFeeRate": 0.0002, "takerFeeRate": 0.0006, "takerFixFee": 0, "makerFixFee": 0,
-			"settlementFee": nil, "isDeleverage": true, "isQuanto": false, "isInverse": !linear, "markMethod": "FairPrice",
-			"fairMethod": "FundingRate", "fundingBaseSymbol": "." + base + "INT8H", "fundingQuoteSymbol": "." + quote + "INT8H",
-			"fundingRateSymbol": "." + s + "FPI8H", "indexSymbol": "." + s, "settlementSymbol": "", "status": "Open",
-			"fundingFeeRate": 0.0001, "predictedFundingFeeRate": 0.0001, "fundingRateGranularity": 28800000,
-			"openInterest": "1000000", "turnoverOf24h": 1e8, "volumeOf24h": 1000.0, "markPrice": ratFloat(ratOr(dec(p), "1")),
-			"indexPrice": ratFloat(ratOr(dec(p), "1")), "lastTradePrice": ratFloat(ratOr(dec(p), "1")),
-			"nextFundingRateTime": int64(8 * time.Hour / time.Millisecond), "maxLeverage": 125, "sourceExchanges": []string{"binance", "okex"},
-			"premiumsSymbol1M": ".XBTUSDTMPI", "premiumsSymbol8H": ".XBTUSDTMPI8H", "fundingBaseSymbol1M": ".XBTINT",
-			"fundingQuoteSymbol1M": ".USDTINT", "lowPrice": ratFloat(ratOr(dec(p), "1")), "highPrice": ratFloat(ratOr(dec(p), "1")),
-			"priceChgPct": 0, "priceChg": 0, "k": 490, "m": 300, "f": 1.3, "mmrLimit": 0.3, "mmrLevConstant": 125,
-			"supportCross": true, "buyLimit": 1e6, "sellLimit": 0,
-		})
+		out = append(out, c.w.contractJSON(s))
 	}
 	return out, nil
+}
+
+func (w *world) contractJSON(s string) map[string]any {
+	base, settle := contractBase(s), contractSettle(s)
+	linear := isLinear(s)
+	quote := "USD"
+	if linear {
+		quote = settle
+	}
+	mult := 0.001
+	if !linear {
+		mult = -1
+	}
+	p := w.contractPrice(s)
+	return map[string]any{
+		"symbol": s, "rootSymbol": settle, "type": "FFWCSX", "firstOpenDate": int64(1585555200000), "expireDate": nil,
+		"settleDate": nil, "baseCurrency": base, "quoteCurrency": quote, "settleCurrency": settle, "maxOrderQty": 1000000,
+		"maxPrice": 1000000.0, "lotSize": 1, "tickSize": ratFloat(ratOr(dec(increment(p)), "0.1")), "indexPriceTickSize": 0.01,
+		"multiplier": mult, "initialMargin": 0.008, "maintainMargin": 0.004, "maxRiskLimit": 100000, "minRiskLimit": 100000,
+		"riskStep": 50000, "makerFeeRate": 0.0002, "takerFeeRate": 0.0006, "takerFixFee": 0, "makerFixFee": 0,
+		"settlementFee": nil, "isDeleverage": true, "isQuanto": false, "isInverse": !linear, "markMethod": "FairPrice",
+		"fairMethod": "FundingRate", "fundingBaseSymbol": "." + base + "INT8H", "fundingQuoteSymbol": "." + quote + "INT8H",
+		"fundingRateSymbol": "." + s + "FPI8H", "indexSymbol": "." + s, "settlementSymbol": "", "status": "Open",
+		"fundingFeeRate": 0.0001, "predictedFundingFeeRate": 0.0001, "fundingRateGranularity": 28800000,
+		"openInterest": "1000000", "turnoverOf24h": 1e8, "volumeOf24h": 1000.0, "markPrice": ratFloat(ratOr(dec(p), "1")),
+		"indexPrice": ratFloat(ratOr(dec(p), "1")), "lastTradePrice": ratFloat(ratOr(dec(p), "1")),
+		"nextFundingRateTime": int64(8 * time.Hour / time.Millisecond), "maxLeverage": 125, "sourceExchanges": []string{"binance", "okex"},
+		"premiumsSymbol1M": ".XBTUSDTMPI", "premiumsSymbol8H": ".XBTUSDTMPI8H", "fundingBaseSymbol1M": ".XBTINT",
+		"fundingQuoteSymbol1M": ".USDTINT", "lowPrice": ratFloat(ratOr(dec(p), "1")), "highPrice": ratFloat(ratOr(dec(p), "1")),
+		"priceChgPct": 0, "priceChg": 0, "k": 490, "m": 300, "f": 1.3, "mmrLimit": 0.3, "mmrLevConstant": 125,
+		"supportCross": true, "buyLimit": 1e6, "sellLimit": 0,
+	}
 }

@@ -21,7 +21,7 @@ const (
 // weights (EXCHANGES.md §2.2–2.7).
 func spotRoutes(s *store) []route {
 	g := "General"
-	return []route{
+	return append(publicSpotRoutes(), []route{
 		{"GET", "/api/v1/timestamp", poolPublic, 3, pub, "", false, hTimestamp},
 		{"GET", "/api/v1/my-ip", poolPublic, 0, pub, "", false, hMyIP},
 		{"GET", "/api/v1/accounts", poolManagement, 5, read, g, false, hAccounts},
@@ -97,7 +97,7 @@ func spotRoutes(s *store) []route {
 		{"GET", "/api/v3/currencies/{$}", poolPublic, 3, pub, "", false, hCurrencies},
 		{"GET", "/api/v3/currencies/{currency}", poolPublic, 3, pub, "", false, hCurrency},
 		{"GET", "/api/v1/market/allTickers", poolPublic, 15, pub, "", false, hAllTickers},
-	}
+	}...)
 }
 
 func hTimestamp(c *call) (any, *apiError) { return c.now.UnixMilli(), nil }
