@@ -17,8 +17,8 @@ test:
 demo:
 	$(GO) run ./cmd/panicbutton demo
 
-# The same rehearsal racing the emulator's scripted attacker, which uses the master key and a
-# leaked sub-account key while the playbook runs (about 8 s).
+# The same rehearsal racing the emulator's scripted attacker, which uses the master keys and
+# sub-account keys (one reported leaked) while the playbook runs (about 12 s).
 demo-attacker:
 	$(GO) run ./cmd/panicbutton demo --attacker
 

@@ -15,12 +15,16 @@ import (
 )
 
 // demoAttackers are the keys the rehearsal's attacker holds, in the demo
-// state (internal/emulator/states/demo.yaml): the Binance master's
-// operations key, and the Ed25519 key of the grid bot on the sub-account
-// northwind-trading — the key reported as leaked (leaked_key).
+// state (internal/emulator/states): the Binance master's operations key,
+// the Ed25519 key of the grid bot on the sub-account northwind-trading —
+// the key reported as leaked (leaked_key) — the KuCoin master's key (which
+// also creates a sub-account key for itself) and the KuCoin market-making
+// bot's key on sub-account mmbot01.
 var demoAttackers = []string{
 	"binance:northwind-master:rate=4/s",
 	"binance:northwind-master/northwind-trading:rate=4/s",
+	"kucoin:kucoin-main:rate=4/s",
+	"kucoin:kucoin-main/mmbot01:rate=4/s",
 }
 
 // demoLeakedAttacker is the demoAttackers entry whose key is the
@@ -170,12 +174,14 @@ func printRehearsal(out io.Writer, r *report.Rehearsal) (acceptedAfter int) {
 		fmt.Fprintf(out, "%6ss  %s\n", r.Since(e.Time), e.What)
 	}
 	for _, a := range r.Attackers {
-		died := "its key is still alive"
+		var after string
 		if a.KeyDied != nil {
-			died = "its key died at " + r.Since(*a.KeyDied) + "s"
+			after = fmt.Sprintf("%d after its key died (at %ss)", a.AcceptedAfter, r.Since(*a.KeyDied))
+		} else {
+			after = fmt.Sprintf("%d after a key died; a key it holds is STILL ALIVE", a.AcceptedAfter)
 		}
-		fmt.Fprintf(out, "  %s (key %s): tried %d; accepted %d before the run, %d during it, %d after %s; %d refused\n      %s\n",
-			a.ID, strings.Join(a.Keys, ", "), a.Attempts, a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, died, a.Refused, a.ActionsText())
+		fmt.Fprintf(out, "  %s (keys %s): tried %d; accepted %d before the run, %d since it started, %s; %d refused\n      %s\n",
+			a.ID, strings.Join(a.Keys, ", "), a.Attempts, a.AcceptedBefore, a.AcceptedDuring, after, a.Refused, a.ActionsText())
 		acceptedAfter += a.AcceptedAfter
 	}
 	if left := r.OpenOrdersLeft(); len(left) > 0 {

@@ -38,7 +38,7 @@ func TestDemoAttacker(t *testing.T) {
 		}
 	}
 	// The sub key's attacker: its key died during the run, nothing accepted after.
-	line := regexp.MustCompile(`binance:northwind-master/northwind-trading \(key q5r1…liLi\): tried (\d+); accepted (\d+) before the run, (\d+) during it, 0 after its key died at`)
+	line := regexp.MustCompile(`binance:northwind-master/northwind-trading \(keys q5r1…liLi\): tried (\d+); accepted (\d+) before the run, (\d+) since it started, 0 after its key died \(at `)
 	if !line.MatchString(out) {
 		t.Errorf("no summary line for the sub key's attacker:\n%s", out)
 	}
@@ -54,12 +54,17 @@ func TestDemoAttacker(t *testing.T) {
 	if err := json.Unmarshal(b, &reh); err != nil {
 		t.Fatal(err)
 	}
-	if len(reh.Attackers) != 2 {
-		t.Fatalf("rehearsal attackers: got %d, want 2", len(reh.Attackers))
+	if len(reh.Attackers) != len(demoAttackers) {
+		t.Fatalf("rehearsal attackers: got %d, want %d", len(reh.Attackers), len(demoAttackers))
 	}
 	for _, a := range reh.Attackers {
-		if a.KeyDied == nil || a.AcceptedAfter != 0 || a.AcceptedBefore == 0 || a.Attempts < a.Accepted {
-			t.Errorf("%s: key died %v, accepted before %d, after %d; want a death time, some before, 0 after", a.ID, a.KeyDied, a.AcceptedBefore, a.AcceptedAfter)
+		if a.AcceptedAfter != 0 || a.AcceptedBefore == 0 || a.Attempts < a.Accepted {
+			t.Errorf("%s: accepted before %d, after %d, attempts %d; want some before, 0 after", a.ID, a.AcceptedBefore, a.AcceptedAfter, a.Attempts)
+		}
+		// The leaked key and the Binance master key (the rehearsal's human
+		// deletes it) die; KuCoin's master attacker may keep a key it made.
+		if strings.HasPrefix(a.ID, "binance:") && a.KeyDied == nil {
+			t.Errorf("%s: its key never died", a.ID)
 		}
 		if a.AcceptedBefore+a.AcceptedDuring+a.AcceptedAfter != a.Accepted {
 			t.Errorf("%s: before %d + during %d + after %d != accepted %d", a.ID, a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, a.Accepted)

@@ -282,3 +282,83 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// On KuCoin the attacker trades with the master key (HF and classic spot,
+// futures), creates a sub-account key for itself and trades with it too,
+// and the sub key's attacker gets only refusals once that key is deleted.
+func TestAttackerKucoinMasterAndSub(t *testing.T) {
+	srv, base := startDemo(t)
+	master, err := srv.StartAttacker("kucoin:kucoin-main:rate=30/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := srv.StartAttacker("kucoin:kucoin-main/mmbot01:rate=20/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the master's attacker to create a key and use it", 15*time.Second, func() bool {
+		r := report(t, base, master.ID)
+		return len(r.Keys) > 1 && r.Keys[1].Accepted > 0
+	})
+	rm := report(t, base, master.ID)
+	created := rm.Keys[1]
+	if !created.CreatedByAttacker || rm.Keys[0].Actions["create-key"].Accepted == 0 {
+		t.Errorf("created key: got %+v, create-key %+v", created, rm.Keys[0].Actions["create-key"])
+	}
+	for _, p := range []string{"spot", "classic", "futures", "create-key"} {
+		if !contains(rm.Products, p) {
+			t.Errorf("master attacker products: got %v, want %s among them", rm.Products, p)
+		}
+	}
+	waitFor(t, "the sub's attacker accepting 5 orders", 10*time.Second, func() bool { return report(t, base, sub.ID).Accepted >= 5 })
+	rs := report(t, base, sub.ID)
+	subKey := rs.Keys[0].APIKey
+	if rs.Keys[0].Account != "mmbot01" || !contains(rs.Products, "spot") {
+		t.Errorf("sub attacker: account %s, products %v", rs.Keys[0].Account, rs.Products)
+	}
+	if got := srv.OpenOrders()["kucoin:mmbot01"]; got < 5 {
+		t.Errorf("mmbot01 open orders in the emulator state: got %d, want the attacker's", got)
+	}
+
+	deleted := srv.Clock().Now()
+	if !srv.DeleteKey(subKey) {
+		t.Fatal("delete-key: no such key")
+	}
+	at := report(t, base, sub.ID)
+	waitFor(t, "10 more attempts on the deleted key", 10*time.Second, func() bool { return report(t, base, sub.ID).Attempts >= at.Attempts+10 })
+	after := report(t, base, sub.ID)
+	if after.AcceptedAfterDeleted != 0 || after.Keys[0].KeyDeleted == nil || !strings.Contains(after.Keys[0].LastRefusal, "400003") {
+		t.Errorf("deleted key: accepted after %d, deleted %v, last refusal %q; want 0, a time, 400003", after.AcceptedAfterDeleted, after.Keys[0].KeyDeleted, after.Keys[0].LastRefusal)
+	}
+	for _, e := range srv.Requests() {
+		if e.Attacker == sub.ID && e.Time.After(deleted) && e.Accepted != nil && *e.Accepted {
+			t.Errorf("accepted after the key was deleted: %+v", e)
+		}
+		if e.Kind == emu.KindAttacker && e.Venue != "kucoin" && e.Venue != "kucoin-futures" {
+			t.Errorf("kucoin attacker request on %s", e.Venue)
+		}
+	}
+}
+
+// A KuCoin key with the Withdrawal permission and an IP whitelist gets a
+// withdrawal accepted; key= picks the key (and names the attacker).
+func TestAttackerKucoinWithdraw(t *testing.T) {
+	srv, base := startDemo(t)
+	resp := do(t, http.MethodPost, base+"/_emulator/edit-key", `{"api_key": "6650a1b2c3d4e5f600000001", "withdrawals": true}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("edit-key: %d", resp.StatusCode)
+	}
+	rep, err := srv.StartAttacker("kucoin:kucoin-main:rate=40/s,subkeys=off,key=6650a1b2c3d4e5f600000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ID != "kucoin:kucoin-main:key=6650a1b2c3d4e5f600000001" {
+		t.Errorf("id: got %s", rep.ID)
+	}
+	waitFor(t, "an accepted withdrawal", 10*time.Second, func() bool {
+		return report(t, base, rep.ID).Keys[0].Actions["withdraw"].Accepted >= 1
+	})
+	if r := report(t, base, rep.ID); r.Keys[0].Actions["create-key"].Attempts != 0 || len(r.Keys) != 1 {
+		t.Errorf("subkeys=off: got %+v", r.Keys)
+	}
+}

@@ -47,13 +47,13 @@ type RehearsalAttacker struct {
 	Accepted int      `json:"accepted"`
 	Refused  int      `json:"refused"`
 	// AcceptedBefore counts what the venue accepted before the run started;
-	// AcceptedDuring, after it started and before the key died;
-	// AcceptedAfter, after the key died (should be 0).
+	// AcceptedDuring, after it started, except AcceptedAfter: what was
+	// accepted from a key after that key had died (should be 0).
 	AcceptedBefore int `json:"accepted_before_run"`
 	AcceptedDuring int `json:"accepted_during_run"`
 	AcceptedAfter  int `json:"accepted_after_key_died"`
-	// KeyDied is when the attacker first found its key gone (nil: alive at
-	// the end).
+	// KeyDied is when the attacker found the last of its keys gone (nil: a
+	// key it holds, e.g. one it created, is alive at the end).
 	KeyDied *time.Time        `json:"key_died,omitempty"`
 	Actions map[string][3]int `json:"actions"` // action -> attempts, accepted, refused
 }
@@ -84,7 +84,7 @@ func (r *Rehearsal) Since(t time.Time) string { return secs(t.Sub(r.RunStarted))
 // DiedText is when the attacker's key died, for the tables.
 func (r *Rehearsal) DiedText(a RehearsalAttacker) string {
 	if a.KeyDied == nil {
-		return "alive at the end"
+		return "a key it holds is still alive"
 	}
 	return r.Since(*a.KeyDied) + " s"
 }
@@ -139,7 +139,7 @@ func (r *Report) markdownRehearsal(p func(string, ...any)) {
 	if len(h.Events) > 0 {
 		p("\n")
 	}
-	p("| Attacker | Keys | Tried | Accepted before the run | Accepted during the run | Accepted after its key died | Key died | Refused | Accepted / tried per action |\n|---|---|--:|--:|--:|--:|---|--:|---|\n")
+	p("| Attacker | Keys | Tried | Accepted before the run | Accepted since it started | Accepted after its key died | Keys died | Refused | Accepted / tried per action |\n|---|---|--:|--:|--:|--:|---|--:|---|\n")
 	for _, a := range h.Attackers {
 		p("| %s | %s | %d | %d | %d | %d | %s | %d | %s |\n", mdCell(a.ID), mdCell(strings.Join(a.Keys, ", ")), a.Attempts,
 			a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, mdCell(h.DiedText(a)), a.Refused, mdCell(a.ActionsText()))

@@ -34,6 +34,7 @@ type binanceBot struct {
 
 	targets  []target // orders, one product after another
 	withdraw *target  // nil: the key may not withdraw (or nothing to take)
+	blindly  bool     // targets were set blind (the key could not read)
 }
 
 // target is one request the attacker repeats.
@@ -42,6 +43,10 @@ type target struct {
 	method string
 	path   string
 	params url.Values
+	// KuCoin: the host prefix ("/kucoin" or "/kucoin-futures") and the JSON
+	// body (a fresh clientOid is added to each order).
+	host string
+	body map[string]any
 }
 
 func newBinance(a *Attacker, cred emu.Credential) (*binanceBot, error) {
@@ -254,7 +259,7 @@ func (b *binanceBot) discover(ctx context.Context) {
 			notes = append(notes, note...)
 		}
 	}
-	b.targets = interleave(targets)
+	b.targets, b.blindly = interleave(targets), false
 	b.withdraw = nil
 	if perms.Withdraw {
 		w, note := b.discoverWithdraw(ctx)
@@ -272,6 +277,9 @@ func (b *binanceBot) products() []string {
 	var out []string
 	for _, t := range b.targets {
 		p := strings.TrimSuffix(t.action, "-order")
+		if b.blindly {
+			p += " (blind)"
+		}
 		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)
@@ -304,7 +312,7 @@ func (b *binanceBot) blind(ctx context.Context) {
 		}
 	}
 	if t, ok := orderTarget("spot-order", "/api/v3/order", s, px, "BUY", nil); ok {
-		b.targets = []target{t}
+		b.targets, b.blindly = []target{t}, true
 	}
 }
 

@@ -50,15 +50,15 @@ const DefaultRate = "2/s"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]*$`)
 
-// ID is the attacker's name: venue:account[/sub], plus the key when the
-// spec names one.
+// ID is the attacker's name: venue:account[/sub], plus ":key=KEY" when
+// the spec names one.
 func (s Spec) ID() string {
 	id := s.Venue + ":" + s.Account
 	if s.Sub != "" {
 		id += "/" + s.Sub
 	}
 	if s.Key != "" {
-		id += "#" + s.Key
+		id += ":key=" + s.Key
 	}
 	return id
 }
