@@ -489,7 +489,7 @@ func TestPlanShow(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plan show: exit %d\n%s", code, errOut)
 	}
-	for _, want := range []string{"plan " + hash, "PLAN (read from the live accounts just now):", "APPROVED", "every open order", "[IRREVERSIBLE]", "expires:"} {
+	for _, want := range []string{"plan " + hash, "PLAN (read from the live accounts at ", "APPROVED", "every open order", "[IRREVERSIBLE]", "expires:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan show lacks %q:\n%s", want, out)
 		}
@@ -541,5 +541,36 @@ func TestApplyResumeStaysBound(t *testing.T) {
 		t.Error("the resume deleted the key created after the plan")
 	} else if n := len(open["northwind-master/spot"]); n != 0 {
 		t.Errorf("%d spot orders left on the master after the resume", n)
+	}
+}
+
+// TestPlanOutBadFlags: --plan-out with --yes, --resume or a bad --plan-ttl
+// is a usage error before anything is sent.
+func TestPlanOutBadFlags(t *testing.T) {
+	e := newPlanEnv(t)
+	pf := filepath.Join(e.dir, "p.json")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"with --yes", []string{"--yes"}, "drop --yes"},
+		{"zero ttl", []string{"--plan-ttl", "0s"}, "--plan-ttl"},
+		{"negative ttl", []string{"--plan-ttl", "-5m"}, "--plan-ttl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seq := e.lastSeq()
+			args := append([]string{"run", "suspected-key-leak", "--config", e.cfg, "--plan-out", pf, "--runs-dir", filepath.Join(e.dir, "runs")}, tc.args...)
+			_, errOut, code := e.cli(0, args...)
+			if code != ExitUsage || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 mentioning %q", code, errOut, tc.want)
+			}
+			if got := e.requests(seq); len(got) != 0 {
+				t.Errorf("%d requests sent", len(got))
+			}
+			if _, err := os.Stat(pf); err == nil {
+				t.Error("a plan file was written")
+			}
+		})
 	}
 }

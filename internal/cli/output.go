@@ -430,13 +430,18 @@ func (p *printer) changes(cs []executors.Change, verb string, max int) {
 }
 
 func (p *printer) plan(plan *runner.Report) {
+	p.planTitled(plan, "PLAN (read from the live accounts just now):")
+}
+
+// planTitled prints a plan under title (plan show: a saved plan's time).
+func (p *printer) planTitled(plan *runner.Report, title string) {
 	if p.json {
 		return
 	}
 	p.mu.Lock()
 	p.endPass()
 	p.mu.Unlock()
-	fmt.Fprintln(p.w, "PLAN (read from the live accounts just now):")
+	fmt.Fprintln(p.w, title)
 	for _, r := range plan.Results {
 		fmt.Fprintf(p.w, "  %-18s %-16s %s  %s\n", r.Step, r.Account, p.paint(statusColor[r.Status], statusMark[r.Status]), r.Summary)
 		if r.Status == executors.StatusWouldChange {

@@ -115,7 +115,7 @@ func runPlanShow(f *Factory, o *planShowOptions) error {
 	printPlanHeader(f, pl, hash)
 	out := newPrinter(f, false)
 	if pl.Report != nil {
-		out.plan(pl.Report)
+		out.planTitled(pl.Report, "PLAN (read from the live accounts at "+pl.Created.Format(time.RFC3339)+"):")
 	}
 	printApproved(f, pl)
 	return nil

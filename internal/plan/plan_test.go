@@ -168,6 +168,26 @@ func TestApprover(t *testing.T) {
 	}
 }
 
+func TestApproverIPLockUnlist(t *testing.T) {
+	p := &Plan{Steps: []Step{{ID: "lock", Action: executors.KeysRevoke, Mutating: true, Accounts: []StepAccount{{Account: "a",
+		Targets: []executors.Change{{Kind: "ip-lock-key", ID: "ip-lock-key:s@x:abcd…wxyz", Target: "restrict sub s@x key abcd…wxyz"}}}}}}}
+	a := NewApprover(p)
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"ip-lock-key:s@x:abcd…wxyz", true},
+		{"ip-unlist-key:s@x:abcd…wxyz", true}, // the second request of the approved lock
+		{"ip-unlist-key:s@x:new1…new2", false},
+	} {
+		kind := strings.SplitN(tc.id, ":", 2)[0]
+		err := a.Approve("lock", "a", executors.KeysRevoke, executors.Mutation{ID: tc.id, Kind: kind})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: approved %v (%v), want %v", tc.id, err == nil, err, tc.ok)
+		}
+	}
+}
+
 func TestApproverTransferAmount(t *testing.T) {
 	p := &Plan{Steps: []Step{{ID: "sweep", Action: executors.FundsSweep, Mutating: true, Accounts: []StepAccount{{Account: "a",
 		Targets: []executors.Change{{Kind: "transfer", ID: "sweep:s@x:USDT", Target: "move 100 USDT from sub s@x"}}}}}}}
