@@ -282,6 +282,7 @@ func applyPlan(ctx context.Context, f *Factory, o *ApplyOptions) (*runOutcome, e
 				lines = append(lines, fmt.Sprintf("  • %s on %s (%s): %s", r.Kind, r.Account, r.Step, r.Target))
 			}
 		}
+		out.header_["not_approved"] = refused // --json: what was left alone, structured
 		head := fmt.Sprintf("NOT IN THE APPROVED PLAN, LEFT ALONE (%d): found at apply time; make a new plan to act on them", len(lines))
 		out.note(strings.Join(append([]string{head}, lines...), "\n"))
 	}
