@@ -210,6 +210,10 @@ func runEmulator(ctx context.Context, f *Factory, o *EmulatorOptions) error {
 		o.Ready(base)
 	}
 	<-ctx.Done()
+	for _, a := range srv.StopAttackers() {
+		fmt.Fprintf(f.ErrOut, "attacker %s: tried %d, accepted %d (%d after its key died), refused %d\n",
+			a.ID, a.Attempts, a.Accepted, a.AcceptedAfterDeleted, a.Refused+a.Failed)
+	}
 	fmt.Fprintln(f.ErrOut, "emulator: stopped")
 	return nil
 }

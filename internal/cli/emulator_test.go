@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,9 @@ func TestEmulatorCommand(t *testing.T) {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("got %v, want a clean stop", err)
+		}
+		if !regexp.MustCompile(`attacker binance:northwind-master/northwind-trading: tried \d+, accepted [1-9]\d* \(0 after its key died\), refused \d+`).MatchString(errOut.String()) {
+			t.Errorf("no final attacker counts on stop:\n%s", errOut.String())
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("emulator did not stop")

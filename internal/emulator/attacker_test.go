@@ -305,7 +305,7 @@ func TestAttackerKucoinMasterAndSub(t *testing.T) {
 	if !created.CreatedByAttacker || rm.Keys[0].Actions["create-key"].Accepted == 0 {
 		t.Errorf("created key: got %+v, create-key %+v", created, rm.Keys[0].Actions["create-key"])
 	}
-	for _, p := range []string{"spot", "classic", "futures", "create-key"} {
+	for _, p := range []string{"spot", "classic", "margin", "futures", "create-key"} {
 		if !contains(rm.Products, p) {
 			t.Errorf("master attacker products: got %v, want %s among them", rm.Products, p)
 		}

@@ -253,6 +253,7 @@ type kcSymbol struct {
 	SizeInc  string `json:"baseIncrement"`
 	PriceInc string `json:"priceIncrement"`
 	Trading  bool   `json:"enableTrading"`
+	Margin   bool   `json:"isMarginEnabled"`
 }
 
 // discoverKey reads what one key may do and which balances it can use.
@@ -278,6 +279,13 @@ func (b *kucoinBot) discoverKey(ctx context.Context, k *kcKey) []string {
 		t, err := b.discoverSpot(ctx, k)
 		if err != nil {
 			notes = append(notes, "spot: "+err.Error())
+		}
+		targets = append(targets, t...)
+	}
+	if perms["Margin"] {
+		t, err := b.discoverMargin(ctx, k)
+		if err != nil {
+			notes = append(notes, "margin: "+err.Error())
 		}
 		targets = append(targets, t...)
 	}
@@ -387,39 +395,93 @@ func (b *kucoinBot) discoverSpot(ctx context.Context, k *kcKey) ([]target, error
 		return nil, err
 	}
 	var out []target
-	for _, acct := range []struct{ typ, action, path string }{
-		{"trade_hf", "spot-order", "/api/v1/hf/orders"},
-		{"trade", "classic-order", "/api/v1/orders"},
-	} {
-		n := 0
-		for _, s := range syms {
-			if n == 3 {
-				break
-			}
-			var extra map[string]any
-			if acct.action == "classic-order" {
-				extra = map[string]any{"tradeType": "TRADE"}
-			}
-			buy, ok := kcSpotTarget(acct.action, acct.path, s, prices[s.Symbol], "buy", extra)
-			if !ok {
-				continue
-			}
-			p, _ := strconv.ParseFloat(buy.body["price"].(string), 64)
-			q, _ := strconv.ParseFloat(buy.body["size"].(string), 64)
-			if avail[acct.typ][s.Quote] >= p*q*1.01 {
-				out, n = append(out, buy), n+1
-				continue
-			}
-			sell, ok := kcSpotTarget(acct.action, acct.path, s, prices[s.Symbol], "sell", extra)
-			if !ok {
-				continue
-			}
-			if q, _ := strconv.ParseFloat(sell.body["size"].(string), 64); avail[acct.typ][s.Base] >= q {
-				out, n = append(out, sell), n+1
-			}
+	out = append(out, kcFund(syms, prices, func(c string) float64 { return avail["trade_hf"][c] }, "spot-order", "/api/v1/hf/orders", nil, nil)...)
+	out = append(out, kcFund(syms, prices, func(c string) float64 { return avail["trade"][c] }, "classic-order", "/api/v1/orders",
+		map[string]any{"tradeType": "TRADE"}, nil)...)
+	return out, nil
+}
+
+// kcFund picks, for up to three symbols, the side the balances can pay for.
+func kcFund(syms []kcSymbol, prices map[string]float64, avail func(currency string) float64, action, path string,
+	extra map[string]any, ok func(kcSymbol) bool) []target {
+	var out []target
+	for _, s := range syms {
+		if len(out) == 3 {
+			break
+		}
+		if ok != nil && !ok(s) {
+			continue
+		}
+		buy, okb := kcSpotTarget(action, path, s, prices[s.Symbol], "buy", extra)
+		if !okb {
+			continue
+		}
+		p, _ := strconv.ParseFloat(buy.body["price"].(string), 64)
+		q, _ := strconv.ParseFloat(buy.body["size"].(string), 64)
+		if avail(s.Quote) >= p*q*1.01 {
+			out = append(out, buy)
+			continue
+		}
+		sell, oks := kcSpotTarget(action, path, s, prices[s.Symbol], "sell", extra)
+		if !oks {
+			continue
+		}
+		if q, _ := strconv.ParseFloat(sell.body["size"].(string), 64); avail(s.Base) >= q {
+			out = append(out, sell)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// discoverMargin sets HF margin orders on what the cross and isolated
+// margin accounts can pay for.
+func (b *kucoinBot) discoverMargin(ctx context.Context, k *kcKey) ([]target, error) {
+	type asset struct {
+		Currency  string `json:"currency"`
+		Available string `json:"available"`
+	}
+	num := func(v string) float64 { f, _ := strconv.ParseFloat(v, 64); return f }
+	var cross struct {
+		Accounts []asset `json:"accounts"`
+	}
+	if err := b.get(ctx, k, "/kucoin", "/api/v3/margin/accounts", nil, &cross); err != nil {
+		return nil, err
+	}
+	syms, prices, err := b.spotMarket(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	bal := map[string]float64{}
+	for _, a := range cross.Accounts {
+		bal[a.Currency] = num(a.Available)
+	}
+	out := kcFund(syms, prices, func(c string) float64 { return bal[c] }, "margin-order", "/api/v3/hf/margin/order",
+		map[string]any{"isIsolated": false}, func(s kcSymbol) bool { return s.Margin })
+	var iso struct {
+		Assets []struct {
+			Symbol string `json:"symbol"`
+			Base   asset  `json:"baseAsset"`
+			Quote  asset  `json:"quoteAsset"`
+		} `json:"assets"`
+	}
+	if err := b.get(ctx, k, "/kucoin", "/api/v3/isolated/accounts", nil, &iso); err != nil {
+		return out, err
+	}
+	bySym := map[string]kcSymbol{}
+	for _, s := range syms {
+		bySym[s.Symbol] = s
+	}
+	var isoTargets []target
+	for _, pair := range iso.Assets {
+		s, ok := bySym[pair.Symbol]
+		if !ok || len(isoTargets) == 3 {
+			continue
+		}
+		bal := map[string]float64{pair.Base.Currency: num(pair.Base.Available), pair.Quote.Currency: num(pair.Quote.Available)}
+		isoTargets = append(isoTargets, kcFund([]kcSymbol{s}, prices, func(c string) float64 { return bal[c] }, "isolated-order",
+			"/api/v3/hf/margin/order", map[string]any{"isIsolated": true}, nil)...)
+	}
+	return append(out, isoTargets...), nil
 }
 
 func (b *kucoinBot) discoverFutures(ctx context.Context, k *kcKey) ([]target, error) {
