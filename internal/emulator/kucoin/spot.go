@@ -89,6 +89,7 @@ func spotRoutes(s *store) []route {
 		{"GET", "/api/v1/withdrawals/quotas", poolManagement, 20, read, g, false, hWithdrawalQuotas},
 		{"POST", "/api/v3/accounts/universal-transfer", poolManagement, 4, mut, "InnerTransfer", false, hUniversalTransfer},
 		{"GET", "/api/v1/hf/fills", poolSpot, 2, read, g, false, hHFFills},
+		{"GET", "/api/v3/hf/margin/fills", poolSpot, 5, read, g, false, hMarginFills},
 		{"GET", "/api/v1/fills", poolSpot, 10, read, g, false, hFills},
 		{"GET", "/api/v2/symbols", poolPublic, 4, pub, "", false, hSymbolsV2},
 		{"GET", "/api/v1/symbols", poolPublic, 4, pub, "", false, hSymbolsV1},
@@ -1114,7 +1115,19 @@ func (c *call) fillsFor(hf bool, sym string) []*fill {
 	return out
 }
 
-func hHFFills(c *call) (any, *apiError) {
+func hHFFills(c *call) (any, *apiError) { return c.hfFills("TRADE") }
+
+// hMarginFills is GET /api/v3/hf/margin/fills: the fills of margin HF
+// orders of tradeType.
+func hMarginFills(c *call) (any, *apiError) {
+	tt, aerr := marginTradeType(c, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return c.hfFills(tt)
+}
+
+func (c *call) hfFills(tradeType string) (any, *apiError) {
 	sym := c.param("symbol")
 	if sym == "" {
 		return nil, badParam("symbol is required")
@@ -1128,6 +1141,9 @@ func hHFFills(c *call) (any, *apiError) {
 	for _, f := range c.fillsFor(true, sym) {
 		if len(items) == limit {
 			break
+		}
+		if f.tradeType != tradeType {
+			continue
 		}
 		items = append(items, fillJSON(f))
 		last = f.id

@@ -367,6 +367,14 @@ func TestMarginOrders(t *testing.T) {
 	if b := data[struct{ BorrowSize string }](t, rsp, err); b.BorrowSize != "2253.25" { // 3250 + 3.25 fee − 1000
 		t.Errorf("borrowSize: got %q, want 2253.25", b.BorrowSize)
 	}
+	rsp, err = svc.HfMarinFillsV3(ctx, &kucoin.HfMarinFillsV3Req{TradeType: "MARGIN_TRADE", Symbol: "BTC-USDT"})
+	if f := data[struct{ Items []struct{ Size, TradeType string } }](t, rsp, err); len(f.Items) != 1 || f.Items[0].Size != "0.05" {
+		t.Errorf("margin fills: got %+v, want the 0.05 fill", f.Items)
+	}
+	rsp, err = svc.HfTransactionDetails(ctx, map[string]string{"symbol": "BTC-USDT"})
+	if f := data[struct{ Items []struct{ Size string } }](t, rsp, err); len(f.Items) != 0 {
+		t.Errorf("spot HF fills: got %+v, want none (the fill was a margin one)", f.Items)
+	}
 	huge := &kucoin.HfMarginOrderV3Req{ClientOid: "m-3", Symbol: "BTC-USDT", Side: "buy", Type: "market", Size: "1", AutoBorrow: true}
 	rsp, err = svc.HfCreateMarinOrderV3(ctx, huge)
 	wantCode(t, rsp, err, "200004")
@@ -509,5 +517,38 @@ func TestOrderBodies(t *testing.T) {
 	b, _ := json.Marshal(m)
 	if strings.Contains(string(b), `"price":3000`) {
 		t.Errorf("price must be a string: %s", b)
+	}
+}
+
+// TestCancelAllReleasesHolds: the cancel-all endpoints the executors use
+// end API orders too and release what they held once the cancel takes
+// effect.
+func TestCancelAllReleasesHolds(t *testing.T) {
+	h := newHarnessYAML(t, tradeState)
+	svc := h.client(SpotName, trader)
+	for _, sym := range []string{"BTC-USDT", "ETH-USDT"} {
+		rsp, err := svc.HfPlaceOrder(ctx, map[string]string{"symbol": sym, "side": "buy", "type": "limit", "price": "1000", "size": "0.1"})
+		mustOK(t, rsp, err, nil)
+	}
+	rsp, err := svc.CreateStopOrder(ctx, &kucoin.CreateOrderModel{ClientOid: "st", Side: "buy", Symbol: "BTC-USDT", Type: "limit", Stop: "entry", StopPrice: "70000", Price: "70000", Size: "0.01"})
+	mustOK(t, rsp, err, nil)
+	rsp, err = sdkCall(h.client(FuturesName, trader), "POST", "/api/v1/orders", map[string]any{"clientOid": "f", "symbol": "XBTUSDTM", "side": "buy", "type": "limit", "price": "60000", "size": 10, "leverage": 10})
+	mustOK(t, rsp, err, nil)
+	wantBalance(t, h, "trade_hf", "USDT", "10000", "200")
+	wantBalance(t, h, "trade", "USDT", "10000", "700")
+
+	rsp, err = svc.HfCancelOrders(ctx)
+	mustOK(t, rsp, err, nil)
+	rsp, err = svc.CancelStopOrderBy(ctx, map[string]string{"symbol": "BTC-USDT"})
+	mustOK(t, rsp, err, nil)
+	wantBalance(t, h, "trade", "USDT", "10000", "0") // stop cancels are immediate
+	rsp, err = sdkCall(h.client(FuturesName, trader), "DELETE", "/api/v3/orders", map[string]string{"symbol": "XBTUSDTM"})
+	mustOK(t, rsp, err, nil)
+	wantBalance(t, h, "trade_hf", "USDT", "10000", "200") // HF cancels are requests
+	time.Sleep(60 * time.Millisecond)
+	wantBalance(t, h, "trade_hf", "USDT", "10000", "0")
+	rsp, err = sdkCall(h.client(FuturesName, trader), "GET", "/api/v1/account-overview", map[string]string{"currency": "USDT"})
+	if ov := data[struct{ OrderMargin float64 }](t, rsp, err); ov.OrderMargin != 0 {
+		t.Errorf("order margin after the futures cancel-all: got %v, want 0", ov.OrderMargin)
 	}
 }
