@@ -368,7 +368,9 @@ func TestMarginOrders(t *testing.T) {
 		t.Errorf("borrowSize: got %q, want 2253.25", b.BorrowSize)
 	}
 	rsp, err = svc.HfMarinFillsV3(ctx, &kucoin.HfMarinFillsV3Req{TradeType: "MARGIN_TRADE", Symbol: "BTC-USDT"})
-	if f := data[struct{ Items []struct{ Size, TradeType string } }](t, rsp, err); len(f.Items) != 1 || f.Items[0].Size != "0.05" {
+	if f := data[struct {
+		Items []struct{ Size, TradeType string }
+	}](t, rsp, err); len(f.Items) != 1 || f.Items[0].Size != "0.05" {
 		t.Errorf("margin fills: got %+v, want the 0.05 fill", f.Items)
 	}
 	rsp, err = svc.HfTransactionDetails(ctx, map[string]string{"symbol": "BTC-USDT"})
