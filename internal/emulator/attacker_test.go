@@ -164,6 +164,9 @@ func TestAttackerBinanceMasterAndSub(t *testing.T) {
 			t.Errorf("attacker entry without accepted: %+v", e)
 			continue
 		}
+		if strings.Contains(e.Query, "signature=") && !strings.Contains(e.Query, "signature=%5BREDACTED%5D") {
+			t.Errorf("attacker request logged with its signature: %s", e.Query)
+		}
 		if e.Attacker == sub.ID && e.Time.After(deleted) {
 			late++
 			if *e.Accepted {

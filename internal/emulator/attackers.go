@@ -187,7 +187,11 @@ func (s *Server) markAttacker(r *http.Request, e *emu.Entry) {
 		return
 	}
 	e.Kind, e.Attacker, e.Action = emu.KindAttacker, parts[1], parts[2]
-	ok := e.Status < 300 && e.Fault == "" && (e.Code == "" || e.Code == "200000")
+	// An injected fault (set by this package) means the venue's answer did
+	// not reach the attacker as it was; a venue's own note (KuCoin's
+	// encoded-query flag) does not.
+	fault := e.Fault != "" && !strings.HasPrefix(e.Fault, "kucoin:")
+	ok := e.Status < 300 && !fault && (e.Code == "" || e.Code == "200000")
 	e.Accepted = &ok
 }
 
