@@ -372,7 +372,7 @@ func (x *Executor) sendSweepAs(ctx context.Context, req executors.Request, t swe
 		"fromUserId": t.subUserID, "fromAccountType": fromType, "toAccountType": "MAIN"}
 	m := executors.Mutation{ID: c.ID + idSuffix, Kind: "transfer", Target: c.Target,
 		Request: map[string]string{"method": http.MethodPost, "path": "/api/v3/accounts/universal-transfer", "type": "SUB_TO_PARENT",
-			"currency": t.asset, "amount": t.amount, "fromUserId": t.subUserID, "fromAccountType": fromType, "toAccountType": "MAIN"}}
+			"currency": t.asset, "amount": t.amount, "fromUserId": t.subUserID, "subName": t.sub, "fromAccountType": fromType, "toAccountType": "MAIN"}}
 	return req.Mutate(ctx, m, func(ctx context.Context) error {
 		return x.call(ctx, x.spot, "sweep "+t.asset+" from sub "+t.sub, true, http.MethodPost, "/api/v3/accounts/universal-transfer", body, nil)
 	})

@@ -38,7 +38,7 @@ func TestHTMLInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	dir := makeRun(t, fixture{tick: 23 * time.Millisecond})
+	dir := makeRun(t, fixture{live: true})
 	_, htmlPath, err := WriteFiles(dir)
 	if err != nil {
 		t.Fatalf("WriteFiles: %v", err)

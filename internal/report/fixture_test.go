@@ -10,27 +10,31 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
-	"github.com/panicbutton/panicbutton/executors/fake"
+	"github.com/panicbutton/panicbutton/executors/binance"
+	"github.com/panicbutton/panicbutton/executors/kucoin"
 	"github.com/panicbutton/panicbutton/internal/audit"
 	"github.com/panicbutton/panicbutton/internal/runner"
 	"github.com/panicbutton/panicbutton/playbooks"
 )
 
 // fixture describes one real run made for a test: the runner executes a
-// playbook with the fake executor over the demo venue and writes a real
-// audit trail.
+// playbook with the Binance and KuCoin executors over real HTTP against the
+// in-process emulator loaded with the demo fund (what `make demo` runs on)
+// and writes a real audit trail.
 type fixture struct {
 	playbook string // built-in name; default suspected-key-leak
 	source   string // playbook YAML, instead of a built-in
 	dryRun   bool
-	// tick advances the shared clock at every reading; 0 keeps it still,
-	// which makes the trail (and so the report) deterministic.
-	tick time.Duration
-	// setup adjusts the venue before the run (faults, pinned orders…).
-	setup func(v *fake.Venue)
+	// live runs the runner and the trail on the venue's clock (real time
+	// from fixtureStart on); otherwise their clock stands still at
+	// fixtureStart, which makes the trail (and so the report)
+	// deterministic.
+	live bool
+	// setup adjusts the venue before the run (faults…).
+	setup func(t *testing.T, f *demoFund)
 	// after is called when a (step, account) result arrives; cancel stops
 	// the run.
-	after func(v *fake.Venue, step, account string, cancel context.CancelFunc)
+	after func(t *testing.T, f *demoFund, step, account string, cancel context.CancelFunc)
 	// resume, when set, resumes the run once it has stopped, as
 	// `panicbutton run --resume` does, gap later on the clock: "interrupted"
 	// resumes the trail as the (cancelled) run left it, "crash" first cuts
@@ -40,23 +44,39 @@ type fixture struct {
 	// onHold, when set, turns the hold on (NoHold otherwise) and is
 	// called with every hold progress line (e.g. to play the attacker or
 	// the human deleting the key).
-	onHold func(v *fake.Venue, account, text string)
+	onHold func(t *testing.T, f *demoFund, account, text string)
 }
 
 var fixtureStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// clock is a goroutine-safe test clock advancing tick per reading.
+// clock is a goroutine-safe test clock: it reads base plus the real time
+// elapsed since start (nothing when still), plus every jump.
 type clock struct {
-	mu   sync.Mutex
-	t    time.Time
-	tick time.Duration
+	mu    sync.Mutex
+	base  time.Time
+	start time.Time
+	jump  time.Duration
+	still bool
+}
+
+func newClock(still bool) *clock {
+	return &clock{base: fixtureStart, start: time.Now(), still: still}
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(c.tick)
-	return c.t
+	if c.still {
+		return c.base.Add(c.jump)
+	}
+	return c.base.Add(time.Since(c.start) + c.jump)
+}
+
+// advance jumps the clock forward by d (e.g. a pause before a resume).
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.jump += d
+	c.mu.Unlock()
 }
 
 // makeRun runs the fixture and returns the run directory holding audit.jsonl.
@@ -75,15 +95,24 @@ func makeRun(t *testing.T, fx fixture) string {
 	if err != nil {
 		t.Fatalf("playbook: %v", err)
 	}
-	clk := &clock{t: fixtureStart, tick: fx.tick}
-	v := fake.DemoVenueAt(fixtureStart.Add(-time.Hour))
-	if fx.setup != nil {
-		fx.setup(v)
+	// The emulator and the executors share a running clock (the
+	// executors' timestamps must agree with the emulator's, and KuCoin
+	// cancels take effect a moment later); from fixtureStart on, so that
+	// the demo state's relative times and ids come out the same every run.
+	venueClk := newClock(false)
+	clk := venueClk
+	if !fx.live {
+		clk = newClock(true)
 	}
-	drv := fake.DriverFor(v)
-	env := executors.Env{Now: clk.Now, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}.Defaults()
+	v := startDemoFund(t, venueClk.Now)
+	if fx.setup != nil {
+		fx.setup(t, v)
+	}
+	reg := executors.NewRegistry(binance.Driver(), kucoin.Driver())
+	env := executors.Env{Now: venueClk.Now}.Defaults()
 	var targets []runner.Target
-	for _, a := range fake.DemoAccounts() {
+	for _, a := range v.accts {
+		drv, _ := reg.Driver(a.Exchange)
 		ex, err := drv.New(a, env)
 		if err != nil {
 			t.Fatalf("new executor: %v", err)
@@ -121,9 +150,9 @@ func makeRun(t *testing.T, fx fixture) string {
 		o.Progress = func(e runner.Event) {
 			switch {
 			case e.Kind == "result" && fx.after != nil:
-				fx.after(v, e.Step, e.Account, cancel)
+				fx.after(t, v, e.Step, e.Account, cancel)
 			case e.Kind == "hold" && fx.onHold != nil:
-				fx.onHold(v, e.Account, e.Text)
+				fx.onHold(t, v, e.Account, e.Text)
 			}
 		}
 	}
@@ -137,9 +166,10 @@ func makeRun(t *testing.T, fx fixture) string {
 	if fx.resume == "crash" {
 		cutLastRecord(t, dir)
 	}
-	clk.mu.Lock()
-	clk.t = clk.t.Add(fx.gap)
-	clk.mu.Unlock()
+	clk.advance(fx.gap)
+	if clk != venueClk {
+		venueClk.advance(fx.gap)
+	}
 	st, err := runner.LoadResume(dir)
 	if err != nil {
 		t.Fatalf("load resume: %v", err)

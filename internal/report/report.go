@@ -459,7 +459,7 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 				if out.OK {
 					switch rec.Action {
 					case executors.FundsSweep:
-						explain[rec.Account] = append(explain[rec.Account], "sweep:"+rec.Request["req.from_sub"]+":"+rec.Request["req.asset"])
+						explain[rec.Account] = append(explain[rec.Account], "sweep:"+sweptFrom(rec.Request))
 					case executors.PositionsClose:
 						explain[rec.Account] = append(explain[rec.Account], "positions")
 					}
@@ -741,6 +741,20 @@ func compareSnapshots(acct, beforeStep, afterStep string, before, after executor
 	return b
 }
 
+// sweptFrom is "sub:asset" of a funds.sweep transfer's request as the
+// executors record it: Binance names the sub-account by e-mail
+// (fromEmail, asset), KuCoin by name (subName, currency).
+func sweptFrom(req map[string]string) string {
+	sub, asset := req["req.fromEmail"], req["req.asset"]
+	if sub == "" {
+		sub = req["req.subName"]
+	}
+	if asset == "" {
+		asset = req["req.currency"]
+	}
+	return sub + ":" + asset
+}
+
 // explanation names what in this run explains a decrease of k, or "".
 func explanation(k balKey, explain []string) string {
 	for _, e := range explain {
@@ -815,7 +829,20 @@ func (r *Report) sortLists() {
 		return !ok1 && a1 < a2
 	}
 	sort.SliceStable(r.Mutations, func(i, j int) bool {
-		return less(r.Mutations[i].Step, r.Mutations[i].Account, r.Mutations[j].Step, r.Mutations[j].Account)
+		a, b := r.Mutations[i], r.Mutations[j]
+		if a.Step != b.Step || a.Account != b.Account {
+			return less(a.Step, a.Account, b.Step, b.Account)
+		}
+		// Requests an executor sends in parallel reach the trail in any
+		// order: by time, then by what they did, so that the same run
+		// always reads the same.
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Target < b.Target
 	})
 	sort.SliceStable(r.Changes, func(i, j int) bool {
 		return less(r.Changes[i].Step, r.Changes[i].Account, r.Changes[j].Step, r.Changes[j].Account)

@@ -16,9 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/panicbutton/panicbutton/executors"
-	"github.com/panicbutton/panicbutton/executors/fake"
 	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/emulator"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -36,11 +35,15 @@ steps:
     action: snapshot.balances
 `
 
-// revokeRejected makes every key deletion fail with a non-retryable error.
-func revokeRejected(v *fake.Venue) {
-	for _, a := range []string{fake.DemoBinance, fake.DemoKuCoin} {
-		v.FailNext(a, executors.KeysRevoke, 100, &executors.Error{Class: executors.ErrRejected, Op: "delete sub-account key", Code: "-1022", Msg: "not allowed"})
-	}
+// revokeRejected makes every sub-account key deletion fail with a
+// non-retryable error: each venue answers with its own error body.
+func revokeRejected(_ *testing.T, f *demoFund) {
+	f.srv.SetFaults(emulator.Faults{Script: []emulator.ScriptFault{
+		{Venue: "binance", Method: "DELETE", Path: "/sapi/v1/sub-account/subAccountApi", Count: 100,
+			Status: 400, Body: `{"code":-3003,"msg":"not allowed"}`},
+		{Venue: "kucoin", Method: "DELETE", Path: "/api/v1/sub/api-key", Count: 100,
+			Status: 200, Body: `{"code":"400100","msg":"not allowed"}`},
+	}})
 }
 
 func TestVerdict(t *testing.T) {
@@ -53,9 +56,10 @@ func TestVerdict(t *testing.T) {
 	}{
 		{name: "all ok", fx: fixture{playbook: "freeze-trading"}, want: VerdictContained},
 		// The demo fund's withdrawals no API can cancel are still leaving: not contained.
-		{name: "manual steps pending, withdrawals left", fx: fixture{}, want: VerdictFailed, wantPending: 4},
-		{name: "a step failed", fx: fixture{setup: revokeRejected}, want: VerdictFailed, wantFailed: 2, wantPending: 4},
-		{name: "interrupted", fx: fixture{after: func(_ *fake.Venue, step, _ string, cancel context.CancelFunc) {
+		// Pending: those two, the KuCoin sub key without a passphrase and the two master keys.
+		{name: "manual steps pending, withdrawals left", fx: fixture{}, want: VerdictFailed, wantPending: 5},
+		{name: "a step failed", fx: fixture{setup: revokeRejected}, want: VerdictFailed, wantFailed: 2, wantPending: 5},
+		{name: "interrupted", fx: fixture{after: func(_ *testing.T, _ *demoFund, step, _ string, cancel context.CancelFunc) {
 			if step == "freeze" {
 				cancel()
 			}
@@ -83,8 +87,15 @@ func TestVerdict(t *testing.T) {
 	}
 }
 
+// revokeRejectedWithdrawable is revokeRejected on a fund whose KuCoin key
+// may cancel withdrawals: every other mutation then succeeds.
+func revokeRejectedWithdrawable(t *testing.T, f *demoFund) {
+	revokeRejected(t, f)
+	f.allowWithdrawalCancel(t, demoKuCoin)
+}
+
 func TestVerdictFailureClass(t *testing.T) {
-	r, _ := buildRun(t, fixture{setup: revokeRejected})
+	r, _ := buildRun(t, fixture{setup: revokeRejectedWithdrawable})
 	for _, f := range r.Failures {
 		if f.Step != "revoke-sub-keys" || f.ErrorClass != "rejected" || !strings.Contains(f.Error, "not allowed") {
 			t.Errorf("failure: got %+v, want step revoke-sub-keys, class rejected, error naming the venue message", f)
@@ -149,12 +160,11 @@ func outcomeTimes(recs []audit.Record, step string) []time.Time {
 }
 
 func TestTimeToContain(t *testing.T) {
-	const tick = 7 * time.Millisecond
 	t.Run("last key revoked", func(t *testing.T) {
-		r, recs := buildRun(t, fixture{tick: tick})
+		r, recs := buildRun(t, fixture{live: true})
 		revoked := outcomeTimes(recs, "revoke-sub-keys")
-		if len(revoked) != 4 {
-			t.Fatalf("revoke outcomes: got %d, want 4", len(revoked))
+		if len(revoked) != 5 {
+			t.Fatalf("revoke outcomes: got %d, want 5 (3 Binance sub keys, 2 KuCoin ones with a known passphrase)", len(revoked))
 		}
 		want := revoked[len(revoked)-1].Sub(recs[0].Time)
 		if !r.HasContainTime || r.TimeToContain != want {
@@ -174,7 +184,7 @@ func TestTimeToContain(t *testing.T) {
 		}
 	})
 	t.Run("failed revokes do not count", func(t *testing.T) {
-		r, recs := buildRun(t, fixture{tick: tick, setup: revokeRejected})
+		r, recs := buildRun(t, fixture{live: true, setup: revokeRejectedWithdrawable})
 		cancelled := outcomeTimes(recs, "freeze")
 		if len(cancelled) == 0 {
 			t.Fatal("freeze outcomes: got none")
@@ -188,7 +198,7 @@ func TestTimeToContain(t *testing.T) {
 		}
 	})
 	t.Run("dry-run has none", func(t *testing.T) {
-		r, _ := buildRun(t, fixture{tick: tick, dryRun: true})
+		r, _ := buildRun(t, fixture{live: true, dryRun: true})
 		if r.HasContainTime {
 			t.Errorf("time to contain: got %v, want none in a dry run", r.TimeToContain)
 		}
@@ -205,10 +215,10 @@ func findRow(b Balances, sub, wallet, asset string) (BalanceRow, bool) {
 }
 
 func TestBalances(t *testing.T) {
-	drain := func(v *fake.Venue, step, account string, _ context.CancelFunc) {
-		if step == "freeze" && account == fake.DemoBinance {
+	drain := func(t *testing.T, f *demoFund, step, account string, _ context.CancelFunc) {
+		if step == "freeze" && account == demoBinance {
 			// An attacker withdraws 25000 USDT between the snapshots.
-			v.AddBalances(fake.DemoBinance, executors.Balance{Wallet: "spot", Asset: "USDT", Free: "-25000.00", Locked: "0", Total: "-25000.00"})
+			f.drain(t, demoBinance, "25000")
 		}
 	}
 	tests := []struct {
@@ -221,14 +231,16 @@ func TestBalances(t *testing.T) {
 		wantUnexplained          bool
 		wantFlagged              int
 	}{
-		{name: "unchanged", fx: fixture{playbook: "freeze-trading"}, account: fake.DemoBinance, wallet: "spot", as: "BTC",
-			wantBefore: "1.40000000", wantAfter: "1.40000000", wantDiff: "0.00000000"},
-		{name: "unexplained decrease", fx: fixture{playbook: "freeze-trading", after: drain}, account: fake.DemoBinance, wallet: "spot", as: "USDT",
-			wantBefore: "51110.55", wantAfter: "26110.55", wantDiff: "-25000.00", wantSign: -1, wantUnexplained: true, wantFlagged: 1},
-		{name: "sweep explains the sub's decrease", fx: fixture{source: sweepPlaybook}, account: fake.DemoKuCoin, sub: "arb", wallet: "spot", as: "USDT",
-			wantBefore: "9800.00", wantAfter: "0.00", wantDiff: "-9800.00", wantSign: -1},
-		{name: "sweep credits the master", fx: fixture{source: sweepPlaybook}, account: fake.DemoKuCoin, wallet: "spot", as: "USDT",
-			wantBefore: "51110.55", wantAfter: "60910.55", wantDiff: "+9800.00", wantSign: 1},
+		{name: "unchanged", fx: fixture{playbook: "freeze-trading"}, account: demoBinance, wallet: "spot", as: "BTC",
+			wantBefore: "1.99", wantAfter: "1.99", wantDiff: "0.00"},
+		{name: "unexplained decrease", fx: fixture{playbook: "freeze-trading", after: drain}, account: demoBinance, wallet: "spot", as: "USDT",
+			wantBefore: "205858.05", wantAfter: "180858.05", wantDiff: "-25000.00", wantSign: -1, wantUnexplained: true,
+			// The withdrawal shows in the spot wallet and in Binance's user-assets view of it.
+			wantFlagged: 2},
+		{name: "sweep explains the sub's decrease", fx: fixture{source: sweepPlaybook}, account: demoKuCoin, sub: "arbbot02", wallet: "trade", as: "USDT",
+			wantBefore: "1800", wantAfter: "0", wantDiff: "-1800", wantSign: -1},
+		{name: "sweep credits the master", fx: fixture{source: sweepPlaybook}, account: demoKuCoin, wallet: "main", as: "USDT",
+			wantBefore: "25000", wantAfter: "38550", wantDiff: "+13550", wantSign: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +295,9 @@ func TestPendingBox(t *testing.T) {
 	if len(master) != 2 {
 		t.Fatalf("master-key pending: got %d, want 2 (one per account)", len(master))
 	}
-	want := "Delete the API key of account binance-demo"
-	if master[0].Account != fake.DemoBinance || !strings.Contains(master[0].Instructions, want) || master[0].Verify != "key_rejected" {
-		t.Errorf("pending[0]: got %+v, want binance-demo's instructions containing %q and verify key_rejected", master[0], want)
+	want := "Delete the API key of account " + demoBinance
+	if master[0].Account != demoBinance || !strings.Contains(master[0].Instructions, want) || master[0].Verify != "key_rejected" {
+		t.Errorf("pending[0]: got %+v, want %s's instructions containing %q and verify key_rejected", master[0], demoBinance, want)
 	}
 	box := regexp.MustCompile(`(?s)<section class="pending" id="pending">.*?</section>`).FindString(string(r.HTML()))
 	if box == "" {
@@ -300,7 +312,7 @@ func TestPendingBox(t *testing.T) {
 			}
 		}
 	}
-	if md := string(r.Markdown()); !strings.Contains(md, "Still to do: 4 manual steps") || !strings.Contains(md, "Open API Management") {
+	if md := string(r.Markdown()); !strings.Contains(md, "Still to do: 5 manual steps") || !strings.Contains(md, "Open API Management") {
 		t.Errorf("markdown: got no pending section with the instructions")
 	}
 }

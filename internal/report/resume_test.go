@@ -7,25 +7,24 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
-	"github.com/panicbutton/panicbutton/executors/fake"
 	"github.com/panicbutton/panicbutton/internal/audit"
 )
 
 // stopAtFreeze cancels the run when the first freeze result arrives: the
 // freeze is done on some accounts, in flight or not started on others, and
 // the later steps never run.
-func stopAtFreeze(_ *fake.Venue, step, _ string, cancel context.CancelFunc) {
+func stopAtFreeze(_ *testing.T, _ *demoFund, step, _ string, cancel context.CancelFunc) {
 	if step == "freeze" {
 		cancel()
 	}
 }
 
 // TestReportOfAResumedRun builds the report of real resumed trails: the
-// runner runs suspected-key-leak with the fake executor, is stopped mid-
+// runner runs suspected-key-leak on the emulator's demo fund, is stopped mid-
 // freeze, and resumes (as run --resume does) ten minutes later on the clock.
 func TestReportOfAResumedRun(t *testing.T) {
-	const tick, gap = time.Millisecond, 10 * time.Minute
-	ref, _ := buildRun(t, fixture{tick: tick})
+	const gap = 10 * time.Minute
+	ref, _ := buildRun(t, fixture{live: true})
 	refResults := 0
 	for _, n := range ref.Counts {
 		refResults += n
@@ -40,7 +39,7 @@ func TestReportOfAResumedRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, recs := buildRun(t, fixture{tick: tick, after: stopAtFreeze, resume: tt.resume, gap: gap})
+			r, recs := buildRun(t, fixture{live: true, after: stopAtFreeze, resume: tt.resume, gap: gap})
 			var ends, resumeIdx int
 			for i, rec := range recs {
 				if rec.Phase == audit.PhaseEnd {
