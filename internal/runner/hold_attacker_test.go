@@ -1,0 +1,306 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/runner"
+	"github.com/panicbutton/panicbutton/playbooks"
+)
+
+// accountDouble is one account for the hold tests, implementing only the
+// actions the hold playbook runs: open orders, pending withdrawals (some
+// no API can cancel), sub-account keys and whether the master key is
+// alive. The test changes it as the attacker and the human would; every
+// mutation goes through the request's audit hooks.
+type accountDouble struct {
+	mu          sync.Mutex
+	orders      []string // targets of the open orders
+	withdrawals []withdrawalDouble
+	subKeys     []string
+	masterDead  bool
+}
+
+type withdrawalDouble struct {
+	id          string
+	cancellable bool
+	pending     bool
+}
+
+// newAccountDouble is a small fund: two open orders, a withdrawal the API
+// can cancel and one it cannot, and two sub-account keys.
+func newAccountDouble() *accountDouble {
+	return &accountDouble{
+		orders:      []string{"spot BTCUSDT order 1001", "usdm ETHUSDT order 1002"},
+		withdrawals: []withdrawalDouble{{id: "wd-1", cancellable: true, pending: true}, {id: "wd-2", pending: true}},
+		subKeys:     []string{"sub arb key arb1", "sub mm key mm2"},
+	}
+}
+
+func (a *accountDouble) addOrder(target string) {
+	a.mu.Lock()
+	a.orders = append(a.orders, target)
+	a.mu.Unlock()
+}
+func (a *accountDouble) addSubKey(target string) {
+	a.mu.Lock()
+	a.subKeys = append(a.subKeys, target)
+	a.mu.Unlock()
+}
+func (a *accountDouble) addWithdrawal(w withdrawalDouble) {
+	a.mu.Lock()
+	a.withdrawals = append(a.withdrawals, w)
+	a.mu.Unlock()
+}
+func (a *accountDouble) deleteMasterKey() { a.mu.Lock(); a.masterDead = true; a.mu.Unlock() }
+
+func (a *accountDouble) openOrders() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.orders...)
+}
+
+func (a *accountDouble) liveSubKeys() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.subKeys...)
+}
+
+func (a *accountDouble) pendingWithdrawal(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.withdrawals {
+		if w.id == id {
+			return w.pending
+		}
+	}
+	return false
+}
+
+func (a *accountDouble) Exchange() string { return "double" }
+
+func (a *accountDouble) Plan(context.Context, executors.Request) (executors.Result, error) {
+	return executors.Result{}, &executors.Error{Class: executors.ErrUnsupported, Msg: "the hold tests do not plan"}
+}
+
+func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var res executors.Result
+	// mutate sends one change through the audit hooks; done removes it.
+	mutate := func(kind, target string, irreversible bool, done func()) error {
+		m := executors.Mutation{ID: kind + ":" + target, Kind: kind, Target: target, Irreversible: irreversible}
+		if err := req.Mutate(ctx, m, func(context.Context) error { done(); return nil }); err != nil {
+			return err
+		}
+		res.Changes = append(res.Changes, executors.Change{Kind: kind, Target: target, Irreversible: irreversible})
+		return nil
+	}
+	switch req.Action {
+	case executors.KeysInventory:
+		return executors.Result{Status: executors.StatusOK, Summary: fmt.Sprintf("%d sub-account keys", len(a.subKeys))}, nil
+	case executors.OrdersCancelAll:
+		for _, o := range a.orders {
+			if err := mutate("cancel-order", o, false, func() {}); err != nil {
+				return res, err
+			}
+		}
+		a.orders = nil
+	case executors.KeysRevoke:
+		for _, k := range a.subKeys {
+			if err := mutate("delete-key", k, true, func() {}); err != nil {
+				return res, err
+			}
+		}
+		a.subKeys = nil
+	case executors.WithdrawalsCancelPending:
+		for i, w := range a.withdrawals {
+			switch {
+			case !w.pending:
+			case w.cancellable:
+				if err := mutate("cancel-withdrawal", "withdrawal "+w.id, false, func() { a.withdrawals[i].pending = false }); err != nil {
+					return res, err
+				}
+			default:
+				res.Manual = append(res.Manual, executors.ManualStep{Title: "Stop withdrawal " + w.id,
+					Instructions: "The API cannot cancel withdrawal " + w.id + ": contact the exchange's support."})
+			}
+		}
+		if len(res.Manual) > 0 {
+			res.Status, res.Summary = executors.StatusPending, fmt.Sprintf("%d withdrawals need a human", len(res.Manual))
+			return res, nil
+		}
+	case executors.KeysVerifyRejected:
+		if a.masterDead {
+			return executors.Result{Status: executors.StatusOK, Summary: "the key is dead"}, nil
+		}
+		return executors.Result{Status: executors.StatusFailed, Summary: "key still accepted"},
+			&executors.Error{Class: executors.ErrRejected, Msg: "key still accepted"}
+	default:
+		return res, &executors.Error{Class: executors.ErrUnsupported, Msg: req.Action + " is not in the hold tests"}
+	}
+	res.Status, res.Summary = executors.StatusOK, "nothing to do"
+	if len(res.Changes) > 0 {
+		res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("%d changes", len(res.Changes))
+	}
+	return res, nil
+}
+
+const holdAttackerPB = `name: hold-test
+targets: {all: true}
+steps:
+  - id: inventory
+    action: keys.inventory
+  - id: freeze
+    action: orders.cancel_all
+  - id: withdrawals
+    action: withdrawals.cancel_pending
+  - id: revoke
+    action: keys.revoke
+    irreversible: true
+  - id: master-key
+    action: manual
+    with:
+      instructions: delete the key in the web UI
+      verify: key_rejected
+      hold: true
+`
+
+// An attacker holding the master key acts while the hold runs: an order,
+// a withdrawal and a new sub-account key appear; the hold cancels and
+// deletes them, and ends when the human deletes the master key.
+func TestHoldCatchesAttacker(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	targets := []runner.Target{{Ref: acct, Exec: v}}
+
+	var (
+		mu     sync.Mutex
+		events []string
+		once   sync.Once
+	)
+	attack := func() {
+		v.addOrder("spot PUMPUSDT order 666 (limit BUY 1000 @ 1)")
+		v.addWithdrawal(withdrawalDouble{id: "att-1", cancellable: true, pending: true})
+		v.addSubKey("sub attacker-sub key attackerKey0123456789")
+	}
+	o := runner.Options{RunID: "r", Playbook: pb, Targets: targets, HoldInterval: time.Millisecond, Hold: time.Minute,
+		Progress: func(e runner.Event) {
+			if e.Kind != "hold" {
+				return
+			}
+			mu.Lock()
+			events = append(events, e.Text)
+			mu.Unlock()
+			switch {
+			case strings.HasPrefix(e.Text, "holding the line"):
+				once.Do(attack)
+			case strings.Contains(e.Text, "caught"):
+				v.deleteMasterKey() // the human deletes the key
+			}
+		}}
+	rep, err := runner.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs *runner.HoldSummary
+	for _, r := range rep.Results {
+		if r.Step == "master-key" {
+			hs, _ = r.Result.Data.(*runner.HoldSummary)
+		}
+	}
+	if hs == nil {
+		t.Fatalf("no hold summary in %+v", rep.Results)
+	}
+	if hs.EndedBy != runner.HoldKeyRejected {
+		t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events)
+	}
+	if got := v.openOrders(); len(got) != 0 {
+		t.Errorf("open orders left: %+v", got)
+	}
+	if v.pendingWithdrawal("att-1") {
+		t.Errorf("attacker withdrawal att-1 still pending")
+	}
+	if keys := v.liveSubKeys(); len(keys) != 0 {
+		t.Errorf("sub keys left: %v", keys)
+	}
+	kinds := map[string]bool{}
+	for _, c := range hs.Caught {
+		kinds[c.Kind] = true
+	}
+	if len(kinds) < 3 {
+		t.Errorf("caught kinds = %v, want an order cancel, a withdrawal cancel and a key deletion", kinds)
+	}
+	// The fund's one withdrawal no API can cancel is still leaving:
+	// everything else was undone, so only that is left, and it needs a human.
+	v2 := rep.Verdict
+	if v2.Contained || !v2.OnlyManual || len(v2.Left) != 1 || v2.Left[0].Kind != runner.LeftWithdrawalUncancel {
+		t.Errorf("verdict = %+v, want not contained with only the uncancellable withdrawal left", v2)
+	}
+}
+
+// A withdrawal filed mid-run that no API can cancel is said at once, live,
+// and recorded in the hold's summary; it keeps the run from being contained.
+func TestHoldReportsUncancellableWithdrawalAtOnce(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	var (
+		mu     sync.Mutex
+		events []string
+		once   sync.Once
+	)
+	o := runner.Options{RunID: "r", Playbook: pb, HoldInterval: time.Millisecond, Hold: time.Minute,
+		Targets: []runner.Target{{Ref: playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}, Exec: v}},
+		Progress: func(e runner.Event) {
+			if e.Kind != "hold" {
+				return
+			}
+			mu.Lock()
+			events = append(events, e.Text)
+			mu.Unlock()
+			switch {
+			case strings.HasPrefix(e.Text, "holding the line"):
+				once.Do(func() {
+					v.addWithdrawal(withdrawalDouble{id: "att-processing-7", pending: true})
+				})
+			case strings.HasPrefix(e.Text, "NEW, NEEDS A HUMAN NOW"):
+				v.deleteMasterKey()
+			}
+		}}
+	rep, err := runner.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	said := false
+	for _, e := range events {
+		if strings.HasPrefix(e, "NEW, NEEDS A HUMAN NOW") && strings.Contains(e, "att-processing-7") {
+			said = true
+		}
+	}
+	if !said {
+		t.Errorf("the uncancellable withdrawal was not reported live: %q", events)
+	}
+	var left bool
+	for _, l := range rep.Verdict.Left {
+		if l.Kind == runner.LeftWithdrawalUncancel && strings.Contains(l.Manual, "att-processing-7") {
+			left = true
+		}
+	}
+	if rep.Verdict.Contained || !left {
+		t.Errorf("verdict = %+v, want not contained naming att-processing-7", rep.Verdict)
+	}
+}
