@@ -7,7 +7,12 @@ import (
 	"testing"
 
 	"github.com/panicbutton/panicbutton/executors"
-	"github.com/panicbutton/panicbutton/executors/fake"
+	"github.com/panicbutton/panicbutton/executors/binance"
+	"github.com/panicbutton/panicbutton/executors/kucoin"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+	"github.com/panicbutton/panicbutton/internal/emulator/venues"
+	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
 // allActionsRegistry supports every catalog action on binance and kucoin.
@@ -183,34 +188,88 @@ func TestThirdPartyBreachSteps(t *testing.T) {
 	}
 }
 
-// TestMoreBuiltinsSelectTheRightKeys plans each revoke step against the fake
-// exchange's demo venue: each account has one sub key with withdrawals
-// enabled (label arb-bot) and one without (label market-maker).
+// demoExecutor starts the emulator with the demo fund (what make demo runs
+// on) and returns the real executor of one of its accounts, talking to it
+// over HTTP, with the emulator to count the requests it received.
+func demoExecutor(t *testing.T, account string) (executors.Executor, *emulator.Server) {
+	t.Helper()
+	cfg := emulator.Config{Loaders: venues.DefaultLoaders()}
+	fsys, name := venues.DemoState()
+	vs, err := emulator.LoadState(fsys, name, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := emulator.New(cfg, vs)
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	for _, v := range srv.Venues() {
+		ex, ok := v.(emu.Exporter)
+		if !ok {
+			continue
+		}
+		for _, a := range ex.ExportAccounts() {
+			if a.Name != account {
+				continue
+			}
+			acct := executors.Account{Name: a.Name, Exchange: a.Exchange, KeyType: a.KeyType, APIKey: secret.New(a.APIKey),
+				Secret: secret.New(a.Secret), Passphrase: secret.New(a.Passphrase), KeyVersion: a.KeyVersion}
+			drv := binance.Driver()
+			acct.BaseURL = base + "/binance"
+			if a.Exchange == "kucoin" {
+				drv = kucoin.Driver()
+				acct.BaseURL, acct.FuturesBaseURL = base+"/kucoin", base+"/kucoin-futures"
+			}
+			for _, sk := range a.SubKeys {
+				acct.SubKeys = append(acct.SubKeys, executors.SubKey{Sub: sk.Sub, APIKey: sk.APIKey, Passphrase: secret.New(sk.Passphrase)})
+			}
+			x, err := drv.New(acct, executors.Env{}.Defaults())
+			if err != nil {
+				t.Fatalf("new executor: %v", err)
+			}
+			return x, srv
+		}
+	}
+	t.Fatalf("the demo fund has no account %q", account)
+	return nil, nil
+}
+
+// TestMoreBuiltinsSelectTheRightKeys plans each revoke step with the real
+// executors against the emulator's demo fund. Binance does not show a
+// master whether a sub-account key can withdraw, so every sub key of
+// northwind-master counts as withdrawal-enabled (grid-bot-ed25519,
+// arb-desk-legacy, hedge-futures); KuCoin shows it, and no sub key of
+// kucoin-main may withdraw (mm-bot, arb-bot-v2; hedge has no passphrase
+// in the accounts file).
 func TestMoreBuiltinsSelectTheRightKeys(t *testing.T) {
+	labels := []string{"(grid-bot-ed25519)", "(arb-desk-legacy)", "(hedge-futures)", "(mm-bot)", "(arb-bot-v2)"}
 	tests := []struct {
-		playbook, step string
-		inputs         map[string]string
-		want           []string // labels of the keys that would be deleted
+		playbook, step, account string
+		inputs                  map[string]string
+		want                    []string // labels of the keys that would be deleted
 	}{
-		{"suspicious-call", "revoke-withdraw-keys", nil, []string{`label "arb-bot"`}},
-		{"third-party-breach", "revoke-service-keys", map[string]string{"service": "MARKET-maker"}, []string{`label "market-maker"`}},
-		{"third-party-breach", "revoke-service-keys", map[string]string{"service": "no-such-service"}, nil},
+		{"suspicious-call", "revoke-withdraw-keys", "northwind-master", nil, []string{"(grid-bot-ed25519)", "(arb-desk-legacy)", "(hedge-futures)"}},
+		{"suspicious-call", "revoke-withdraw-keys", "kucoin-main", nil, nil},
+		{"third-party-breach", "revoke-service-keys", "northwind-master", map[string]string{"service": "ARB-desk"}, []string{"(arb-desk-legacy)"}},
+		{"third-party-breach", "revoke-service-keys", "kucoin-main", map[string]string{"service": "MM-bot"}, []string{"(mm-bot)"}},
+		{"third-party-breach", "revoke-service-keys", "northwind-master", map[string]string{"service": "no-such-service"}, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.playbook+"/"+tt.inputs["service"], func(t *testing.T) {
+		t.Run(tt.playbook+"/"+tt.account+"/"+tt.inputs["service"], func(t *testing.T) {
 			pb, err := Builtin(tt.playbook)
 			if err != nil {
 				t.Fatal(err)
 			}
 			step := stepByID(t, pb, tt.step)
-			venue := fake.DemoVenue()
-			acct := fake.DemoAccounts()[0]
+			x, srv := demoExecutor(t, tt.account)
 			params, err := RenderParams(executors.WithDefaults(step.Action, step.With),
-				TemplateData{Inputs: tt.inputs, Account: AccountRef{Name: acct.Name, Exchange: acct.Exchange}, Step: step.ID})
+				TemplateData{Inputs: tt.inputs, Account: AccountRef{Name: tt.account, Exchange: x.Exchange()}, Step: step.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := fake.New(venue, acct, executors.Env{}).Plan(context.Background(),
+			res, err := x.Plan(context.Background(),
 				executors.Request{Action: step.Action, Step: step.ID, Params: params, Hooks: executors.NopHooks{}})
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
@@ -220,17 +279,25 @@ func TestMoreBuiltinsSelectTheRightKeys(t *testing.T) {
 				if !c.Irreversible {
 					t.Errorf("change %q is not marked irreversible, want every deletion marked", c.Target)
 				}
-				for _, w := range []string{`label "arb-bot"`, `label "market-maker"`} {
+				for _, w := range labels {
 					if strings.Contains(c.Target, w) {
 						got = append(got, w)
 					}
 				}
 			}
-			if !slices.Equal(got, tt.want) || len(res.Changes) != len(tt.want) {
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tt.want))
+			if !slices.Equal(got, want) || len(res.Changes) != len(tt.want) {
 				t.Errorf("got changes %+v, want deletions of %v only", res.Changes, tt.want)
 			}
-			if venue.Mutations(acct.Name) != 0 {
-				t.Errorf("got %d mutations from a plan, want 0", venue.Mutations(acct.Name))
+			var mutations int
+			for _, e := range srv.Requests() {
+				if e.Kind == emu.KindMutation {
+					mutations++
+				}
+			}
+			if mutations != 0 {
+				t.Errorf("got %d mutations from a plan, want 0", mutations)
 			}
 		})
 	}

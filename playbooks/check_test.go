@@ -92,7 +92,7 @@ func TestCheckOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = pb.Check(Env{Accounts: []AccountRef{{Name: "a", Exchange: "fake"}}, Inputs: map[string]string{"x": "1"}, Supports: func(string, string) bool { return true }})
+	err = pb.Check(Env{Accounts: []AccountRef{{Name: "a", Exchange: "binance"}}, Inputs: map[string]string{"x": "1"}, Supports: func(string, string) bool { return true }})
 	if err != nil {
 		t.Errorf("Check() = %v, want nil", err)
 	}

@@ -234,7 +234,7 @@ func TestParseDefaults(t *testing.T) {
 		{name: "kucoin explicit production", yaml: kucoin + "    base_url: https://api.kucoin.com/\n", keyVersion: 3, futures: KucoinFuturesBaseURL},
 		{name: "kucoin emulator", yaml: kucoin + "    base_url: http://127.0.0.1:9/kucoin\n", keyVersion: 3, futures: "http://127.0.0.1:9/kucoin-futures"},
 		{name: "kucoin explicit futures", yaml: kucoin + "    base_url: http://127.0.0.1:9\n    futures_base_url: http://127.0.0.1:10/\n", keyVersion: 3, futures: "http://127.0.0.1:10"},
-		{name: "other registered exchange", yaml: "accounts:\n  - {name: f, exchange: fake, api_key: {env: F}}\n", exchanges: []string{"fake"}},
+		{name: "other registered exchange", yaml: "accounts:\n  - {name: o, exchange: okx, api_key: {env: O}}\n", exchanges: []string{"okx"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
