@@ -24,7 +24,7 @@ steps:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, code := fakeRunIn(t, true, "execute\ndone\ndone\n", nil, pb)
+	out, code := demoRunIn(t, true, "execute\ndone\ndone\n", nil, pb)
 	if code != ExitOK {
 		t.Fatalf("exit %d, want %d (both manual steps confirmed)\n%s", code, ExitOK, out)
 	}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/panicbutton/panicbutton/executors"
-	"github.com/panicbutton/panicbutton/executors/fake"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/venues"
 )
 
 // lockedBuffer is an io.Writer safe for the runner's goroutines.
@@ -36,32 +36,36 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// fakeRun runs `panicbutton run args...` against the fake exchange's demo
-// venue (two accounts, many open orders) with a terminal or not, and
-// returns stdout and the exit code.
-func fakeRun(t *testing.T, tty bool, env map[string]string, args ...string) (string, int) {
+// demoRun runs `panicbutton run args...` against the emulator's demo fund
+// (what make demo runs on: a Binance and a KuCoin account, many open
+// orders) with a terminal or not, and returns stdout and the exit code.
+func demoRun(t *testing.T, tty bool, env map[string]string, args ...string) (string, int) {
 	t.Helper()
-	return fakeRunIn(t, tty, "", env, args...)
+	return demoRunIn(t, tty, "", env, args...)
 }
 
-// fakeRunIn is fakeRun with stdin.
-func fakeRunIn(t *testing.T, tty bool, stdin string, env map[string]string, args ...string) (string, int) {
+// demoRunIn is demoRun with stdin.
+func demoRunIn(t *testing.T, tty bool, stdin string, env map[string]string, args ...string) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
-	venue := fake.DemoVenue()
-	venue.SetLatency(15 * time.Millisecond) // long enough for the spinner to turn
-	getenv := map[string]string{"HOME": dir, "PANICBUTTON_RUNS_DIR": filepath.Join(dir, "runs")}
-	var cfg strings.Builder
-	cfg.WriteString("accounts:\n")
-	for i, a := range fake.DemoAccounts() {
-		n := strconv.Itoa(i)
-		cfg.WriteString("  - name: " + a.Name + "\n    exchange: fake\n    api_key: {env: KEY" + n + "}\n    secret: {env: SECRET" + n + "}\n")
-		getenv["KEY"+n], getenv["SECRET"+n] = a.APIKey.Reveal(), a.Secret.Reveal()
-	}
-	path := filepath.Join(dir, "accounts.yaml")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+	// 15 ms a request: long enough for the spinner to turn.
+	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: 15 * time.Millisecond}
+	fsys, name := venues.DemoState()
+	vs, err := emulator.LoadState(fsys, name, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
+	srv := emulator.New(cfg, vs)
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	path := filepath.Join(dir, "accounts.yaml")
+	if err := srv.WriteAccounts(path, base); err != nil {
+		t.Fatal(err)
+	}
+	getenv := map[string]string{"HOME": dir, "PANICBUTTON_RUNS_DIR": filepath.Join(dir, "runs")}
 	for k, v := range env {
 		getenv[k] = v
 	}
@@ -69,7 +73,7 @@ func fakeRunIn(t *testing.T, tty bool, stdin string, env map[string]string, args
 	f := &Factory{
 		In: strings.NewReader(stdin), Out: out, ErrOut: errOut,
 		IsTTY: func() bool { return tty }, Now: time.Now, Getenv: func(k string) string { return getenv[k] },
-		Logger: NewFactory().Logger, Registry: executors.NewRegistry(fake.DriverFor(venue)), Version: "test",
+		Logger: NewFactory().Logger, Registry: NewRegistry(), Transport: loopbackOnly{base: http.DefaultTransport}, Version: "test",
 	}
 	code := Run(context.Background(), f, append([]string{"run", "--config", path}, args...))
 	if strings.Contains(errOut.String(), "error") {
@@ -153,11 +157,11 @@ var (
 	anyEscape = regexp.MustCompile(`\x1b`)
 	sgr       = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 	// a result line of freeze on the first demo account
-	freezeLine = regexp.MustCompile(`(?m)^ *\d+\.\d\ds  freeze +binance-demo +CHANGED  cancelled .*$`)
+	freezeLine = regexp.MustCompile(`(?m)^ *\d+\.\d\ds  freeze +northwind-master +CHANGED  cancelled .*$`)
 )
 
 func TestRunOutputWithoutTerminal(t *testing.T) {
-	out, code := fakeRun(t, false, nil, "freeze-trading", "--yes")
+	out, code := demoRun(t, false, nil, "freeze-trading", "--yes")
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want %d\n%s", code, ExitOK, out)
 	}
@@ -165,7 +169,7 @@ func TestRunOutputWithoutTerminal(t *testing.T) {
 		t.Errorf("got escape sequences without a terminal:\n%q", out)
 	}
 	if got := len(freezeLine.FindAllString(out, -1)); got != 1 {
-		t.Errorf("got %d freeze lines for binance-demo, want 1:\n%s", got, out)
+		t.Errorf("got %d freeze lines for northwind-master, want 1:\n%s", got, out)
 	}
 	for _, want := range []string{"panicbutton: freeze-trading — execute\n", "\nRESULT: OK in ", "\naudit head: "} {
 		if !strings.Contains(out, want) {
@@ -192,7 +196,7 @@ func TestRunOutputOnTerminal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, code := fakeRun(t, true, tt.env, "freeze-trading", "--yes", "--concurrency", "1")
+			out, code := demoRun(t, true, tt.env, "freeze-trading", "--yes", "--concurrency", "1")
 			if code != ExitOK {
 				t.Fatalf("got exit %d, want %d\n%s", code, ExitOK, out)
 			}
@@ -224,10 +228,10 @@ func TestRunOutputOnTerminal(t *testing.T) {
 			// counts, the verdict, and no live line left over.
 			scr := strings.Join(screen(t, out), "\n")
 			if got := len(freezeLine.FindAllString(scr, -1)); got != 1 {
-				t.Errorf("got %d freeze lines for binance-demo on the screen, want 1:\n%s", got, scr)
+				t.Errorf("got %d freeze lines for northwind-master on the screen, want 1:\n%s", got, scr)
 			}
-			if !regexp.MustCompile(`freeze +kucoin-demo +CHANGED .*\[\d+ cancelled, 0 remaining\]`).MatchString(scr) {
-				t.Errorf("the screen does not show the counts of kucoin-demo's freeze:\n%s", scr)
+			if !regexp.MustCompile(`freeze +kucoin-main +CHANGED .*\[\d+ cancelled, 0 remaining\]`).MatchString(scr) {
+				t.Errorf("the screen does not show the counts of kucoin-main's freeze:\n%s", scr)
 			}
 			for _, unwanted := range []string{"running…", " of 6 done", "⠋", "⠙"} {
 				if strings.Contains(scr, unwanted) {
@@ -244,7 +248,7 @@ func TestRunOutputOnTerminal(t *testing.T) {
 // TestRunOutputConfirmOnTerminal: the plan is read with a live footer,
 // printed whole, confirmed, then executed with live progress.
 func TestRunOutputConfirmOnTerminal(t *testing.T) {
-	out, code := fakeRunIn(t, true, "execute\n", nil, "freeze-trading")
+	out, code := demoRunIn(t, true, "execute\n", nil, "freeze-trading")
 	if code != ExitOK {
 		t.Fatalf("got exit %d, want %d\n%s", code, ExitOK, out)
 	}
@@ -254,14 +258,14 @@ func TestRunOutputConfirmOnTerminal(t *testing.T) {
 	scr := strings.Join(screen(t, out), "\n")
 	plan := strings.Index(scr, "PLAN (read from the live accounts just now):")
 	// (The prompt line itself is overwritten here: a real terminal echoes
-	// the operator's answer and its newline, the fake one does not.)
+	// the operator's answer and its newline, the test's does not.)
 	prompt := strings.Index(scr, "change(s) planned.")
 	result := strings.Index(scr, "\nRESULT: OK in ")
 	if plan < 0 || prompt < plan || result < prompt {
 		t.Errorf("got plan at %d, prompt at %d, verdict at %d; want them all, in that order:\n%s", plan, prompt, result, scr)
 	}
 	if got := len(freezeLine.FindAllString(scr, -1)); got != 1 {
-		t.Errorf("got %d executed freeze lines for binance-demo, want 1:\n%s", got, scr)
+		t.Errorf("got %d executed freeze lines for northwind-master, want 1:\n%s", got, scr)
 	}
 	if strings.Contains(scr, "reading the live state") || strings.Contains(scr, "running…") {
 		t.Errorf("a live line was left on the screen:\n%s", scr)
@@ -282,7 +286,7 @@ func TestRunOutputJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, code := fakeRun(t, tt.tty, nil, tt.args...)
+			out, code := demoRun(t, tt.tty, nil, tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("got exit %d, want %d\n%s", code, tt.wantCode, out)
 			}
