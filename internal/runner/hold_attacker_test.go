@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -89,41 +90,52 @@ func (a *accountDouble) Plan(context.Context, executors.Request) (executors.Resu
 }
 
 func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	var res executors.Result
-	// mutate sends one change through the audit hooks; done removes it.
-	mutate := func(kind, target string, irreversible bool, done func()) error {
+	// mutate sends one change through the audit hooks (which may wait for
+	// other steps: the lock is not held meanwhile); apply records it.
+	mutate := func(kind, target string, irreversible bool, apply func()) error {
 		m := executors.Mutation{ID: kind + ":" + target, Kind: kind, Target: target, Irreversible: irreversible}
-		if err := req.Mutate(ctx, m, func(context.Context) error { done(); return nil }); err != nil {
+		if err := req.Mutate(ctx, m, func(context.Context) error { a.mu.Lock(); apply(); a.mu.Unlock(); return nil }); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, executors.Change{Kind: kind, Target: target, Irreversible: irreversible})
 		return nil
 	}
+	remove := func(list *[]string, x string) func() {
+		return func() { *list = slices.DeleteFunc(*list, func(y string) bool { return y == x }) }
+	}
+	a.mu.Lock()
+	orders, subKeys := slices.Clone(a.orders), slices.Clone(a.subKeys)
+	withdrawals, dead := slices.Clone(a.withdrawals), a.masterDead
+	a.mu.Unlock()
 	switch req.Action {
 	case executors.KeysInventory:
-		return executors.Result{Status: executors.StatusOK, Summary: fmt.Sprintf("%d sub-account keys", len(a.subKeys))}, nil
+		return executors.Result{Status: executors.StatusOK, Summary: fmt.Sprintf("%d sub-account keys", len(subKeys))}, nil
 	case executors.OrdersCancelAll:
-		for _, o := range a.orders {
-			if err := mutate("cancel-order", o, false, func() {}); err != nil {
+		for _, o := range orders {
+			if err := mutate("cancel-order", o, false, remove(&a.orders, o)); err != nil {
 				return res, err
 			}
 		}
-		a.orders = nil
 	case executors.KeysRevoke:
-		for _, k := range a.subKeys {
-			if err := mutate("delete-key", k, true, func() {}); err != nil {
+		for _, k := range subKeys {
+			if err := mutate("delete-key", k, true, remove(&a.subKeys, k)); err != nil {
 				return res, err
 			}
 		}
-		a.subKeys = nil
 	case executors.WithdrawalsCancelPending:
-		for i, w := range a.withdrawals {
+		for _, w := range withdrawals {
 			switch {
 			case !w.pending:
 			case w.cancellable:
-				if err := mutate("cancel-withdrawal", "withdrawal "+w.id, false, func() { a.withdrawals[i].pending = false }); err != nil {
+				err := mutate("cancel-withdrawal", "withdrawal "+w.id, false, func() {
+					for i := range a.withdrawals {
+						if a.withdrawals[i].id == w.id {
+							a.withdrawals[i].pending = false
+						}
+					}
+				})
+				if err != nil {
 					return res, err
 				}
 			default:
@@ -136,7 +148,7 @@ func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executor
 			return res, nil
 		}
 	case executors.KeysVerifyRejected:
-		if a.masterDead {
+		if dead {
 			return executors.Result{Status: executors.StatusOK, Summary: "the key is dead"}, nil
 		}
 		return executors.Result{Status: executors.StatusFailed, Summary: "key still accepted"},
