@@ -1038,3 +1038,33 @@ func hMarginDone(c *call) (any, *apiError) {
 	}
 	return c.doneOrders(kindMarginHF, sym, tt), nil
 }
+
+// ---- order tests ----
+
+// hOrderTest answers the "Add Order Test" endpoints: the request is
+// authenticated, permission-checked and validated like the real order,
+// and answered with an order id, but nothing is placed or held (docs:
+// "the order will not enter the matching system").
+func hOrderTest(needClientOid bool, answer func(id, coid string) any) func(c *call) (any, *apiError) {
+	return func(c *call) (any, *apiError) {
+		p, aerr := c.parseOrder(needClientOid)
+		if aerr != nil {
+			return nil, aerr
+		}
+		id := c.w.newID()
+		coid := p.req.ClientOid
+		if coid == "" {
+			coid = hashHex("oid", id)[:32]
+		}
+		return answer(id, coid), nil
+	}
+}
+
+func answerHF(id, coid string) any   { return map[string]string{"orderId": id, "clientOid": coid} }
+func answerClassic(id, _ string) any { return map[string]string{"orderId": id} }
+func answerMargin(id, coid string) any {
+	return map[string]any{"orderId": id, "clientOid": coid, "borrowSize": nil, "loanApplyId": nil}
+}
+func answerMarginV1(id, _ string) any {
+	return map[string]any{"orderId": id, "borrowSize": nil, "loanApplyId": nil}
+}

@@ -554,3 +554,23 @@ func TestCancelAllReleasesHolds(t *testing.T) {
 		t.Errorf("order margin after the futures cancel-all: got %v, want 0", ov.OrderMargin)
 	}
 }
+
+// TestOrderTestEndpoints: "Add Order Test" validates like the order
+// endpoint but places and holds nothing.
+func TestOrderTestEndpoints(t *testing.T) {
+	h := newHarnessYAML(t, tradeState)
+	svc := h.client(SpotName, trader)
+	rsp, err := svc.HfPlaceOrderTest(ctx, &kucoin.HfPlaceOrderReq{ClientOid: "t-1", Symbol: "BTC-USDT", Side: "buy", Price: "60000", Size: "0.01"})
+	if r := data[struct{ OrderId, ClientOid string }](t, rsp, err); r.OrderId == "" || r.ClientOid != "t-1" {
+		t.Errorf("HF test: got %+v", r)
+	}
+	rsp, err = svc.CreateOrderTest(ctx, &kucoin.CreateOrderModel{ClientOid: "t-2", Side: "buy", Symbol: "BTC-USDT", Type: "limit", Price: "60000.05", Size: "0.01"})
+	wantCode(t, rsp, err, "400100") // validated like a real order
+	rsp, err = h.client(SpotName, readOne).HfCreateMarinOrderTestV3(ctx, &kucoin.HfMarginOrderV3Req{ClientOid: "t-3", Symbol: "BTC-USDT", Side: "buy", Type: "limit", Price: "60000", Size: "0.01"})
+	wantCode(t, rsp, err, "400007")
+	wantBalance(t, h, "trade_hf", "USDT", "10000", "0")
+	rsp, err = svc.HfObtainActiveSymbols(ctx)
+	if s := data[struct{ Symbols []string }](t, rsp, err); len(s.Symbols) != 0 {
+		t.Errorf("got active symbols %v after test orders, want none", s.Symbols)
+	}
+}
