@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/panicbutton
 PKGS    ?= ./...
 
-.PHONY: build test demo demo-attacker bench lint deps-check
+.PHONY: build test demo demo-attacker screenshot bench lint deps-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/panicbutton
@@ -21,6 +21,15 @@ demo:
 # sub-account keys (one reported leaked) while the playbook runs (about 12 s).
 demo-attacker:
 	$(GO) run ./cmd/panicbutton demo --attacker
+
+# Regenerates docs/report-screenshot.png, the README's report screenshot: make demo's run
+# (panicbutton demo, in a temporary directory), then the report's headless-Chromium test
+# loads that run's report.html, checks it and writes the screenshot (needs chromium).
+screenshot:
+	@dir=$$(mktemp -d) && $(GO) run ./cmd/panicbutton demo --dir "$$dir" && \
+	 run=$$(ls -d "$$dir"/runs/*/ | tail -n 1) && echo "screenshot of $$run" && \
+	 PANICBUTTON_REPORT_RUN="$$run" PANICBUTTON_REQUIRE_CHROMIUM=1 \
+	 $(GO) test -count=1 -run '^TestHTMLInChromium$$' ./internal/report -args -update-screenshot && rm -rf "$$dir"
 
 # Speed benchmark (issue 6): suspected-key-leak against the emulator with 40 ms
 # latency at 1/4, 1 and 4 times the reference state, 5 runs each; the output is

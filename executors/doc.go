@@ -6,5 +6,6 @@
 // runner audits every mutation (intent before, outcome after), an explicit
 // Registry of drivers, and the dry-run decorator. It imports no exchange SDK:
 // the implementations live in the child packages (executors/binance,
-// executors/kucoin, executors/fake).
+// executors/kucoin), which tests run against the in-process emulator
+// (internal/emulator) over real HTTP.
 package executors

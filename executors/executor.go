@@ -17,7 +17,7 @@ import (
 // Account is one configured exchange account with its resolved credentials.
 type Account struct {
 	Name     string
-	Exchange string // "binance", "kucoin", "fake"
+	Exchange string // "binance", "kucoin"
 	Tags     []string
 	// KeyType is the Binance key type: "hmac" (default), "ed25519" or "rsa".
 	KeyType    string

@@ -1,6 +1,6 @@
 // Package executortest is the conformance suite every executor must pass
 // (in the style of restic's internal/backend/test). A Harness adapts one
-// venue — the in-memory fake, or the emulator for binance/kucoin — and Run
+// venue (the in-process emulator for binance and kucoin) and Run
 // exercises the executor contract against it: reads, plans, dry-run,
 // cancel-all, key revocation, audit hooks and error classes.
 //
@@ -14,7 +14,7 @@ import (
 	"github.com/panicbutton/panicbutton/executors"
 )
 
-// Harness adapts one venue (fake, or the emulator for binance/kucoin) to the
+// Harness adapts one venue (the emulator for binance or kucoin) to the
 // suite. Every method may call t.Fatal on a harness failure.
 type Harness interface {
 	// New returns an executor for a MASTER account over a FRESH venue state

@@ -271,7 +271,7 @@ func TestAccountsListBadFile(t *testing.T) {
 				bad + `:7:11: duplicate account name "binance-main" (first at line 3)`,
 				bad + `:10:13: secret: literal secret values are not allowed in accounts files`,
 				bad + `:15:18: key_version must be 1, 2 or 3, got 4`,
-				bad + `:18:15: unknown exchange "bitmex"`,
+				bad + `:18:15: unknown exchange "bitmex" (known: binance, kucoin)`,
 				"error: invalid accounts file " + bad + " (10 problems)",
 			}},
 		{name: "check too", args: []string{"accounts", "check", "--config", bad},

@@ -21,7 +21,7 @@ import (
 	"github.com/panicbutton/panicbutton/internal/audit"
 )
 
-var updateScreenshot = flag.Bool("update-screenshot", false, "write the Chromium screenshot to docs/report-screenshot.png")
+var updateScreenshot = flag.Bool("update-screenshot", false, "write the Chromium screenshot to docs/report-screenshot.png (make screenshot)")
 
 // TestHTMLInChromium loads a real run's report.html in headless Chromium
 // over the DevTools protocol: no console errors or exceptions, no request
@@ -38,7 +38,12 @@ func TestHTMLInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	dir := makeRun(t, fixture{live: true})
+	// make screenshot points this at the run `panicbutton demo` (make
+	// demo) just made; otherwise a fixture run on the same demo fund.
+	dir := os.Getenv("PANICBUTTON_REPORT_RUN")
+	if dir == "" {
+		dir = makeRun(t, fixture{live: true})
+	}
 	_, htmlPath, err := WriteFiles(dir)
 	if err != nil {
 		t.Fatalf("WriteFiles: %v", err)
