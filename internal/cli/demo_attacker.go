@@ -190,10 +190,6 @@ func printRehearsal(out io.Writer, r *report.Rehearsal) (acceptedAfter int) {
 	} else {
 		fmt.Fprintln(out, "  open orders left at the end: 0 on every account (emulator state)")
 	}
-	if acceptedAfter == 0 {
-		fmt.Fprintln(out, "STOPPED: no action of the attacker was accepted after its key died.")
-	} else {
-		fmt.Fprintf(out, "NOT STOPPED: %d actions of the attacker were accepted after its key died.\n", acceptedAfter)
-	}
+	fmt.Fprintln(out, r.Headline())
 	return acceptedAfter
 }

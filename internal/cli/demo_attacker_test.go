@@ -30,12 +30,16 @@ func TestDemoAttacker(t *testing.T) {
 		"--input leaked_key",
 		"THE ATTACKER'S SIDE",
 		"the rehearsal plays the human",
-		"STOPPED: no action of the attacker was accepted after its key died.",
 		"rehearsal.json",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// Nothing accepted after a key died; whether every key died depends on
+	// what panicbutton could delete (KuCoin keys the attacker made need the UI).
+	if !regexp.MustCompile(`(?m)^(STOPPED: every key the attacker held is dead|NOT STOPPED: nothing was accepted after a key died, but a key the attacker holds is still alive)`).MatchString(out) {
+		t.Errorf("no honest headline for the attacker's side:\n%s", out)
 	}
 	// The sub key's attacker: its key died during the run, nothing accepted after.
 	line := regexp.MustCompile(`binance:northwind-master/northwind-trading \(keys q5r1…liLi\): tried (\d+); accepted (\d+) before the run, (\d+) since it started, 0 after its key died \(at `)

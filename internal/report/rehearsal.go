@@ -99,6 +99,30 @@ func (a RehearsalAttacker) ActionsText() string {
 	return strings.Join(parts, ", ")
 }
 
+// Headline says whether the attacker was stopped: nothing accepted after
+// a key died, and no key it holds still alive.
+func (r *Rehearsal) Headline() string {
+	after := 0
+	var alive []string
+	for _, a := range r.Attackers {
+		after += a.AcceptedAfter
+		if a.KeyDied == nil {
+			alive = append(alive, a.ID)
+		}
+	}
+	switch {
+	case after > 0:
+		return fmt.Sprintf("NOT STOPPED: %d actions of the attacker were accepted after its key died.", after)
+	case len(alive) > 0:
+		return fmt.Sprintf("NOT STOPPED: nothing was accepted after a key died, but a key the attacker holds is still alive (%s): it can trade until a human deletes it in the web UI.",
+			strings.Join(alive, ", "))
+	}
+	return "STOPPED: every key the attacker held is dead, and nothing was accepted after it died."
+}
+
+// Stopped reports whether Headline says STOPPED.
+func (r *Rehearsal) Stopped() bool { return strings.HasPrefix(r.Headline(), "STOPPED") }
+
 // WriteRehearsal writes r into runDir (mode 0600).
 func WriteRehearsal(runDir string, r *Rehearsal) error {
 	sort.Slice(r.Attackers, func(i, j int) bool { return r.Attackers[i].ID < r.Attackers[j].ID })
@@ -144,6 +168,7 @@ func (r *Report) markdownRehearsal(p func(string, ...any)) {
 		p("| %s | %s | %d | %d | %d | %d | %s | %d | %s |\n", mdCell(a.ID), mdCell(strings.Join(a.Keys, ", ")), a.Attempts,
 			a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, mdCell(h.DiedText(a)), a.Refused, mdCell(a.ActionsText()))
 	}
+	p("\n**%s**\n", mdText(h.Headline()))
 	if left := h.OpenOrdersLeft(); len(left) > 0 {
 		p("\n**Open orders left at the end (emulator state): %d** — %s. Nothing cancelled these: cancel them in the web UI.\n\n", h.OpenOrdersTotal(), mdText(strings.Join(left, ", ")))
 	} else {
