@@ -20,6 +20,8 @@ func futuresRoutes(s *store) []route {
 		{"GET", "/api/v1/account-overview", poolFutures, 5, read, g, false, hFutOverview},
 		{"GET", "/api/v1/positions", poolFutures, 2, read, g, false, hFutPositions},
 		{"POST", "/api/v1/orders", poolFutures, 2, mut, "Futures", false, hFutPlace},
+		{"POST", "/api/v1/orders/test", poolFutures, 2, read, "Futures", false, hFutTest},
+		{"POST", "/api/v1/st-orders", poolFutures, 2, mut, "Futures", false, hFutTPSL},
 		{"DELETE", "/api/v1/orders/{id}", poolFutures, 1, mut, "Futures", false, hFutCancelByID},
 		{"DELETE", "/api/v1/orders/client-order/{id}", poolFutures, 1, mut, "Futures", false, hFutCancelByClientOid},
 		{"GET", "/api/v1/orders/{id}", poolFutures, 5, read, g, false, hFutGetByID},

@@ -56,6 +56,9 @@ type futuresReq struct {
 	PostOnly      bool   `json:"postOnly"`
 	MarginMode    string `json:"marginMode"`
 	Remark        string `json:"remark"`
+	// st-orders only
+	TriggerStopUpPrice   num `json:"triggerStopUpPrice"`
+	TriggerStopDownPrice num `json:"triggerStopDownPrice"`
 }
 
 func (c *call) position(sym string) *position {
@@ -76,10 +79,21 @@ func (c *call) futAccount(cur string) *futuresAccount {
 	return f
 }
 
-func hFutPlace(c *call) (any, *apiError) {
+// hFutPlace is POST /api/v1/orders; hFutTest is its "Add Order Test"
+// (validated and answered, nothing placed); hFutTPSL is POST
+// /api/v1/st-orders (the order plus take-profit / stop-loss stop orders
+// that close it).
+func hFutPlace(c *call) (any, *apiError) { return c.futOrder(false, false) }
+func hFutTest(c *call) (any, *apiError)  { return c.futOrder(true, false) }
+func hFutTPSL(c *call) (any, *apiError)  { return c.futOrder(false, true) }
+
+func (c *call) futOrder(dry, tpsl bool) (any, *apiError) {
 	var req futuresReq
 	if aerr := c.decodeBody(&req); aerr != nil {
 		return nil, aerr
+	}
+	if tpsl && (req.Stop != "" || req.StopPrice != "" || req.CloseOrder) {
+		return nil, badParam("stop, stopPrice and closeOrder are not allowed here (use triggerStopUpPrice / triggerStopDownPrice)")
 	}
 	if req.ClientOid == "" || req.Symbol == "" {
 		return nil, badParam("clientOid and symbol are required")
@@ -95,6 +109,9 @@ func hFutPlace(c *call) (any, *apiError) {
 		return nil, badParam("type must be limit or market")
 	}
 	if req.CloseOrder {
+		if dry {
+			return map[string]string{"orderId": c.w.newID(), "clientOid": req.ClientOid}, nil
+		}
 		return c.futClose(req, typ)
 	}
 	if req.Side != "buy" && req.Side != "sell" {
@@ -156,10 +173,33 @@ func hFutPlace(c *call) (any, *apiError) {
 	if req.ReduceOnly {
 		margin = new(big.Rat)
 	}
-	acc := c.futAccount(contractSettle(req.Symbol))
-	if acc.available().Cmp(margin) < 0 {
+	avail := new(big.Rat)
+	if f := c.u.futAccounts[contractSettle(req.Symbol)]; f != nil {
+		avail = f.available()
+	}
+	if avail.Cmp(margin) < 0 {
 		return nil, errf(http.StatusOK, "300003", "Balance insufficient. The order would cost %s.", ratString(margin))
 	}
+	var up, down *big.Rat
+	if tpsl {
+		var aerr *apiError
+		if up, _, aerr = decimal("triggerStopUpPrice", req.TriggerStopUpPrice); aerr != nil {
+			return nil, aerr
+		}
+		if down, _, aerr = decimal("triggerStopDownPrice", req.TriggerStopDownPrice); aerr != nil {
+			return nil, aerr
+		}
+		if up == nil && down == nil {
+			return nil, badParam("triggerStopUpPrice or triggerStopDownPrice is required")
+		}
+		if (up != nil && up.Cmp(px) <= 0) || (down != nil && down.Cmp(px) >= 0) {
+			return nil, badParam("triggerStopUpPrice must be above and triggerStopDownPrice below the price %s", ratString(px))
+		}
+	}
+	if dry {
+		return map[string]string{"orderId": c.w.newID(), "clientOid": req.ClientOid}, nil
+	}
+	acc := c.futAccount(contractSettle(req.Symbol))
 	o := &futuresOrder{
 		id: c.w.newID(), clientOid: req.ClientOid, symbol: req.Symbol, side: req.Side, typ: typ, size: size,
 		leverage: strconv.FormatInt(lev, 10), marginMode: mode, reduceOnly: req.ReduceOnly, createdAt: c.now.UnixMilli(),
@@ -188,6 +228,22 @@ func hFutPlace(c *call) (any, *apiError) {
 	}
 	crosses := typ == "market" || (req.Side == "buy" && price.Cmp(px) >= 0) || (req.Side == "sell" && price.Cmp(px) <= 0)
 	c.u.futOrders = append(c.u.futOrders, o)
+	// Take-profit / stop-loss: market stop orders on the closing side.
+	closing := "sell"
+	if req.Side == "sell" {
+		closing = "buy"
+	}
+	for _, t := range []struct {
+		dir string
+		at  *big.Rat
+	}{{"up", up}, {"down", down}} {
+		if t.at == nil {
+			continue
+		}
+		c.u.futOrders = append(c.u.futOrders, &futuresOrder{id: c.w.newID(), clientOid: hashHex("tpsl", o.id, t.dir)[:32],
+			symbol: o.symbol, side: closing, typ: "market", size: size, leverage: o.leverage, marginMode: mode, reduceOnly: true,
+			createdAt: o.createdAt, isStop: true, stop: t.dir, stopPrice: ratString(t.at), stopPriceType: orDefault(req.StopPriceType, "TP")})
+	}
 	switch {
 	case crosses && req.PostOnly:
 		o.done = true

@@ -574,3 +574,44 @@ func TestOrderTestEndpoints(t *testing.T) {
 		t.Errorf("got active symbols %v after test orders, want none", s.Symbols)
 	}
 }
+
+// TestFuturesTPSLAndTest: st-orders adds closing stop orders for the
+// take-profit and the stop-loss; the order test places nothing.
+func TestFuturesTPSLAndTest(t *testing.T) {
+	h := newHarnessYAML(t, tradeState)
+	fut := h.client(FuturesName, trader)
+	body := map[string]any{"clientOid": "tp-1", "symbol": "XBTUSDTM", "side": "buy", "type": "market", "size": 2, "leverage": 5,
+		"triggerStopUpPrice": "70000", "triggerStopDownPrice": "60000", "stopPriceType": "MP"}
+	rsp, err := sdkCall(fut, "POST", "/api/v1/orders/test", body)
+	mustOK(t, rsp, err, nil)
+	rsp, err = sdkCall(fut, "GET", "/api/v1/positions", nil)
+	if ps := data[[]struct{ Symbol string }](t, rsp, err); len(ps) != 0 {
+		t.Fatalf("order test opened %+v, want nothing", ps)
+	}
+	rsp, err = sdkCall(fut, "POST", "/api/v1/st-orders", body)
+	placed := data[struct{ OrderId, ClientOid string }](t, rsp, err)
+	if placed.ClientOid != "tp-1" {
+		t.Errorf("got %+v", placed)
+	}
+	rsp, err = sdkCall(fut, "GET", "/api/v1/stopOrders", map[string]string{"symbol": "XBTUSDTM"})
+	var pg kucoin.PaginationModel
+	mustOK(t, rsp, err, &pg)
+	var stops []struct {
+		Side, Stop, StopPrice, StopPriceType string
+		ReduceOnly                           bool
+	}
+	if err := pg.ReadItems(&stops); err != nil {
+		t.Fatal(err)
+	}
+	if len(stops) != 2 {
+		t.Fatalf("got %d stop orders, want the take-profit and the stop-loss", len(stops))
+	}
+	for _, s := range stops {
+		if s.Side != "sell" || !s.ReduceOnly || s.StopPriceType != "MP" || (s.Stop == "up") != (s.StopPrice == "70000") {
+			t.Errorf("got stop %+v, want a reduce-only sell at 70000 up or 60000 down", s)
+		}
+	}
+	body["triggerStopUpPrice"] = "64000" // below the price
+	rsp, err = sdkCall(fut, "POST", "/api/v1/st-orders", body)
+	wantCode(t, rsp, err, "400100")
+}
