@@ -17,10 +17,13 @@ import (
 // two masters with sub-accounts that hold open orders on several products.
 // The key of the grid bot on the Binance sub-account northwind-trading has
 // leaked, and a scripted attacker keeps trading with it while
-// suspected-key-leak runs with --input leaked_key.
+// suspected-key-leak runs with --input leaked_key; a second one trades with
+// the KuCoin market-making bot's key on sub-account mmbot01.
 const (
-	// AttackerSpec is the attacker of the scenario.
+	// AttackerSpec is the attacker on the leaked key.
 	AttackerSpec = "binance:northwind-master/northwind-trading:rate=10/s"
+	// KucoinAttackerSpec is the second attacker.
+	KucoinAttackerSpec = "kucoin:kucoin-main/mmbot01:rate=10/s"
 	// AttackerWarmUp is how long the attacker runs before panicbutton starts.
 	AttackerWarmUp = time.Second
 )
@@ -37,10 +40,12 @@ type AttackerOutcome struct {
 	// OpenOrdersEnd is the open orders left on every account at the end
 	// (emulator state), after the watch.
 	OpenOrdersEnd map[string]int
-	// AcceptedAfter is what the venue accepted from the attacker once its
-	// key was gone (goal 0); Attacker is its full report.
+	// AcceptedAfter is what the venues accepted from the attackers once
+	// their key was gone (goal 0); Attacker is the leaked key's attacker's
+	// full report, Attackers every attacker's.
 	AcceptedAfter int
 	Attacker      attacker.Report
+	Attackers     []attacker.Report
 }
 
 // watchAfter is how long the scenario keeps watching after the run, so an
@@ -69,6 +74,9 @@ func RunAttacker(ctx context.Context, latency time.Duration, dir string) (*Attac
 		return nil, err
 	}
 	leaked := rep.Keys[0].APIKey
+	if _, err := srv.StartAttacker(KucoinAttackerSpec); err != nil {
+		return nil, err
+	}
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -122,7 +130,7 @@ func RunAttacker(ctx context.Context, latency time.Duration, dir string) (*Attac
 	if runErr != nil {
 		return nil, runErr
 	}
-	srv.StopAttackers()
+	out.Attackers = srv.StopAttackers()
 	out.Outcome = o
 	out.OpenOrdersEnd = map[string]int{}
 	for acct, n := range srv.OpenOrders() {
@@ -130,10 +138,11 @@ func RunAttacker(ctx context.Context, latency time.Duration, dir string) (*Attac
 			out.OpenOrdersEnd[acct] = n
 		}
 	}
-	r, err := srv.StopAttacker(rep.ID)
-	if err != nil {
-		return nil, err
+	for _, r := range out.Attackers {
+		out.AcceptedAfter += r.AcceptedAfterDeleted
+		if r.ID == rep.ID {
+			out.Attacker = r
+		}
 	}
-	out.Attacker, out.AcceptedAfter = r, r.AcceptedAfterDeleted
 	return out, nil
 }

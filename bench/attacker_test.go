@@ -15,8 +15,8 @@ import (
 //	zero-orders-ms       start → no open order on any master or sub-account
 //	                     (-1: not reached during the run and 500 ms after it)
 //	open-orders-end      open orders left on every account after that
-//	attacker-accepted-after  attacker actions accepted once its key was gone (goal 0)
-//	attacker-accepted    attacker actions accepted in all (warm-up included)
+//	attacker-accepted-after  attackers' actions accepted once their key was gone (goal 0)
+//	attacker-accepted    the leaked key's attacker's actions accepted in all (warm-up included)
 //	wall-ms              the run's wall time
 //
 // Run it alone: go test -run x -bench Attacker -benchtime 1x ./bench/
@@ -71,6 +71,9 @@ func TestAttackerScenario(t *testing.T) {
 	}
 	if out.AcceptedAfter != 0 {
 		t.Errorf("attacker actions accepted after its key died: got %d, want 0", out.AcceptedAfter)
+	}
+	if len(out.Attackers) != 2 {
+		t.Errorf("attackers: got %d, want 2", len(out.Attackers))
 	}
 	if out.Attacker.Accepted == 0 || out.Attacker.Keys[0].KeyDeleted == nil {
 		t.Errorf("attacker report: accepted %d, key deleted %v; want some accepted (warm-up) and a deletion time",
