@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -225,7 +226,11 @@ func demoExecutor(t *testing.T, account string) (executors.Executor, *emulator.S
 			for _, sk := range a.SubKeys {
 				acct.SubKeys = append(acct.SubKeys, executors.SubKey{Sub: sk.Sub, APIKey: sk.APIKey, Passphrase: secret.New(sk.Passphrase)})
 			}
-			x, err := drv.New(acct, executors.Env{}.Defaults())
+			// Idle connections close first: the emulator waits up to 2 s
+			// for every connection to go when it shuts down.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			t.Cleanup(tr.CloseIdleConnections)
+			x, err := drv.New(acct, executors.Env{Transport: tr}.Defaults())
 			if err != nil {
 				t.Fatalf("new executor: %v", err)
 			}

@@ -69,11 +69,15 @@ func demoRunIn(t *testing.T, tty bool, stdin string, env map[string]string, args
 	for k, v := range env {
 		getenv[k] = v
 	}
+	// The executors' idle connections close first: the emulator waits up
+	// to 2 s for every connection to go when it shuts down.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
 	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	f := &Factory{
 		In: strings.NewReader(stdin), Out: out, ErrOut: errOut,
 		IsTTY: func() bool { return tty }, Now: time.Now, Getenv: func(k string) string { return getenv[k] },
-		Logger: NewFactory().Logger, Registry: NewRegistry(), Transport: loopbackOnly{base: http.DefaultTransport}, Version: "test",
+		Logger: NewFactory().Logger, Registry: NewRegistry(), Transport: loopbackOnly{base: tr}, Version: "test",
 	}
 	code := Run(context.Background(), f, append([]string{"run", "--config", path}, args...))
 	if strings.Contains(errOut.String(), "error") {

@@ -220,3 +220,12 @@ func (f *demoFund) drain(t *testing.T, account, amount string) {
 func (f *demoFund) allowWithdrawalCancel(t *testing.T, account string) {
 	f.admin(t, "edit-key", map[string]any{"api_key": f.account(t, account).APIKey.Reveal(), "withdrawals": true})
 }
+
+// transport is an HTTP transport for the executors whose idle connections
+// close before the emulator does (it waits for every connection to be
+// idle or closed, up to 2 s, when it shuts down).
+func (f *demoFund) transport(t *testing.T) http.RoundTripper {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
+}

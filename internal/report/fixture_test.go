@@ -109,7 +109,7 @@ func makeRun(t *testing.T, fx fixture) string {
 		fx.setup(t, v)
 	}
 	reg := executors.NewRegistry(binance.Driver(), kucoin.Driver())
-	env := executors.Env{Now: venueClk.Now}.Defaults()
+	env := executors.Env{Now: venueClk.Now, Transport: v.transport(t)}.Defaults()
 	var targets []runner.Target
 	for _, a := range v.accts {
 		drv, _ := reg.Driver(a.Exchange)
