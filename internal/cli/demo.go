@@ -48,9 +48,9 @@ scripted attacker uses the Binance master key, the grid bot's key on
 sub-account northwind-trading (reported leaked: --input leaked_key), the
 KuCoin master key (which also creates a sub-account key for itself) and the
 KuCoin bot's key on mmbot01, through the same signed API, 4 actions a second
-each, starting 1.5s before panicbutton. Once the leaked key is dead, the rehearsal plays the human who
-deletes the master keys in the web UI 3s later, so the hold can prove them
-rejected. The terminal and the report (report.md, report.html) show what
+each, starting 1.5s before panicbutton. Once the leaked key is dead, the rehearsal plays the human who,
+3s later, deletes the master keys in the web UI (and any key nobody
+recognises: those the attacker made), so the hold can prove them rejected. The terminal and the report (report.md, report.html) show what
 the attacker tried, what was accepted before and after containment, and the
 open orders left (from the emulator's own state). Exit 1 if anything of the
 attacker was accepted after its key died.

@@ -36,7 +36,9 @@ const demoLeakedAttacker = "binance:northwind-master/northwind-trading"
 const demoWarmUp = 1500 * time.Millisecond
 
 // demoHumanAfter is how long after the leaked sub-account key dies the
-// rehearsal plays the human who deletes the master keys in the web UI.
+// rehearsal plays the human who deletes the master keys in the web UI, and
+// (as the manual step says) every other key they do not recognise: the
+// ones the attacker created for itself.
 const demoHumanAfter = 3 * time.Second
 
 // demoRehearsal is the attacker side of `demo --attacker`.
@@ -110,10 +112,23 @@ func (d *demoRehearsal) playHuman(ctx context.Context) {
 				}
 			}
 		}
+		// The manual step also says: delete any other key you do not
+		// recognise — the keys the attacker created for itself.
+		var strangers []string
+		for _, r := range d.srv.Attackers() {
+			for _, k := range r.Keys {
+				if k.CreatedByAttacker && d.srv.DeleteKey(k.APIKey) {
+					strangers = append(strangers, fmt.Sprintf("%s on %s", secret.Mask(k.APIKey), k.Account))
+				}
+			}
+		}
 		if len(names) > 0 {
-			d.reh.Events = append(d.reh.Events, report.RehearsalEvent{Time: d.srv.Clock().Now(),
-				What: fmt.Sprintf("the rehearsal plays the human: %s after the leaked key died, the master keys of %s are deleted in the web UI",
-					fmtSeconds(demoHumanAfter), strings.Join(names, ", "))})
+			what := fmt.Sprintf("the rehearsal plays the human: %s after the leaked key died, the master keys of %s are deleted in the web UI",
+				fmtSeconds(demoHumanAfter), strings.Join(names, ", "))
+			if len(strangers) > 0 {
+				what += fmt.Sprintf(", with the key(s) nobody recognises (%s: the attacker made them)", strings.Join(strangers, ", "))
+			}
+			d.reh.Events = append(d.reh.Events, report.RehearsalEvent{Time: d.srv.Clock().Now(), What: what})
 		}
 	}()
 }

@@ -117,6 +117,9 @@ func (r *Rehearsal) Headline() string {
 		return fmt.Sprintf("NOT STOPPED: nothing was accepted after a key died, but a key the attacker holds is still alive (%s): it can trade until a human deletes it in the web UI.",
 			strings.Join(alive, ", "))
 	}
+	if n := r.OpenOrdersTotal(); n > 0 {
+		return fmt.Sprintf("STOPPED: every key the attacker held is dead, and nothing was accepted after it died — but %d open orders are left: cancel them in the web UI.", n)
+	}
 	return "STOPPED: every key the attacker held is dead, and nothing was accepted after it died."
 }
 
