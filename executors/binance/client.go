@@ -2,6 +2,7 @@ package binance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/internal/clocksync"
+	"github.com/panicbutton/panicbutton/executors/internal/retry"
 )
 
 // Production hosts, used when Account.BaseURL is empty.
@@ -92,6 +94,12 @@ type Executor struct {
 
 	// concurrency bounds parallel per-symbol calls.
 	concurrency int
+
+	// retry is how failed requests are retried (executors/internal/retry).
+	retry retry.Policy
+	// skew records the server-time offsets measured and the -1021
+	// rejections seen (reported by ClockSkew).
+	skew clocksync.Skew
 }
 
 var _ executors.Executor = (*Executor)(nil)
@@ -114,7 +122,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	if _, err := sf(acct.Secret.Reveal(), "probe"); err != nil {
 		return nil, fmt.Errorf("account %s: secret does not work as a %s signing key (is it a PKCS#8 PEM private key?)", acct.Name, strings.ToLower(kt))
 	}
-	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32}
+	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32, retry: retry.Default}
 	e.clocks = clocksync.New(e.syncWithTimeout)
 	e.pacer = newPacer(env.Now, env.Sleep)
 	base := strings.TrimRight(acct.BaseURL, "/")
@@ -124,7 +132,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		e.bases = [3]string{base, base, base}
 	}
 	for i := range e.https {
-		e.https[i] = newHTTPClient(env, acct.Name, e.pacer)
+		e.https[i] = newHTTPClient(env, acct.Name, e.pacer, e.retry.Request)
 	}
 	e.spot = gobinance.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
 	e.spot.KeyType, e.spot.BaseURL, e.spot.HTTPClient = kt, e.bases[famSpot], e.https[famSpot]
@@ -167,11 +175,19 @@ func (e *Executor) sync(ctx context.Context) error {
 	// The server stamped its time somewhere between before and after.
 	local := (before.UnixMilli() + after.UnixMilli()) / 2
 	off := local - server
+	e.skew.Measured(time.Duration(off) * time.Millisecond)
 	e.clockMu.Lock()
 	e.offset = off
 	e.spot.TimeOffset, e.fut.TimeOffset, e.dlv.TimeOffset = off, off, off
 	e.clockMu.Unlock()
 	return nil
+}
+
+// ClockSkew reports the server-time offsets this executor measured (local
+// clock minus Binance's) and the -1021 rejections it got: the skew a run
+// saw (issue 12 item 2).
+func (e *Executor) ClockSkew() (last, maxAbs time.Duration, syncs, rejections int) {
+	return e.skew.Report()
 }
 
 // startSync launches the first server-time sync in the background (see
@@ -191,16 +207,26 @@ func (e *Executor) syncWithTimeout(ctx context.Context) error {
 }
 
 // call runs fn, one request through an SDK client or the signed helper,
-// and classifies its error. On -1021 (timestamp outside recvWindow) it
-// waits for a server-time sync started after the rejection and tries once
-// more: the venue rejected the request before executing it, so the retry
-// is safe even for a mutation.
+// and classifies its error. It persists (issue 12 item 4; see
+// executors/internal/retry): a transient failure (5xx, -1001/-1006/-1007,
+// a timeout, a reset connection, a non-JSON error page, a 429 the budget
+// did not foresee) is sent again with jittered backoff for as long as
+// ctx's deadline (the step's timeout) leaves room; fn builds and signs a
+// new request each time. A permanent error returns at once. A mutation
+// whose outcome is unknown is never repeated here: it is returned as
+// ErrUnknownOutcome for the caller to re-read before it repeats it (the
+// cancel and revoke loops re-list, then send again what is left, until
+// the deadline). On
+// -1021 (timestamp outside recvWindow) it waits for a server-time sync
+// started after the rejection and tries again: the venue rejected the
+// request before executing it, so the retry is safe even for a mutation.
 //
 // fn builds its request under clockMu held for reading (the SDK reads
 // TimeOffset while it signs); the transport releases the lock as soon as
 // the request is built and about to be paced and sent (unlockBuilt), so a
 // sync that lands meanwhile waits microseconds, not a round trip.
 func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(ctx context.Context) error) error {
+	resynced := false
 	for attempt := 0; ; attempt++ {
 		cp := &capture{}
 		ul := &buildLock{mu: &e.clockMu}
@@ -210,14 +236,49 @@ func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(c
 		if err == nil {
 			return nil
 		}
-		if attempt == 0 && apiCode(err) == codeBadTimestamp {
+		if !resynced && apiCode(err) == codeBadTimestamp {
+			resynced = true
+			e.skew.Rejected()
 			if serr := e.clocks.Resync(ctx); serr == nil {
 				continue
 			}
 		}
 		status, ra := cp.get()
-		return classify(op, mutation, status, ra, err)
+		cerr := classify(op, mutation, status, ra, err)
+		if !repeatable(cerr, apiCode(err), status) {
+			return cerr
+		}
+		wait := e.retry.Backoff(attempt, ra)
+		if !e.retry.Room(ctx, wallNow(), attempt+1, wait) {
+			return cerr
+		}
+		e.env.Logger.Debug("binance: retrying", "account", e.acct.Name, "op", op, "attempt", attempt+1, "class", executors.ClassOf(cerr), "after", wait)
+		if serr := e.env.Sleep(ctx, wait); serr != nil {
+			return cerr
+		}
 	}
+}
+
+// repeatable reports whether the request that failed with err (HTTP
+// status, 0 when no answer came; code, Binance's error code) may simply be sent again: a read that
+// failed for a passing reason (no answer, a timeout, a reset connection,
+// a 5xx, -1001/-1006/-1007), or a rate-limit answer (the venue did not
+// execute the request). A 4xx page that is not Binance's (a WAF block)
+// is not retried here: it does not pass in seconds. A mutation whose
+// outcome is unknown is not either: its caller re-reads (re-lists) before
+// it repeats it.
+func repeatable(err error, code int64, status int) bool {
+	if errors.Is(err, executors.ErrRateLimited) {
+		return true
+	}
+	if !errors.Is(err, executors.ErrTransient) {
+		return false
+	}
+	switch code {
+	case codeDisconnected, codeUnknownStatus, codeTimeout:
+		return true
+	}
+	return status == 0 || status >= http.StatusInternalServerError
 }
 
 // buildLock is clockMu held for reading while a request is being built;

@@ -524,6 +524,10 @@ func (e *Executor) masterManual(master bool) executors.ManualStep {
 	}
 }
 
+// maxRevokeRounds bounds the delete rounds of keys.revoke (send, re-list,
+// send again what is left) besides the step's deadline.
+const maxRevokeRounds = 10
+
 // keysRevoke implements keys.revoke (and its plan).
 func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	scope := req.Params.String("scope")
@@ -572,47 +576,62 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		failed   = map[string]error{}
 		auditErr error
 	)
-	parallel(ctx, len(targets), e.concurrency, func(ctx context.Context, i int) {
-		t := targets[i]
-		aerr, err := mutate(ctx, req, t.m, func(ctx context.Context) error { return e.sendRevoke(ctx, method, ips, t.key) })
-		if aerr == nil && err == nil && len(t.unlist) > 0 {
-			// Second request, its own intent: remove the IPs that were
-			// already allowed, so only the sinkhole list remains.
-			um := executors.Mutation{ID: "ip-unlist-key:" + t.key.mutationSuffix(), Kind: "ip-unlist-key",
-				Target:  fmt.Sprintf("remove %s from %s", strings.Join(t.unlist, ","), t.key.describe()),
-				Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeyIP + "/ipList", "email": t.key.row.Email, "ipAddress": strings.Join(t.unlist, ",")}}
-			aerr, err = mutate(ctx, req, um, func(ctx context.Context) error { return e.sendUnlist(ctx, t.key, t.unlist) })
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case aerr != nil:
-			if auditErr == nil {
-				auditErr = aerr
+	send := func(pending []revokeTarget) {
+		parallel(ctx, len(pending), e.concurrency, func(ctx context.Context, i int) {
+			t := pending[i]
+			aerr, err := mutate(ctx, req, t.m, func(ctx context.Context) error { return e.sendRevoke(ctx, method, ips, t.key) })
+			if aerr == nil && err == nil && len(t.unlist) > 0 {
+				// Second request, its own intent: remove the IPs that were
+				// already allowed, so only the sinkhole list remains.
+				um := executors.Mutation{ID: "ip-unlist-key:" + t.key.mutationSuffix(), Kind: "ip-unlist-key",
+					Target:  fmt.Sprintf("remove %s from %s", strings.Join(t.unlist, ","), t.key.describe()),
+					Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeyIP + "/ipList", "email": t.key.row.Email, "ipAddress": strings.Join(t.unlist, ",")}}
+				aerr, err = mutate(ctx, req, um, func(ctx context.Context) error { return e.sendUnlist(ctx, t.key, t.unlist) })
 			}
-		case err != nil:
-			failed[t.m.ID] = err
-		default:
-			done[t.m.ID] = true
-		}
-	}, func() bool { mu.Lock(); defer mu.Unlock(); return auditErr != nil })
-	if auditErr != nil {
-		r := e.finishRevoke(res, targets, done, failed, false, "")
-		r.Status, r.Summary = executors.StatusFailed, "audit trail refused a key revocation; stopped: "+auditErr.Error()
-		return r, auditErr
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case aerr != nil:
+				if auditErr == nil {
+					auditErr = aerr
+				}
+			case err != nil:
+				failed[t.m.ID] = err
+				delete(done, t.m.ID)
+			default:
+				done[t.m.ID] = true
+				delete(failed, t.m.ID)
+			}
+		}, func() bool { mu.Lock(); defer mu.Unlock(); return auditErr != nil })
 	}
-	// Verify: a deleted key must no longer be listed; an ip-locked or
-	// stripped key is read back. A failed call whose outcome is unknown is
-	// settled by the same re-read. When the re-read fails, nothing sent is
-	// confirmed: every target stays remaining.
-	if method == "ip_lock" || method == "strip_permissions" {
-		if err := e.confirmRevoke(ctx, method, ips, targets, done, failed); err != nil {
-			r := e.finishRevoke(res, targets, nil, failed, false, "")
-			r.Status, r.Summary = executors.StatusFailed, fmt.Sprintf("%s requests sent but the keys could not be read back, so none is confirmed: %v", method, err)
-			return r, err
+	pending := targets
+	// Deletes go in rounds: send, re-list, and send again only the keys
+	// still listed whose delete failed for a passing reason (unknown
+	// outcome under a 5xx storm, a timeout), never before the re-list
+	// showed them still there; until none is left, a refusal is final, or
+	// the step's deadline leaves no room (issue 12 item 4).
+	for round := 0; ; round++ {
+		send(pending)
+		if auditErr != nil {
+			r := e.finishRevoke(res, targets, done, failed, false, "")
+			r.Status, r.Summary = executors.StatusFailed, "audit trail refused a key revocation; stopped: "+auditErr.Error()
+			return r, auditErr
 		}
-	}
-	if method == "delete" {
+		// Verify: a deleted key must no longer be listed; an ip-locked or
+		// stripped key is read back. A failed call whose outcome is
+		// unknown is settled by the same re-read. When the re-read fails,
+		// nothing sent is confirmed: every target stays remaining.
+		if method == "ip_lock" || method == "strip_permissions" {
+			if err := e.confirmRevoke(ctx, method, ips, targets, done, failed); err != nil {
+				r := e.finishRevoke(res, targets, nil, failed, false, "")
+				r.Status, r.Summary = executors.StatusFailed, fmt.Sprintf("%s requests sent but the keys could not be read back, so none is confirmed: %v", method, err)
+				return r, err
+			}
+			break
+		}
+		if method != "delete" {
+			break
+		}
 		after, err := e.subKeys(ctx, subs, false)
 		if err != nil {
 			r := e.finishRevoke(res, targets, nil, failed, false, "")
@@ -623,16 +642,23 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		for _, k := range after {
 			still[k.row.APIKey] = true
 		}
+		pending = nil
 		for _, t := range targets {
 			if still[t.key.row.APIKey] {
 				if done[t.m.ID] {
 					failed[t.m.ID] = &executors.Error{Class: executors.ErrRejected, Op: "delete " + t.key.describe(), Msg: "key still listed after delete"}
 				}
 				delete(done, t.m.ID)
+				if executors.Retryable(failed[t.m.ID]) {
+					pending = append(pending, t)
+				}
 			} else if !done[t.m.ID] {
 				done[t.m.ID] = true
 				delete(failed, t.m.ID)
 			}
+		}
+		if len(pending) == 0 || round+1 >= maxRevokeRounds || !e.retry.Room(ctx, wallNow(), round+1, e.retry.Backoff(round, 0)) {
+			break
 		}
 	}
 	r := e.finishRevoke(res, targets, done, failed, false, "")

@@ -688,7 +688,12 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		finalErrs = map[string]error{} // group id -> latest cancel error
 		giveUp    = map[string]bool{}  // group ids refused for good
 	)
-	const maxRounds = 3
+	// Rounds go on while orders survive and confirm_timeout allows: under
+	// an error storm each round's cancels fail at the storm's rate, and a
+	// survivor is only sent again after a re-list (issue 12 item 4). The
+	// cap only bounds a venue that keeps accepting cancels it never
+	// carries out.
+	const maxRounds = 20
 	for round := 0; len(groups) > 0 && round < maxRounds; round++ {
 		if round > 0 && !e.env.Now().Before(deadline) {
 			break

@@ -2,6 +2,7 @@ package binance
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -250,9 +251,20 @@ func (p *pacer) observe(c cost, h http.Header, status int, retryAfter time.Durat
 // expose the HTTP status or headers, so each call puts a capture in its
 // context and the transport fills it in.
 type capture struct {
-	mu         sync.Mutex
-	status     int
-	retryAfter time.Duration
+	mu           sync.Mutex
+	status       int
+	retryAfter   time.Duration
+	method, path string // of the last request sent
+}
+
+// request returns the method and path of the request the call sent last.
+func (c *capture) request() (method, path string) {
+	if c == nil {
+		return "", ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.method, c.path
 }
 
 func (c *capture) get() (int, time.Duration) {
@@ -277,6 +289,9 @@ type observingTransport struct {
 	pacer    *pacer
 	account  string
 	observer func(account string, req *http.Request, resp *http.Response, err error)
+	// timeout bounds one request from the moment it is sent (after any
+	// wait for budget) until its body is read; 0 means none.
+	timeout time.Duration
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -297,13 +312,33 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 			return nil, err
 		}
 	}
-	resp, err := t.base.RoundTrip(req)
+	cp, _ := req.Context().Value(captureKey{}).(*capture)
+	if cp != nil {
+		cp.mu.Lock()
+		cp.method, cp.path = req.Method, req.URL.Path
+		cp.mu.Unlock()
+	}
+	sent := req
+	var cancel context.CancelFunc = func() {}
+	if t.timeout > 0 {
+		// The per-request timeout starts now, after the wait for budget,
+		// and covers reading the body (cancel runs when it is closed).
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), t.timeout)
+		sent = req.WithContext(ctx)
+	}
+	resp, err := t.base.RoundTrip(sent)
+	if err != nil {
+		cancel()
+	} else {
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	}
 	if err == nil {
 		ra := parseRetryAfter(resp.Header.Get("Retry-After"))
 		for _, c := range costs {
 			t.pacer.observe(c, resp.Header, resp.StatusCode, ra)
 		}
-		if cp, ok := req.Context().Value(captureKey{}).(*capture); ok {
+		if cp != nil {
 			cp.mu.Lock()
 			cp.status, cp.retryAfter = resp.StatusCode, ra
 			cp.mu.Unlock()
@@ -321,6 +356,18 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	return resp, err
+}
+
+// cancelOnClose releases a request's timeout once its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // sdkRacyHeaders are the response headers the spot SDK client stores in
@@ -348,7 +395,7 @@ const idleConnsPerHost = 64
 
 // newHTTPClient builds one client's own http.Client over env.Transport (or
 // a private clone of the default transport).
-func newHTTPClient(env executors.Env, account string, p *pacer) *http.Client {
+func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Duration) *http.Client {
 	base := env.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -359,9 +406,10 @@ func newHTTPClient(env executors.Env, account string, p *pacer) *http.Client {
 		t.MaxIdleConnsPerHost = idleConnsPerHost
 		base = t
 	}
+	// No http.Client.Timeout: it would count the wait for budget; the
+	// transport bounds each request from the moment it is sent.
 	return &http.Client{
-		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer},
-		Timeout:   30 * time.Second,
+		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout},
 	}
 }
 

@@ -15,6 +15,10 @@ import (
 	"github.com/panicbutton/panicbutton/executors"
 )
 
+// wallNow is the clock ctx deadlines are compared with (tests may give
+// the executor a fake Env.Now; deadlines stay on the wall clock).
+var wallNow = time.Now
+
 // defaultRetryAfter is used for 429000 when no gw-ratelimit-reset came back.
 const defaultRetryAfter = 5 * time.Second
 
@@ -31,7 +35,53 @@ const defaultRetryAfter = 5 * time.Second
 // mutation whose response cannot be decoded is still a success: the venue
 // accepted it (decode errors after a successful cancel are a known SDK
 // trap).
+//
+// It persists (issue 12 item 4; see executors/internal/retry): a read
+// that failed for a passing reason (no answer, a timeout, a reset
+// connection, a 5xx, 500000) and any request answered 429000 (not
+// executed) are sent again, re-signed, with jittered backoff, for as long
+// as ctx's deadline leaves room. Each attempt is abandoned after the
+// per-request timeout. A mutation whose outcome is unknown is returned for
+// the caller to re-read before it repeats it.
 func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mutation bool, method, path string, params any, out any) error {
+	for attempt := 0; ; attempt++ {
+		err := x.callOnce(ctx, svc, op, mutation, method, path, params, out)
+		if err == nil || !repeatable(err) {
+			return err
+		}
+		ra, _ := executors.RetryAfter(err)
+		wait := x.retry.Backoff(attempt, ra)
+		if !x.retry.Room(ctx, wallNow(), attempt+1, wait) {
+			return err
+		}
+		x.env.Logger.Debug("kucoin: retrying", "account", x.acct.Name, "op", op, "attempt", attempt+1, "class", executors.ClassOf(err), "after", wait)
+		if serr := x.env.Sleep(ctx, wait); serr != nil {
+			return err
+		}
+	}
+}
+
+// repeatable reports whether a request that failed with err may simply be
+// sent again: a read that failed for a passing reason (no answer, a
+// timeout, a 5xx or a 5xxxxx code), or a 429000 (not executed). A 4xx
+// that is not KuCoin's envelope (a Cloudflare block) does not pass in
+// seconds and is not retried here.
+func repeatable(err error) bool {
+	var e *executors.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case e.Class == executors.ErrRateLimited:
+		return true
+	case e.Class != executors.ErrTransient:
+		return false
+	}
+	return e.HTTPStatus == 0 || e.HTTPStatus >= http.StatusInternalServerError || strings.HasPrefix(e.Code, "5")
+}
+
+// callOnce is one attempt of call.
+func (x *Executor) callOnce(ctx context.Context, svc *sdk.ApiService, op string, mutation bool, method, path string, params any, out any) error {
 	ctx, ci := withCallInfo(ctx)
 	var p any = params
 	if method == http.MethodGet || method == http.MethodDelete {
@@ -42,6 +92,11 @@ func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mut
 		p = q
 	}
 	req := sdk.NewRequest(method, path, p)
+	if x.retry.Request > 0 {
+		// The requester applies it from the moment the request is sent,
+		// after any wait for budget.
+		req.Timeout = x.retry.Request
+	}
 	rsp, err := svc.Call(ctx, req)
 	if err := classify(op, mutation, ci, rsp, err); err != nil {
 		x.env.Logger.Debug("kucoin request failed", "account", x.acct.Name, "op", op, "status", ci.Status, "class", executors.ClassOf(err))

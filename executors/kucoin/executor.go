@@ -7,10 +7,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	sdk "github.com/Kucoin/kucoin-go-sdk"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/clocksync"
+	"github.com/panicbutton/panicbutton/executors/internal/retry"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -60,6 +63,19 @@ type Executor struct {
 
 	mu   sync.Mutex
 	self *apiKeyInfo // the calling key, once read
+
+	// retry is how failed requests are retried (executors/internal/retry).
+	retry retry.Policy
+	// skew records the server-time offsets measured and the 400002
+	// rejections seen (reported by ClockSkew).
+	skew *clocksync.Skew
+}
+
+// ClockSkew reports the server-time offsets this executor measured (local
+// clock minus KuCoin's, either host) and the 400002 rejections it got: the
+// skew a run saw (issue 12 item 2).
+func (x *Executor) ClockSkew() (last, maxAbs time.Duration, syncs, rejections int) {
+	return x.skew.Report()
 }
 
 var _ executors.Executor = (*Executor)(nil)
@@ -85,6 +101,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	}
 	client := newHTTPClient(env.Transport)
 	pc := newPacer(env)
+	skew := &clocksync.Skew{}
 	creds := credentials{key: acct.APIKey, secret: acct.Secret, passphrase: acct.Passphrase, version: version}
 	mk := func(venue, baseURL string) *sdk.ApiService {
 		// No key is given to the SDK: its signer would sign the encoded
@@ -92,10 +109,11 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		// host has its own clock sync: a timestamp rejected by one host is
 		// resynced against that host.
 		clock := newServerClock(client, env.Now, baseURL)
+		clock.skew = skew
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,
-				client: client, env: env, clock: clock, pacer: pc}),
+				client: client, env: env, clock: clock, pacer: pc, skew: skew}),
 		)
 	}
 	return &Executor{
@@ -103,6 +121,8 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		env:     env,
 		spot:    mk(venueSpot, base),
 		futures: mk(venueFutures, futures),
+		retry:   retry.Default,
+		skew:    skew,
 	}, nil
 }
 

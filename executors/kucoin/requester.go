@@ -81,6 +81,7 @@ type requester struct {
 	env     executors.Env
 	clock   *serverClock
 	pacer   *pacer
+	skew    *clocksync.Skew // counts the 400002 rejections; may be nil
 }
 
 var _ sdk.Requester = (*requester)(nil)
@@ -97,6 +98,9 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 		return nil, err
 	}
 	if responseCode(body) == "400002" {
+		if q.skew != nil {
+			q.skew.Rejected()
+		}
 		if serr := q.clock.syncs.Resync(ctx); serr == nil {
 			if ci := callInfoFrom(ctx); ci != nil {
 				ci.Resynced = true
@@ -360,6 +364,7 @@ type serverClock struct {
 	now0    func() time.Time
 	base    string        // the host whose clock this is
 	timeout time.Duration // of one sync; 10 s when zero
+	skew    *clocksync.Skew // records each measured offset; may be nil
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -409,8 +414,12 @@ func (c *serverClock) sync(ctx context.Context) error {
 		return fmt.Errorf("sync server time: code %s", env.Code)
 	}
 	mid := before.Add(after.Sub(before) / 2)
+	off := time.UnixMilli(env.Data).Sub(mid)
+	if c.skew != nil {
+		c.skew.Measured(-off) // local minus server, as Binance reports it
+	}
 	c.mu.Lock()
-	c.offset = time.UnixMilli(env.Data).Sub(mid)
+	c.offset = off
 	c.mu.Unlock()
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Syncer schedules the runs (flights) of one sync function. Create it
@@ -121,4 +122,40 @@ func (s *Syncer) launch(ctx context.Context, f *flight) {
 			s.launch(ctx, n)
 		}
 	}()
+}
+
+// Skew records what an executor's syncs measured, for reports: the
+// offsets between the local clock and the venue's (issue 12 item 2: the
+// skew a run saw), and the timestamp rejections the venue sent. It is
+// safe for concurrent use; the zero value is ready.
+type Skew struct {
+	mu         sync.Mutex
+	syncs      int
+	last       time.Duration
+	maxAbs     time.Duration
+	rejections int
+}
+
+// Measured records one sync's offset.
+func (s *Skew) Measured(offset time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncs++
+	s.last = offset
+	s.maxAbs = max(s.maxAbs, offset, -offset)
+}
+
+// Rejected records one timestamp rejection (-1021, 400002).
+func (s *Skew) Rejected() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejections++
+}
+
+// Report returns the last and the largest absolute offset measured, the
+// number of syncs and of timestamp rejections.
+func (s *Skew) Report() (last, maxAbs time.Duration, syncs, rejections int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last, s.maxAbs, s.syncs, s.rejections
 }
