@@ -103,4 +103,3 @@ func TestStormDemoFund(t *testing.T) {
 		t.Errorf("failed steps: %v", err)
 	}
 }
-

@@ -362,8 +362,8 @@ type serverClock struct {
 	syncs   *clocksync.Syncer // runs sync
 	client  *http.Client
 	now0    func() time.Time
-	base    string        // the host whose clock this is
-	timeout time.Duration // of one sync; 10 s when zero
+	base    string          // the host whose clock this is
+	timeout time.Duration   // of one sync; 10 s when zero
 	skew    *clocksync.Skew // records each measured offset; may be nil
 
 	mu     sync.Mutex
