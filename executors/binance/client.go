@@ -227,6 +227,7 @@ func (e *Executor) syncWithTimeout(ctx context.Context) error {
 // sync that lands meanwhile waits microseconds, not a round trip.
 func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(ctx context.Context) error) error {
 	resynced := false
+	var last error // the previous attempt's classified error
 	for attempt := 0; ; attempt++ {
 		cp := &capture{}
 		ul := &buildLock{mu: &e.clockMu}
@@ -245,6 +246,12 @@ func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(c
 		}
 		status, ra := cp.get()
 		cerr := classify(op, mutation, status, ra, err)
+		if last != nil && ctx.Err() != nil {
+			// The deadline cut this attempt short: the venue's last
+			// answer says more than "deadline exceeded".
+			return last
+		}
+		last = cerr
 		if !repeatable(cerr, apiCode(err), status) {
 			return cerr
 		}

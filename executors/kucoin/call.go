@@ -44,8 +44,15 @@ const defaultRetryAfter = 5 * time.Second
 // per-request timeout. A mutation whose outcome is unknown is returned for
 // the caller to re-read before it repeats it.
 func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mutation bool, method, path string, params any, out any) error {
+	var last error // the previous attempt's error
 	for attempt := 0; ; attempt++ {
 		err := x.callOnce(ctx, svc, op, mutation, method, path, params, out)
+		if err != nil && last != nil && ctx.Err() != nil {
+			// The deadline cut this attempt short: the venue's last
+			// answer says more than "deadline exceeded".
+			return last
+		}
+		last = err
 		if err == nil || !repeatable(err) {
 			return err
 		}
