@@ -39,6 +39,12 @@ type SubKey struct {
 	Sub        string // sub-account name (KuCoin subName, Binance e-mail)
 	APIKey     string // public key id
 	Passphrase secret.Value
+	// Secret, when set, lets the executor sign with the sub key itself
+	// (cancel that sub-account's orders without minting a temporary key).
+	Secret secret.Value
+	// KeyType is the Binance key type of Secret ("" or "hmac", "ed25519",
+	// "rsa").
+	KeyType string
 }
 
 // Env is what the process gives every executor: clock, logging, transport.

@@ -91,7 +91,13 @@ type SubKeyEntry struct {
 	// Passphrase lets the tool delete or modify the key (KuCoin); nil when
 	// unknown.
 	Passphrase *Source
-	Line, Col  int
+	// Secret (optional) lets the tool sign with the sub key itself, so it
+	// cancels that sub-account's orders without minting a temporary key.
+	Secret *Source
+	// KeyType is the Binance sub key's type (hmac, ed25519, rsa); empty:
+	// hmac.
+	KeyType   string
+	Line, Col int
 }
 
 // Describe returns "name (exchange)" for messages.

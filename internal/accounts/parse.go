@@ -18,7 +18,7 @@ var (
 	topKeys    = []string{"accounts"}
 	entryKeys  = []string{"name", "exchange", "key_type", "api_key", "secret", "passphrase", "key_version", "tags", "base_url", "futures_base_url", "sub_keys"}
 	sourceKeys = []string{"env", "file", "command"}
-	subKeyKeys = []string{"sub", "api_key", "passphrase"}
+	subKeyKeys = []string{"sub", "api_key", "passphrase", "secret", "key_type"}
 
 	nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
 	envRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -357,7 +357,7 @@ func (p *parser) subKeys(n *yaml.Node, exchange string) []SubKeyEntry {
 	for _, item := range n.Content {
 		sk := SubKeyEntry{Line: item.Line, Col: item.Column}
 		if item.Kind != yaml.MappingNode {
-			p.add(item, "sub key: want a mapping {sub, api_key, passphrase}, got %s", kindOf(item))
+			p.add(item, "sub key: want a mapping {sub, api_key, secret, key_type, passphrase}, got %s", kindOf(item))
 			continue
 		}
 		present := map[string]bool{}
@@ -378,6 +378,18 @@ func (p *parser) subKeys(n *yaml.Node, exchange string) []SubKeyEntry {
 					continue
 				}
 				sk.Passphrase = p.sourceNode("passphrase", kv.Value)
+			case "secret":
+				sk.Secret = p.sourceNode("secret", kv.Value)
+			case "key_type":
+				kt, _ := yamlx.String(p.file, kv.Value, &p.d)
+				switch {
+				case exchange != "binance":
+					p.add(kv.KeyNode, "key_type is only for binance accounts")
+				case !slices.Contains(KeyTypes, kt):
+					p.add(kv.Value, "unknown key_type %q (known: %s)", kt, strings.Join(KeyTypes, ", "))
+				default:
+					sk.KeyType = kt
+				}
 			}
 		}
 		for _, k := range []string{"sub", "api_key"} {

@@ -87,8 +87,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{
 				`t.yaml:8:9: sub key: missing required key "api_key"`,
 				`t.yaml:8:33: passphrase: ` + LiteralSecretMsg,
-				`t.yaml:9:33: unknown key "pass" (known: sub, api_key, passphrase)`,
+				`t.yaml:9:33: unknown key "pass" (known: sub, api_key, passphrase, secret, key_type)`,
 			}},
+		{"sub key type problems", binanceOK + "    sub_keys:\n      - {sub: a@x, api_key: k1, secret: {env: S1}, key_type: dsa}\n",
+			[]string{`t.yaml:7:62: unknown key_type "dsa" (known: hmac, ed25519, rsa)`}},
+		{"sub key type on kucoin", "accounts:\n  - name: k\n    exchange: kucoin\n    api_key: {env: A}\n    secret: {env: B}\n    passphrase: {env: C}\n    sub_keys:\n      - {sub: bot1, api_key: x, secret: {env: S}, key_type: ed25519}\n",
+			[]string{`t.yaml:8:51: key_type is only for binance accounts`}},
 		{"accounts not a list", "accounts: {name: a}\n",
 			[]string{`t.yaml:1:11: accounts: want a list of accounts, got a mapping`}},
 		{"no accounts", "accounts: []\n",

@@ -72,7 +72,7 @@ func (r Resolver) resolve(ctx context.Context, dir string, e Entry, sem chan str
 		FuturesBaseURL: e.FuturesBaseURL,
 	}
 	for _, sk := range e.SubKeys {
-		acct.SubKeys = append(acct.SubKeys, executors.SubKey{Sub: sk.Sub, APIKey: sk.APIKey})
+		acct.SubKeys = append(acct.SubKeys, executors.SubKey{Sub: sk.Sub, APIKey: sk.APIKey, KeyType: sk.KeyType})
 	}
 	type job struct {
 		field string
@@ -85,7 +85,8 @@ func (r Resolver) resolve(ctx context.Context, dir string, e Entry, sem chan str
 		{"passphrase", e.Passphrase, &acct.Passphrase},
 	}
 	for i, sk := range e.SubKeys {
-		jobs = append(jobs, job{fmt.Sprintf("sub_keys[%s].passphrase", sk.Sub), sk.Passphrase, &acct.SubKeys[i].Passphrase})
+		jobs = append(jobs, job{fmt.Sprintf("sub_keys[%s].passphrase", sk.Sub), sk.Passphrase, &acct.SubKeys[i].Passphrase},
+			job{fmt.Sprintf("sub_keys[%s].secret", sk.Sub), sk.Secret, &acct.SubKeys[i].Secret})
 	}
 	errs := make([]error, len(jobs))
 	var wg sync.WaitGroup
