@@ -37,6 +37,13 @@ const (
 	ProductFutures        = "futures"
 )
 
+// Scopes of orders.cancel_all: whose orders to cancel.
+const (
+	ScopeAccount     = "account"
+	ScopeSubAccounts = "sub_accounts"
+	ScopeAll         = "all"
+)
+
 // AllProducts lists the product names accepted by the products parameter.
 var AllProducts = []string{ProductSpot, ProductMargin, ProductIsolatedMargin, ProductUSDM, ProductCoinM, ProductFutures}
 
@@ -148,7 +155,16 @@ var catalog = map[string]ActionSpec{
 		Params: []ParamSpec{productsParam, symbolsParam}},
 	OrdersCancelAll: {Name: OrdersCancelAll, Mutating: true, Affects: []string{StateOrders, StateBalances}, Doc: "cancel every open order on the chosen products, then re-list to confirm nothing is left",
 		Params: []ParamSpec{productsParam, symbolsParam,
-			{Name: "confirm_timeout", Type: Duration, Default: 10 * time.Second, Doc: "how long to keep re-listing until the book is empty (cancels are asynchronous on some venues)"}}},
+			{Name: "confirm_timeout", Type: Duration, Default: 10 * time.Second, Doc: "how long to keep re-listing until the book is empty (cancels are asynchronous on some venues)"},
+			{Name: "scope", Type: String, Enum: []string{ScopeAccount, ScopeSubAccounts, ScopeAll}, Default: ScopeAccount,
+				Doc: "account: the orders of the configured key's own account; sub_accounts: the orders of every sub-account of a master (each with the sub key configured in the accounts file, or else a temporary trading-only key minted on the sub-account, audited before use and deleted at the end of the step); all: both"},
+			{Name: "temporary_keys", Type: Bool, Default: true,
+				Doc: "scope sub_accounts/all: mint a temporary key on a sub-account that has no usable configured key; false: such a sub-account is reported, not inspected"},
+			{Name: "skip_idle", Type: Bool, Default: false,
+				Doc: "scope sub_accounts/all: skip a sub-account whose balances, as the master sees them, show nothing locked or on hold (Binance shows the master only a sub-account's spot wallet, so its futures and margin orders are not seen then)"},
+			{Name: "temp_key_ips", Type: StringList,
+				Doc: "IP addresses a temporary key is restricted to; default: the egress IP where the venue tells it (KuCoin), else none (Binance: an Ed25519 key whose private half never leaves the process)"},
+		}},
 	OrdersDeadman: {Name: OrdersDeadman, Mutating: true, Affects: []string{StateOrders, StateBalances}, Doc: "arm the exchange's countdown cancel-all (dead-man switch)",
 		Params: []ParamSpec{productsParam, symbolsParam,
 			{Name: "countdown", Type: Duration, Default: 60 * time.Second, Doc: "time after which the exchange cancels everything unless re-armed"}}},

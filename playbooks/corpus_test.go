@@ -114,7 +114,7 @@ var badCorpus = []struct {
 		"25:11: step unknown-var: when: unknown variable \"account.region\" (known: inputs.NAME, account.name, account.exchange, account.tags, steps.ID.status)",
 	}},
 	{"with.yaml", []string{
-		"7:7: step freeze: with: unknown key \"symbol\" (known: products, symbols, confirm_timeout)",
+		"7:7: step freeze: with: unknown key \"symbol\" (known: products, symbols, confirm_timeout, scope, temporary_keys, skip_idle, temp_key_ips)",
 		"11:7: step manual-without-instructions: action manual needs parameter instructions",
 		"12:5: step webhook: action notify.webhook needs parameter url",
 	}},

@@ -31,7 +31,7 @@ func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	case executors.OrdersList:
 		res, err = e.ordersList(ctx, req)
 	case executors.OrdersCancelAll:
-		res, err = e.cancelAll(ctx, req, plan)
+		res, err = e.cancelAllScoped(ctx, req, plan)
 	case executors.OrdersDeadman:
 		res, err = e.deadman(ctx, req, plan)
 	case executors.KeysInventory:

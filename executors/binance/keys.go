@@ -181,6 +181,10 @@ func (e *Executor) subKeys(ctx context.Context, subs []subAccount, withIPs bool)
 type keyMemory struct {
 	mu   sync.Mutex
 	seen map[string]bool // full key id -> listed once
+	// bySub: sub-account email -> key ids seen listed under it; temp: the
+	// temporary keys this process minted (subaccounts.go).
+	bySub map[string]map[string]bool
+	temp  map[string]bool
 }
 
 // memories holds each live executor's keyMemory. It sits beside the
@@ -205,8 +209,15 @@ func (e *Executor) rememberKeys(keys []subKey) {
 	m := e.keyMemory()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.bySub == nil {
+		m.bySub = map[string]map[string]bool{}
+	}
 	for _, k := range keys {
 		m.seen[k.row.APIKey] = true
+		if m.bySub[k.row.Email] == nil {
+			m.bySub[k.row.Email] = map[string]bool{}
+		}
+		m.bySub[k.row.Email][k.row.APIKey] = true
 	}
 }
 

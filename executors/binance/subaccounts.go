@@ -1,0 +1,730 @@
+package binance
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	gobinance "github.com/adshao/go-binance/v2"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// Sub-account orders (issue 10 item 1). A master key cannot list or cancel
+// a sub-account's orders: only a key of the sub-account can. For each
+// sub-account, orders.cancel_all with scope sub_accounts/all uses the sub
+// key configured in the accounts file (sub_keys with secret), or else mints
+// a temporary key on the sub-account through the master (POST
+// /sapi/v2/sub-account/subAccountApi): Ed25519, whose private half is
+// generated here and never leaves the process, trading permissions only
+// (never withdrawals, never transfers), restricted to temp_key_ips when
+// given (Binance has no API telling our egress IP). The key is audited
+// before it is used (create-temp-key: the intent names its label, the
+// outcome its masked id), runs the ordinary cancel-all of that
+// sub-account, and is deleted at the end of the step (delete-temp-key) —
+// also when the step fails or the run is interrupted — then probed until
+// Binance rejects it.
+
+// tempKeyPrefix starts the label (apiName) of every temporary key, so a
+// resumed run can find a key whose creation outcome was never recorded.
+const tempKeyPrefix = "pbtmp"
+
+// codeSubKeyGone: "Invalid Api-Key ID." — the sub key is not (or no
+// longer) there.
+const codeSubKeyGone = -2008
+
+// pathSubKeysV2 creates sub-account keys with the public key in the body.
+const pathSubKeysV2 = "/sapi/v2/sub-account/subAccountApi"
+
+// subOutcome is what happened on one sub-account.
+type subOutcome struct {
+	email   string
+	line    string // one line for the summary
+	changes []executors.Change
+	remain  []executors.Change
+	find    []executors.Finding
+	manual  []executors.ManualStep
+	err     error
+	skipped bool
+	clean   bool // inspected and left with no open order
+}
+
+// cancelAllScoped dispatches orders.cancel_all by scope.
+func (e *Executor) cancelAllScoped(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	switch req.Params.String("scope") {
+	case executors.ScopeSubAccounts:
+		return e.cancelSubAccounts(ctx, req, plan)
+	case executors.ScopeAll:
+		var (
+			own, subs       executors.Result
+			ownErr, subsErr error
+		)
+		_ = both(func() error {
+			own, ownErr = e.cancelAll(ctx, req, plan)
+			if ownErr != nil && own.Status == "" {
+				own = executors.Result{Status: executors.StatusFailed, Summary: ownErr.Error()}
+			}
+			return nil
+		}, func() error {
+			subs, subsErr = e.cancelSubAccounts(ctx, req, plan)
+			if subsErr != nil && subs.Status == "" {
+				subs = executors.Result{Status: executors.StatusFailed, Summary: subsErr.Error()}
+			}
+			return nil
+		})
+		return mergeScoped(own, subs), errors.Join(ownErr, subsErr)
+	}
+	return e.cancelAll(ctx, req, plan)
+}
+
+// mergeScoped merges the account's own result and its sub-accounts'.
+func mergeScoped(own, subs executors.Result) executors.Result {
+	out := executors.Result{Summary: "own orders: " + own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
+	rank := map[executors.Status]int{executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
+	out.Status = own.Status
+	if rank[subs.Status] > rank[out.Status] {
+		out.Status = subs.Status
+	}
+	for _, r := range []executors.Result{own, subs} {
+		out.Changes = append(out.Changes, r.Changes...)
+		out.Remaining = append(out.Remaining, r.Remaining...)
+		out.Findings = append(out.Findings, r.Findings...)
+		out.Manual = append(out.Manual, r.Manual...)
+		for k, v := range r.Counts {
+			out.Counts[k] += v
+		}
+	}
+	return out
+}
+
+// subView is what the master sees of one sub-account's balances.
+type subView struct {
+	locked []string // "0.5 BTC", sorted
+	err    error
+}
+
+func (v subView) fingerprint() string { return strings.Join(v.locked, ",") }
+
+// subAssets reads a sub-account's spot balances through the master.
+func (e *Executor) subAssets(ctx context.Context, email string) subView {
+	var res *gobinance.SubAccountAssetServiceResponse
+	err := e.call(ctx, "read sub-account assets "+email, false, func(ctx context.Context) error {
+		var err error
+		res, err = e.spot.NewSubAccountAssetService().Email(email).Do(ctx)
+		return err
+	})
+	if err != nil {
+		return subView{err: err}
+	}
+	var v subView
+	for _, b := range res.Balances {
+		if !isZeroAmount(b.Locked) {
+			v.locked = append(v.locked, trimDec(b.Locked)+" "+b.Asset)
+		}
+	}
+	sort.Strings(v.locked)
+	return v
+}
+
+// subMemory remembers, per executor, which sub-accounts were left with no
+// open order and what the master saw of them then, so that a later pass
+// (the hold re-runs the step every few seconds) does not mint a key on a
+// sub-account where nothing changed: nothing new locked and no new key
+// listed under it.
+type subMemory struct {
+	mu    sync.Mutex
+	clean map[string]cleanState // email -> state when emptied
+}
+
+type cleanState struct {
+	fingerprint string
+	keys        int // sub keys seen listed under it then
+	at          time.Time
+}
+
+var subMemories sync.Map // *Executor -> *subMemory (executors live for the process)
+
+func (e *Executor) subMemory() *subMemory {
+	m, _ := subMemories.LoadOrStore(e, &subMemory{clean: map[string]cleanState{}})
+	return m.(*subMemory)
+}
+
+// cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
+func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	subs, master, err := e.subAccounts(ctx)
+	if err != nil {
+		return executors.Result{}, err
+	}
+	if !master {
+		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts (not a master account)", Counts: map[string]int{"sub_accounts": 0}}, nil
+	}
+	if len(subs) == 0 {
+		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts", Counts: map[string]int{"sub_accounts": 0}}, nil
+	}
+	outs := make([]subOutcome, len(subs))
+	parallel(ctx, len(subs), 8, func(ctx context.Context, i int) {
+		outs[i] = e.cancelOneSub(ctx, req, subs[i].Email, plan)
+	}, nil)
+	if err := ctx.Err(); err != nil {
+		// parallel skips what it did not start: say so for each.
+		for i := range outs {
+			if outs[i].email == "" {
+				outs[i] = subOutcome{email: subs[i].Email, line: subs[i].Email + ": not inspected (interrupted)",
+					err: classify("cancel orders of sub-account "+subs[i].Email, true, 0, 0, err)}
+			}
+		}
+	}
+	return e.finishSubs(outs, plan)
+}
+
+// finishSubs builds the step's result from every sub-account's outcome.
+func (e *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, error) {
+	res := executors.Result{Counts: map[string]int{"sub_accounts": len(outs)}}
+	var lines []string
+	var errs []error
+	for _, o := range outs {
+		lines = append(lines, o.line)
+		res.Changes = append(res.Changes, o.changes...)
+		res.Remaining = append(res.Remaining, o.remain...)
+		res.Findings = append(res.Findings, o.find...)
+		res.Manual = append(res.Manual, o.manual...)
+		if o.err != nil {
+			errs = append(errs, o.err)
+		}
+		switch {
+		case o.skipped:
+			res.Counts["skipped"]++
+		case o.clean:
+			res.Counts["clean"]++
+		}
+	}
+	cancelled := 0
+	for _, c := range res.Changes {
+		if c.Kind == "cancel-order" {
+			cancelled++
+		}
+	}
+	res.Counts["cancelled"] = cancelled
+	res.Counts["remaining"] = len(res.Remaining)
+	res.Summary = strings.Join(lines, "; ")
+	switch {
+	case plan && len(res.Changes) > 0:
+		res.Status = executors.StatusWouldChange
+	case plan:
+		res.Status = executors.StatusOK
+	case len(errs) > 0 || len(res.Remaining) > 0:
+		res.Status = executors.StatusFailed
+	case len(res.Changes) > 0:
+		res.Status = executors.StatusChanged
+	default:
+		res.Status = executors.StatusOK
+	}
+	if len(errs) > 0 {
+		return res, firstError(errs)
+	}
+	if res.Status == executors.StatusFailed {
+		return res, &executors.Error{Class: executors.ErrRejected, Op: "cancel sub-account orders",
+			Msg: fmt.Sprintf("%s left in sub-accounts", plural(len(res.Remaining), "item"))}
+	}
+	return res, nil
+}
+
+// subKeyFor returns the accounts file's key for a sub-account that the
+// executor can sign with (it has a secret).
+func (e *Executor) subKeyFor(email string) (executors.SubKey, bool) {
+	for _, sk := range e.acct.SubKeys {
+		if strings.EqualFold(sk.Sub, email) && !sk.Secret.IsZero() && sk.APIKey != "" {
+			return sk, true
+		}
+	}
+	return executors.SubKey{}, false
+}
+
+// subExecutor builds an executor signing with a sub-account's key.
+func (e *Executor) subExecutor(email, apiKey, keyType string, sec secret.Value) (*Executor, error) {
+	return New(executors.Account{Name: e.acct.Name, Exchange: "binance", KeyType: keyType,
+		APIKey: secret.New(apiKey), Secret: sec, BaseURL: e.acct.BaseURL}, e.env)
+}
+
+// subRequest is req for the sub-account's own orders, its mutations
+// renamed so they name the sub-account (and stay distinct per sub for
+// resume).
+func subRequest(req executors.Request, email string) executors.Request {
+	p := executors.Params{}
+	for k, v := range req.Params {
+		p[k] = v
+	}
+	p["scope"] = executors.ScopeAccount
+	return executors.Request{Action: executors.OrdersCancelAll, Step: req.Step, Params: p,
+		Hooks: subHooks{inner: req.HooksOrNop(), email: email}}
+}
+
+// subHooks prefixes a sub-account's mutations with the sub-account.
+type subHooks struct {
+	inner executors.Hooks
+	email string
+}
+
+func (h subHooks) wrap(m executors.Mutation) executors.Mutation {
+	m.ID = "sub:" + h.email + ":" + m.ID
+	m.Target = "sub " + h.email + ": " + m.Target
+	r := map[string]string{"sub": h.email}
+	for k, v := range m.Request {
+		r[k] = v
+	}
+	m.Request = r
+	return m
+}
+
+func (h subHooks) Intent(ctx context.Context, m executors.Mutation) error {
+	return h.inner.Intent(ctx, h.wrap(m))
+}
+
+func (h subHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
+	h.inner.Outcome(ctx, h.wrap(m), err)
+}
+
+// prefixChanges names the sub-account in each change; kind replaces the
+// kind when not empty.
+func prefixChanges(email, kind string, cs []executors.Change) []executors.Change {
+	out := make([]executors.Change, 0, len(cs))
+	for _, c := range cs {
+		c.Target = "sub " + email + ": " + c.Target
+		if c.ID != "" {
+			c.ID = "sub:" + email + ":" + c.ID
+		}
+		if kind != "" {
+			c.Kind = kind
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// cancelOneSub handles one sub-account.
+func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, email string, plan bool) subOutcome {
+	out := subOutcome{email: email}
+	view := e.subAssets(ctx, email)
+	why := "its spot wallet shows nothing locked, but Binance does not show the master its futures and margin orders"
+	switch {
+	case view.err != nil:
+		why = "its balances could not be read (" + view.err.Error() + ")"
+	case len(view.locked) > 0:
+		why = "locked balances seen: " + strings.Join(view.locked, ", ")
+	}
+	if view.err == nil && len(view.locked) == 0 && req.Params.Bool("skip_idle") {
+		out.skipped = true
+		out.line = email + ": skipped (skip_idle: nothing locked in its spot wallet; its futures and margin orders are not visible to the master)"
+		return out
+	}
+	if view.err == nil && !plan {
+		if st, ok := e.subMemory().get(email); ok && st.fingerprint == view.fingerprint() && e.subKeysSeen(email) <= st.keys {
+			out.skipped, out.clean = true, true
+			out.line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new locked and no new key listed under it since)", email, st.at.UTC().Format("15:04:05"))
+			return out
+		}
+	}
+	sk, configured := e.subKeyFor(email)
+	if plan {
+		return e.planSub(ctx, req, email, why, sk, configured)
+	}
+	if configured {
+		sub, err := e.subExecutor(email, sk.APIKey, sk.KeyType, sk.Secret)
+		if err == nil {
+			r, err := sub.run(ctx, subRequest(req, email), false)
+			if err == nil || !errors.Is(err, executors.ErrAuth) {
+				e.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
+				return out
+			}
+			// Deleted (perhaps by this run: it may be the leaked key) or
+			// unusable: fall back to a temporary key.
+			why = "the configured key " + mask(sk.APIKey) + " was refused (" + err.Error() + "); " + why
+		} else {
+			why = "the configured key " + mask(sk.APIKey) + " cannot sign (" + err.Error() + "); " + why
+		}
+	}
+	if !req.Params.Bool("temporary_keys") {
+		e.notInspected(&out, view, "no usable configured key and temporary_keys is false", nil)
+		return out
+	}
+	tk, err := e.mintTempKey(ctx, req, email, req.Params.Strings("temp_key_ips"))
+	if err != nil {
+		e.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
+		return out
+	}
+	// From here on the key exists: it is deleted whatever happens, also
+	// when ctx ends (Ctrl-C), with a context of its own.
+	r, cerr := tk.exec.run(ctx, subRequest(req, email), false)
+	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
+		// A key minted a moment ago may need a moment to work everywhere.
+		_ = e.env.Sleep(ctx, time.Second)
+		r, cerr = tk.exec.run(ctx, subRequest(req, email), false)
+	}
+	e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
+	e.dropTempKey(ctx, req, tk, &out)
+	return out
+}
+
+func (m *subMemory) get(email string) (cleanState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.clean[email]
+	return st, ok
+}
+
+func (m *subMemory) set(email string, st cleanState, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ok {
+		m.clean[email] = st
+	} else {
+		delete(m.clean, email)
+	}
+}
+
+// subResult folds a sub-account's cancel-all result into out.
+func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
+	out.changes = append(out.changes, prefixChanges(out.email, "", r.Changes)...)
+	out.remain = append(out.remain, prefixChanges(out.email, "open-orders", r.Remaining)...)
+	for _, f := range r.Findings {
+		f.Subject = "sub " + out.email + ": " + f.Subject
+		out.find = append(out.find, f)
+	}
+	if err != nil {
+		out.err = err
+		out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+		if len(r.Remaining) == 0 {
+			// Nothing named survived, but the sub-account could not be
+			// emptied for sure: its orders are unknown.
+			e.notInspected(out, view, "its orders could not be cancelled: "+err.Error(), err)
+			out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+		}
+		e.subMemory().set(out.email, cleanState{}, false)
+		return
+	}
+	out.clean = true
+	out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+	if view.err == nil {
+		// What the master sees once the sub-account is empty: a later
+		// pass re-inspects it only if that changes.
+		if after := e.subAssets(ctx, out.email); after.err == nil {
+			e.subMemory().set(out.email, cleanState{fingerprint: after.fingerprint(), keys: e.subKeysSeen(out.email), at: e.env.Now()}, true)
+		}
+	}
+}
+
+// notInspected records a sub-account whose orders the run could not see:
+// with locked balances its orders are inferred (a manual step); without,
+// a finding says what is unknown.
+func (e *Executor) notInspected(out *subOutcome, view subView, reason string, err error) {
+	if err != nil && out.err == nil {
+		out.err = err
+	}
+	manual := executors.ManualStep{
+		Title: "Cancel the open orders of sub-account " + out.email,
+		Instructions: fmt.Sprintf("panicbutton could not inspect sub-account %s (%s). Log in to the master account at binance.com with 2FA, "+
+			"open Sub-Account → Account Management, log in to %s (or use its own API key), and cancel every open order on Spot, Margin and Futures. "+
+			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret in the accounts file.", out.email, reason, out.email),
+	}
+	if view.err == nil && len(view.locked) > 0 {
+		out.remain = append(out.remain, executors.Change{Kind: "open-orders-inferred",
+			Target: fmt.Sprintf("sub %s: open orders inferred from locked balances (%s); %s", out.email, strings.Join(view.locked, ", "), reason)})
+		out.manual = append(out.manual, manual)
+		out.line = fmt.Sprintf("%s: NOT inspected, open orders inferred from locked balances %s: %s", out.email, strings.Join(view.locked, ", "), reason)
+		return
+	}
+	sev := "medium"
+	msg := "its orders were not inspected: " + reason + "; its spot wallet shows nothing locked, but futures and margin orders are not visible to the master"
+	if view.err != nil {
+		sev, msg = "high", "its orders were not inspected: "+reason+"; its balances could not be read either ("+view.err.Error()+"), so it may hold open orders"
+	}
+	out.find = append(out.find, executors.Finding{Severity: sev, Subject: "sub-account " + out.email, Message: msg, Fix: manual.Instructions})
+	out.line = fmt.Sprintf("%s: NOT inspected: %s", out.email, reason)
+}
+
+// planSub describes what Do would do on one sub-account (dry-run): it
+// mints nothing. With a configured key it lists the orders (a read).
+func (e *Executor) planSub(ctx context.Context, req executors.Request, email, why string, sk executors.SubKey, configured bool) subOutcome {
+	out := subOutcome{email: email}
+	if configured {
+		sub, err := e.subExecutor(email, sk.APIKey, sk.KeyType, sk.Secret)
+		if err == nil {
+			r, err := sub.run(ctx, subRequest(req, email), true)
+			if err == nil {
+				out.changes = prefixChanges(email, "", r.Changes)
+				out.line = fmt.Sprintf("%s: %s (with the configured key %s)", email, r.Summary, mask(sk.APIKey))
+				return out
+			}
+			why = "the configured key " + mask(sk.APIKey) + " cannot list orders now (" + err.Error() + "); " + why
+		}
+	}
+	if !req.Params.Bool("temporary_keys") {
+		out.line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", email, why)
+		out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + email,
+			Message: "its orders would not be inspected: no usable configured key and temporary_keys is false; " + why})
+		return out
+	}
+	ips := req.Params.Strings("temp_key_ips")
+	restrict := "no IP restriction: Binance does not tell the egress IP; set temp_key_ips to restrict it"
+	if len(ips) > 0 {
+		restrict = "restricted to " + strings.Join(ips, ",")
+	}
+	out.changes = []executors.Change{
+		{Kind: "create-temp-key", Target: fmt.Sprintf("sub %s: mint a temporary Ed25519 key (trading only, never withdrawals; %s; private key generated locally, never on disk)", email, restrict)},
+		{Kind: "cancel-orders", Target: fmt.Sprintf("sub %s: cancel every open order on every product, with the temporary key", email)},
+		{Kind: "delete-temp-key", Target: fmt.Sprintf("sub %s: delete the temporary key and probe it until Binance rejects it", email)},
+	}
+	out.line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", email, why)
+	return out
+}
+
+// tempKey is a temporary key minted on a sub-account. Its private key
+// lives only in exec (memory).
+type tempKey struct {
+	email, label, apiKey string
+	mutation             executors.Mutation // the create-temp-key mutation
+	exec                 *Executor
+}
+
+func (t tempKey) deleteMutation(account string) executors.Mutation {
+	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + t.email + ":" + t.label, Kind: "delete-temp-key",
+		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(t.apiKey), t.label, t.email),
+		Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeys, "email": t.email,
+			"subAccountApiKey": mask(t.apiKey), "label": t.label}}
+}
+
+// TempKeyMutationID is the ID of a create-temp-key mutation: the label
+// stands for the key because the key's id exists only once Binance
+// answers (the outcome record names it, masked).
+func TempKeyMutationID(account, email, label string) string {
+	return "temp-key:" + account + ":" + email + ":" + label
+}
+
+// mintTempKey creates a temporary key on a sub-account, audited before it
+// is sent (intent, with its label) and after (outcome, with its masked
+// id), and returns an executor signing with it.
+func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email string, ips []string) (tempKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return tempKey{}, fmt.Errorf("generate ed25519 key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return tempKey{}, fmt.Errorf("encode ed25519 key: %w", err)
+	}
+	privPEM := secret.New(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return tempKey{}, fmt.Errorf("encode ed25519 public key: %w", err)
+	}
+	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+	var rnd [5]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return tempKey{}, fmt.Errorf("random label: %w", err)
+	}
+	label := tempKeyPrefix + hex.EncodeToString(rnd[:])
+	form := url.Values{"email": {email}, "apiName": {label}, "canTrade": {"true"}, "canFuturesTrade": {"true"},
+		"canMarginLoanRepay": {"false"}, "canUniversalTransfer": {"false"}, "canVanillaOptions": {"false"},
+		"status": {"1"}, "publicKey": {pubPEM}}
+	restrict := "none"
+	if len(ips) > 0 {
+		form.Set("status", "2")
+		form.Set("ipAddress", strings.Join(ips, ","))
+		restrict = strings.Join(ips, ",")
+	}
+	m := executors.Mutation{ID: TempKeyMutationID(e.acct.Name, email, label), Kind: "create-temp-key",
+		Target: fmt.Sprintf("create temporary key %s on sub %s (Ed25519, trading only, no withdrawals, IP restriction: %s)", label, email, restrict),
+		Request: map[string]string{"method": http.MethodPost, "path": pathSubKeysV2, "email": email, "apiName": label,
+			"key_type": "ed25519", "permissions": "canTrade,canFuturesTrade", "ip_restriction": restrict}}
+	h := req.HooksOrNop()
+	if err := h.Intent(ctx, m); err != nil {
+		return tempKey{}, auditError("create temporary key on "+email, err)
+	}
+	var body struct {
+		APIKey string `json:"apiKey"`
+	}
+	if err := ctx.Err(); err != nil {
+		h.Outcome(ctx, m, classify("create temporary key on "+email, true, 0, 0, err))
+		return tempKey{}, classify("create temporary key on "+email, true, 0, 0, err)
+	}
+	// Once sent, the creation runs to its answer even if the run is
+	// interrupted meanwhile: knowing the key's id is what lets it be
+	// deleted.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	err = e.call(sctx, "create temporary key on sub-account "+email, true, func(ctx context.Context) error {
+		data, err := e.signed(ctx, http.MethodPost, pathSubKeysV2, nil, form)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(data, &body)
+	})
+	if err == nil && body.APIKey == "" {
+		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + email, Msg: "the answer names no apiKey"}
+	}
+	done := m
+	done.Request = map[string]string{}
+	for k, v := range m.Request {
+		done.Request[k] = v
+	}
+	if err == nil {
+		done.Request["api_key"] = mask(body.APIKey)
+	}
+	h.Outcome(ctx, done, err)
+	if err != nil {
+		if !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrAuth) {
+			// The outcome is unknown: the key may exist. Find it by its
+			// label and delete it.
+			e.sweepTempKey(sctx, req, email, label)
+		}
+		return tempKey{}, err
+	}
+	tk := tempKey{email: email, label: label, apiKey: body.APIKey, mutation: done}
+	tk.exec, err = e.subExecutor(email, body.APIKey, "ed25519", privPEM)
+	if err != nil {
+		// Cannot happen with a key generated above; delete it all the same.
+		tk.exec = nil
+	}
+	e.rememberTemp(body.APIKey)
+	if tk.exec == nil {
+		return tk, err
+	}
+	return tk, nil
+}
+
+// rememberTemp records a temporary key's id as ours: the key memory does
+// not count it as a new key listed under its sub-account.
+func (e *Executor) rememberTemp(apiKey string) {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.temp == nil {
+		m.temp = map[string]bool{}
+	}
+	m.temp[apiKey] = true
+}
+
+// subKeysSeen counts the keys (other than ours) ever seen listed under a
+// sub-account in this process.
+func (e *Executor) subKeysSeen(email string) int {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id := range m.bySub[email] {
+		if !m.temp[id] {
+			n++
+		}
+	}
+	return n
+}
+
+// dropTempKey deletes a temporary key (audited) and probes it until
+// Binance rejects it. It runs to the end even when ctx is done (Ctrl-C): a
+// live temporary key is worse than a late exit.
+func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := e.deleteTempKey(dctx, req, tk.email, tk.label, tk.apiKey)
+	proof := ""
+	if err == nil && tk.exec != nil {
+		proof, err = tk.exec.probeDead(dctx, 10*time.Second)
+	}
+	if err != nil {
+		e.liveTempKey(out, tk.email, tk.label, tk.apiKey, err)
+		return
+	}
+	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: tk.deleteMutation(e.acct.Name).ID,
+		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.email, mask(tk.apiKey), proof)})
+}
+
+// liveTempKey reports a temporary key that could not be proven deleted.
+func (e *Executor) liveTempKey(out *subOutcome, email, label, apiKey string, err error) {
+	if out.err == nil {
+		out.err = err
+	}
+	target := fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", email, mask(apiKey), label)
+	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: target})
+	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + email,
+		Message: "not proven deleted: " + err.Error(),
+		Fix:     "run panicbutton run <playbook> --resume <run> (it deletes every temporary key the trail shows), or delete the key named " + label + " in the sub-account's API Management"})
+	out.manual = append(out.manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + email,
+		Instructions: fmt.Sprintf("panicbutton created the trading-only key %s (label %s) on sub-account %s to cancel its orders and could not prove it deleted (%v). "+
+			"Log in to the master account at binance.com, open Sub-Account → API Management for %s and delete the key labelled %s.", mask(apiKey), label, email, err, email, label),
+		Verify: "key_rejected"})
+	out.line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
+}
+
+// deleteTempKey deletes one temporary key, audited as delete-temp-key.
+func (e *Executor) deleteTempKey(ctx context.Context, req executors.Request, email, label, apiKey string) error {
+	tk := tempKey{email: email, label: label, apiKey: apiKey}
+	m := tk.deleteMutation(e.acct.Name)
+	return req.Mutate(ctx, m, func(ctx context.Context) error {
+		return e.call(ctx, "delete temporary key "+mask(apiKey)+" of "+email, true, func(ctx context.Context) error {
+			_, err := e.signed(ctx, http.MethodDelete, pathSubKeys, nil, url.Values{"email": {email}, "subAccountApiKey": {apiKey}})
+			if apiCode(err) == codeSubKeyGone {
+				return nil // already gone
+			}
+			return err
+		})
+	})
+}
+
+// probeDead signs with the executor's own key until Binance rejects it
+// (-2015) or the time is up.
+func (e *Executor) probeDead(ctx context.Context, within time.Duration) (string, error) {
+	end := e.env.Now().Add(within)
+	var last error
+	for {
+		dead, proof, err := e.probeOnce(ctx, true, "")
+		if dead {
+			return proof, nil
+		}
+		if err != nil {
+			last = err
+		}
+		if !e.env.Now().Before(end) {
+			break
+		}
+		if err := e.env.Sleep(ctx, 250*time.Millisecond); err != nil {
+			break
+		}
+	}
+	if last == nil {
+		last = errors.New("still accepted")
+	}
+	return "", &executors.Error{Class: executors.ErrRejected, Op: "probe temporary key " + mask(e.acct.APIKey.Reveal()),
+		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
+}
+
+// sweepTempKey deletes the temporary key labelled label on a sub-account,
+// if it exists (a creation whose answer was lost). It reports whether no
+// such key is left.
+func (e *Executor) sweepTempKey(ctx context.Context, req executors.Request, email, label string) bool {
+	rows, err := e.listSubKeys(ctx, email)
+	if err != nil {
+		return false
+	}
+	gone := true
+	for _, r := range rows {
+		if r.APIName == label {
+			if err := e.deleteTempKey(ctx, req, email, label, r.APIKey); err != nil {
+				gone = false
+			}
+		}
+	}
+	return gone
+}
