@@ -179,6 +179,7 @@ var catalog = map[string]ActionSpec{
 			{Name: "match", Type: String, Doc: "only keys whose label/name or IP whitelist contains this text (case-insensitive)"},
 			{Name: "ip_whitelist", Type: StringList, Default: []string{"192.0.2.1"}, Doc: "sinkhole IPs for method ip_lock"},
 			{Name: "sweep_if_no_passphrase", Type: Bool, Default: false, Doc: "KuCoin: sweep the sub-account's funds to the master when its key cannot be revoked"},
+			{Name: "created_mid_run", Type: Bool, Default: false, Doc: "also revoke every sub-account key that the run's first key listing (e.g. the inventory) did not show — a key created while the run goes on — whatever select, key_ids and match say; a hold re-running the step then deletes keys the attacker creates mid-run"},
 		}},
 	KeysVerifyRejected: {Name: KeysVerifyRejected, Reads: []string{StateKeys}, Doc: "probe a key until the exchange rejects it; records the proof",
 		Params: []ParamSpec{

@@ -243,6 +243,9 @@ type Finding struct {
 	Subject  string `json:"subject"`  // e.g. "key abcd…wxyz (sub bot1)"
 	Message  string `json:"message"`
 	Fix      string `json:"fix,omitempty"`
+	// Code, when set, names the kind of finding for programs (e.g.
+	// FindingKeyNotFound).
+	Code string `json:"code,omitempty"`
 	// Drift marks a change since the operator's baseline (posture-check
 	// --baseline); FirstSeen is when a check first saw it.
 	Drift     bool      `json:"drift,omitempty"`

@@ -185,6 +185,9 @@ type keyMemory struct {
 	// temporary keys this process minted (subaccounts.go).
 	bySub map[string]map[string]bool
 	temp  map[string]bool
+	// baseline is the first listing's keys: any other key was created
+	// while the run went on (keys.revoke created_mid_run).
+	baseline map[string]bool
 }
 
 // memories holds each live executor's keyMemory. It sits beside the
@@ -211,6 +214,12 @@ func (e *Executor) rememberKeys(keys []subKey) {
 	defer m.mu.Unlock()
 	if m.bySub == nil {
 		m.bySub = map[string]map[string]bool{}
+	}
+	if m.baseline == nil {
+		m.baseline = map[string]bool{}
+		for _, k := range keys {
+			m.baseline[k.row.APIKey] = true
+		}
 	}
 	for _, k := range keys {
 		m.seen[k.row.APIKey] = true
@@ -569,6 +578,7 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	if !master {
 		res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "account " + e.acct.Name,
 			Message: "not a master account: no sub-account keys to revoke"})
+		e.checkKeyIDs(&res, req.Params, nil, false)
 		return e.finishRevoke(res, nil, nil, nil, plan, "no sub-account keys (not a master account)"), nil
 	}
 	needIPs := method == "ip_lock" || req.Params.String("select") == "risky" || req.Params.String("match") != ""
@@ -577,6 +587,10 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		return executors.Result{}, err
 	}
 	selected := selectKeys(keys, req.Params, now)
+	if req.Params.Bool("created_mid_run") {
+		selected = unionKeys(selected, e.midRunKeys(keys))
+	}
+	e.checkKeyIDs(&res, req.Params, keys, master)
 	targets := e.revokePlan(selected, method, ips)
 	if plan || len(targets) == 0 {
 		return e.finishRevoke(res, targets, nil, nil, true, ""), nil

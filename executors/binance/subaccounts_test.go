@@ -333,3 +333,93 @@ func TestCancelSubAccountsInterruptedDeletesTempKeys(t *testing.T) {
 		t.Errorf("created %d temporary keys, deleted %d: want equal and > 0", created, deleted)
 	}
 }
+
+// masterPost sends a signed POST as the master (as an attacker holding the
+// master key would) and decodes the answer into v.
+func masterPost(t *testing.T, r *emuRun, path string, form url.Values, v any) {
+	t.Helper()
+	req, err := buildSigned(signParams{base: r.base, method: http.MethodPost, path: path, form: form, apiKey: subMasterKey,
+		secret: subMasterSecret, keyType: "HMAC", timestamp: time.Now().UnixMilli(), spotFamily: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: HTTP %d %s", path, resp.StatusCode, data)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRevokeKeyIDsNotFoundAndMidRunKeys(t *testing.T) {
+	r, e := subFund(t, false)
+	ctx := context.Background()
+	if _, err := e.Do(ctx, executors.Request{Action: executors.KeysInventory, Step: "inventory"}); err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	// The attacker, holding the master key, creates a sub key mid-run.
+	var created struct {
+		APIKey string `json:"apiKey"`
+	}
+	masterPost(t, r, "/sapi/v1/sub-account/subAccountApi", url.Values{"email": {"bot3@fund.example"}, "apiName": {"innocent"},
+		"status": {"1"}, "canTrade": {"true"}}, &created)
+
+	tests := []struct {
+		name        string
+		params      executors.Params
+		wantCode    string // a finding with this code
+		wantDeleted []string
+	}{
+		{"unknown key", executors.Params{"key_ids": []string{"NOSUCHKEY0000000000000000000000000000000000000001"}, "match": "zzz"}, executors.FindingKeyNotFound, nil},
+		{"own key", executors.Params{"key_ids": []string{subMasterKey}}, "", nil},
+		{"selective with mid-run keys", executors.Params{"match": "zzz", "created_mid_run": true}, "", []string{created.APIKey}},
+		{"sub key", executors.Params{"key_ids": []string{mask(bot1Key)}}, "", []string{bot1Key}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := executors.Params{"scope": "sub_accounts", "method": "delete"}
+			for k, v := range tt.params {
+				p[k] = v
+			}
+			res, err := e.Do(ctx, executors.Request{Action: executors.KeysRevoke, Step: "revoke", Params: p})
+			if err != nil {
+				t.Fatalf("revoke: %v (%s)", err, res.Summary)
+			}
+			var codes []string
+			for _, f := range res.Findings {
+				if f.Code != "" {
+					codes = append(codes, f.Code)
+					if !strings.Contains(f.Message, "not found on account fund") || strings.Contains(f.Message, "NOSUCHKEY000000000") {
+						t.Errorf("finding message %q: want the masked key and the account", f.Message)
+					}
+				}
+			}
+			if got := strings.Join(codes, ","); got != tt.wantCode {
+				t.Errorf("finding codes %q, want %q", got, tt.wantCode)
+			}
+			if tt.name == "own key" && len(res.Manual) == 0 {
+				t.Errorf("own key: no manual step")
+			}
+			alive := map[string]bool{}
+			for _, a := range emuAccounts(t, r) {
+				for _, k := range a.Keys {
+					alive[k.APIKey] = true
+				}
+			}
+			for _, k := range tt.wantDeleted {
+				if alive[k] {
+					t.Errorf("key %s still alive", mask(k))
+				}
+			}
+			if !alive[subMasterKey] {
+				t.Errorf("master key gone")
+			}
+		})
+	}
+}
