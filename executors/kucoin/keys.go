@@ -74,6 +74,11 @@ func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
 type keyMemory struct {
 	mu   sync.Mutex
 	seen map[string]bool // full key id -> listed once
+	// baseline is the first listing's keys: any other key was created
+	// while the run went on (keys.revoke created_mid_run); temp are the
+	// temporary keys this process minted.
+	baseline map[string]bool
+	temp     map[string]bool
 }
 
 // memories holds each live executor's keyMemory beside the Executor
@@ -97,6 +102,12 @@ func (x *Executor) rememberKeys(keys []subKey) {
 	m := x.keyMemory()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.baseline == nil {
+		m.baseline = map[string]bool{}
+		for _, k := range keys {
+			m.baseline[k.info.APIKey] = true
+		}
+	}
 	for _, k := range keys {
 		m.seen[k.info.APIKey] = true
 	}
@@ -306,6 +317,7 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + mask(x.ownKey()),
 			Message: "the calling key is a sub-account key: it cannot manage sub-account keys"})
 		res.Status, res.Summary = executors.StatusSkipped, "not a master key: no sub-account keys to revoke"
+		x.checkKeyIDs(&res, req.Params, nil)
 		if len(res.Manual) > 0 {
 			res.Status = executors.StatusPending
 		}
@@ -317,6 +329,25 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		return res, err
 	}
 	targets := x.selectKeys(sks, req.Params, method)
+	if req.Params.Bool("created_mid_run") {
+		have := map[string]bool{}
+		for _, t := range targets {
+			have[t.sk.info.APIKey] = true
+		}
+		p := executors.Params{}
+		for k, v := range req.Params {
+			p[k] = v
+		}
+		delete(p, "key_ids")
+		delete(p, "match")
+		p["select"] = "all"
+		for _, t := range x.selectKeys(x.midRunKeys(sks), p, method) {
+			if !have[t.sk.info.APIKey] {
+				targets = append(targets, t)
+			}
+		}
+	}
+	x.checkKeyIDs(&res, req.Params, sks)
 	if len(targets) == 0 {
 		res.Status, res.Summary = executors.StatusOK, "no sub-account keys in scope: nothing to do"
 		if len(res.Manual) > 0 {

@@ -216,6 +216,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	r.resume.settle(r) // resume: what became of the in-doubt mutations
 	rep.Results = r.sortedResults()
+	settleKeyNotFound(rep.Results) // leaked.go: one verdict for a key no account holds
 	rep.Duration = o.Now().Sub(start)
 	rep.Counts = map[executors.Status]int{}
 	for _, res := range rep.Results {
