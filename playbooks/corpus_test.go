@@ -102,7 +102,7 @@ var badCorpus = []struct {
 		"2:1: unknown key \"descripton\" (known: name, description, inputs, targets, steps)",
 		"4:30: input reason: unknown key \"requird\" (known: description, required, default)",
 		"5:22: targets: unknown key \"acounts\" (known: all, accounts, tags, exchanges)",
-		"9:5: step snap: unknown key \"retry\" (known: id, description, action, with, when, timeout, retries, on_error, irreversible)",
+		"9:5: step snap: unknown key \"retry\" (known: id, description, action, with, when, timeout, retries, on_error, irreversible, barrier)",
 	}},
 	{"when.yaml", []string{
 		"7:28: step freeze: when: unexpected \"=\"; use == to compare",
@@ -277,7 +277,7 @@ func TestBuiltins(t *testing.T) {
 	}
 
 	ids, _, leak := steps("suspected-key-leak")
-	if want := []string{"snapshot-before", "inventory", "freeze", "withdrawals", "revoke-sub-keys", "snapshot-after", "master-key"}; !slices.Equal(ids, want) {
+	if want := []string{"revoke-leaked-key", "snapshot-before", "inventory", "freeze", "revoke-withdraw-keys", "withdrawals", "revoke-sub-keys", "freeze-sub-accounts", "snapshot-after", "master-key"}; !slices.Equal(ids, want) {
 		t.Errorf("suspected-key-leak steps = %v, want %v", ids, want)
 	}
 	if len(leak.Inputs) != 1 || leak.Inputs[0].Name != "leaked_key" || leak.Inputs[0].Required {
@@ -292,6 +292,23 @@ func TestBuiltins(t *testing.T) {
 	}
 	if s := byID["revoke-sub-keys"]; s.With.String("scope") != "sub_accounts" || s.With.String("method") != "delete" || !s.Irreversible {
 		t.Errorf("revoke-sub-keys = %+v, want scope sub_accounts, method delete, irreversible", s)
+	}
+	// The order that starves the attacker (issue 10 item 2): the leaked
+	// key first and on every account before anything else, keys that can
+	// withdraw before the rest, sub-account orders only after every sub
+	// key is gone.
+	if s := byID["revoke-leaked-key"]; s.Action != executors.KeysRevoke || !s.Barrier || !s.Irreversible || s.When == nil ||
+		!slices.Equal(s.With.Strings("key_ids"), []string{"{{ .Inputs.leaked_key }}"}) {
+		t.Errorf("revoke-leaked-key = %+v, want keys.revoke of key_ids [leaked_key], barrier, irreversible, when leaked_key", s)
+	}
+	if s := byID["revoke-withdraw-keys"]; s.With.String("select") != "withdraw_enabled" || !s.Irreversible {
+		t.Errorf("revoke-withdraw-keys = %+v, want select withdraw_enabled, irreversible", s)
+	}
+	if s := byID["revoke-sub-keys"]; !s.With.Bool("created_mid_run") {
+		t.Errorf("revoke-sub-keys = %+v, want created_mid_run (the hold deletes keys created mid-run)", s)
+	}
+	if s := byID["freeze-sub-accounts"]; s.Action != executors.OrdersCancelAll || s.With.String("scope") != executors.ScopeSubAccounts {
+		t.Errorf("freeze-sub-accounts = %+v, want orders.cancel_all scope sub_accounts", s)
 	}
 	if s := byID["master-key"]; s.Action != executors.Manual || s.With.String("verify") != "key_rejected" || s.Timeout != 30*time.Minute ||
 		!strings.Contains(s.With.String("instructions"), "{{ .Inputs.leaked_key | mask }}") {

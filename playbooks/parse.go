@@ -22,7 +22,7 @@ var (
 	topKeys    = []string{"name", "description", "inputs", "targets", "steps"}
 	inputKeys  = []string{"description", "required", "default"}
 	targetKeys = []string{"all", "accounts", "tags", "exchanges"}
-	stepKeys   = []string{"id", "description", "action", "with", "when", "timeout", "retries", "on_error", "irreversible"}
+	stepKeys   = []string{"id", "description", "action", "with", "when", "timeout", "retries", "on_error", "irreversible", "barrier"}
 )
 
 type parser struct {
@@ -287,6 +287,8 @@ func (p *parser) step(n *yaml.Node, index int, sc exprScope) (Step, *yaml.Node) 
 		case "irreversible":
 			irrNode = kv.Value
 			st.Irreversible, _ = yamlx.Bool(p.file, kv.Value, &p.d)
+		case "barrier":
+			st.Barrier, _ = yamlx.Bool(p.file, kv.Value, &p.d)
 		}
 		p.d.Prefix(mark, label+": "+kv.Key)
 	}

@@ -96,7 +96,11 @@ type Step struct {
 	Retries      int           // 0..MaxRetries
 	OnError      string        // OnErrorContinue (default) | OnErrorAbort
 	Irreversible bool
-	Pos          Pos
+	// Barrier: every account finishes this step before any account starts
+	// a later one (e.g. the leaked key's deletion is the run's first
+	// mutation everywhere).
+	Barrier bool
+	Pos     Pos
 }
 
 // AccountRef is what a playbook knows about an account.

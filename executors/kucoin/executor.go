@@ -195,7 +195,7 @@ func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	case executors.OrdersList:
 		return x.ordersList(ctx, req)
 	case executors.OrdersCancelAll:
-		return x.cancelAll(ctx, req, plan)
+		return x.cancelAllScoped(ctx, req, plan)
 	case executors.OrdersDeadman:
 		return x.deadman(ctx, req, plan)
 	case executors.KeysInventory:

@@ -79,6 +79,7 @@ type keyMemory struct {
 	// temporary keys this process minted.
 	baseline map[string]bool
 	temp     map[string]bool
+	bySub    map[string]map[string]bool // sub -> key ids seen listed under it
 }
 
 // memories holds each live executor's keyMemory beside the Executor
@@ -108,8 +109,15 @@ func (x *Executor) rememberKeys(keys []subKey) {
 			m.baseline[k.info.APIKey] = true
 		}
 	}
+	if m.bySub == nil {
+		m.bySub = map[string]map[string]bool{}
+	}
 	for _, k := range keys {
 		m.seen[k.info.APIKey] = true
+		if m.bySub[k.info.SubName] == nil {
+			m.bySub[k.info.SubName] = map[string]bool{}
+		}
+		m.bySub[k.info.SubName][k.info.APIKey] = true
 	}
 }
 

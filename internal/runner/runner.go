@@ -470,7 +470,7 @@ func (r *run) schedule(ctx context.Context) string {
 						<-done[d]
 					}
 					for j := 0; j < i; j++ {
-						if steps[j].OnError == playbooks.OnErrorAbort {
+						if steps[j].OnError == playbooks.OnErrorAbort || steps[j].Barrier {
 							<-global[j]
 						}
 					}

@@ -1,0 +1,680 @@
+package kucoin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// Sub-account orders (issue 10 item 1). A master key cannot list or cancel
+// a sub-account's orders; a key of the sub-account can. For each
+// sub-account, orders.cancel_all with scope sub_accounts/all uses the sub
+// key configured in the accounts file (sub_keys with secret and
+// passphrase), or else mints a temporary key on the sub-account through
+// the master (POST /api/v1/sub/api-key): permissions General, Spot,
+// Margin and Futures (never withdrawals or transfers), its IP whitelist
+// our egress IP (GET /api/v1/my-ip) or temp_key_ips, a random passphrase
+// and the shortest expiry (30 days). KuCoin generates the secret and
+// sends it back once: it stays in memory only. The key is audited before
+// use (create-temp-key; the intent names its label, the outcome its
+// masked id), runs the ordinary cancel-all of that sub-account, and is
+// deleted at the end of the step (delete-temp-key) — also on failure or
+// Ctrl-C — then probed until KuCoin rejects it.
+
+// tempKeyPrefix starts the remark of every temporary key, so a resumed run
+// can find a key whose creation outcome was never recorded.
+const tempKeyPrefix = "pbtmp"
+
+const pathSubAPIKey = "/api/v1/sub/api-key"
+
+// TempKeyMutationID is the ID of a create-temp-key mutation (the remark
+// stands for the key: its id exists only once KuCoin answers).
+func TempKeyMutationID(account, sub, label string) string {
+	return "temp-key:" + account + ":" + sub + ":" + label
+}
+
+// subOutcome is what happened on one sub-account.
+type subOutcome struct {
+	sub     string
+	line    string
+	changes []executors.Change
+	remain  []executors.Change
+	find    []executors.Finding
+	manual  []executors.ManualStep
+	err     error
+	skipped bool
+	clean   bool
+}
+
+// cancelAllScoped dispatches orders.cancel_all by scope.
+func (x *Executor) cancelAllScoped(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	switch req.Params.String("scope") {
+	case executors.ScopeSubAccounts:
+		return x.cancelSubAccounts(ctx, req, plan)
+	case executors.ScopeAll:
+		var (
+			own, subs       executors.Result
+			ownErr, subsErr error
+			wg              sync.WaitGroup
+		)
+		wg.Go(func() {
+			own, ownErr = x.cancelAll(ctx, req, plan)
+			if ownErr != nil && own.Status == "" {
+				own = executors.Result{Status: executors.StatusFailed, Summary: ownErr.Error()}
+			}
+		})
+		wg.Go(func() {
+			subs, subsErr = x.cancelSubAccounts(ctx, req, plan)
+			if subsErr != nil && subs.Status == "" {
+				subs = executors.Result{Status: executors.StatusFailed, Summary: subsErr.Error()}
+			}
+		})
+		wg.Wait()
+		return mergeScoped(own, subs), errors.Join(ownErr, subsErr)
+	}
+	return x.cancelAll(ctx, req, plan)
+}
+
+func mergeScoped(own, subs executors.Result) executors.Result {
+	out := executors.Result{Summary: "own orders: " + own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
+	rank := map[executors.Status]int{executors.StatusSkipped: -1, executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
+	out.Status = own.Status
+	if rank[subs.Status] > rank[out.Status] {
+		out.Status = subs.Status
+	}
+	for _, r := range []executors.Result{own, subs} {
+		out.Changes = append(out.Changes, r.Changes...)
+		out.Remaining = append(out.Remaining, r.Remaining...)
+		out.Findings = append(out.Findings, r.Findings...)
+		out.Manual = append(out.Manual, r.Manual...)
+		for k, v := range r.Counts {
+			out.Counts[k] += v
+		}
+	}
+	return out
+}
+
+// subView is what the master sees of one sub-account's balances.
+type subView struct {
+	held []string // "0.5 BTC (trade)", sorted
+	err  error
+}
+
+func (v subView) fingerprint() string { return strings.Join(v.held, ",") }
+
+func viewOf(s subAccountBalances) subView {
+	var v subView
+	for _, w := range s.wallets() {
+		for _, c := range w.items {
+			if !isZero(c.Holds.String()) {
+				v.held = append(v.held, fmt.Sprintf("%s %s (%s)", c.Holds.String(), c.Currency, w.name))
+			}
+		}
+	}
+	sort.Strings(v.held)
+	return v
+}
+
+// subViews reads every sub-account's balances (one paged list).
+func (x *Executor) subViews(ctx context.Context) (map[string]subView, []string, error) {
+	subs, err := x.subAccountBalances(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	views := map[string]subView{}
+	var names []string
+	for _, s := range subs {
+		views[s.SubName] = viewOf(s)
+		names = append(names, s.SubName)
+	}
+	sort.Strings(names)
+	return views, names, nil
+}
+
+// subMemory: see the Binance executor's; a sub-account emptied earlier in
+// this process, with nothing new on hold and no new key listed under it,
+// is not given a new key by a later pass (the hold).
+type subMemory struct {
+	mu    sync.Mutex
+	clean map[string]cleanState
+}
+
+type cleanState struct {
+	fingerprint string
+	keys        int
+	at          time.Time
+}
+
+var subMemories sync.Map // *Executor -> *subMemory
+
+func (x *Executor) subMemory() *subMemory {
+	m, _ := subMemories.LoadOrStore(x, &subMemory{clean: map[string]cleanState{}})
+	return m.(*subMemory)
+}
+
+func (m *subMemory) get(sub string) (cleanState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.clean[sub]
+	return st, ok
+}
+
+func (m *subMemory) set(sub string, st cleanState, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ok {
+		m.clean[sub] = st
+	} else {
+		delete(m.clean, sub)
+	}
+}
+
+// subKeysSeen counts the keys (other than ours) seen listed under a
+// sub-account in this process.
+func (x *Executor) subKeysSeen(sub string) int {
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for id := range m.bySub[sub] {
+		if !m.temp[id] {
+			n++
+		}
+	}
+	return n
+}
+
+func (x *Executor) rememberTemp(apiKey string) {
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.temp == nil {
+		m.temp = map[string]bool{}
+	}
+	m.temp[apiKey] = true
+}
+
+// cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
+func (x *Executor) cancelSubAccounts(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	self, err := x.whoami(ctx)
+	if err != nil {
+		return executors.Result{Status: executors.StatusFailed, Summary: "could not read the calling key"}, err
+	}
+	if !self.IsMaster {
+		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts (not a master key)", Counts: map[string]int{"sub_accounts": 0}}, nil
+	}
+	views, names, err := x.subViews(ctx)
+	if err != nil {
+		return executors.Result{Status: executors.StatusFailed, Summary: "could not list the sub-accounts"}, err
+	}
+	if len(names) == 0 {
+		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts", Counts: map[string]int{"sub_accounts": 0}}, nil
+	}
+	ips := req.Params.Strings("temp_key_ips")
+	ipNote := ""
+	if len(ips) == 0 && !plan {
+		var ip string
+		if err := x.call(ctx, x.spot, "read egress ip", false, http.MethodGet, "/api/v1/my-ip", nil, &ip); err == nil && strings.TrimSpace(ip) != "" {
+			ips = []string{strings.TrimSpace(ip)}
+		} else {
+			ipNote = "; the egress IP could not be learned, temporary keys are not IP-restricted"
+		}
+	}
+	outs := make([]subOutcome, len(names))
+	parallel(len(names), 8, func(i int) {
+		outs[i] = x.cancelOneSub(ctx, req, names[i], views[names[i]], ips, plan)
+	})
+	res, err := x.finishSubs(outs, plan)
+	res.Summary += ipNote
+	return res, err
+}
+
+func (x *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, error) {
+	res := executors.Result{Counts: map[string]int{"sub_accounts": len(outs)}}
+	var lines []string
+	var errs []error
+	for _, o := range outs {
+		lines = append(lines, o.line)
+		res.Changes = append(res.Changes, o.changes...)
+		res.Remaining = append(res.Remaining, o.remain...)
+		res.Findings = append(res.Findings, o.find...)
+		res.Manual = append(res.Manual, o.manual...)
+		if o.err != nil {
+			errs = append(errs, o.err)
+		}
+		switch {
+		case o.skipped:
+			res.Counts["skipped"]++
+		case o.clean:
+			res.Counts["clean"]++
+		}
+	}
+	for _, c := range res.Changes {
+		if c.Kind == "cancel-order" {
+			res.Counts["cancelled"]++
+		}
+	}
+	res.Counts["remaining"] = len(res.Remaining)
+	res.Summary = strings.Join(lines, "; ")
+	switch {
+	case plan && len(res.Changes) > 0:
+		res.Status = executors.StatusWouldChange
+	case plan:
+		res.Status = executors.StatusOK
+	case len(errs) > 0 || len(res.Remaining) > 0:
+		res.Status = executors.StatusFailed
+	case len(res.Changes) > 0:
+		res.Status = executors.StatusChanged
+	default:
+		res.Status = executors.StatusOK
+	}
+	if len(errs) > 0 {
+		return res, errs[0]
+	}
+	if res.Status == executors.StatusFailed {
+		return res, &executors.Error{Class: executors.ErrRejected, Op: "cancel sub-account orders",
+			Msg: fmt.Sprintf("%d items left in sub-accounts", len(res.Remaining))}
+	}
+	return res, nil
+}
+
+// subKeyFor returns the accounts file's key for a sub-account that can
+// sign (secret and passphrase).
+func (x *Executor) subKeyFor(sub string) (executors.SubKey, bool) {
+	for _, sk := range x.acct.SubKeys {
+		if sk.Sub == sub && sk.APIKey != "" && !sk.Secret.IsZero() && !sk.Passphrase.IsZero() {
+			return sk, true
+		}
+	}
+	return executors.SubKey{}, false
+}
+
+func (x *Executor) subExecutor(apiKey string, sec, pass secret.Value, version int) (*Executor, error) {
+	return New(executors.Account{Name: x.acct.Name, Exchange: Exchange, APIKey: secret.New(apiKey), Secret: sec, Passphrase: pass,
+		KeyVersion: version, BaseURL: x.acct.BaseURL, FuturesBaseURL: x.acct.FuturesBaseURL}, x.env)
+}
+
+func subRequest(req executors.Request, sub string) executors.Request {
+	p := executors.Params{}
+	for k, v := range req.Params {
+		p[k] = v
+	}
+	p["scope"] = executors.ScopeAccount
+	return executors.Request{Action: executors.OrdersCancelAll, Step: req.Step, Params: p,
+		Hooks: subHooks{inner: req.HooksOrNop(), sub: sub}}
+}
+
+// subHooks prefixes a sub-account's mutations with the sub-account.
+type subHooks struct {
+	inner executors.Hooks
+	sub   string
+}
+
+func (h subHooks) wrap(m executors.Mutation) executors.Mutation {
+	m.ID = "sub:" + h.sub + ":" + m.ID
+	m.Target = "sub " + h.sub + ": " + m.Target
+	r := map[string]string{"sub": h.sub}
+	for k, v := range m.Request {
+		r[k] = v
+	}
+	m.Request = r
+	return m
+}
+
+func (h subHooks) Intent(ctx context.Context, m executors.Mutation) error {
+	return h.inner.Intent(ctx, h.wrap(m))
+}
+
+func (h subHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
+	h.inner.Outcome(ctx, h.wrap(m), err)
+}
+
+func prefixChanges(sub, kind string, cs []executors.Change) []executors.Change {
+	out := make([]executors.Change, 0, len(cs))
+	for _, c := range cs {
+		c.Target = "sub " + sub + ": " + c.Target
+		if c.ID != "" {
+			c.ID = "sub:" + sub + ":" + c.ID
+		}
+		if kind != "" {
+			c.Kind = kind
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub string, view subView, ips []string, plan bool) subOutcome {
+	out := subOutcome{sub: sub}
+	why := "nothing on hold in its main, trade and margin accounts, but the master does not see its futures orders"
+	if len(view.held) > 0 {
+		why = "balances on hold seen: " + strings.Join(view.held, ", ")
+	}
+	if len(view.held) == 0 && req.Params.Bool("skip_idle") {
+		out.skipped = true
+		out.line = sub + ": skipped (skip_idle: nothing on hold; its futures orders are not visible to the master)"
+		return out
+	}
+	if !plan {
+		if st, ok := x.subMemory().get(sub); ok && st.fingerprint == view.fingerprint() && x.subKeysSeen(sub) <= st.keys {
+			out.skipped, out.clean = true, true
+			out.line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new on hold and no new key listed under it since)", sub, st.at.UTC().Format("15:04:05"))
+			return out
+		}
+	}
+	sk, configured := x.subKeyFor(sub)
+	if plan {
+		return x.planSub(ctx, req, sub, why, sk, configured, ips)
+	}
+	if configured {
+		se, err := x.subExecutor(sk.APIKey, sk.Secret, sk.Passphrase, 0)
+		if err == nil {
+			r, err := se.run(ctx, subRequest(req, sub), false)
+			if err == nil || !errors.Is(err, executors.ErrAuth) {
+				x.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
+				return out
+			}
+			why = "the configured key " + mask(sk.APIKey) + " was refused (" + err.Error() + "); " + why
+		} else {
+			why = "the configured key " + mask(sk.APIKey) + " cannot sign (" + err.Error() + "); " + why
+		}
+	}
+	if !req.Params.Bool("temporary_keys") {
+		x.notInspected(&out, view, "no usable configured key and temporary_keys is false", nil)
+		return out
+	}
+	tk, err := x.mintTempKey(ctx, req, sub, ips)
+	if err != nil {
+		x.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
+		return out
+	}
+	r, cerr := tk.exec.run(ctx, subRequest(req, sub), false)
+	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
+		_ = x.env.Sleep(ctx, time.Second)
+		r, cerr = tk.exec.run(ctx, subRequest(req, sub), false)
+	}
+	x.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
+	x.dropTempKey(ctx, req, tk, &out)
+	return out
+}
+
+func (x *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
+	out.changes = append(out.changes, prefixChanges(out.sub, "", r.Changes)...)
+	out.remain = append(out.remain, prefixChanges(out.sub, "open-orders", r.Remaining)...)
+	for _, f := range r.Findings {
+		f.Subject = "sub " + out.sub + ": " + f.Subject
+		out.find = append(out.find, f)
+	}
+	out.line = fmt.Sprintf("%s: %s %s", out.sub, r.Summary, how)
+	if err != nil {
+		out.err = err
+		if len(r.Remaining) == 0 {
+			x.notInspected(out, view, "its orders could not be cancelled: "+err.Error(), err)
+			out.line = fmt.Sprintf("%s: %s %s", out.sub, r.Summary, how)
+		}
+		x.subMemory().set(out.sub, cleanState{}, false)
+		return
+	}
+	out.clean = true
+	if views, _, verr := x.subViews(ctx); verr == nil {
+		x.subMemory().set(out.sub, cleanState{fingerprint: views[out.sub].fingerprint(), keys: x.subKeysSeen(out.sub), at: x.env.Now()}, true)
+	}
+}
+
+func (x *Executor) notInspected(out *subOutcome, view subView, reason string, err error) {
+	if err != nil && out.err == nil {
+		out.err = err
+	}
+	manual := executors.ManualStep{
+		Title: "Cancel the open orders of sub-account " + out.sub,
+		Instructions: fmt.Sprintf("panicbutton could not inspect sub-account %s (%s). Log in to the master account at www.kucoin.com with 2FA, "+
+			"open Sub-Account, log in to %s and cancel every open order on Spot, Margin and Futures (stop orders too). "+
+			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret and passphrase in the accounts file.", out.sub, reason, out.sub),
+	}
+	if len(view.held) > 0 {
+		out.remain = append(out.remain, executors.Change{Kind: "open-orders-inferred",
+			Target: fmt.Sprintf("sub %s: open orders inferred from balances on hold (%s); %s", out.sub, strings.Join(view.held, ", "), reason)})
+		out.manual = append(out.manual, manual)
+		out.line = fmt.Sprintf("%s: NOT inspected, open orders inferred from balances on hold %s: %s", out.sub, strings.Join(view.held, ", "), reason)
+		return
+	}
+	out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + out.sub,
+		Message: "its orders were not inspected: " + reason + "; nothing is on hold in its main, trade and margin accounts, but its futures orders are not visible to the master",
+		Fix:     manual.Instructions})
+	out.line = fmt.Sprintf("%s: NOT inspected: %s", out.sub, reason)
+}
+
+func (x *Executor) planSub(ctx context.Context, req executors.Request, sub, why string, sk executors.SubKey, configured bool, ips []string) subOutcome {
+	out := subOutcome{sub: sub}
+	if configured {
+		se, err := x.subExecutor(sk.APIKey, sk.Secret, sk.Passphrase, 0)
+		if err == nil {
+			r, err := se.run(ctx, subRequest(req, sub), true)
+			if err == nil {
+				out.changes = prefixChanges(sub, "", r.Changes)
+				out.line = fmt.Sprintf("%s: %s (with the configured key %s)", sub, r.Summary, mask(sk.APIKey))
+				return out
+			}
+			why = "the configured key " + mask(sk.APIKey) + " cannot list orders now (" + err.Error() + "); " + why
+		}
+	}
+	if !req.Params.Bool("temporary_keys") {
+		out.line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", sub, why)
+		out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + sub,
+			Message: "its orders would not be inspected: no usable configured key and temporary_keys is false; " + why})
+		return out
+	}
+	restrict := "restricted to the egress IP KuCoin reports (GET /api/v1/my-ip)"
+	if len(ips) > 0 {
+		restrict = "restricted to " + strings.Join(ips, ",")
+	}
+	out.changes = []executors.Change{
+		{Kind: "create-temp-key", Target: fmt.Sprintf("sub %s: mint a temporary key (General, Spot, Margin, Futures; never withdrawals or transfers; %s; its secret kept in memory only)", sub, restrict)},
+		{Kind: "cancel-orders", Target: fmt.Sprintf("sub %s: cancel every open order on every product, with the temporary key", sub)},
+		{Kind: "delete-temp-key", Target: fmt.Sprintf("sub %s: delete the temporary key and probe it until KuCoin rejects it", sub)},
+	}
+	out.line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", sub, why)
+	return out
+}
+
+// tempKey is a temporary key minted on a sub-account; its secret and
+// passphrase live only in exec and pass (memory).
+type tempKey struct {
+	sub, label, apiKey string
+	pass               secret.Value
+	exec               *Executor
+}
+
+func deleteTempMutation(account, sub, label, apiKey string) executors.Mutation {
+	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + sub + ":" + label, Kind: "delete-temp-key",
+		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(apiKey), label, sub),
+		Request: map[string]string{"method": http.MethodDelete, "path": pathSubAPIKey, "subName": sub,
+			"apiKey": mask(apiKey), "passphrase": secret.Redacted, "label": label}}
+}
+
+const passAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+
+func randomPassphrase(n int) (string, error) {
+	b := make([]byte, n)
+	for i := range b {
+		j, err := rand.Int(rand.Reader, big.NewInt(int64(len(passAlphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = passAlphabet[j.Int64()]
+	}
+	return string(b), nil
+}
+
+// mintTempKey creates a temporary key on a sub-account, audited before it
+// is sent (intent, with its label) and after (outcome, with its masked id).
+func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub string, ips []string) (tempKey, error) {
+	var rnd [5]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return tempKey{}, fmt.Errorf("random label: %w", err)
+	}
+	label := tempKeyPrefix + hex.EncodeToString(rnd[:])
+	passText, err := randomPassphrase(24)
+	if err != nil {
+		return tempKey{}, fmt.Errorf("random passphrase: %w", err)
+	}
+	pass := secret.New(passText)
+	restrict := "none"
+	body := map[string]string{"subName": sub, "passphrase": passText, "remark": label,
+		"permission": "General,Spot,Margin,Futures", "expire": "30"}
+	if len(ips) > 0 {
+		body["ipWhitelist"] = strings.Join(ips, ",")
+		restrict = strings.Join(ips, ",")
+	}
+	m := executors.Mutation{ID: TempKeyMutationID(x.acct.Name, sub, label), Kind: "create-temp-key",
+		Target: fmt.Sprintf("create temporary key %s on sub %s (General, Spot, Margin, Futures; no withdrawals; IP whitelist: %s)", label, sub, restrict),
+		Request: map[string]string{"method": http.MethodPost, "path": pathSubAPIKey, "subName": sub, "remark": label,
+			"permission": body["permission"], "ipWhitelist": restrict, "passphrase": secret.Redacted}}
+	h := req.HooksOrNop()
+	if err := h.Intent(ctx, m); err != nil {
+		return tempKey{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		cerr := &executors.Error{Class: executors.ErrTransient, Op: "create temporary key on " + sub, Msg: "not sent: interrupted", Err: err}
+		h.Outcome(ctx, m, cerr)
+		return tempKey{}, cerr
+	}
+	// Once sent, the creation runs to its answer even if the run is
+	// interrupted: knowing the key's id is what lets it be deleted.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	var ans struct {
+		APIKey     string `json:"apiKey"`
+		APISecret  string `json:"apiSecret"`
+		APIVersion int    `json:"apiVersion"`
+	}
+	err = x.call(sctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
+	if err == nil && (ans.APIKey == "" || ans.APISecret == "") {
+		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + sub, Msg: "the answer names no apiKey or apiSecret"}
+	}
+	done := m
+	done.Request = map[string]string{}
+	for k, v := range m.Request {
+		done.Request[k] = v
+	}
+	if err == nil {
+		done.Request["api_key"] = mask(ans.APIKey)
+	}
+	h.Outcome(ctx, done, err)
+	if err != nil {
+		if !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrAuth) && !errors.Is(err, executors.ErrUnsupported) {
+			x.sweepTempKey(sctx, req, sub, label, pass)
+		}
+		return tempKey{}, err
+	}
+	x.rememberTemp(ans.APIKey)
+	tk := tempKey{sub: sub, label: label, apiKey: ans.APIKey, pass: pass}
+	version := ans.APIVersion
+	if version < 1 || version > 3 {
+		version = 0
+	}
+	tk.exec, err = x.subExecutor(ans.APIKey, secret.New(ans.APISecret), pass, version)
+	if err != nil {
+		var out subOutcome
+		x.dropTempKey(ctx, req, tk, &out)
+		return tempKey{}, err
+	}
+	return tk, nil
+}
+
+// sweepTempKey deletes the temporary key with remark label on a
+// sub-account if it exists (a creation whose answer was lost).
+func (x *Executor) sweepTempKey(ctx context.Context, req executors.Request, sub, label string, pass secret.Value) bool {
+	var keys []apiKeyInfo
+	if err := x.call(ctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &keys); err != nil {
+		return false
+	}
+	gone := true
+	for _, k := range keys {
+		if k.Remark == label {
+			if err := x.deleteTempKey(ctx, req, sub, label, k.APIKey, pass); err != nil {
+				gone = false
+			}
+		}
+	}
+	return gone
+}
+
+func (x *Executor) deleteTempKey(ctx context.Context, req executors.Request, sub, label, apiKey string, pass secret.Value) error {
+	m := deleteTempMutation(x.acct.Name, sub, label, apiKey)
+	return req.Mutate(ctx, m, func(ctx context.Context) error {
+		return x.call(ctx, x.spot, "delete temporary key "+mask(apiKey)+" of sub "+sub, true, http.MethodDelete, pathSubAPIKey,
+			q("subName", sub, "apiKey", apiKey, "passphrase", pass.Reveal()), nil)
+	})
+}
+
+// dropTempKey deletes a temporary key (audited) and probes it until KuCoin
+// rejects it, even when ctx is done (Ctrl-C).
+func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := x.deleteTempKey(dctx, req, tk.sub, tk.label, tk.apiKey, tk.pass)
+	proof := ""
+	if err == nil && tk.exec != nil {
+		proof, err = tk.exec.probeDead(dctx, 10*time.Second)
+	}
+	if err != nil {
+		x.liveTempKey(out, tk.sub, tk.label, tk.apiKey, err)
+		return
+	}
+	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: deleteTempMutation(x.acct.Name, tk.sub, tk.label, tk.apiKey).ID,
+		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.sub, mask(tk.apiKey), proof)})
+}
+
+func (x *Executor) liveTempKey(out *subOutcome, sub, label, apiKey string, err error) {
+	if out.err == nil {
+		out.err = err
+	}
+	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", sub, mask(apiKey), label)})
+	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + sub,
+		Message: "not proven deleted: " + err.Error(),
+		Fix:     "run the playbook again with --resume (it deletes every temporary key the trail shows), or delete the key with remark " + label + " in the sub-account's API Management"})
+	out.manual = append(out.manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + sub,
+		Instructions: fmt.Sprintf("panicbutton created the trading-only key %s (remark %s) on sub-account %s to cancel its orders and could not prove it deleted (%v). "+
+			"Log in to the master account at www.kucoin.com, open Sub-Account → %s → API Management and delete the key with remark %s.", mask(apiKey), label, sub, err, sub, label),
+		Verify: "key_rejected"})
+	out.line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
+}
+
+// probeDead signs with the executor's own key until KuCoin rejects it.
+func (x *Executor) probeDead(ctx context.Context, within time.Duration) (string, error) {
+	end := x.env.Now().Add(within)
+	var last error
+	for {
+		var rj rejection
+		dead, err := x.probe(ctx, true, x.ownKey(), &rj)
+		if dead {
+			return fmt.Sprintf("probe: GET /api/v1/accounts signed with the key answered %s (%s)", rj.Code, rj.Reason), nil
+		}
+		if err != nil {
+			last = err
+		}
+		if !x.env.Now().Before(end) {
+			break
+		}
+		if err := x.env.Sleep(ctx, 250*time.Millisecond); err != nil {
+			break
+		}
+	}
+	if last == nil {
+		last = errors.New("still accepted")
+	}
+	return "", &executors.Error{Class: executors.ErrRejected, Op: "probe temporary key " + mask(x.ownKey()),
+		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
+}
