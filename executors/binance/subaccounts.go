@@ -502,7 +502,7 @@ type tempKey struct {
 func (t tempKey) deleteMutation(account string) executors.Mutation {
 	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + t.email + ":" + t.label, Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(t.apiKey), t.label, t.email),
-		Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeys, "email": t.email,
+		Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeys, "email": t.email, "sub": t.email,
 			"subAccountApiKey": mask(t.apiKey), "label": t.label}}
 }
 
@@ -547,7 +547,7 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 	}
 	m := executors.Mutation{ID: TempKeyMutationID(e.acct.Name, email, label), Kind: "create-temp-key",
 		Target: fmt.Sprintf("create temporary key %s on sub %s (Ed25519, trading only, no withdrawals, IP restriction: %s)", label, email, restrict),
-		Request: map[string]string{"method": http.MethodPost, "path": pathSubKeysV2, "email": email, "apiName": label,
+		Request: map[string]string{"method": http.MethodPost, "path": pathSubKeysV2, "email": email, "apiName": label, "sub": email, "label": label,
 			"key_type": "ed25519", "permissions": "canTrade,canFuturesTrade", "ip_restriction": restrict}}
 	h := req.HooksOrNop()
 	if err := h.Intent(ctx, m); err != nil {
@@ -727,4 +727,56 @@ func (e *Executor) sweepTempKey(ctx context.Context, req executors.Request, emai
 		}
 	}
 	return gone
+}
+
+var _ executors.TempKeyCleaner = (*Executor)(nil)
+
+// DeleteTempKeys implements executors.TempKeyCleaner: each key is found by
+// its label under its sub-account and deleted; a key no longer listed is
+// gone. Deletion is proven by the key's absence from the master's listing
+// (the private key died with the crashed process, so it cannot be probed).
+func (e *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, keys []executors.TempKey) (executors.Result, error) {
+	res := executors.Result{Counts: map[string]int{}}
+	var errs []error
+	for _, tk := range keys {
+		rows, err := e.listSubKeys(ctx, tk.Sub)
+		if err == nil {
+			for _, r := range rows {
+				if r.APIName == tk.Label || (tk.Masked != "" && mask(r.APIKey) == tk.Masked && strings.HasPrefix(r.APIName, tempKeyPrefix)) {
+					if derr := e.deleteTempKey(ctx, req, tk.Sub, tk.Label, r.APIKey); derr != nil {
+						err = derr
+					}
+				}
+			}
+		}
+		if err == nil {
+			// Proof: no key with that label is listed any more.
+			if rows, err = e.listSubKeys(ctx, tk.Sub); err == nil {
+				for _, r := range rows {
+					if r.APIName == tk.Label {
+						err = &executors.Error{Class: executors.ErrRejected, Op: "delete temporary key " + tk.Label, Msg: "still listed after delete"}
+					}
+				}
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			var out subOutcome
+			e.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
+			res.Remaining = append(res.Remaining, out.remain...)
+			res.Findings = append(res.Findings, out.find...)
+			res.Manual = append(res.Manual, out.manual...)
+			continue
+		}
+		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
+			Target: fmt.Sprintf("sub %s: temporary key %s (%s) of the interrupted run deleted (no longer listed)", tk.Sub, tk.Masked, tk.Label)})
+	}
+	res.Counts["deleted"], res.Counts["remaining"] = len(res.Changes), len(res.Remaining)
+	res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("deleted %s left by the interrupted run", plural(len(res.Changes), "temporary key"))
+	if len(res.Remaining) > 0 {
+		res.Status = executors.StatusFailed
+		res.Summary += fmt.Sprintf("; %d NOT proven deleted", len(res.Remaining))
+		return res, firstError(errs)
+	}
+	return res, nil
 }

@@ -2,11 +2,12 @@ package kucoin
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"sort"
 	"strings"
@@ -499,23 +500,11 @@ type tempKey struct {
 func deleteTempMutation(account, sub, label, apiKey string) executors.Mutation {
 	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + sub + ":" + label, Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(apiKey), label, sub),
-		Request: map[string]string{"method": http.MethodDelete, "path": pathSubAPIKey, "subName": sub,
+		Request: map[string]string{"method": http.MethodDelete, "path": pathSubAPIKey, "subName": sub, "sub": sub,
 			"apiKey": mask(apiKey), "passphrase": secret.Redacted, "label": label}}
 }
 
 const passAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-
-func randomPassphrase(n int) (string, error) {
-	b := make([]byte, n)
-	for i := range b {
-		j, err := rand.Int(rand.Reader, big.NewInt(int64(len(passAlphabet))))
-		if err != nil {
-			return "", err
-		}
-		b[i] = passAlphabet[j.Int64()]
-	}
-	return string(b), nil
-}
 
 // mintTempKey creates a temporary key on a sub-account, audited before it
 // is sent (intent, with its label) and after (outcome, with its masked id).
@@ -525,11 +514,8 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 		return tempKey{}, fmt.Errorf("random label: %w", err)
 	}
 	label := tempKeyPrefix + hex.EncodeToString(rnd[:])
-	passText, err := randomPassphrase(24)
-	if err != nil {
-		return tempKey{}, fmt.Errorf("random passphrase: %w", err)
-	}
-	pass := secret.New(passText)
+	pass := x.tempPassphrase(label)
+	passText := pass.Reveal()
 	restrict := "none"
 	body := map[string]string{"subName": sub, "passphrase": passText, "remark": label,
 		"permission": "General,Spot,Margin,Futures", "expire": "30"}
@@ -539,7 +525,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	}
 	m := executors.Mutation{ID: TempKeyMutationID(x.acct.Name, sub, label), Kind: "create-temp-key",
 		Target: fmt.Sprintf("create temporary key %s on sub %s (General, Spot, Margin, Futures; no withdrawals; IP whitelist: %s)", label, sub, restrict),
-		Request: map[string]string{"method": http.MethodPost, "path": pathSubAPIKey, "subName": sub, "remark": label,
+		Request: map[string]string{"method": http.MethodPost, "path": pathSubAPIKey, "subName": sub, "remark": label, "sub": sub, "label": label,
 			"permission": body["permission"], "ipWhitelist": restrict, "passphrase": secret.Redacted}}
 	h := req.HooksOrNop()
 	if err := h.Intent(ctx, m); err != nil {
@@ -559,7 +545,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 		APISecret  string `json:"apiSecret"`
 		APIVersion int    `json:"apiVersion"`
 	}
-	err = x.call(sctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
+	err := x.call(sctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
 	if err == nil && (ans.APIKey == "" || ans.APISecret == "") {
 		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + sub, Msg: "the answer names no apiKey or apiSecret"}
 	}
@@ -677,4 +663,73 @@ func (x *Executor) probeDead(ctx context.Context, within time.Duration) (string,
 	}
 	return "", &executors.Error{Class: executors.ErrRejected, Op: "probe temporary key " + mask(x.ownKey()),
 		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
+}
+
+var _ executors.TempKeyCleaner = (*Executor)(nil)
+
+// tempPassphrase derives a temporary key's passphrase from the master's
+// secret and the key's label: KuCoin deletes a sub key only with its
+// passphrase, and a resumed run (a new process) must be able to delete
+// the keys a crashed run minted, without the passphrase ever touching
+// disk.
+func (x *Executor) tempPassphrase(label string) secret.Value {
+	mac := hmac.New(sha256.New, []byte(x.acct.Secret.Reveal()))
+	mac.Write([]byte("panicbutton temporary key passphrase v1\n" + label))
+	sum := mac.Sum(nil)
+	b := make([]byte, 24)
+	for i := range b {
+		b[i] = passAlphabet[int(sum[i])%len(passAlphabet)]
+	}
+	return secret.New(string(b))
+}
+
+// DeleteTempKeys implements executors.TempKeyCleaner (see the Binance
+// executor's): each key is found by its remark, deleted with its derived
+// passphrase, and proven gone by its absence from the listing.
+func (x *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, keys []executors.TempKey) (executors.Result, error) {
+	res := executors.Result{Counts: map[string]int{}}
+	var errs []error
+	for _, tk := range keys {
+		pass := x.tempPassphrase(tk.Label)
+		var list []apiKeyInfo
+		err := x.call(ctx, x.spot, "list api keys of sub "+tk.Sub, false, http.MethodGet, pathSubAPIKey, q("subName", tk.Sub), &list)
+		if err == nil {
+			for _, k := range list {
+				if k.Remark == tk.Label {
+					if derr := x.deleteTempKey(ctx, req, tk.Sub, tk.Label, k.APIKey, pass); derr != nil {
+						err = derr
+					}
+				}
+			}
+		}
+		if err == nil {
+			list = nil
+			if err = x.call(ctx, x.spot, "list api keys of sub "+tk.Sub, false, http.MethodGet, pathSubAPIKey, q("subName", tk.Sub), &list); err == nil {
+				for _, k := range list {
+					if k.Remark == tk.Label {
+						err = &executors.Error{Class: executors.ErrRejected, Op: "delete temporary key " + tk.Label, Msg: "still listed after delete"}
+					}
+				}
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+			var out subOutcome
+			x.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
+			res.Remaining = append(res.Remaining, out.remain...)
+			res.Findings = append(res.Findings, out.find...)
+			res.Manual = append(res.Manual, out.manual...)
+			continue
+		}
+		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
+			Target: fmt.Sprintf("sub %s: temporary key %s (%s) of the interrupted run deleted (no longer listed)", tk.Sub, tk.Masked, tk.Label)})
+	}
+	res.Counts["deleted"], res.Counts["remaining"] = len(res.Changes), len(res.Remaining)
+	res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("deleted %d temporary keys left by the interrupted run", len(res.Changes))
+	if len(res.Remaining) > 0 {
+		res.Status = executors.StatusFailed
+		res.Summary += fmt.Sprintf("; %d NOT proven deleted", len(res.Remaining))
+		return res, errs[0]
+	}
+	return res, nil
 }

@@ -98,6 +98,11 @@ type MutationState struct {
 	ErrorClass   string `json:"error_class,omitempty"` // of the last outcome, if any
 	IntentSeq    int64  `json:"intent_seq,omitempty"`  // last intent record
 	OutcomeSeq   int64  `json:"outcome_seq,omitempty"` // the ok outcome (done) or the last outcome
+	// Sub, Label and APIKey (masked) name a temporary key of a
+	// create-temp-key or delete-temp-key mutation.
+	Sub    string `json:"sub,omitempty"`
+	Label  string `json:"label,omitempty"`
+	APIKey string `json:"api_key,omitempty"`
 }
 
 // StepKey identifies one (step, account).
@@ -362,6 +367,14 @@ func ParseResume(recs []audit.Record) (*ResumeState, error) {
 			}
 			m.Kind, m.Target = r.Request["kind"], r.Request["target"]
 			m.Irreversible = m.Irreversible || r.Request["irreversible"] == "true"
+			for _, f := range []struct {
+				dst *string
+				key string
+			}{{&m.Sub, "req.sub"}, {&m.Label, "req.label"}, {&m.APIKey, "req.api_key"}} {
+				if v := r.Request[f.key]; v != "" {
+					*f.dst = v
+				}
+			}
 			if m.State == MutationDone {
 				continue // once done, done: a later intent was skipped or a duplicate
 			}
@@ -644,6 +657,9 @@ func (rr *resumeRun) settle(r *run) {
 	}
 	r.mu.Unlock()
 	for _, m := range rr.st.List(MutationInDoubt) {
+		if tempKeyKinds[m.Kind] {
+			continue // settled by cleanupTempKeys (tempkeys.go)
+		}
 		rr.mu.Lock()
 		resent := rr.resent[m.MutationKey]
 		rr.mu.Unlock()

@@ -211,6 +211,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Warn("WARNING: running with --audit-degraded: mutations proceed even if the audit trail cannot be written")
 	}
 
+	r.resume.cleanupTempKeys(ctx, r) // tempkeys.go: before anything else
 	rep.Aborted = r.schedule(ctx)
 	rep.Interrupted = ctx.Err() != nil
 
