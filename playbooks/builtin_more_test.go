@@ -53,9 +53,9 @@ func TestMoreBuiltinsCheck(t *testing.T) {
 		wantErr   string // substring; "" for none
 	}{
 		{"suspicious-call", nil,
-			[]string{executors.KeysInventory, executors.KeysRevoke, executors.OrdersCancelAll, executors.SnapshotBalances, executors.Manual}, ""},
+			[]string{executors.KeysInventory, executors.KeysRevoke, executors.OrdersCancelAll, executors.OrdersCancelAll, executors.SnapshotBalances, executors.Manual}, ""},
 		{"third-party-breach", map[string]string{"service": "3commas"},
-			[]string{executors.SnapshotBalances, executors.KeysInventory, executors.KeysRevoke, executors.OrdersCancelAll,
+			[]string{executors.SnapshotBalances, executors.KeysInventory, executors.KeysRevoke, executors.OrdersCancelAll, executors.OrdersCancelAll,
 				executors.TradesRecent, executors.Manual, executors.SnapshotBalances}, ""},
 		{"third-party-breach", nil, nil, "input service is required: pass --input service=VALUE"},
 	}
