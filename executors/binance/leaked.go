@@ -41,6 +41,13 @@ func (e *Executor) checkKeyIDs(res *executors.Result, p executors.Params, keys [
 				break
 			}
 		}
+		if !found && e.knownSubKey(id) {
+			// Listed under a sub-account earlier in this process and gone
+			// now: deleted (by this run, e.g. its first step).
+			res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + maskID(id),
+				Message: "no longer listed: it was a sub-account key of this account and is deleted"})
+			continue
+		}
 		if !found {
 			res.Findings = append(res.Findings, executors.KeyNotFoundFinding(maskID(id), e.acct.Name))
 		}
