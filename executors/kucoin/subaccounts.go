@@ -273,6 +273,9 @@ func (x *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, e
 		res.Status = executors.StatusWouldChange
 	case plan:
 		res.Status = executors.StatusOK
+	case len(errs) == 0 && onlyInferred(res.Remaining):
+		// Nothing failed; what is left only a human can reach.
+		res.Status = executors.StatusPending
 	case len(errs) > 0 || len(res.Remaining) > 0:
 		res.Status = executors.StatusFailed
 	case len(res.Changes) > 0:
@@ -732,4 +735,15 @@ func (x *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 		return res, errs[0]
 	}
 	return res, nil
+}
+
+// onlyInferred reports whether every remaining item is an inferred one
+// (a sub-account that could not be inspected): at least one.
+func onlyInferred(cs []executors.Change) bool {
+	for _, c := range cs {
+		if c.Kind != "open-orders-inferred" {
+			return false
+		}
+	}
+	return len(cs) > 0
 }
