@@ -51,11 +51,11 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	}
 	// Binance does not show a master whether a sub key can withdraw, so
 	// revoke-withdraw-keys deletes them all and revoke-sub-keys finds none
-	// left; on KuCoin no sub key can withdraw. Binance's sub-account freeze
+	// left; on KuCoin no sub key can withdraw. The sub-account freeze
 	// mints (and deletes) a temporary key on each sub-account: changed.
 	wantBy := map[string]map[string]executors.Status{
 		"binance": {"revoke-withdraw-keys": executors.StatusChanged, "revoke-sub-keys": executors.StatusOK, "freeze-sub-accounts": executors.StatusChanged},
-		"kucoin":  {"revoke-withdraw-keys": executors.StatusOK, "revoke-sub-keys": executors.StatusChanged, "freeze-sub-accounts": executors.StatusSkipped},
+		"kucoin":  {"revoke-withdraw-keys": executors.StatusOK, "revoke-sub-keys": executors.StatusChanged, "freeze-sub-accounts": executors.StatusChanged},
 	}
 	accounts := size.BinanceAccounts + size.KucoinAccounts
 	steps := len(want) + len(wantBy["binance"])

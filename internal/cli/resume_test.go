@@ -136,9 +136,13 @@ func containment(t *testing.T, base string) contained {
 func keyDeletes(srv *emulator.Server) (perKey map[string]int, perVenue map[string]int) {
 	perKey, perVenue = map[string]int{}, map[string]int{}
 	for _, e := range srv.Requests() {
-		if e.Kind == emu.KindMutation && e.Status/100 == 2 && e.Method == http.MethodPost && e.Venue == "binance" &&
-			e.Path == "/sapi/v2/sub-account/subAccountApi" {
-			perVenue["binance"]--
+		if e.Kind == emu.KindMutation && e.Status/100 == 2 && e.Method == http.MethodPost {
+			switch {
+			case e.Venue == "binance" && e.Path == "/sapi/v2/sub-account/subAccountApi":
+				perVenue["binance"]--
+			case e.Venue == "kucoin" && e.Path == "/api/v1/sub/api-key":
+				perVenue["kucoin"]--
+			}
 		}
 		if e.Kind != emu.KindMutation || e.Status/100 != 2 || e.Method != http.MethodDelete {
 			continue

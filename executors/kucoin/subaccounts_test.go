@@ -1,0 +1,129 @@
+package kucoin
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/states"
+	"github.com/panicbutton/panicbutton/internal/secret"
+)
+
+// kcUser is what the tests read of a KuCoin user from the emulator's own
+// state (GET /_emulator/state), not through the executor.
+type kcUser struct {
+	Name string `json:"name"`
+	Keys []struct {
+		APIKey     string `json:"api_key"`
+		Remark     string `json:"remark"`
+		Permission string `json:"permission"`
+		IPs        string `json:"ip_whitelist"`
+		Deleted    bool   `json:"deleted"`
+	} `json:"keys"`
+	Orders []struct {
+		Status string `json:"status"`
+	} `json:"orders"`
+	FuturesOrders []struct {
+		Status string `json:"status"`
+	} `json:"futures_orders"`
+	Subs []kcUser `json:"subs"`
+}
+
+func (u kcUser) open() int {
+	n := 0
+	for _, o := range u.Orders {
+		if o.Status == "open" || o.Status == "active" {
+			n++
+		}
+	}
+	for _, o := range u.FuturesOrders {
+		if o.Status == "open" || o.Status == "active" {
+			n++
+		}
+	}
+	return n
+}
+
+func kcMaster(t *testing.T, srv *emulator.Server) kcUser {
+	t.Helper()
+	data, err := json.Marshal(srv.State()["kucoin"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Masters []kcUser `json:"masters"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Masters) == 0 {
+		t.Fatalf("no kucoin master in the state: %s", data)
+	}
+	return st.Masters[0]
+}
+
+func TestCancelSubAccountOrdersKuCoin(t *testing.T) {
+	srv, base := startEmulator(t, states.FS, states.Demo)
+	acct := demoAccount(t, srv, base)
+	// mmbot01's key is configured with its secret: it is used, no key minted there.
+	for i, sk := range acct.SubKeys {
+		if sk.Sub == "mmbot01" {
+			acct.SubKeys[i].Secret = secret.New("1f7e2d3c-4b5a-4968-8776-a5b4c3d2e1f0")
+		}
+	}
+	before := kcMaster(t, srv)
+	open := 0
+	for _, s := range before.Subs {
+		open += s.open()
+	}
+	if open == 0 {
+		t.Fatalf("demo state: no open sub-account order; statuses %+v", before.Subs)
+	}
+	x, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := &executortest.RecordingHooks{}
+	res, err := x.Do(context.Background(), req(executors.OrdersCancelAll, executors.Params{"scope": executors.ScopeSubAccounts}, hooks))
+	if err != nil {
+		t.Fatalf("Do: %v (%s)", err, res.Summary)
+	}
+	after := kcMaster(t, srv)
+	for _, s := range after.Subs {
+		if n := s.open(); n != 0 {
+			t.Errorf("sub %s: %d open orders left, want 0", s.Name, n)
+		}
+		for _, k := range s.Keys {
+			if strings.HasPrefix(k.Remark, tempKeyPrefix) && !k.Deleted {
+				t.Errorf("sub %s: temporary key %s alive", s.Name, k.Remark)
+			}
+		}
+	}
+	minted := map[string]string{}
+	for _, r := range hooks.Records() {
+		if r.Mutation.Kind == "create-temp-key" && r.Phase == executortest.PhaseIntent {
+			minted[r.Mutation.Request["sub"]] = r.Mutation.Request["ipWhitelist"]
+			if r.Mutation.Request["passphrase"] != secret.Redacted {
+				t.Errorf("create-temp-key record carries a passphrase: %v", r.Mutation.Request)
+			}
+		}
+	}
+	if _, ok := minted["mmbot01"]; ok {
+		t.Errorf("a key was minted on mmbot01 although its key is configured")
+	}
+	if len(minted) != 2 {
+		t.Errorf("keys minted on %v, want arbbot02 and hedge03 (%s)", minted, res.Summary)
+	}
+	for sub, ip := range minted {
+		if ip == "" || ip == "none" {
+			t.Errorf("temporary key on %s not IP-restricted (my-ip not used)", sub)
+		}
+	}
+	if !strings.Contains(res.Summary, "configured key") || !strings.Contains(res.Summary, "temporary key") {
+		t.Errorf("summary %q: want the configured key and the temporary keys named", res.Summary)
+	}
+}
