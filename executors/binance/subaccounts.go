@@ -230,7 +230,7 @@ func (e *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, e
 		res.Status = executors.StatusPending
 	case len(errs) > 0 || len(res.Remaining) > 0:
 		res.Status = executors.StatusFailed
-	case len(res.Changes) > 0:
+	case cancelledAny(res.Changes):
 		res.Status = executors.StatusChanged
 	default:
 		res.Status = executors.StatusOK
@@ -793,4 +793,15 @@ func onlyInferred(cs []executors.Change) bool {
 		}
 	}
 	return len(cs) > 0
+}
+
+// cancelledAny reports whether changes cancelled anything: a temporary key
+// minted and deleted again changes nothing that stays.
+func cancelledAny(cs []executors.Change) bool {
+	for _, c := range cs {
+		if c.Kind != "create-temp-key" && c.Kind != "delete-temp-key" {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,10 @@ func TestVerdict(t *testing.T) {
 		// The demo fund's withdrawals no API can cancel are still leaving: not contained.
 		// Pending: those two, the KuCoin sub key without a passphrase and the two master keys.
 		{name: "manual steps pending, withdrawals left", fx: fixture{}, want: VerdictFailed, wantPending: 5},
-		{name: "a step failed", fx: fixture{setup: revokeRejected}, want: VerdictFailed, wantFailed: 2, wantPending: 5},
+		// Every sub-key deletion refused: both revoke steps fail, and so does
+		// each sub-account freeze, whose temporary keys cannot be deleted
+		// (each a manual step: 3 on Binance, 3 on KuCoin).
+		{name: "a step failed", fx: fixture{setup: revokeRejected}, want: VerdictFailed, wantFailed: 5, wantPending: 11},
 		{name: "interrupted", fx: fixture{after: func(_ *testing.T, _ *demoFund, step, _ string, cancel context.CancelFunc) {
 			if step == "freeze" {
 				cancel()
@@ -97,8 +101,9 @@ func revokeRejectedWithdrawable(t *testing.T, f *demoFund) {
 func TestVerdictFailureClass(t *testing.T) {
 	r, _ := buildRun(t, fixture{setup: revokeRejectedWithdrawable})
 	for _, f := range r.Failures {
-		if f.Step != "revoke-sub-keys" || f.ErrorClass != "rejected" || !strings.Contains(f.Error, "not allowed") {
-			t.Errorf("failure: got %+v, want step revoke-sub-keys, class rejected, error naming the venue message", f)
+		keyStep := f.Step == "revoke-sub-keys" || f.Step == "revoke-withdraw-keys" || f.Step == "freeze-sub-accounts" // temporary keys
+		if !keyStep || f.ErrorClass != "rejected" || !strings.Contains(f.Error, "not allowed") {
+			t.Errorf("failure: got %+v, want a step deleting keys, class rejected, error naming the venue message", f)
 		}
 	}
 	var failedMuts int
@@ -162,18 +167,23 @@ func outcomeTimes(recs []audit.Record, step string) []time.Time {
 func TestTimeToContain(t *testing.T) {
 	t.Run("last key revoked", func(t *testing.T) {
 		r, recs := buildRun(t, fixture{live: true})
-		revoked := outcomeTimes(recs, "revoke-sub-keys")
+		// Keys that may withdraw go first, the rest after.
+		revoked := append(outcomeTimes(recs, "revoke-withdraw-keys"), outcomeTimes(recs, "revoke-sub-keys")...)
 		if len(revoked) != 5 {
 			t.Fatalf("revoke outcomes: got %d, want 5 (3 Binance sub keys, 2 KuCoin ones with a known passphrase)", len(revoked))
 		}
-		want := revoked[len(revoked)-1].Sub(recs[0].Time)
+		// The sub-account freeze comes after the keys are gone: its last
+		// mutation (a temporary key deleted) ends the containment.
+		last := append(revoked, outcomeTimes(recs, "freeze-sub-accounts")...)
+		sort.Slice(last, func(i, j int) bool { return last[i].Before(last[j]) })
+		want := last[len(last)-1].Sub(recs[0].Time)
 		if !r.HasContainTime || r.TimeToContain != want {
 			t.Errorf("time to contain: got %v (has %v), want %v", r.TimeToContain, r.HasContainTime, want)
 		}
 		// The later manual and snapshot steps of that account do not count.
 		var lastAcct string
 		for _, rec := range recs {
-			if rec.Phase == audit.PhaseOutcome && rec.Step == "revoke-sub-keys" {
+			if rec.Phase == audit.PhaseOutcome && rec.Step == "freeze-sub-accounts" {
 				lastAcct = rec.Account
 			}
 		}
@@ -185,13 +195,14 @@ func TestTimeToContain(t *testing.T) {
 	})
 	t.Run("failed revokes do not count", func(t *testing.T) {
 		r, recs := buildRun(t, fixture{live: true, setup: revokeRejectedWithdrawable})
-		cancelled := outcomeTimes(recs, "freeze")
+		cancelled := append(outcomeTimes(recs, "freeze"), outcomeTimes(recs, "freeze-sub-accounts")...)
 		if len(cancelled) == 0 {
 			t.Fatal("freeze outcomes: got none")
 		}
+		sort.Slice(cancelled, func(i, j int) bool { return cancelled[i].Before(cancelled[j]) })
 		want := cancelled[len(cancelled)-1].Sub(recs[0].Time)
 		if r.TimeToContain != want {
-			t.Errorf("time to contain: got %v, want %v (the last order cancel)", r.TimeToContain, want)
+			t.Errorf("time to contain: got %v, want %v (the last successful order cancel or temporary-key mutation)", r.TimeToContain, want)
 		}
 		if w := outcomeTimes(recs, "withdrawals"); len(w) == 0 {
 			t.Fatalf("withdrawal outcomes: got none, want successful ones that do not count")
@@ -347,6 +358,13 @@ func TestMarkdownGolden(t *testing.T) {
 		t.Fatalf("markdown: missing the head hash %s", r.Audit.Head)
 	}
 	got = bytes.ReplaceAll(got, []byte(r.Audit.Head), []byte("HEAD-HASH"))
+	// Temporary keys (sub-account orders) are new keys every run: their
+	// labels and ids are random.
+	got = regexp.MustCompile(`pbtmp[0-9a-f]{10}`).ReplaceAll(got, []byte("pbtmpLABEL"))
+	got = regexp.MustCompile(`(temporary key )[^ ]{4}…[^ ]{4}`).ReplaceAll(got, []byte("${1}XXXX…XXXX"))
+	// Sub-accounts are handled concurrently: the order of mutation rows
+	// recorded at the same time is not fixed.
+	got = sortTimedRows(got)
 	golden := filepath.Join("testdata", "suspected-key-leak.md")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
@@ -566,4 +584,30 @@ func TestNiceStep(t *testing.T) {
 			t.Errorf("niceStep(%v): got %v, want %v", tt.total, got, tt.want)
 		}
 	}
+}
+
+// sortTimedRows sorts each run of consecutive table rows that start with
+// the same time column ("| 0.000 | ...").
+func sortTimedRows(md []byte) []byte {
+	lines := strings.Split(string(md), "\n")
+	timeCol := func(l string) string {
+		if !strings.HasPrefix(l, "| ") {
+			return ""
+		}
+		f := strings.SplitN(l, " | ", 2)
+		if len(f) < 2 || !regexp.MustCompile(`^\| [0-9]+\.[0-9]{3}$`).MatchString(f[0]) {
+			return ""
+		}
+		return f[0]
+	}
+	for i := 0; i < len(lines); {
+		tc := timeCol(lines[i])
+		j := i + 1
+		for tc != "" && j < len(lines) && timeCol(lines[j]) == tc {
+			j++
+		}
+		sort.Strings(lines[i:j])
+		i = j
+	}
+	return []byte(strings.Join(lines, "\n"))
 }
