@@ -88,7 +88,7 @@ func (x *Executor) cancelAllScoped(ctx context.Context, req executors.Request, p
 }
 
 func mergeScoped(own, subs executors.Result) executors.Result {
-	out := executors.Result{Summary: "own orders: " + own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
+	out := executors.Result{Summary: own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
 	rank := map[executors.Status]int{executors.StatusSkipped: -1, executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
 	out.Status = own.Status
 	if rank[subs.Status] > rank[out.Status] {
