@@ -146,7 +146,10 @@ func (e *Executor) subAssets(ctx context.Context, email string) subView {
 // listed under it.
 type subMemory struct {
 	mu    sync.Mutex
-	clean map[string]cleanState // email -> state when emptied
+	clean map[string]cleanState
+	// live: temporary keys (labels) not proven deleted, per sub-account:
+	// every later call tries again and reports them until they are gone.
+	live map[string]map[string]liveTemp // email -> state when emptied
 }
 
 type cleanState struct {
@@ -320,6 +323,16 @@ func prefixChanges(email, kind string, cs []executors.Change) []executors.Change
 // cancelOneSub handles one sub-account.
 func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, email string, plan bool) subOutcome {
 	out := subOutcome{email: email}
+	if !plan {
+		// Temporary keys an earlier attempt could not prove deleted come
+		// first: each is deleted now or reported again.
+		for label, lt := range e.subMemory().takeLive(email) {
+			e.ensureLabelGone(ctx, req, &out, email, label, lt.apiKey)
+		}
+		if out.err != nil {
+			return out
+		}
+	}
 	view := e.subAssets(ctx, email)
 	why := "its spot wallet shows nothing locked, but Binance does not show the master its futures and margin orders"
 	switch {
@@ -363,7 +376,21 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 		e.notInspected(&out, view, "no usable configured key and temporary_keys is false", nil)
 		return out
 	}
-	tk, err := e.mintTempKey(ctx, req, email, req.Params.Strings("temp_key_ips"))
+	var (
+		tk  tempKey
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		tk, err = e.mintTempKey(ctx, req, email, req.Params.Strings("temp_key_ips"))
+		if err == nil || errors.Is(err, executors.ErrRejected) || errors.Is(err, executors.ErrAuth) || tk.label == "" {
+			break
+		}
+		// The outcome is unknown (a 5xx, a timeout): the key may exist.
+		// Once no key with that label is left, mint again (a new label).
+		if !e.ensureLabelGone(ctx, req, &out, email, tk.label, "") || attempt == 2 || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		e.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
@@ -378,6 +405,9 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	}
 	e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	e.dropTempKey(ctx, req, tk, &out)
+	if out.err != nil || len(out.remain) > 0 {
+		e.subMemory().set(email, cleanState{}, false) // not clean until the key is gone
+	}
 	return out
 }
 
@@ -503,7 +533,7 @@ type tempKey struct {
 }
 
 func (t tempKey) deleteMutation(account string) executors.Mutation {
-	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + t.email + ":" + t.label, Kind: "delete-temp-key",
+	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + t.email + ":" + t.label + ":" + mask(t.apiKey), Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(t.apiKey), t.label, t.email),
 		Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeys, "email": t.email, "sub": t.email,
 			"subAccountApiKey": mask(t.apiKey), "label": t.label}}
@@ -588,12 +618,9 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 	}
 	h.Outcome(ctx, done, err)
 	if err != nil {
-		if !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrAuth) {
-			// The outcome is unknown: the key may exist. Find it by its
-			// label and delete it.
-			e.sweepTempKey(sctx, req, email, label)
-		}
-		return tempKey{}, err
+		// The caller sweeps the label when the outcome is unknown (the key
+		// may exist).
+		return tempKey{email: email, label: label}, err
 	}
 	tk := tempKey{email: email, label: label, apiKey: body.APIKey, mutation: done}
 	tk.exec, err = e.subExecutor(email, body.APIKey, "ed25519", privPEM)
@@ -642,6 +669,14 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	err := e.deleteTempKey(dctx, req, tk.email, tk.label, tk.apiKey)
+	if err != nil {
+		// The outcome may be unknown (5xx): re-list and delete until the
+		// label is gone.
+		var probe subOutcome
+		if e.ensureLabelGone(ctx, req, &probe, tk.email, tk.label, tk.apiKey) {
+			err = nil
+		}
+	}
 	proof := ""
 	if err == nil && tk.exec != nil {
 		proof, err = tk.exec.probeDead(dctx, 10*time.Second)
@@ -652,6 +687,46 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	}
 	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: tk.deleteMutation(e.acct.Name).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.email, mask(tk.apiKey), proof)})
+	// A creation answered 5xx and sent again may have made a second key
+	// with the same label: none may stay.
+	e.ensureLabelGone(ctx, req, out, tk.email, tk.label, "")
+}
+
+// ensureLabelGone deletes every key labelled label still listed under the
+// sub-account, until a listing shows none; a key it cannot prove gone is
+// reported live (the step fails and says so). It runs to the end even
+// when ctx is done.
+func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, email, label, apiKey string) bool {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var last error
+	for attempt := 0; attempt < 6; attempt++ {
+		if attempt > 0 {
+			_ = e.env.Sleep(dctx, 300*time.Millisecond)
+		}
+		rows, err := e.listSubKeys(dctx, email)
+		if err != nil {
+			last = err
+			continue
+		}
+		left := 0
+		for _, r := range rows {
+			if r.APIName == label {
+				left++
+				if err := e.deleteTempKey(dctx, req, email, label, r.APIKey); err != nil {
+					last = err
+				}
+			}
+		}
+		if left == 0 {
+			return true
+		}
+	}
+	if last == nil {
+		last = errors.New("still listed")
+	}
+	e.liveTempKey(out, email, label, apiKey, last)
+	return false
 }
 
 // liveTempKey reports a temporary key that could not be proven deleted.
@@ -659,6 +734,7 @@ func (e *Executor) liveTempKey(out *subOutcome, email, label, apiKey string, err
 	if out.err == nil {
 		out.err = err
 	}
+	e.subMemory().addLive(email, label, liveTemp{apiKey: apiKey})
 	target := fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", email, mask(apiKey), label)
 	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: target})
 	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + email,
@@ -713,24 +789,6 @@ func (e *Executor) probeDead(ctx context.Context, within time.Duration) (string,
 		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
 }
 
-// sweepTempKey deletes the temporary key labelled label on a sub-account,
-// if it exists (a creation whose answer was lost). It reports whether no
-// such key is left.
-func (e *Executor) sweepTempKey(ctx context.Context, req executors.Request, email, label string) bool {
-	rows, err := e.listSubKeys(ctx, email)
-	if err != nil {
-		return false
-	}
-	gone := true
-	for _, r := range rows {
-		if r.APIName == label {
-			if err := e.deleteTempKey(ctx, req, email, label, r.APIKey); err != nil {
-				gone = false
-			}
-		}
-	}
-	return gone
-}
 
 var _ executors.TempKeyCleaner = (*Executor)(nil)
 
@@ -804,4 +862,29 @@ func cancelledAny(cs []executors.Change) bool {
 		}
 	}
 	return false
+}
+
+// liveTemp is a temporary key not proven deleted.
+type liveTemp struct {
+	apiKey string
+}
+
+func (m *subMemory) addLive(sub, label string, lt liveTemp) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		m.live = map[string]map[string]liveTemp{}
+	}
+	if m.live[sub] == nil {
+		m.live[sub] = map[string]liveTemp{}
+	}
+	m.live[sub][label] = lt
+}
+
+func (m *subMemory) takeLive(sub string) map[string]liveTemp {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.live[sub]
+	delete(m.live, sub)
+	return out
 }

@@ -149,6 +149,9 @@ func (x *Executor) subViews(ctx context.Context) (map[string]subView, []string, 
 type subMemory struct {
 	mu    sync.Mutex
 	clean map[string]cleanState
+	// live: temporary keys (labels) not proven deleted, per sub-account:
+	// every later call tries again and reports them until they are gone.
+	live map[string]map[string]liveTemp
 }
 
 type cleanState struct {
@@ -361,6 +364,16 @@ func prefixChanges(sub, kind string, cs []executors.Change) []executors.Change {
 
 func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub string, view subView, ips []string, plan bool) subOutcome {
 	out := subOutcome{sub: sub}
+	if !plan {
+		// Temporary keys an earlier attempt could not prove deleted come
+		// first: each is deleted now or reported again.
+		for label, lt := range x.subMemory().takeLive(sub) {
+			x.ensureLabelGone(ctx, req, &out, sub, label, lt.pass, lt.apiKey)
+		}
+		if out.err != nil {
+			return out
+		}
+	}
 	why := "nothing on hold in its main, trade and margin accounts, but the master does not see its futures orders"
 	if len(view.held) > 0 {
 		why = "balances on hold seen: " + strings.Join(view.held, ", ")
@@ -398,7 +411,21 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		x.notInspected(&out, view, "no usable configured key and temporary_keys is false", nil)
 		return out
 	}
-	tk, err := x.mintTempKey(ctx, req, sub, ips)
+	var (
+		tk  tempKey
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		tk, err = x.mintTempKey(ctx, req, sub, ips)
+		if err == nil || errors.Is(err, executors.ErrRejected) || errors.Is(err, executors.ErrAuth) || errors.Is(err, executors.ErrUnsupported) || tk.label == "" {
+			break
+		}
+		// The outcome is unknown (a 5xx, a timeout): the key may exist.
+		// Once no key with that remark is left, mint again (a new remark).
+		if !x.ensureLabelGone(ctx, req, &out, sub, tk.label, tk.pass, "") || attempt == 2 || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
 		x.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
@@ -410,6 +437,9 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 	}
 	x.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	x.dropTempKey(ctx, req, tk, &out)
+	if out.err != nil || len(out.remain) > 0 {
+		x.subMemory().set(sub, cleanState{}, false) // not clean until the key is gone
+	}
 	return out
 }
 
@@ -501,7 +531,7 @@ type tempKey struct {
 }
 
 func deleteTempMutation(account, sub, label, apiKey string) executors.Mutation {
-	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + sub + ":" + label, Kind: "delete-temp-key",
+	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + sub + ":" + label + ":" + mask(apiKey), Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(apiKey), label, sub),
 		Request: map[string]string{"method": http.MethodDelete, "path": pathSubAPIKey, "subName": sub, "sub": sub,
 			"apiKey": mask(apiKey), "passphrase": secret.Redacted, "label": label}}
@@ -562,10 +592,8 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	}
 	h.Outcome(ctx, done, err)
 	if err != nil {
-		if !errors.Is(err, executors.ErrRejected) && !errors.Is(err, executors.ErrAuth) && !errors.Is(err, executors.ErrUnsupported) {
-			x.sweepTempKey(sctx, req, sub, label, pass)
-		}
-		return tempKey{}, err
+		// The caller sweeps the label when the outcome is unknown.
+		return tempKey{sub: sub, label: label, pass: pass}, err
 	}
 	x.rememberTemp(ans.APIKey)
 	tk := tempKey{sub: sub, label: label, apiKey: ans.APIKey, pass: pass}
@@ -582,23 +610,6 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	return tk, nil
 }
 
-// sweepTempKey deletes the temporary key with remark label on a
-// sub-account if it exists (a creation whose answer was lost).
-func (x *Executor) sweepTempKey(ctx context.Context, req executors.Request, sub, label string, pass secret.Value) bool {
-	var keys []apiKeyInfo
-	if err := x.call(ctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &keys); err != nil {
-		return false
-	}
-	gone := true
-	for _, k := range keys {
-		if k.Remark == label {
-			if err := x.deleteTempKey(ctx, req, sub, label, k.APIKey, pass); err != nil {
-				gone = false
-			}
-		}
-	}
-	return gone
-}
 
 func (x *Executor) deleteTempKey(ctx context.Context, req executors.Request, sub, label, apiKey string, pass secret.Value) error {
 	m := deleteTempMutation(x.acct.Name, sub, label, apiKey)
@@ -614,6 +625,12 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	err := x.deleteTempKey(dctx, req, tk.sub, tk.label, tk.apiKey, tk.pass)
+	if err != nil {
+		var probe subOutcome
+		if x.ensureLabelGone(ctx, req, &probe, tk.sub, tk.label, tk.pass, tk.apiKey) {
+			err = nil
+		}
+	}
 	proof := ""
 	if err == nil && tk.exec != nil {
 		proof, err = tk.exec.probeDead(dctx, 10*time.Second)
@@ -624,12 +641,52 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	}
 	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: deleteTempMutation(x.acct.Name, tk.sub, tk.label, tk.apiKey).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.sub, mask(tk.apiKey), proof)})
+	// A creation answered 5xx and sent again may have made a second key
+	// with the same remark: none may stay.
+	x.ensureLabelGone(ctx, req, out, tk.sub, tk.label, tk.pass, "")
+}
+
+// ensureLabelGone deletes every key with remark label still listed under
+// the sub-account, until a listing shows none; a key it cannot prove gone
+// is reported live. It runs to the end even when ctx is done.
+func (x *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, sub, label string, pass secret.Value, apiKey string) bool {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var last error
+	for attempt := 0; attempt < 6; attempt++ {
+		if attempt > 0 {
+			_ = x.env.Sleep(dctx, 300*time.Millisecond)
+		}
+		var list []apiKeyInfo
+		if err := x.call(dctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &list); err != nil {
+			last = err
+			continue
+		}
+		left := 0
+		for _, k := range list {
+			if k.Remark == label {
+				left++
+				if err := x.deleteTempKey(dctx, req, sub, label, k.APIKey, pass); err != nil {
+					last = err
+				}
+			}
+		}
+		if left == 0 {
+			return true
+		}
+	}
+	if last == nil {
+		last = errors.New("still listed")
+	}
+	x.liveTempKey(out, sub, label, apiKey, last)
+	return false
 }
 
 func (x *Executor) liveTempKey(out *subOutcome, sub, label, apiKey string, err error) {
 	if out.err == nil {
 		out.err = err
 	}
+	x.subMemory().addLive(sub, label, liveTemp{apiKey: apiKey, pass: x.tempPassphrase(label)})
 	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", sub, mask(apiKey), label)})
 	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + sub,
 		Message: "not proven deleted: " + err.Error(),
@@ -757,4 +814,30 @@ func cancelledAny(cs []executors.Change) bool {
 		}
 	}
 	return false
+}
+
+// liveTemp is a temporary key not proven deleted.
+type liveTemp struct {
+	apiKey string
+	pass   secret.Value
+}
+
+func (m *subMemory) addLive(sub, label string, lt liveTemp) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		m.live = map[string]map[string]liveTemp{}
+	}
+	if m.live[sub] == nil {
+		m.live[sub] = map[string]liveTemp{}
+	}
+	m.live[sub][label] = lt
+}
+
+func (m *subMemory) takeLive(sub string) map[string]liveTemp {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.live[sub]
+	delete(m.live, sub)
+	return out
 }
