@@ -789,7 +789,6 @@ func (e *Executor) probeDead(ctx context.Context, within time.Duration) (string,
 		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
 }
 
-
 var _ executors.TempKeyCleaner = (*Executor)(nil)
 
 // DeleteTempKeys implements executors.TempKeyCleaner: each key is found by

@@ -610,7 +610,6 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	return tk, nil
 }
 
-
 func (x *Executor) deleteTempKey(ctx context.Context, req executors.Request, sub, label, apiKey string, pass secret.Value) error {
 	m := deleteTempMutation(x.acct.Name, sub, label, apiKey)
 	return req.Mutate(ctx, m, func(ctx context.Context) error {
