@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,7 +133,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		e.bases = [3]string{base, base, base}
 	}
 	for i := range e.https {
-		e.https[i] = newHTTPClient(env, acct.Name, e.pacer, e.retry.Request)
+		e.https[i] = newHTTPClient(env, acct.Name, e.pacer, e.retry.Request, e.resign)
 	}
 	e.spot = gobinance.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
 	e.spot.KeyType, e.spot.BaseURL, e.spot.HTTPClient = kt, e.bases[famSpot], e.https[famSpot]
@@ -342,6 +343,61 @@ func (e *Executor) signed(ctx context.Context, method, path string, query, form 
 		return nil, decodeAPIError(data)
 	}
 	return data, nil
+}
+
+// resign stamps a signed request with the current time and signs it
+// again, at the moment the transport sends it (after any wait for
+// budget), so that a request queued behind pacing is never rejected -1021
+// for a timestamp taken before the wait (issue 12 item 2). Both the SDK
+// and signed build the query with the signature as its last parameter and
+// sign query+body (EXCHANGES.md §1.1); resign keeps every other byte as
+// built. A request without a signature (public, server time) is sent as
+// it is; so is one whose query is not in that shape.
+func (e *Executor) resign(req *http.Request) (*http.Request, error) {
+	raw := req.URL.RawQuery
+	i := strings.LastIndex(raw, "&signature=")
+	if i < 0 || strings.Contains(raw[i+1:], "&") {
+		return req, nil
+	}
+	query := raw[:i]
+	ts := strings.Index("&"+query, "&timestamp=")
+	if ts < 0 {
+		return req, nil
+	}
+	end := strings.IndexByte(query[ts:], '&')
+	if end < 0 {
+		end = len(query) - ts
+	}
+	e.clockMu.RLock()
+	now := wallNow().UnixMilli() - e.offset
+	e.clockMu.RUnlock()
+	query = query[:ts] + "timestamp=" + strconv.FormatInt(now, 10) + query[ts+end:]
+	var body []byte
+	if req.GetBody != nil && req.ContentLength != 0 {
+		rc, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		body, err = io.ReadAll(rc)
+		_ = rc.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	sf, err := common.SignFunc(e.keyType)
+	if err != nil {
+		return nil, signingError(req.Method+" "+req.URL.Path, err)
+	}
+	sig, err := sf(e.acct.Secret.Reveal(), query+string(body))
+	if err != nil {
+		return nil, signingError(req.Method+" "+req.URL.Path, err)
+	}
+	out := req.Clone(req.Context())
+	u := *req.URL
+	u.RawQuery = query + "&" + url.Values{"signature": {*sig}}.Encode()
+	out.URL = &u
+	out.Body = req.Body
+	return out, nil
 }
 
 // signParams is everything one signed request is built from.

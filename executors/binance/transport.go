@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 )
 
 // Weight limits per bucket (EXCHANGES.md §1.6). The pacer keeps a safety
@@ -120,132 +121,107 @@ func uidCostOf(method, path string) (cost, bool) {
 	return cost{}, false
 }
 
-// budgets is a set of weight buckets and the lock that guards them.
-type budgets struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-func newBudgets() *budgets { return &budgets{buckets: map[string]*bucket{}} }
-
-// ipBudgets is the process-wide registry of IP-scoped budgets, keyed by
-// host: Binance counts /api, /fapi, /dapi and the IP-limited /sapi
-// endpoints per egress IP, so four accounts behind one address share one
-// 6000/min /api budget. Every executor of this process draws from it.
-var ipBudgets = struct {
-	mu    sync.Mutex
-	hosts map[string]*budgets
-}{hosts: map[string]*budgets{}}
-
-// sharedBudgets returns the IP-scoped budgets of host (created on first use).
-func sharedBudgets(host string) *budgets {
-	ipBudgets.mu.Lock()
-	defer ipBudgets.mu.Unlock()
-	b := ipBudgets.hosts[host]
-	if b == nil {
-		b = newBudgets()
-		ipBudgets.hosts[host] = b
+// orderCostsOf returns the order-rate buckets a request counts against
+// (per account): Binance counts new orders, not cancels, in its order-rate
+// limits (spot 100 per 10 s; USDⓈ-M and COIN-M 300 per 10 s and 1200 per
+// minute, VIP0 defaults). The executor sends new orders only to close
+// positions.
+func orderCostsOf(method, path string) []cost {
+	if method != http.MethodPost {
+		return nil
 	}
-	return b
+	switch path {
+	case "/api/v3/order", "/sapi/v1/margin/order":
+		return []cost{{bucket: "orders-10s:spot", limit: 100, window: 10 * time.Second, weight: 1, header: "X-Mbx-Order-Count-10s"}}
+	case "/fapi/v1/order", "/dapi/v1/order":
+		f := path[1:5]
+		return []cost{
+			{bucket: "orders-10s:" + f, limit: 300, window: 10 * time.Second, weight: 1, header: "X-Mbx-Order-Count-10s"},
+			{bucket: "orders-1m:" + f, limit: 1200, window: time.Minute, weight: 1, header: "X-Mbx-Order-Count-1m"},
+		}
+	}
+	return nil
 }
 
-// pacer delays requests so that each weight bucket stays under its limit
-// within the current window. It counts locally what it lets through and
-// takes the venue's used-weight headers as a floor, and it holds a bucket
-// closed for Retry-After after a 429/418. UID-scoped buckets are the
-// account's own; IP-scoped ones (cost.ip with a host) live in the
-// process-wide sharedBudgets of the host, so executors of several accounts
-// together stay under the IP limits.
+// costsOf is every charge of one request: its weight (IP or UID), the UID
+// weight of an endpoint that has both, and its order-rate counts.
+func costsOf(method, path string, q url.Values, host string) []cost {
+	c := costOf(method, path, q)
+	if c.ip {
+		c.host = host
+	}
+	costs := []cost{c}
+	if uc, ok := uidCostOf(method, path); ok {
+		costs = append(costs, uc)
+	}
+	return append(costs, orderCostsOf(method, path)...)
+}
+
+// pacer charges each request to its buckets (executors/internal/budget)
+// before it is sent. UID-scoped buckets (and order counts) are the
+// account's own set; IP-scoped ones (cost.ip with a host) live in the
+// process-wide shared set of the host, so executors of several accounts
+// behind one IP together stay under the IP limits.
 type pacer struct {
-	now   func() time.Time
-	sleep func(context.Context, time.Duration) error
+	p   *budget.Pacer
+	own *budget.Set
 	// scale multiplies every limit (tests shrink it); 0 means 1.
 	scale float64
-
-	own *budgets
-}
-
-type bucket struct {
-	window  time.Time // start of the current window
-	used    int
-	blocked time.Time // closed until then (Retry-After)
 }
 
 func newPacer(now func() time.Time, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{now: now, sleep: sleep, own: newBudgets()}
+	return &pacer{p: &budget.Pacer{Now: now, Sleep: sleep}, own: budget.NewSet()}
 }
 
-// set returns the budgets c is charged to.
-func (p *pacer) set(c cost) *budgets {
+// set returns the budget set c is charged to.
+func (p *pacer) set(c cost) *budget.Set {
 	if c.ip && c.host != "" {
-		return sharedBudgets(c.host)
+		return budget.Shared("binance|" + c.host)
 	}
 	return p.own
 }
 
-func (p *pacer) budget(c cost) int {
+// spec is the bucket of c: an aligned window, with pacerMargin of the
+// limit usable.
+func (p *pacer) spec(c cost) budget.Spec {
 	s := p.scale
 	if s == 0 {
 		s = 1
 	}
-	return int(float64(c.limit) * s * pacerMargin)
+	limit := int(float64(c.limit) * s)
+	return budget.Spec{Name: c.bucket, Limit: limit, Window: c.window, Aligned: true, Reserve: limit - int(float64(limit)*pacerMargin)}
 }
 
-// wait blocks until c fits its bucket's budget, then reserves it.
-func (p *pacer) wait(ctx context.Context, c cost) error {
-	set := p.set(c)
-	for {
-		set.mu.Lock()
-		now := p.now()
-		b := set.buckets[c.bucket]
-		if b == nil {
-			b = &bucket{}
-			set.buckets[c.bucket] = b
+// wait blocks until every cost fits its bucket, then reserves them.
+func (p *pacer) wait(ctx context.Context, costs ...cost) (*budget.Reservation, error) {
+	bc := make([]budget.Cost, len(costs))
+	for i, c := range costs {
+		bc[i] = budget.Cost{Set: p.set(c), Spec: p.spec(c), Weight: c.weight}
+	}
+	return p.p.Wait(ctx, bc...)
+}
+
+// observe settles r with a response's headers: each bucket's used-weight
+// header raises the local count (never lowers it); a 429/418 closes the
+// buckets for Retry-After (at least a second).
+func (p *pacer) observe(r *budget.Reservation, costs []cost, h http.Header, status int, retryAfter time.Duration) {
+	throttled := status == http.StatusTooManyRequests || status == http.StatusTeapot
+	for _, c := range costs {
+		o := budget.Observation{Used: -1, Limit: -1}
+		if c.header != "" {
+			if v, err := strconv.Atoi(h.Get(c.header)); err == nil {
+				o.Used = v
+			}
 		}
-		win := now.Truncate(c.window)
-		if win.After(b.window) {
-			b.window, b.used = win, 0
+		if throttled {
+			o.Throttled, o.Reset = true, max(retryAfter, time.Second)
 		}
-		var d time.Duration
-		switch {
-		case now.Before(b.blocked):
-			d = b.blocked.Sub(now)
-		case b.used == 0 || b.used+c.weight <= p.budget(c):
-			b.used += c.weight
-			set.mu.Unlock()
-			return nil
-		default:
-			d = win.Add(c.window).Sub(now)
-		}
-		set.mu.Unlock()
-		if err := p.sleep(ctx, d); err != nil {
-			return err
-		}
+		p.p.Settle(r, c.bucket, o)
 	}
 }
 
-// observe feeds a response's headers back into the bucket.
-func (p *pacer) observe(c cost, h http.Header, status int, retryAfter time.Duration) {
-	set := p.set(c)
-	set.mu.Lock()
-	defer set.mu.Unlock()
-	b := set.buckets[c.bucket]
-	if b == nil {
-		return
-	}
-	if v, err := strconv.Atoi(h.Get(c.header)); err == nil && c.header != "" && v > b.used {
-		b.used = v
-	}
-	if status == http.StatusTooManyRequests || status == http.StatusTeapot {
-		wait := retryAfter
-		if wait <= 0 {
-			wait = time.Second
-		}
-		if until := p.now().Add(wait); until.After(b.blocked) {
-			b.blocked = until
-		}
-	}
-}
+// release settles r when no answer came.
+func (p *pacer) release(r *budget.Reservation) { p.p.Release(r) }
 
 // capture receives what the transport saw of one request: the SDK does not
 // expose the HTTP status or headers, so each call puts a capture in its
@@ -292,23 +268,26 @@ type observingTransport struct {
 	// timeout bounds one request from the moment it is sent (after any
 	// wait for budget) until its body is read; 0 means none.
 	timeout time.Duration
+	// sign, when set, re-stamps and re-signs a signed request at the
+	// moment it is sent (Executor.resign).
+	sign func(*http.Request) (*http.Request, error)
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	unlockBuilt(req)
-	c := costOf(req.Method, req.URL.Path, req.URL.Query())
-	if c.ip {
-		c.host = req.URL.Host
+	costs := costsOf(req.Method, req.URL.Path, req.URL.Query(), req.URL.Host)
+	rsv, err := t.pacer.wait(req.Context(), costs...)
+	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
 	}
-	costs := []cost{c}
-	if uc, ok := uidCostOf(req.Method, req.URL.Path); ok {
-		costs = append(costs, uc)
-	}
-	for _, c := range costs {
-		if err := t.pacer.wait(req.Context(), c); err != nil {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
+	if t.sign != nil {
+		// Signed now, after any wait for budget: the SDK stamped and
+		// signed it when it was built, which may be a window ago.
+		if req, err = t.sign(req); err != nil {
+			t.pacer.release(rsv)
 			return nil, err
 		}
 	}
@@ -330,14 +309,11 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	resp, err := t.base.RoundTrip(sent)
 	if err != nil {
 		cancel()
+		t.pacer.release(rsv)
 	} else {
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	}
-	if err == nil {
 		ra := parseRetryAfter(resp.Header.Get("Retry-After"))
-		for _, c := range costs {
-			t.pacer.observe(c, resp.Header, resp.StatusCode, ra)
-		}
+		t.pacer.observe(rsv, costs, resp.Header, resp.StatusCode, ra)
 		if cp != nil {
 			cp.mu.Lock()
 			cp.status, cp.retryAfter = resp.StatusCode, ra
@@ -395,7 +371,7 @@ const idleConnsPerHost = 64
 
 // newHTTPClient builds one client's own http.Client over env.Transport (or
 // a private clone of the default transport).
-func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Duration) *http.Client {
+func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Duration, sign func(*http.Request) (*http.Request, error)) *http.Client {
 	base := env.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -409,7 +385,7 @@ func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Dur
 	// No http.Client.Timeout: it would count the wait for budget; the
 	// transport bounds each request from the moment it is sent.
 	return &http.Client{
-		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout},
+		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout, sign: sign},
 	}
 }
 

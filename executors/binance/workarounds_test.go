@@ -317,9 +317,11 @@ func TestPacerUIDBudget(t *testing.T) {
 	}
 	perMinute := map[time.Time]int{}
 	for i := 0; i < 70; i++ {
-		if err := p.wait(context.Background(), c); err != nil {
+		r, err := p.wait(context.Background(), c)
+		if err != nil {
 			t.Fatal(err)
 		}
+		p.observe(r, []cost{c}, http.Header{}, 200, 0)
 		perMinute[now.Truncate(time.Minute)] += c.weight
 		now = now.Add(100 * time.Millisecond)
 	}
@@ -334,9 +336,13 @@ func TestPacerUIDBudget(t *testing.T) {
 	// A venue-reported usage above ours is taken as the floor.
 	h := http.Header{}
 	h.Set("X-SAPI-USED-UID-WEIGHT-1M", "179000")
-	p.observe(c, h, 200, 0)
+	r, err := p.wait(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.observe(r, []cost{c}, h, 200, 0)
 	before := now
-	if err := p.wait(context.Background(), c); err != nil {
+	if _, err := p.wait(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if !now.After(before) {
@@ -344,10 +350,10 @@ func TestPacerUIDBudget(t *testing.T) {
 	}
 	// 429 with Retry-After closes the bucket for that long.
 	c2 := costOf("GET", "/api/v3/account", nil)
-	_ = p.wait(context.Background(), c2)
-	p.observe(c2, http.Header{}, 429, 5*time.Second)
+	r2, _ := p.wait(context.Background(), c2)
+	p.observe(r2, []cost{c2}, http.Header{}, 429, 5*time.Second)
 	before = now
-	_ = p.wait(context.Background(), c2)
+	_, _ = p.wait(context.Background(), c2)
 	if got := now.Sub(before); got < 5*time.Second {
 		t.Errorf("after a 429 with Retry-After 5s the pacer waited %s", got)
 	}

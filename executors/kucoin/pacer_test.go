@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 )
 
 // fakeClock is a settable clock for the pacer.
@@ -57,7 +59,7 @@ func (s *gatedSleeps) all() []time.Duration {
 }
 
 func newTestPacer(clk *fakeClock, sleep func(context.Context, time.Duration) error) *pacer {
-	return &pacer{set: &poolSet{pools: map[string]*poolState{}}, now: clk.now, sleep: sleep}
+	return &pacer{set: budget.NewSet(), p: &budget.Pacer{Now: clk.now, Sleep: sleep, MaxSleep: maxPace}}
 }
 
 // A burst of parallel requests is counted as it is sent, before any

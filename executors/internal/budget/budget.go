@@ -1,0 +1,367 @@
+// Package budget keeps an executor's requests inside the venue's rate
+// limits, so that no request is answered 429 (or, on Binance, 418: an IP
+// ban). It is the one mechanism both venues use (issue 12 item 5); each
+// venue supplies its cost table (which buckets a request is charged to,
+// with what weight) and reads its own headers into an Observation.
+//
+// A bucket is one limit: a weight per window, counted per IP (shared by
+// every account whose requests leave through the same address: see
+// Shared) or per account/UID (the executor's own Set). A request waits
+// until its weight fits every bucket it is charged to, reserves it, and
+// is sent; its answer settles the reservation. The local count is the
+// truth until the venue says more was used: a used-weight header only ever
+// raises the count (other clients of the same IP or UID), never lowers it.
+// A 429 closes the bucket until the reset the venue announced (its
+// Retry-After).
+//
+// Windows are either aligned to the clock (Binance: per minute, per 10 s)
+// or start with the first request and end when the venue's reset header
+// says (KuCoin: 30 s from the first request of the window).
+package budget
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Spec describes one bucket.
+type Spec struct {
+	// Name identifies the bucket within its Set, e.g. "api",
+	// "sapi-uid:DELETE /sapi/v1/sub-account/subAccountApi", "spot".
+	Name string
+	// Limit is the weight the venue allows per Window; 0 or less means
+	// unknown: not paced (until an Observation gives one).
+	Limit int
+	// Window is the limit's interval.
+	Window time.Duration
+	// Aligned windows start at multiples of Window (Binance); otherwise a
+	// window starts with the first request after the previous one ended
+	// and its end is corrected by the venue's reset header (KuCoin).
+	Aligned bool
+	// Reserve is the weight left untouched in every window (a margin for
+	// requests of other clients the headers have not shown yet).
+	Reserve int
+}
+
+// Set holds the state of some buckets and the lock that guards it.
+type Set struct {
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+// NewSet returns an empty set (an account's own, UID-scoped buckets).
+func NewSet() *Set { return &Set{buckets: map[string]*bucket{}} }
+
+// shared is the process-wide registry of IP-scoped sets.
+var shared = struct {
+	mu   sync.Mutex
+	sets map[string]*Set
+}{sets: map[string]*Set{}}
+
+// Shared returns the process-wide set of scope (created on first use).
+// Every executor of the process leaves through the same egress IP, so IP
+// limits are kept in Shared(SharedScope(venue, baseURL)): two accounts
+// behind one IP draw from one budget.
+func Shared(scope string) *Set {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	s := shared.sets[scope]
+	if s == nil {
+		s = NewSet()
+		shared.sets[scope] = s
+	}
+	return s
+}
+
+// SharedScope names the IP-scoped set of a venue's host: venue and the
+// host of baseURL (the URL itself when it has no host).
+func SharedScope(venue, baseURL string) string {
+	if u, err := url.Parse(baseURL); err == nil && u.Host != "" {
+		return venue + "|" + u.Host
+	}
+	return venue + "|" + baseURL
+}
+
+// bucket is the pacer's picture of one bucket's current window.
+type bucket struct {
+	spec    Spec
+	limit   int
+	resetAt time.Time // end of the current window
+	// sent is the weight of our requests charged to this window, reserved
+	// when they are sent: those still in flight count (the venue's count
+	// does not show them yet), and so do those in flight when the window
+	// rolled over (the venue may count them in this one).
+	sent int
+	// external is what the venue counted in this window beyond ours
+	// (other clients of the same IP or UID), as far as its headers prove.
+	external int
+	// closed is set by a 429 on a window that follows the venue's reset
+	// (not aligned): nothing goes out until resetAt.
+	closed bool
+	// blocked is set by a 429 on an aligned window: nothing goes out
+	// until then (the venue's Retry-After), whatever the window.
+	blocked  time.Time
+	inFlight map[*hold]struct{}
+	gen      int // counts the windows
+}
+
+func (b *bucket) remaining() int { return b.limit - b.sent - b.external }
+
+func (b *bucket) rollover(now time.Time) {
+	b.sent, b.external, b.closed = 0, 0, false
+	for h := range b.inFlight {
+		b.sent += h.weight
+	}
+	if b.spec.Aligned {
+		b.resetAt = now.Truncate(b.spec.Window).Add(b.spec.Window)
+	} else {
+		b.resetAt = now.Add(b.spec.Window)
+	}
+	b.gen++
+}
+
+// hold is one request's charge to one bucket.
+type hold struct {
+	set    *Set
+	name   string
+	weight int
+	gen    int
+}
+
+// Cost is one charge of a request: Weight against the bucket Spec of Set.
+type Cost struct {
+	Set    *Set
+	Spec   Spec
+	Weight int
+}
+
+// Reservation is a request's charges, returned by Wait and settled by
+// Settle (with the answer) or Release (no answer came).
+type Reservation struct {
+	holds []*hold
+}
+
+// Pacer waits for budget. Now and Sleep are the clock (tests fake them).
+type Pacer struct {
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxSleep caps one pacing sleep; a waiter that wakes before the
+	// window ends checks again. Zero means no cap.
+	MaxSleep time.Duration
+}
+
+// state returns the bucket of spec in set, creating it with a fresh
+// window. Callers hold set.mu.
+func (p *Pacer) state(set *Set, spec Spec, now time.Time) *bucket {
+	b := set.buckets[spec.Name]
+	if b == nil {
+		b = &bucket{spec: spec, limit: spec.Limit, inFlight: map[*hold]struct{}{}}
+		b.rollover(now)
+		set.buckets[spec.Name] = b
+	}
+	return b
+}
+
+// Wait blocks until every cost fits its bucket before the window ends,
+// then charges them all. A request that does not fit waits for the end of
+// the window (and every request after a 429 waits for the reset the venue
+// announced). A request heavier than a whole window's budget still goes
+// out alone in a fresh window; a bucket of unknown limit is not paced.
+// Costs are charged in order: a request never holds one bucket while it
+// waits for another.
+func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
+	r := &Reservation{}
+	for i := 0; i < len(costs); {
+		c := costs[i]
+		h, d, until := p.try(c)
+		if h != nil {
+			r.holds = append(r.holds, h)
+			i++
+			continue
+		}
+		// Give back what is held: waiting holding it would starve others.
+		p.Release(r)
+		r.holds = r.holds[:0]
+		i = 0
+		full := true
+		if p.MaxSleep > 0 && d > p.MaxSleep {
+			d, full = p.MaxSleep, false
+		}
+		if err := p.Sleep(ctx, d); err != nil {
+			return nil, err
+		}
+		if full {
+			p.wake(c, until)
+		}
+	}
+	return r, nil
+}
+
+// try charges c if it fits now, else returns how long to wait and the end
+// of the wait it saw (a window's end, or a 429's block).
+func (p *Pacer) try(c Cost) (*hold, time.Duration, time.Time) {
+	c.Set.mu.Lock()
+	defer c.Set.mu.Unlock()
+	now := p.Now()
+	b := p.state(c.Set, c.Spec, now)
+	if !now.Before(b.resetAt) {
+		b.rollover(now)
+	}
+	if now.Before(b.blocked) {
+		return nil, b.blocked.Sub(now), b.blocked
+	}
+	fresh := b.sent == 0 && b.external == 0
+	if b.limit <= 0 || !b.closed && (b.remaining()-c.Weight >= c.Spec.Reserve || fresh) {
+		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen}
+		b.sent += c.Weight
+		b.inFlight[h] = struct{}{}
+		return h, 0, time.Time{}
+	}
+	return nil, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt
+}
+
+// wake ends what the waiter slept for when it slept all of it and nothing
+// moved that end since: the 429's block, or the window (the first to wake
+// starts the next one; the others find it started).
+func (p *Pacer) wake(c Cost, until time.Time) {
+	c.Set.mu.Lock()
+	defer c.Set.mu.Unlock()
+	b := c.Set.buckets[c.Spec.Name]
+	if b == nil {
+		return
+	}
+	switch {
+	case !b.blocked.IsZero() && b.blocked.Equal(until):
+		b.blocked = time.Time{}
+	case b.resetAt.Equal(until):
+		b.rollover(p.Now())
+	}
+}
+
+// Release settles a reservation whose request got no answer: its weight
+// stays charged (the venue may have counted it).
+func (p *Pacer) Release(r *Reservation) {
+	if r == nil {
+		return
+	}
+	for _, h := range r.holds {
+		h.set.mu.Lock()
+		if b := h.set.buckets[h.name]; b != nil {
+			delete(b.inFlight, h)
+		}
+		h.set.mu.Unlock()
+	}
+}
+
+// Observation is what an answer says about one bucket. Fields the answer
+// did not carry are negative (Used, Limit) or zero (Reset).
+type Observation struct {
+	// Used is the weight the venue counted in its current window,
+	// this request included (Binance X-MBX-USED-WEIGHT-1M; KuCoin
+	// limit minus gw-ratelimit-remaining).
+	Used int
+	// Limit is the bucket's limit as the venue states it (KuCoin
+	// gw-ratelimit-limit).
+	Limit int
+	// Reset is the time left until the venue's window ends (KuCoin
+	// gw-ratelimit-reset; a 429's Retry-After).
+	Reset time.Duration
+	// Throttled is a 429 (or 418): the bucket is closed until Reset.
+	Throttled bool
+}
+
+// None is an Observation of an answer that said nothing about a bucket.
+var None = Observation{Used: -1, Limit: -1}
+
+// Settle settles the reservation's charge to the bucket named name with
+// what the answer said about it (see Observation). Charges to buckets the
+// answer said nothing about are settled with None by SettleAll.
+func (p *Pacer) Settle(r *Reservation, name string, o Observation) {
+	if r == nil {
+		return
+	}
+	for _, h := range r.holds {
+		if h.name == name {
+			p.settle(h, o)
+		}
+	}
+}
+
+// SettleAll settles every charge of r with o.
+func (p *Pacer) SettleAll(r *Reservation, o Observation) {
+	if r == nil {
+		return
+	}
+	for _, h := range r.holds {
+		p.settle(h, o)
+	}
+}
+
+// defaultThrottle is how long a bucket stays closed after a 429 that
+// named no reset.
+const defaultThrottle = 5 * time.Second
+
+func (p *Pacer) settle(h *hold, o Observation) {
+	h.set.mu.Lock()
+	defer h.set.mu.Unlock()
+	b := h.set.buckets[h.name]
+	if b == nil {
+		return
+	}
+	if _, ok := b.inFlight[h]; !ok {
+		return // settled already
+	}
+	delete(b.inFlight, h)
+	if o.Limit > 0 {
+		b.limit = o.Limit
+	}
+	now := p.Now()
+	if o.Throttled {
+		reset := o.Reset
+		if reset <= 0 {
+			reset = defaultThrottle
+		}
+		if b.spec.Aligned {
+			if until := now.Add(reset); until.After(b.blocked) {
+				b.blocked = until
+			}
+			return
+		}
+		b.closed = true
+		b.resetAt = now.Add(reset)
+		return
+	}
+	if b.closed {
+		// A 429 said the bucket is spent until resetAt, whatever answers
+		// sent before it say.
+		return
+	}
+	if h.gen != b.gen && (b.spec.Aligned || o.Reset <= 0 || now.Add(o.Reset).Before(b.resetAt.Add(-b.spec.Window/2))) {
+		// Sent before the window rolled over, and counted in the window
+		// before this one.
+		return
+	}
+	if !b.spec.Aligned && o.Reset > 0 {
+		// The venue's window is the truth: adopt its end.
+		b.resetAt = now.Add(o.Reset)
+	}
+	if o.Used >= 0 {
+		// The venue had counted at most all we sent; the rest is someone
+		// else's: a lower bound, which only grows within a window.
+		b.external = max(b.external, o.Used-b.sent)
+	}
+}
+
+// Used returns the weight counted in the current window of the bucket
+// name of set (ours and what the venue showed beyond ours), and its limit.
+func Used(set *Set, name string) (used, limit int) {
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	b := set.buckets[name]
+	if b == nil {
+		return 0, 0
+	}
+	return b.sent + b.external, b.limit
+}
