@@ -44,3 +44,13 @@ type TempKey struct {
 type TempKeyCleaner interface {
 	DeleteTempKeys(ctx context.Context, req Request, keys []TempKey) (Result, error)
 }
+
+// NoteKeysNotFound appends to a keys.revoke summary which key_ids entries
+// the account does not hold, so the live progress says it at once.
+func NoteKeysNotFound(res *Result) {
+	for _, f := range res.Findings {
+		if f.Code == FindingKeyNotFound {
+			res.Summary += "; " + f.Subject + " NOT FOUND on this account"
+		}
+	}
+}

@@ -38,6 +38,7 @@ func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 		res, err = e.keysInventory(ctx, req)
 	case executors.KeysRevoke:
 		res, err = e.keysRevoke(ctx, req, plan)
+		executors.NoteKeysNotFound(&res)
 	case executors.KeysVerifyRejected:
 		res, err = e.verifyRejected(ctx, req)
 	case executors.WithdrawalsList:

@@ -201,7 +201,9 @@ func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	case executors.KeysInventory:
 		return x.keysInventory(ctx, req)
 	case executors.KeysRevoke:
-		return x.keysRevoke(ctx, req, plan)
+		res, err := x.keysRevoke(ctx, req, plan)
+		executors.NoteKeysNotFound(&res)
+		return res, err
 	case executors.KeysVerifyRejected:
 		return x.verifyRejected(ctx, req)
 	case executors.WithdrawalsList:

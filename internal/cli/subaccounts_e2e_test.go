@@ -297,3 +297,62 @@ func onlyRunDirName(t *testing.T, runs string) string {
 	}
 	return ents[0].Name()
 }
+
+// A leaked key that no configured account holds does not stop
+// containment: every account is still frozen and its sub keys deleted,
+// and the run says, live and in the report, that the key was found on no
+// configured account and what to do.
+func TestUnknownLeakedKeyContinues(t *testing.T) {
+	srv, _, cfg := startHoldEmulatorSrv(t)
+	const unknown = "ZZZZunknownkey000000000000000000000000000000000000000000000ZZZZ"
+	out := &lockedBuffer{}
+	runs := t.TempDir()
+	code := Run(context.Background(), holdFactory(out), []string{"run", "suspected-key-leak", "--yes", "--config", cfg,
+		"--runs-dir", runs, "--hold", "50ms", "--input", "leaked_key=" + unknown})
+	got := out.String()
+	if code != ExitManual && code != ExitFailed {
+		t.Errorf("exit %d, want 4 (or 1)\n%s", code, got)
+	}
+	// Live: each account says the key is not there; the verdict says it
+	// is on no configured account.
+	for _, acct := range []string{"northwind-master", "kucoin-main"} {
+		if !regexp.MustCompile(`revoke-leaked-key +` + acct + ` `).MatchString(got) {
+			t.Errorf("no live line for revoke-leaked-key on %s\n%s", acct, got)
+		}
+	}
+	if !strings.Contains(got, "not found on any configured account") || strings.Contains(got, unknown) {
+		t.Errorf("the run does not say the key is on no configured account, or shows it unmasked\n%s", got)
+	}
+	// Containment went on: the emulator shows no open order on the Binance
+	// fund and no sub key left there.
+	orders, subKeys, temp := leftovers(t, srv, "northwind-master")
+	if totalOrders(orders) != 0 || len(subKeys) != 0 || len(temp) != 0 {
+		t.Errorf("after the run: orders %v, sub keys %v, temporary keys %v: want none", orders, subKeys, temp)
+	}
+	md, err := os.ReadFile(filepath.Join(runs, onlyRunDirName(t, runs), "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The report is built from the trail alone: each account's finding is
+	// there, high, saying the key is not on it and what it may be.
+	for _, acct := range []string{"northwind-master", "kucoin-main"} {
+		if !regexp.MustCompile(`\| high \| ` + acct + ` \| key ZZZZ…ZZZZ \| key ZZZZ…ZZZZ not found on account ` + acct + `.*it may be the master key of another account or belong to an account not in the accounts file`).Match(md) {
+			t.Errorf("report.md has no high finding saying the leaked key is not on %s", acct)
+		}
+	}
+}
+
+// A bad --hold is refused before anything reaches the exchange.
+func TestBadHoldSendsNothing(t *testing.T) {
+	srv, _, cfg := startHoldEmulatorSrv(t)
+	before := len(srv.Requests())
+	for _, bad := range []string{"forever", "-5m", "0"} {
+		_, errOut, code := runCLI(t, "run", "suspected-key-leak", "--yes", "--config", cfg, "--runs-dir", t.TempDir(), "--hold", bad)
+		if code != ExitUsage || !strings.Contains(errOut, "--hold") {
+			t.Errorf("--hold %s: exit %d, stderr %q; want %d naming --hold", bad, code, errOut, ExitUsage)
+		}
+	}
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Errorf("%d requests reached the emulator, want none", n)
+	}
+}

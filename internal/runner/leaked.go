@@ -13,7 +13,7 @@ import (
 // says so with a FindingKeyNotFound finding. Only the whole run knows
 // whether it is on no configured account: settleKeyNotFound rewrites those
 // findings once every account is done. Found elsewhere: each "not here"
-// becomes info. Found nowhere: one high finding says "not found on any
+// becomes info. Found nowhere: each says, high, "not found on any
 // configured account" (listing the accounts checked and any that could not
 // be), and the run goes on regardless — containment never stopped for it.
 func settleKeyNotFound(all []StepResult) {
@@ -79,24 +79,22 @@ func settleResults(results []*settled) {
 			sort.Strings(unchecked)
 			sort.Strings(checked)
 			masked := strings.TrimPrefix(subject, "key ")
-			for n, r := range refs {
+			for _, r := range refs {
 				f := &results[r.res].Result.Findings[r.find]
 				switch {
 				case len(holders) > 0:
 					f.Severity = "info"
 					f.Message = fmt.Sprintf("key %s is not on account %s; it was found on %s", masked, results[r.res].Account, strings.Join(holders, ", "))
 					f.Fix = ""
-				case n == 0:
+				default:
+					// Every account's copy says it (a hold's last pass may
+					// stand in for the step's own result in the verdict).
 					f.Message = fmt.Sprintf("key %s not found on any configured account (checked %s): it may be the master key of an account, "+
 						"or belong to an account not in the accounts file", masked, strings.Join(checked, ", "))
 					if len(unchecked) > 0 {
 						f.Message += fmt.Sprintf("; %s could not be checked (the step failed there)", strings.Join(unchecked, ", "))
 					}
 					f.Fix = executors.KeyNotFoundFix(masked)
-				default:
-					f.Severity = "info"
-					f.Message = fmt.Sprintf("key %s is not on account %s either (see account %s)", masked, results[r.res].Account, results[refs[0].res].Account)
-					f.Fix = ""
 				}
 			}
 		}

@@ -25,7 +25,7 @@ func TestSettleKeyNotFound(t *testing.T) {
 			{Step: "revoke-leaked", Account: "a", Status: executors.StatusOK, Result: nf("a")},
 			{Step: "revoke-leaked", Account: "b", Status: executors.StatusOK, Result: nf("b")},
 			{Step: "revoke-leaked", Account: "c", Status: executors.StatusFailed, Result: executors.Result{Status: executors.StatusFailed}},
-		}, []string{"high", "info"}, "not found on any configured account (checked a, b): it may be the master key"},
+		}, []string{"high", "high"}, "not found on any configured account (checked a, b): it may be the master key"},
 		{"other step does not count", []StepResult{
 			{Step: "revoke-leaked", Account: "a", Status: executors.StatusOK, Result: nf("a")},
 			{Step: "inventory", Account: "b", Status: executors.StatusOK},

@@ -92,6 +92,15 @@ func ComputeVerdict(rep *Report) Verdict {
 			}
 			v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: c.Kind, Target: c.Target, Manual: manual})
 		}
+		if superseded && mut {
+			// A leaked key found on no account (leaked.go) concerns its
+			// own step, not the state a later step of the action re-read.
+			for _, f := range res.Result.Findings {
+				if f.Severity == "high" && f.Code == executors.FindingKeyNotFound {
+					v.Left = append(v.Left, Left{Account: res.Account, Step: res.Step, Kind: LeftUnresolvedFinding, Target: f.Subject + ": " + f.Message, Manual: f.Fix})
+				}
+			}
+		}
 		if superseded || !mut {
 			continue
 		}
