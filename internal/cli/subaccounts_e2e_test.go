@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/internal/audit"
 	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/runner"
 )
 
 // Issue 10's end-to-end tests: the demo fund's Binance master with three
@@ -354,5 +357,98 @@ func TestBadHoldSendsNothing(t *testing.T) {
 	}
 	if n := len(srv.Requests()) - before; n != 0 {
 		t.Errorf("%d requests reached the emulator, want none", n)
+	}
+}
+
+// allTempKeys lists the temporary keys alive on either venue, from the
+// emulator's own state.
+func allTempKeys(t *testing.T, srv *emulator.Server) []string {
+	t.Helper()
+	data, err := json.Marshal(srv.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	// Binance: keys with a pbtmp label; KuCoin: keys with a pbtmp remark
+	// not marked deleted.
+	for _, m := range regexp.MustCompile(`\{[^{}]*"(?:label|remark)":"(pbtmp[0-9a-f]+)"[^{}]*\}`).FindAllStringSubmatch(string(data), -1) {
+		if !strings.Contains(m[0], `"deleted":true`) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// kill -9 while a temporary key exists, then --resume: the resumed run
+// deletes it before anything else, and none is left alive.
+func TestKillWithTemporaryKeyThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and resumes a real process")
+	}
+	bin, err := exec.LookPath("panicbutton")
+	if err != nil {
+		t.Fatalf("panicbutton not on PATH: %v", err)
+	}
+	// Latency makes the sub-account freeze (mint, cancel, delete) last
+	// long enough to be killed in the middle of it.
+	srv, _, accountsFile := resumeEmulator(t, 60*time.Millisecond)
+	work := t.TempDir()
+	runs := filepath.Join(work, "runs")
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "PANICBUTTON_CONFIG="+accountsFile, "PANICBUTTON_RUNS_DIR="+runs,
+			"PANICBUTTON_LOOPBACK_ONLY=1", "HOME="+work, "NO_COLOR=1")
+		cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &bytes.Buffer{}
+		return cmd
+	}
+	victim := command("run", "suspected-key-leak", "--yes", "--hold", "1s")
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var alive []string
+	for len(alive) == 0 {
+		if time.Now().After(deadline) {
+			_ = victim.Process.Kill()
+			_ = victim.Wait()
+			t.Fatalf("no temporary key ever showed in the emulator\nstdout:\n%s", victim.Stdout)
+		}
+		time.Sleep(5 * time.Millisecond)
+		alive = allTempKeys(t, srv)
+	}
+	_ = victim.Process.Kill() // SIGKILL: no deferred clean-up runs
+	_ = victim.Wait()
+	alive = allTempKeys(t, srv)
+	if len(alive) == 0 {
+		t.Skip("the victim deleted its temporary keys before the kill landed")
+	}
+	dir := onlyRunDir(t, runs)
+	res := command("run", "--resume", dir, "--yes", "--hold", "1s")
+	code := exitCodeOf(res.Run())
+	if code != ExitManual && code != ExitFailed {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, res.Stdout, res.Stderr)
+	}
+	if left := allTempKeys(t, srv); len(left) != 0 {
+		t.Errorf("temporary keys alive after the resume: %v (alive at the kill: %v)\n%s", left, alive, res.Stdout)
+	}
+	// The trail: the resumed run's clean-up deleted them first, by label.
+	recs := trailChecks(t, dir)
+	cleaned := map[string]bool{}
+	firstResumed := -1
+	for i, r := range recs {
+		if r.Step == runner.StepResumeCleanup && r.Phase == audit.PhaseOutcome && r.Request["kind"] == "delete-temp-key" {
+			cleaned[r.Request["req.label"]] = true
+			if firstResumed < 0 {
+				firstResumed = i
+			}
+		}
+	}
+	for _, label := range alive {
+		if !cleaned[label] {
+			t.Errorf("temporary key %s alive at the kill was not deleted by the resume's clean-up (cleaned: %v)", label, cleaned)
+		}
+	}
+	if !strings.Contains(res.Stdout.(*bytes.Buffer).String(), "resume-cleanup") {
+		t.Errorf("the resumed run does not show its clean-up of temporary keys\n%s", res.Stdout)
 	}
 }
