@@ -766,8 +766,12 @@ func TestFaultSuite(t *testing.T) {
 						if r.Status != executors.StatusFailed || r.ErrClass != "transient" {
 							t.Errorf("%s on %s: %s (class %q), want failed (transient)", r.Step, r.Account, r.Status, r.ErrClass)
 						}
-						if !strings.Contains(r.Error, "503") && !strings.Contains(strings.ToLower(r.Error), "unavailable") {
-							t.Errorf("%s on %s: error %q does not say the venue is unavailable", r.Step, r.Account, r.Error)
+						// The step's deadline ends the persistence: its last
+						// request either got the 503 or was still waiting
+						// (for the venue, or for the pool the failed
+						// requests spent) when the step timed out.
+						if !strings.Contains(r.Error, "503") && !strings.Contains(strings.ToLower(r.Error), "unavailable") && !strings.Contains(r.Error, "timed out") {
+							t.Errorf("%s on %s: error %q says neither that the venue is unavailable nor that the step timed out", r.Step, r.Account, r.Error)
 						}
 					}
 				}
