@@ -429,20 +429,63 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		stopMu  sync.Mutex
 		stopped bool
 	)
-	parallel(len(send), listParallel, func(i int) {
-		stopMu.Lock()
-		stop := stopped
-		stopMu.Unlock()
-		if stop {
-			return
-		}
-		sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
-		if errors.Is(sendErrs[i], executors.ErrAudit) {
+	pending := make([]int, len(send))
+	for i := range send {
+		pending[i] = i
+	}
+	// Deletes go in rounds: a delete that failed for a passing reason
+	// (unknown outcome under a 5xx storm, a timeout) is sent again only
+	// after a re-list shows the key still there, until none is left or the
+	// step's deadline leaves no room (issue 12 item 4).
+	for round := 0; ; round++ {
+		parallel(len(pending), listParallel, func(j int) {
+			i := pending[j]
 			stopMu.Lock()
-			stopped = true
+			stop := stopped
 			stopMu.Unlock()
+			if stop {
+				return
+			}
+			sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
+			if errors.Is(sendErrs[i], executors.ErrAudit) {
+				stopMu.Lock()
+				stopped = true
+				stopMu.Unlock()
+			}
+		})
+		if stopped || method != "delete" {
+			break
 		}
-	})
+		pending = pending[:0]
+		for i, err := range sendErrs {
+			if err != nil && executors.Retryable(err) {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 || round+1 >= maxRevokeRounds || !x.retry.Room(ctx, wallNow(), round+1, x.retry.Backoff(round, 0)) {
+			break
+		}
+		after, err := x.subKeys(ctx)
+		if err != nil {
+			break // nothing is sent again on a re-list that could not be read
+		}
+		listed := map[string]bool{}
+		for _, sk := range after {
+			listed[sk.info.APIKey] = true
+		}
+		still := pending[:0]
+		for _, i := range pending {
+			if listed[send[i].sk.info.APIKey] {
+				still = append(still, i)
+			} else {
+				sendErrs[i] = nil // gone: the delete went through
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			break
+		}
+	}
 	for i, t := range send {
 		err := sendErrs[i]
 		if errors.Is(err, executors.ErrAudit) {
@@ -509,6 +552,10 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	}
 	return res, nil
 }
+
+// maxRevokeRounds bounds the delete rounds of keys.revoke besides the
+// step's deadline.
+const maxRevokeRounds = 10
 
 // confirmRevoked re-lists the sub keys and keeps in Changes only the sent
 // keys the listing shows in the wanted state: deleted (no longer listed),
