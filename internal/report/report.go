@@ -738,7 +738,38 @@ func compareSnapshots(acct, beforeStep, afterStep string, before, after executor
 		}
 		b.Rows = append(b.Rows, row)
 	}
+	explainOverlap(b.Rows)
 	return b
+}
+
+// Binance's user-assets view (POST /sapi/v3/asset/getUserAsset) counts the
+// spot wallet again, together with funding: one withdrawal from spot shows
+// as a decrease in both rows. overlapOf names the wallet a view repeats.
+var overlapOf = map[string]string{"user_assets": "spot"}
+
+// explainOverlap explains a decrease in a view that repeats another wallet
+// when that wallet went down by at least as much: it is the same money, and
+// the wallet's own row carries the flag. A larger decrease in the view (the
+// funding part went down too) stays unexplained.
+func explainOverlap(rows []BalanceRow) {
+	diffs := map[balKey]*big.Rat{}
+	for _, r := range rows {
+		if d, ok := new(big.Rat).SetString(r.Diff); ok {
+			diffs[balKey{r.Sub, r.Wallet, r.Asset}] = d
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		base, ok := overlapOf[r.Wallet]
+		if !ok || !r.Unexplained {
+			continue
+		}
+		own, view := diffs[balKey{r.Sub, base, r.Asset}], diffs[balKey{r.Sub, r.Wallet, r.Asset}]
+		if own != nil && view != nil && own.Cmp(view) <= 0 {
+			r.Unexplained = false
+			r.Explained = "the same decrease as the " + base + " row (this view includes " + base + ")"
+		}
+	}
 }
 
 // sweptFrom is "sub:asset" of a funds.sweep transfer's request as the

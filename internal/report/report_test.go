@@ -246,8 +246,11 @@ func TestBalances(t *testing.T) {
 			wantBefore: "1.99", wantAfter: "1.99", wantDiff: "0.00"},
 		{name: "unexplained decrease", fx: fixture{playbook: "freeze-trading", after: drain}, account: demoBinance, wallet: "spot", as: "USDT",
 			wantBefore: "205858.05", wantAfter: "180858.05", wantDiff: "-25000.00", wantSign: -1, wantUnexplained: true,
-			// The withdrawal shows in the spot wallet and in Binance's user-assets view of it.
-			wantFlagged: 2},
+			// The withdrawal also shows in Binance's user-assets view of the
+			// spot wallet: the same money, flagged once.
+			wantFlagged: 1},
+		{name: "user-assets view repeats the spot decrease", fx: fixture{playbook: "freeze-trading", after: drain}, account: demoBinance, wallet: "user_assets", as: "USDT",
+			wantBefore: "205858.05", wantAfter: "180858.05", wantDiff: "-25000.00", wantSign: -1, wantFlagged: 1},
 		{name: "sweep explains the sub's decrease", fx: fixture{source: sweepPlaybook}, account: demoKuCoin, sub: "arbbot02", wallet: "trade", as: "USDT",
 			wantBefore: "1800", wantAfter: "0", wantDiff: "-1800", wantSign: -1},
 		{name: "sweep credits the master", fx: fixture{source: sweepPlaybook}, account: demoKuCoin, wallet: "main", as: "USDT",
