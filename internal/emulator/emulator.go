@@ -84,6 +84,8 @@ type Server struct {
 	seq      int64
 
 	httpSrv  *http.Server
+	connMu   sync.Mutex
+	fresh    map[net.Conn]struct{} // connections without a request yet (trackConn)
 	listener net.Listener
 	base     string // "http://127.0.0.1:PORT" once listening
 	closing  chan struct{}
@@ -165,7 +167,7 @@ func (s *Server) Start(addr string) (string, error) {
 	s.mu.Lock()
 	s.listener = ln
 	s.base = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	srv := s.httpSrv
 	s.mu.Unlock()
 	go func() {
@@ -190,12 +192,34 @@ func (s *Server) Close() error {
 	if srv == nil {
 		return nil
 	}
+	// A connection a client dialled but never used (its transport found an
+	// idle one first) stays "new" to the server, and Shutdown waits for
+	// such connections for seconds: close them now, they carry no request.
+	s.connMu.Lock()
+	for c := range s.fresh {
+		_ = c.Close()
+	}
+	s.connMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// trackConn remembers the connections that have not carried a request yet.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if st == http.StateNew {
+		if s.fresh == nil {
+			s.fresh = map[net.Conn]struct{}{}
+		}
+		s.fresh[c] = struct{}{}
+		return
+	}
+	delete(s.fresh, c)
 }
 
 func isLoopbackHost(host string) bool {
