@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ var holdActions = map[string]bool{
 }
 
 // Ways a hold ends (HoldSummary.EndedBy).
+// holdFinalProbe bounds the probe made when the hold's time is up.
+const holdFinalProbe = 5 * time.Second
+
 const (
 	HoldKeyRejected = "key-rejected"
 	HoldOperator    = "operator"
@@ -130,14 +134,23 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 	end := func(by string) {
 		hs.EndedBy = by
 	}
+	// rejected probes the key once: true when the venue proves it dead.
+	rejected := func(ctx context.Context) bool {
+		vres, verr := t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: probe, Hooks: executors.NopHooks{}})
+		if vres.Summary != "" {
+			hs.Probe = vres.Summary
+		}
+		if verr == nil && vres.Status == executors.StatusOK {
+			hs.KeyRejectedAt = r.o.Now()
+			return true
+		}
+		return false
+	}
 loop:
 	for {
 		// Probe first: once the key is dead the attacker can do nothing
 		// more with it, and neither can we (it is the key we act with).
-		vres, verr := t.Exec.Do(hctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: probe, Hooks: executors.NopHooks{}})
-		hs.Probe = vres.Summary
-		if verr == nil && vres.Status == executors.StatusOK {
-			hs.KeyRejectedAt = r.o.Now()
+		if rejected(hctx) {
 			end(HoldKeyRejected)
 			break
 		}
@@ -145,7 +158,7 @@ loop:
 			break
 		}
 		hs.Passes++
-		caught, news, errs := r.holdPass(hctx, step, t, steps, hs, seen)
+		caught, news, errs := r.holdPass(hctx, step, t, steps, hs, seen, rejected)
 		hs.LastPassAt = r.o.Now()
 		hs.Caught = append(hs.Caught, caught...)
 		if len(caught) > 0 {
@@ -162,6 +175,10 @@ loop:
 		hs.New = append(hs.New, news...)
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 			Result: map[string]any{"hold": "pass", "pass": hs.Passes, "caught": len(caught), "new": news, "errors": errs}})
+		if !hs.KeyRejectedAt.IsZero() { // the pass found the key dead
+			end(HoldKeyRejected)
+			break
+		}
 		timer := time.NewTimer(r.o.HoldInterval)
 		select {
 		case <-hctx.Done():
@@ -175,8 +192,20 @@ loop:
 		case <-timer.C:
 		}
 	}
+	if hs.EndedBy == "" && ctx.Err() == nil && hs.KeyRejectedAt.IsZero() {
+		// The deadline may fall in a pass that started before the human
+		// deleted the key: one last probe, so the run never says "still
+		// alive" of a key that is dead (nor the reverse).
+		pctx, pcancel := context.WithTimeout(ctx, holdFinalProbe)
+		if rejected(pctx) {
+			end(HoldKeyRejected)
+		}
+		pcancel()
+	}
 	if hs.EndedBy == "" {
 		switch {
+		case !hs.KeyRejectedAt.IsZero():
+			end(HoldKeyRejected)
 		case ctx.Err() != nil:
 			end(HoldInterrupted)
 		default:
@@ -202,7 +231,12 @@ loop:
 
 // holdPass re-runs the hold steps once. Every mutation goes through the
 // audit hooks like the step's own.
-func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool) ([]executors.Change, []string, []string) {
+// A step refused for authentication may mean the key just died (the human
+// deleted it): rejected probes it, and a dead key ends the pass at once
+// (nothing more can be done with it) instead of spending the hold on the
+// remaining steps. What the refused step left unconfirmed (e.g. cancels
+// whose re-list failed) is kept as the step's last word.
+func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool) ([]executors.Change, []string, []string) {
 	var caught []executors.Change
 	var news, errs []string
 	for _, s := range steps {
@@ -229,6 +263,12 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		if err != nil {
 			if ctx.Err() == nil {
 				errs = append(errs, s.ID+": "+err.Error())
+			}
+			if len(res.Remaining) > 0 {
+				hs.LastPass[s.ID] = res
+			}
+			if errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && rejected(ctx) {
+				break
 			}
 			continue
 		}

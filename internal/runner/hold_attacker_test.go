@@ -25,6 +25,10 @@ type accountDouble struct {
 	withdrawals []withdrawalDouble
 	subKeys     []string
 	masterDead  bool
+	// stall makes orders.cancel_all hang until its context ends, the
+	// human deleting the master key meanwhile (a pass stuck waiting for
+	// a rate budget when the key dies).
+	stall bool
 }
 
 type withdrawalDouble struct {
@@ -105,6 +109,12 @@ func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executor
 		return func() { *list = slices.DeleteFunc(*list, func(y string) bool { return y == x }) }
 	}
 	a.mu.Lock()
+	if a.stall && req.Action == executors.OrdersCancelAll {
+		a.masterDead = true
+		a.mu.Unlock()
+		<-ctx.Done()
+		return res, ctx.Err()
+	}
 	orders, subKeys := slices.Clone(a.orders), slices.Clone(a.subKeys)
 	withdrawals, dead := slices.Clone(a.withdrawals), a.masterDead
 	a.mu.Unlock()
@@ -314,5 +324,47 @@ func TestHoldReportsUncancellableWithdrawalAtOnce(t *testing.T) {
 	}
 	if rep.Verdict.Contained || !left {
 		t.Errorf("verdict = %+v, want not contained naming att-processing-7", rep.Verdict)
+	}
+}
+
+// The hold's time runs out in a pass that is stuck (waiting for a rate
+// budget) while the human deletes the key: the hold probes once more and
+// says the key is dead, instead of "still alive: whoever holds it can
+// trade and withdraw again".
+func TestHoldDeadlineProbesOnceMore(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}},
+		HoldInterval: time.Millisecond, Hold: 100 * time.Millisecond,
+		Progress: func(e runner.Event) {
+			if e.Kind == "hold" && strings.HasPrefix(e.Text, "holding the line") {
+				v.mu.Lock()
+				v.stall = true
+				v.mu.Unlock()
+			}
+		}}
+	rep, err := runner.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *runner.StepResult
+	for i, r := range rep.Results {
+		if r.Step == "master-key" {
+			res = &rep.Results[i]
+		}
+	}
+	if res == nil {
+		t.Fatalf("no master-key result in %+v", rep.Results)
+	}
+	hs, _ := res.Result.Data.(*runner.HoldSummary)
+	if hs == nil || hs.EndedBy != runner.HoldKeyRejected || hs.KeyRejectedAt.IsZero() {
+		t.Fatalf("hold summary = %+v, want ended by %q with the time the key was proven dead", hs, runner.HoldKeyRejected)
+	}
+	if res.Status == executors.StatusPending || strings.Contains(res.Summary, "still alive") {
+		t.Errorf("master-key: got %s %q, want the key verified dead", res.Status, res.Summary)
 	}
 }
