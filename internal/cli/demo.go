@@ -48,9 +48,10 @@ scripted attacker uses the Binance master key, the grid bot's key on
 sub-account northwind-trading (reported leaked: --input leaked_key), the
 KuCoin master key (which also creates a sub-account key for itself) and the
 KuCoin bot's key on mmbot01, through the same signed API, 4 actions a second
-each, starting 1.5s before panicbutton. Once the leaked key is dead, the rehearsal plays the human who,
-3s later, deletes the master keys in the web UI (and any key nobody
-recognises: those the attacker made), so the hold can prove them rejected. The terminal and the report (report.md, report.html) show what
+each, starting 1.5s before panicbutton. When the run holds the line on an account
+and asks for its master key to be deleted by hand, the rehearsal plays the
+human who, 3s later, deletes it in the web UI (and any key nobody recognises
+there: those the attacker made), so the hold can prove it rejected. The terminal and the report (report.md, report.html) show what
 the attacker tried, what was accepted before and after containment, and the
 open orders left (from the emulator's own state). Exit 1 if anything of the
 attacker was accepted after its key died.
@@ -135,10 +136,11 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 		return err
 	}
 	fmt.Fprintln(f.Out, "\n═══ 2/3  EXECUTE (as with --yes) ═══")
+	exec := &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold, Inputs: inputs}
 	if reh != nil {
-		reh.playHuman(ctx)
+		exec.observe = reh.playHuman(ctx)
 	}
-	out, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold, Inputs: inputs})
+	out, err := runPlaybook(ctx, f, exec)
 	if err != nil {
 		if reh != nil {
 			reh.finish()

@@ -6,11 +6,13 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 	"github.com/panicbutton/panicbutton/internal/report"
+	"github.com/panicbutton/panicbutton/internal/runner"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -35,10 +37,11 @@ const demoLeakedAttacker = "binance:northwind-master/northwind-trading"
 // leak is under way when somebody notices.
 const demoWarmUp = 1500 * time.Millisecond
 
-// demoHumanAfter is how long after the leaked sub-account key dies the
-// rehearsal plays the human who deletes the master keys in the web UI, and
-// (as the manual step says) every other key they do not recognise: the
-// ones the attacker created for itself.
+// demoHumanAfter is how long the rehearsal's human takes, once panicbutton
+// holds the line on an account and asks for its master key to be deleted in
+// the web UI, to do it — with (as the manual step says) every other key
+// they do not recognise on that account: the ones the attacker created for
+// itself.
 const demoHumanAfter = 3 * time.Second
 
 // demoRehearsal is the attacker side of `demo --attacker`.
@@ -47,7 +50,10 @@ type demoRehearsal struct {
 	reh    report.Rehearsal
 	leaked string // the leaked sub-account key (public id)
 	stop   context.CancelFunc
-	human  chan struct{}
+	humans sync.WaitGroup // one per account the human is deleting keys of
+
+	mu    sync.Mutex // guards asked and reh.Events
+	asked map[string]bool
 }
 
 // startDemoAttackers starts the attackers and lets them warm up.
@@ -77,60 +83,86 @@ func startDemoAttackers(ctx context.Context, out io.Writer, srv *emulator.Server
 	return d, nil
 }
 
-// playHuman starts the rehearsal's human: once the leaked key is dead, it
-// waits demoHumanAfter and deletes every master key in the web UI (no API
-// can), so the hold can prove them rejected and end.
-func (d *demoRehearsal) playHuman(ctx context.Context) {
+// playHuman starts the rehearsal's human and returns the observer of the
+// executed run's progress. The human acts when panicbutton asks, account
+// by account: when the run starts holding the line on an account (its
+// manual key step is pending: only the web UI can delete a master key),
+// the human takes demoHumanAfter to delete that account's master key and
+// the keys the attacker made there, so the hold can prove the key
+// rejected and end.
+func (d *demoRehearsal) playHuman(ctx context.Context) func(runner.Event) {
 	d.reh.RunStarted = d.srv.Clock().Now()
 	ctx, d.stop = context.WithCancel(ctx)
-	d.human = make(chan struct{})
-	go func() {
-		defer close(d.human)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for d.keyAlive(d.leaked) {
+	d.asked = map[string]bool{}
+	return func(e runner.Event) {
+		if e.Kind != "hold" {
+			return
+		}
+		d.mu.Lock()
+		first := !d.asked[e.Account]
+		d.asked[e.Account] = true
+		d.mu.Unlock()
+		if !first {
+			return
+		}
+		d.humans.Add(1)
+		go func() {
+			defer d.humans.Done()
 			select {
 			case <-ctx.Done():
 				return
-			case <-tick.C:
+			case <-time.After(demoHumanAfter):
+			}
+			d.deleteByHand(e.Account)
+		}()
+	}
+}
+
+// deleteByHand is the human in the web UI of one account: its master key
+// goes, and every key the attacker created for itself on it.
+func (d *demoRehearsal) deleteByHand(account string) {
+	var master string
+	for _, v := range d.srv.Venues() {
+		x, ok := emulator.Unwrap(v).(emu.Exporter)
+		if !ok {
+			continue
+		}
+		for _, a := range x.ExportAccounts() {
+			if a.Name == account && d.srv.DeleteKey(a.APIKey) {
+				master = fmt.Sprintf("%s (%s)", a.Name, a.Exchange)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(demoHumanAfter):
+	}
+	var strangers []string
+	for _, r := range d.srv.Attackers() {
+		if attackerAccount(r.ID) != account {
+			continue
 		}
-		var names []string
-		for _, v := range d.srv.Venues() {
-			x, ok := emulator.Unwrap(v).(emu.Exporter)
-			if !ok {
-				continue
-			}
-			for _, a := range x.ExportAccounts() {
-				if d.srv.DeleteKey(a.APIKey) {
-					names = append(names, fmt.Sprintf("%s (%s)", a.Name, a.Exchange))
-				}
+		for _, k := range r.Keys {
+			if k.CreatedByAttacker && d.srv.DeleteKey(k.APIKey) {
+				strangers = append(strangers, fmt.Sprintf("%s on %s", secret.Mask(k.APIKey), k.Account))
 			}
 		}
-		// The manual step also says: delete any other key you do not
-		// recognise — the keys the attacker created for itself.
-		var strangers []string
-		for _, r := range d.srv.Attackers() {
-			for _, k := range r.Keys {
-				if k.CreatedByAttacker && d.srv.DeleteKey(k.APIKey) {
-					strangers = append(strangers, fmt.Sprintf("%s on %s", secret.Mask(k.APIKey), k.Account))
-				}
-			}
-		}
-		if len(names) > 0 {
-			what := fmt.Sprintf("the rehearsal plays the human: %s after the leaked key died, the master keys of %s are deleted in the web UI",
-				fmtSeconds(demoHumanAfter), strings.Join(names, ", "))
-			if len(strangers) > 0 {
-				what += fmt.Sprintf(", with the key(s) nobody recognises (%s: the attacker made them)", strings.Join(strangers, ", "))
-			}
-			d.reh.Events = append(d.reh.Events, report.RehearsalEvent{Time: d.srv.Clock().Now(), What: what})
-		}
-	}()
+	}
+	if master == "" {
+		return
+	}
+	what := fmt.Sprintf("the rehearsal plays the human: %s after panicbutton asked, the master key of %s is deleted in the web UI",
+		fmtSeconds(demoHumanAfter), master)
+	if len(strangers) > 0 {
+		what += fmt.Sprintf(", with the key(s) nobody recognises (%s: the attacker made them)", strings.Join(strangers, ", "))
+	}
+	d.mu.Lock()
+	d.reh.Events = append(d.reh.Events, report.RehearsalEvent{Time: d.srv.Clock().Now(), What: what})
+	d.mu.Unlock()
+}
+
+// attackerAccount is the master account of an attacker id
+// ("VENUE:ACCOUNT[/SUB]").
+func attackerAccount(id string) string {
+	_, rest, _ := strings.Cut(id, ":")
+	acct, _, _ := strings.Cut(rest, "/")
+	return acct
 }
 
 func fmtSeconds(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
@@ -149,7 +181,7 @@ func (d *demoRehearsal) keyAlive(key string) bool {
 func (d *demoRehearsal) finish() *report.Rehearsal {
 	if d.stop != nil {
 		d.stop()
-		<-d.human
+		d.humans.Wait()
 	}
 	reps := d.srv.StopAttackers()
 	for _, r := range reps {

@@ -51,6 +51,9 @@ type RunOptions struct {
 	// `panicbutton apply` (implies --dry-run); PlanTTL is its validity.
 	PlanOut string
 	PlanTTL time.Duration
+	// observe, when set, also sees every progress event of an executed
+	// run (the demo's rehearsed human acts on them).
+	observe func(runner.Event)
 }
 
 func newRunCmd(f *Factory) *cobra.Command {
@@ -391,6 +394,12 @@ func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, e
 	opts := base
 	opts.StartInfo = startInfo
 	opts.Progress = out.progress
+	if o.observe != nil {
+		opts.Progress = func(e runner.Event) {
+			out.progress(e)
+			o.observe(e)
+		}
+	}
 	if f.IsTTY() && !o.JSON {
 		opts.Manual = &ttyManual{f: f}
 	}
