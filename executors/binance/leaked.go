@@ -1,57 +1,25 @@
 package binance
 
 import (
-	"strings"
-
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 )
 
-// maskID masks a key id given in key_ids, which may already be masked.
-func maskID(id string) string {
-	if strings.Contains(id, "…") || strings.Contains(id, "...") {
-		return id
-	}
-	return mask(id)
-}
-
 // checkKeyIDs reports, for each key_ids entry, whether this account holds
-// the key: the account's own key becomes the manual step (Binance cannot
-// delete it by API); a key neither own nor listed under a sub-account is a
-// high finding (issue 10: a leaked key that no inventory lists does not
-// stop containment, but it must be said).
+// the key (see subacct.CheckKeyIDs): Binance cannot delete the account's
+// own key by API, so it becomes the manual step.
 func (e *Executor) checkKeyIDs(res *executors.Result, p executors.Params, keys []subKey, master bool) {
-	own := e.acct.APIKey.Reveal()
-	for _, id := range p.Strings("key_ids") {
-		id = strings.TrimSpace(id)
-		if id == "" {
-			continue
-		}
-		if id == own || id == mask(own) {
-			if len(res.Manual) == 0 {
-				res.Manual = append(res.Manual, e.masterManual(master))
+	subacct.CheckKeyIDs(res, p, subacct.KeyIDCheck{Venue: "Binance", Account: e.acct.Name, Own: e.acct.APIKey.Reveal(),
+		Manual: func() executors.ManualStep { return e.masterManual(master) },
+		Listed: func(id string) bool {
+			for _, k := range keys {
+				if k.row.APIKey == id || mask(k.row.APIKey) == id {
+					return true
+				}
 			}
-			res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + mask(own),
-				Message: "the key named in key_ids is this account's own key: Binance has no API to delete it, so it is a manual step"})
-			continue
-		}
-		found := false
-		for _, k := range keys {
-			if k.row.APIKey == id || mask(k.row.APIKey) == id {
-				found = true
-				break
-			}
-		}
-		if !found && e.knownSubKey(id) {
-			// Listed under a sub-account earlier in this process and gone
-			// now: deleted (by this run, e.g. its first step).
-			res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + maskID(id),
-				Message: "no longer listed: it was a sub-account key of this account and is deleted"})
-			continue
-		}
-		if !found {
-			res.Findings = append(res.Findings, executors.KeyNotFoundFinding(maskID(id), e.acct.Name))
-		}
-	}
+			return false
+		},
+		Known: e.knownSubKey})
 }
 
 // midRunKeys returns the sub keys the first listing of this process did

@@ -20,6 +20,7 @@ import (
 	gobinance "github.com/adshao/go-binance/v2"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -38,10 +39,6 @@ import (
 // also when the step fails or the run is interrupted — then probed until
 // Binance rejects it.
 
-// tempKeyPrefix starts the label (apiName) of every temporary key, so a
-// resumed run can find a key whose creation outcome was never recorded.
-const tempKeyPrefix = "pbtmp"
-
 // codeSubKeyGone: "Invalid Api-Key ID." — the sub key is not (or no
 // longer) there.
 const codeSubKeyGone = -2008
@@ -49,18 +46,8 @@ const codeSubKeyGone = -2008
 // pathSubKeysV2 creates sub-account keys with the public key in the body.
 const pathSubKeysV2 = "/sapi/v2/sub-account/subAccountApi"
 
-// subOutcome is what happened on one sub-account.
-type subOutcome struct {
-	email   string
-	line    string // one line for the summary
-	changes []executors.Change
-	remain  []executors.Change
-	find    []executors.Finding
-	manual  []executors.ManualStep
-	err     error
-	skipped bool
-	clean   bool // inspected and left with no open order
-}
+// subOutcome is what happened on one sub-account (Sub is its e-mail).
+type subOutcome = subacct.Outcome
 
 // cancelAllScoped dispatches orders.cancel_all by scope.
 func (e *Executor) cancelAllScoped(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
@@ -68,47 +55,15 @@ func (e *Executor) cancelAllScoped(ctx context.Context, req executors.Request, p
 	case executors.ScopeSubAccounts:
 		return e.cancelSubAccounts(ctx, req, plan)
 	case executors.ScopeAll:
-		var (
-			own, subs       executors.Result
-			ownErr, subsErr error
-		)
-		_ = both(func() error {
-			own, ownErr = e.cancelAll(ctx, req, plan)
-			if ownErr != nil && own.Status == "" {
-				own = executors.Result{Status: executors.StatusFailed, Summary: ownErr.Error()}
-			}
-			return nil
-		}, func() error {
-			subs, subsErr = e.cancelSubAccounts(ctx, req, plan)
-			if subsErr != nil && subs.Status == "" {
-				subs = executors.Result{Status: executors.StatusFailed, Summary: subsErr.Error()}
-			}
-			return nil
-		})
-		return mergeScoped(own, subs), errors.Join(ownErr, subsErr)
+		return subacct.Both(func() (executors.Result, error) { return e.cancelAll(ctx, req, plan) },
+			func() (executors.Result, error) { return e.cancelSubAccounts(ctx, req, plan) }, scopedRank)
 	}
 	return e.cancelAll(ctx, req, plan)
 }
 
-// mergeScoped merges the account's own result and its sub-accounts'.
-func mergeScoped(own, subs executors.Result) executors.Result {
-	out := executors.Result{Summary: own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
-	rank := map[executors.Status]int{executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
-	out.Status = own.Status
-	if rank[subs.Status] > rank[out.Status] {
-		out.Status = subs.Status
-	}
-	for _, r := range []executors.Result{own, subs} {
-		out.Changes = append(out.Changes, r.Changes...)
-		out.Remaining = append(out.Remaining, r.Remaining...)
-		out.Findings = append(out.Findings, r.Findings...)
-		out.Manual = append(out.Manual, r.Manual...)
-		for k, v := range r.Counts {
-			out.Counts[k] += v
-		}
-	}
-	return out
-}
+// scopedRank orders the statuses when the account's own result and its
+// sub-accounts' merge (scope all): the merged status is the higher.
+var scopedRank = map[executors.Status]int{executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
 
 // subView is what the master sees of one sub-account's balances.
 type subView struct {
@@ -139,30 +94,16 @@ func (e *Executor) subAssets(ctx context.Context, email string) subView {
 	return v
 }
 
-// subMemory remembers, per executor, which sub-accounts were left with no
+// subMemories remembers, per executor, which sub-accounts were left with no
 // open order and what the master saw of them then, so that a later pass
-// (the hold re-runs the step every few seconds) does not mint a key on a
-// sub-account where nothing changed: nothing new locked and no new key
-// listed under it.
-type subMemory struct {
-	mu    sync.Mutex
-	clean map[string]cleanState
-	// live: temporary keys (labels) not proven deleted, per sub-account:
-	// every later call tries again and reports them until they are gone.
-	live map[string]map[string]liveTemp // email -> state when emptied
-}
+// does not mint a key on a sub-account where nothing changed (nothing new
+// locked and no new key listed under it), and the temporary keys not
+// proven deleted (see subacct.Memory).
+var subMemories sync.Map // *Executor -> *subacct.Memory[liveTemp] (executors live for the process)
 
-type cleanState struct {
-	fingerprint string
-	keys        int // sub keys seen listed under it then
-	at          time.Time
-}
-
-var subMemories sync.Map // *Executor -> *subMemory (executors live for the process)
-
-func (e *Executor) subMemory() *subMemory {
-	m, _ := subMemories.LoadOrStore(e, &subMemory{clean: map[string]cleanState{}})
-	return m.(*subMemory)
+func (e *Executor) subMemory() *subacct.Memory[liveTemp] {
+	m, _ := subMemories.LoadOrStore(e, &subacct.Memory[liveTemp]{})
+	return m.(*subacct.Memory[liveTemp])
 }
 
 // cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
@@ -184,9 +125,9 @@ func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 	if err := ctx.Err(); err != nil {
 		// parallel skips what it did not start: say so for each.
 		for i := range outs {
-			if outs[i].email == "" {
-				outs[i] = subOutcome{email: subs[i].Email, line: subs[i].Email + ": not inspected (interrupted)",
-					err: classify("cancel orders of sub-account "+subs[i].Email, true, 0, 0, err)}
+			if outs[i].Sub == "" {
+				outs[i] = subOutcome{Sub: subs[i].Email, Line: subs[i].Email + ": not inspected (interrupted)",
+					Err: classify("cancel orders of sub-account "+subs[i].Email, true, 0, 0, err)}
 			}
 		}
 	}
@@ -195,49 +136,8 @@ func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 
 // finishSubs builds the step's result from every sub-account's outcome.
 func (e *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, error) {
-	res := executors.Result{Counts: map[string]int{"sub_accounts": len(outs)}}
-	var lines []string
-	var errs []error
-	for _, o := range outs {
-		lines = append(lines, o.line)
-		res.Changes = append(res.Changes, o.changes...)
-		res.Remaining = append(res.Remaining, o.remain...)
-		res.Findings = append(res.Findings, o.find...)
-		res.Manual = append(res.Manual, o.manual...)
-		if o.err != nil {
-			errs = append(errs, o.err)
-		}
-		switch {
-		case o.skipped:
-			res.Counts["skipped"]++
-		case o.clean:
-			res.Counts["clean"]++
-		}
-	}
-	cancelled := 0
-	for _, c := range res.Changes {
-		if c.Kind == "cancel-order" {
-			cancelled++
-		}
-	}
-	res.Counts["cancelled"] = cancelled
-	res.Counts["remaining"] = len(res.Remaining)
-	res.Summary = strings.Join(lines, "; ")
-	switch {
-	case plan && len(res.Changes) > 0:
-		res.Status = executors.StatusWouldChange
-	case plan:
-		res.Status = executors.StatusOK
-	case len(errs) == 0 && onlyInferred(res.Remaining):
-		// Nothing failed; what is left only a human can reach.
-		res.Status = executors.StatusPending
-	case len(errs) > 0 || len(res.Remaining) > 0:
-		res.Status = executors.StatusFailed
-	case cancelledAny(res.Changes):
-		res.Status = executors.StatusChanged
-	default:
-		res.Status = executors.StatusOK
-	}
+	res, errs := subacct.Finish(outs, plan)
+	res.Counts["cancelled"] += 0 // always counted, 0 included
 	if len(errs) > 0 {
 		return res, firstError(errs)
 	}
@@ -265,71 +165,16 @@ func (e *Executor) subExecutor(email, apiKey, keyType string, sec secret.Value) 
 		APIKey: secret.New(apiKey), Secret: sec, BaseURL: e.acct.BaseURL}, e.env)
 }
 
-// subRequest is req for the sub-account's own orders, its mutations
-// renamed so they name the sub-account (and stay distinct per sub for
-// resume).
-func subRequest(req executors.Request, email string) executors.Request {
-	p := executors.Params{}
-	for k, v := range req.Params {
-		p[k] = v
-	}
-	p["scope"] = executors.ScopeAccount
-	return executors.Request{Action: executors.OrdersCancelAll, Step: req.Step, Params: p,
-		Hooks: subHooks{inner: req.HooksOrNop(), email: email}}
-}
-
-// subHooks prefixes a sub-account's mutations with the sub-account.
-type subHooks struct {
-	inner executors.Hooks
-	email string
-}
-
-func (h subHooks) wrap(m executors.Mutation) executors.Mutation {
-	m.ID = "sub:" + h.email + ":" + m.ID
-	m.Target = "sub " + h.email + ": " + m.Target
-	r := map[string]string{"sub": h.email}
-	for k, v := range m.Request {
-		r[k] = v
-	}
-	m.Request = r
-	return m
-}
-
-func (h subHooks) Intent(ctx context.Context, m executors.Mutation) error {
-	return h.inner.Intent(ctx, h.wrap(m))
-}
-
-func (h subHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
-	h.inner.Outcome(ctx, h.wrap(m), err)
-}
-
-// prefixChanges names the sub-account in each change; kind replaces the
-// kind when not empty.
-func prefixChanges(email, kind string, cs []executors.Change) []executors.Change {
-	out := make([]executors.Change, 0, len(cs))
-	for _, c := range cs {
-		c.Target = "sub " + email + ": " + c.Target
-		if c.ID != "" {
-			c.ID = "sub:" + email + ":" + c.ID
-		}
-		if kind != "" {
-			c.Kind = kind
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 // cancelOneSub handles one sub-account.
 func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, email string, plan bool) subOutcome {
-	out := subOutcome{email: email}
+	out := subOutcome{Sub: email}
 	if !plan {
 		// Temporary keys an earlier attempt could not prove deleted come
 		// first: each is deleted now or reported again.
-		for label, lt := range e.subMemory().takeLive(email) {
+		for label, lt := range e.subMemory().TakeLive(email) {
 			e.ensureLabelGone(ctx, req, &out, email, label, lt.apiKey)
 		}
-		if out.err != nil {
+		if out.Err != nil {
 			return out
 		}
 	}
@@ -342,14 +187,14 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 		why = "locked balances seen: " + strings.Join(view.locked, ", ")
 	}
 	if view.err == nil && len(view.locked) == 0 && req.Params.Bool("skip_idle") {
-		out.skipped = true
-		out.line = email + ": skipped (skip_idle: nothing locked in its spot wallet; its futures and margin orders are not visible to the master)"
+		out.Skipped = true
+		out.Line = email + ": skipped (skip_idle: nothing locked in its spot wallet; its futures and margin orders are not visible to the master)"
 		return out
 	}
 	if view.err == nil && !plan {
-		if st, ok := e.subMemory().get(email); ok && st.fingerprint == view.fingerprint() && e.subKeysSeen(email) <= st.keys {
-			out.skipped, out.clean = true, true
-			out.line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new locked and no new key listed under it since)", email, st.at.UTC().Format("15:04:05"))
+		if st, ok := e.subMemory().Get(email); ok && st.Fingerprint == view.fingerprint() && e.subKeysSeen(email) <= st.Keys {
+			out.Skipped, out.Clean = true, true
+			out.Line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new locked and no new key listed under it since)", email, st.At.UTC().Format("15:04:05"))
 			return out
 		}
 	}
@@ -360,7 +205,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	if configured {
 		sub, err := e.subExecutor(email, sk.APIKey, sk.KeyType, sk.Secret)
 		if err == nil {
-			r, err := sub.run(ctx, subRequest(req, email), false)
+			r, err := sub.run(ctx, subacct.Request(req, email), false)
 			if err == nil || !errors.Is(err, executors.ErrAuth) {
 				e.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
 				return out
@@ -397,64 +242,47 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	}
 	// From here on the key exists: it is deleted whatever happens, also
 	// when ctx ends (Ctrl-C), with a context of its own.
-	r, cerr := tk.exec.run(ctx, subRequest(req, email), false)
+	r, cerr := tk.exec.run(ctx, subacct.Request(req, email), false)
 	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
 		// A key minted a moment ago may need a moment to work everywhere.
 		_ = e.env.Sleep(ctx, time.Second)
-		r, cerr = tk.exec.run(ctx, subRequest(req, email), false)
+		r, cerr = tk.exec.run(ctx, subacct.Request(req, email), false)
 	}
 	e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	e.dropTempKey(ctx, req, tk, &out)
-	if out.err != nil || len(out.remain) > 0 {
-		e.subMemory().set(email, cleanState{}, false) // not clean until the key is gone
+	if out.Err != nil || len(out.Remain) > 0 {
+		e.subMemory().Set(email, subacct.CleanState{}, false) // not clean until the key is gone
 	}
 	return out
 }
 
-func (m *subMemory) get(email string) (cleanState, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	st, ok := m.clean[email]
-	return st, ok
-}
-
-func (m *subMemory) set(email string, st cleanState, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if ok {
-		m.clean[email] = st
-	} else {
-		delete(m.clean, email)
-	}
-}
-
 // subResult folds a sub-account's cancel-all result into out.
 func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
-	out.changes = append(out.changes, prefixChanges(out.email, "", r.Changes)...)
-	out.remain = append(out.remain, prefixChanges(out.email, "open-orders", r.Remaining)...)
+	out.Changes = append(out.Changes, subacct.PrefixChanges(out.Sub, "", r.Changes)...)
+	out.Remain = append(out.Remain, subacct.PrefixChanges(out.Sub, "open-orders", r.Remaining)...)
 	for _, f := range r.Findings {
-		f.Subject = "sub " + out.email + ": " + f.Subject
-		out.find = append(out.find, f)
+		f.Subject = "sub " + out.Sub + ": " + f.Subject
+		out.Find = append(out.Find, f)
 	}
 	if err != nil {
-		out.err = err
-		out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+		out.Err = err
+		out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 		if len(r.Remaining) == 0 {
 			// Nothing named survived, but the sub-account could not be
 			// emptied for sure: its orders are unknown.
 			e.notInspected(out, view, "its orders could not be cancelled: "+err.Error(), err)
-			out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+			out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 		}
-		e.subMemory().set(out.email, cleanState{}, false)
+		e.subMemory().Set(out.Sub, subacct.CleanState{}, false)
 		return
 	}
-	out.clean = true
-	out.line = fmt.Sprintf("%s: %s %s", out.email, r.Summary, how)
+	out.Clean = true
+	out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 	if view.err == nil {
 		// What the master sees once the sub-account is empty: a later
 		// pass re-inspects it only if that changes.
-		if after := e.subAssets(ctx, out.email); after.err == nil {
-			e.subMemory().set(out.email, cleanState{fingerprint: after.fingerprint(), keys: e.subKeysSeen(out.email), at: e.env.Now()}, true)
+		if after := e.subAssets(ctx, out.Sub); after.err == nil {
+			e.subMemory().Set(out.Sub, subacct.CleanState{Fingerprint: after.fingerprint(), Keys: e.subKeysSeen(out.Sub), At: e.env.Now()}, true)
 		}
 	}
 }
@@ -463,20 +291,20 @@ func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.R
 // with locked balances its orders are inferred (a manual step); without,
 // a finding says what is unknown.
 func (e *Executor) notInspected(out *subOutcome, view subView, reason string, err error) {
-	if err != nil && out.err == nil {
-		out.err = err
+	if err != nil && out.Err == nil {
+		out.Err = err
 	}
 	manual := executors.ManualStep{
-		Title: "Cancel the open orders of sub-account " + out.email,
+		Title: "Cancel the open orders of sub-account " + out.Sub,
 		Instructions: fmt.Sprintf("panicbutton could not inspect sub-account %s (%s). Log in to the master account at binance.com with 2FA, "+
 			"open Sub-Account → Account Management, log in to %s (or use its own API key), and cancel every open order on Spot, Margin and Futures. "+
-			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret in the accounts file.", out.email, reason, out.email),
+			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret in the accounts file.", out.Sub, reason, out.Sub),
 	}
 	if view.err == nil && len(view.locked) > 0 {
-		out.remain = append(out.remain, executors.Change{Kind: "open-orders-inferred",
-			Target: fmt.Sprintf("sub %s: open orders inferred from locked balances (%s); %s", out.email, strings.Join(view.locked, ", "), reason)})
-		out.manual = append(out.manual, manual)
-		out.line = fmt.Sprintf("%s: NOT inspected, open orders inferred from locked balances %s: %s", out.email, strings.Join(view.locked, ", "), reason)
+		out.Remain = append(out.Remain, executors.Change{Kind: "open-orders-inferred",
+			Target: fmt.Sprintf("sub %s: open orders inferred from locked balances (%s); %s", out.Sub, strings.Join(view.locked, ", "), reason)})
+		out.Manual = append(out.Manual, manual)
+		out.Line = fmt.Sprintf("%s: NOT inspected, open orders inferred from locked balances %s: %s", out.Sub, strings.Join(view.locked, ", "), reason)
 		return
 	}
 	sev := "medium"
@@ -484,29 +312,29 @@ func (e *Executor) notInspected(out *subOutcome, view subView, reason string, er
 	if view.err != nil {
 		sev, msg = "high", "its orders were not inspected: "+reason+"; its balances could not be read either ("+view.err.Error()+"), so it may hold open orders"
 	}
-	out.find = append(out.find, executors.Finding{Severity: sev, Subject: "sub-account " + out.email, Message: msg, Fix: manual.Instructions})
-	out.line = fmt.Sprintf("%s: NOT inspected: %s", out.email, reason)
+	out.Find = append(out.Find, executors.Finding{Severity: sev, Subject: "sub-account " + out.Sub, Message: msg, Fix: manual.Instructions})
+	out.Line = fmt.Sprintf("%s: NOT inspected: %s", out.Sub, reason)
 }
 
 // planSub describes what Do would do on one sub-account (dry-run): it
 // mints nothing. With a configured key it lists the orders (a read).
 func (e *Executor) planSub(ctx context.Context, req executors.Request, email, why string, sk executors.SubKey, configured bool) subOutcome {
-	out := subOutcome{email: email}
+	out := subOutcome{Sub: email}
 	if configured {
 		sub, err := e.subExecutor(email, sk.APIKey, sk.KeyType, sk.Secret)
 		if err == nil {
-			r, err := sub.run(ctx, subRequest(req, email), true)
+			r, err := sub.run(ctx, subacct.Request(req, email), true)
 			if err == nil {
-				out.changes = prefixChanges(email, "", r.Changes)
-				out.line = fmt.Sprintf("%s: %s (with the configured key %s)", email, r.Summary, mask(sk.APIKey))
+				out.Changes = subacct.PrefixChanges(email, "", r.Changes)
+				out.Line = fmt.Sprintf("%s: %s (with the configured key %s)", email, r.Summary, mask(sk.APIKey))
 				return out
 			}
 			why = "the configured key " + mask(sk.APIKey) + " cannot list orders now (" + err.Error() + "); " + why
 		}
 	}
 	if !req.Params.Bool("temporary_keys") {
-		out.line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", email, why)
-		out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + email,
+		out.Line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", email, why)
+		out.Find = append(out.Find, executors.Finding{Severity: "medium", Subject: "sub-account " + email,
 			Message: "its orders would not be inspected: no usable configured key and temporary_keys is false; " + why})
 		return out
 	}
@@ -515,12 +343,12 @@ func (e *Executor) planSub(ctx context.Context, req executors.Request, email, wh
 	if len(ips) > 0 {
 		restrict = "restricted to " + strings.Join(ips, ",")
 	}
-	out.changes = []executors.Change{
+	out.Changes = []executors.Change{
 		{Kind: "create-temp-key", Target: fmt.Sprintf("sub %s: mint a temporary Ed25519 key (trading only, never withdrawals; %s; private key generated locally, never on disk)", email, restrict)},
 		{Kind: "cancel-orders", Target: fmt.Sprintf("sub %s: cancel every open order on every product, with the temporary key", email)},
 		{Kind: "delete-temp-key", Target: fmt.Sprintf("sub %s: delete the temporary key and probe it until Binance rejects it", email)},
 	}
-	out.line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", email, why)
+	out.Line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", email, why)
 	return out
 }
 
@@ -533,17 +361,10 @@ type tempKey struct {
 }
 
 func (t tempKey) deleteMutation(account string) executors.Mutation {
-	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + t.email + ":" + t.label + ":" + mask(t.apiKey), Kind: "delete-temp-key",
+	return executors.Mutation{ID: subacct.DeleteTempKeyMutationID(account, t.email, t.label, mask(t.apiKey)), Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(t.apiKey), t.label, t.email),
 		Request: map[string]string{"method": http.MethodDelete, "path": pathSubKeys, "email": t.email, "sub": t.email,
 			"subAccountApiKey": mask(t.apiKey), "label": t.label}}
-}
-
-// TempKeyMutationID is the ID of a create-temp-key mutation: the label
-// stands for the key because the key's id exists only once Binance
-// answers (the outcome record names it, masked).
-func TempKeyMutationID(account, email, label string) string {
-	return "temp-key:" + account + ":" + email + ":" + label
 }
 
 // mintTempKey creates a temporary key on a sub-account, audited before it
@@ -568,7 +389,7 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return tempKey{}, fmt.Errorf("random label: %w", err)
 	}
-	label := tempKeyPrefix + hex.EncodeToString(rnd[:])
+	label := subacct.TempKeyPrefix + hex.EncodeToString(rnd[:])
 	form := url.Values{"email": {email}, "apiName": {label}, "canTrade": {"true"}, "canFuturesTrade": {"true"},
 		"canMarginLoanRepay": {"false"}, "canUniversalTransfer": {"false"}, "canVanillaOptions": {"false"},
 		"status": {"1"}, "publicKey": {pubPEM}}
@@ -578,7 +399,7 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 		form.Set("ipAddress", strings.Join(ips, ","))
 		restrict = strings.Join(ips, ",")
 	}
-	m := executors.Mutation{ID: TempKeyMutationID(e.acct.Name, email, label), Kind: "create-temp-key",
+	m := executors.Mutation{ID: subacct.TempKeyMutationID(e.acct.Name, email, label), Kind: "create-temp-key",
 		Target: fmt.Sprintf("create temporary key %s on sub %s (Ed25519, trading only, no withdrawals, IP restriction: %s)", label, email, restrict),
 		Request: map[string]string{"method": http.MethodPost, "path": pathSubKeysV2, "email": email, "apiName": label, "sub": email, "label": label,
 			"key_type": "ed25519", "permissions": "canTrade,canFuturesTrade", "ip_restriction": restrict}}
@@ -608,14 +429,11 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 	if err == nil && body.APIKey == "" {
 		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + email, Msg: "the answer names no apiKey"}
 	}
-	done := m
-	done.Request = map[string]string{}
-	for k, v := range m.Request {
-		done.Request[k] = v
-	}
+	minted := ""
 	if err == nil {
-		done.Request["api_key"] = mask(body.APIKey)
+		minted = body.APIKey
 	}
+	done := subacct.WithMaskedKey(m, minted)
 	h.Outcome(ctx, done, err)
 	if err != nil {
 		// The caller sweeps the label when the outcome is unknown (the key
@@ -685,7 +503,7 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 		e.liveTempKey(out, tk.email, tk.label, tk.apiKey, err)
 		return
 	}
-	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: tk.deleteMutation(e.acct.Name).ID,
+	out.Changes = append(out.Changes, executors.Change{Kind: "delete-temp-key", ID: tk.deleteMutation(e.acct.Name).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.email, mask(tk.apiKey), proof)})
 	// A creation answered 5xx and sent again may have made a second key
 	// with the same label: none may stay.
@@ -699,31 +517,18 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, email, label, apiKey string) bool {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var last error
-	for attempt := 0; attempt < 6; attempt++ {
-		if attempt > 0 {
-			_ = e.env.Sleep(dctx, 300*time.Millisecond)
-		}
-		rows, err := e.listSubKeys(dctx, email)
-		if err != nil {
-			last = err
-			continue
-		}
-		left := 0
+	gone, last := subacct.SweepLabel(dctx, e.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
+		rows, err := e.listSubKeys(ctx, email)
+		listed := make([]subacct.Listed, 0, len(rows))
 		for _, r := range rows {
-			if r.APIName == label {
-				left++
-				if err := e.deleteTempKey(dctx, req, email, label, r.APIKey); err != nil {
-					last = err
-				}
-			}
+			listed = append(listed, subacct.Listed{Label: r.APIName, APIKey: r.APIKey})
 		}
-		if left == 0 {
-			return true
-		}
-	}
-	if last == nil {
-		last = errors.New("still listed")
+		return listed, err
+	}, func(ctx context.Context, apiKey string) error {
+		return e.deleteTempKey(ctx, req, email, label, apiKey)
+	})
+	if gone {
+		return true
 	}
 	e.liveTempKey(out, email, label, apiKey, last)
 	return false
@@ -731,20 +536,20 @@ func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, o
 
 // liveTempKey reports a temporary key that could not be proven deleted.
 func (e *Executor) liveTempKey(out *subOutcome, email, label, apiKey string, err error) {
-	if out.err == nil {
-		out.err = err
+	if out.Err == nil {
+		out.Err = err
 	}
-	e.subMemory().addLive(email, label, liveTemp{apiKey: apiKey})
+	e.subMemory().AddLive(email, label, liveTemp{apiKey: apiKey})
 	target := fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", email, mask(apiKey), label)
-	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: target})
-	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + email,
+	out.Remain = append(out.Remain, executors.Change{Kind: "live-key", Target: target})
+	out.Find = append(out.Find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + email,
 		Message: "not proven deleted: " + err.Error(),
 		Fix:     "run panicbutton run <playbook> --resume <run> (it deletes every temporary key the trail shows), or delete the key named " + label + " in the sub-account's API Management"})
-	out.manual = append(out.manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + email,
+	out.Manual = append(out.Manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + email,
 		Instructions: fmt.Sprintf("panicbutton created the trading-only key %s (label %s) on sub-account %s to cancel its orders and could not prove it deleted (%v). "+
 			"Log in to the master account at binance.com, open Sub-Account → API Management for %s and delete the key labelled %s.", mask(apiKey), label, email, err, email, label),
 		Verify: "key_rejected"})
-	out.line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
+	out.Line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
 }
 
 // deleteTempKey deletes one temporary key, audited as delete-temp-key.
@@ -802,7 +607,7 @@ func (e *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 		rows, err := e.listSubKeys(ctx, tk.Sub)
 		if err == nil {
 			for _, r := range rows {
-				if r.APIName == tk.Label || (tk.Masked != "" && mask(r.APIKey) == tk.Masked && strings.HasPrefix(r.APIName, tempKeyPrefix)) {
+				if r.APIName == tk.Label || (tk.Masked != "" && mask(r.APIKey) == tk.Masked && strings.HasPrefix(r.APIName, subacct.TempKeyPrefix)) {
 					if derr := e.deleteTempKey(ctx, req, tk.Sub, tk.Label, r.APIKey); derr != nil {
 						err = derr
 					}
@@ -823,9 +628,9 @@ func (e *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 			errs = append(errs, err)
 			var out subOutcome
 			e.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
-			res.Remaining = append(res.Remaining, out.remain...)
-			res.Findings = append(res.Findings, out.find...)
-			res.Manual = append(res.Manual, out.manual...)
+			res.Remaining = append(res.Remaining, out.Remain...)
+			res.Findings = append(res.Findings, out.Find...)
+			res.Manual = append(res.Manual, out.Manual...)
 			continue
 		}
 		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
@@ -841,49 +646,7 @@ func (e *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 	return res, nil
 }
 
-// onlyInferred reports whether every remaining item is an inferred one
-// (a sub-account that could not be inspected): at least one.
-func onlyInferred(cs []executors.Change) bool {
-	for _, c := range cs {
-		if c.Kind != "open-orders-inferred" {
-			return false
-		}
-	}
-	return len(cs) > 0
-}
-
-// cancelledAny reports whether changes cancelled anything: a temporary key
-// minted and deleted again changes nothing that stays.
-func cancelledAny(cs []executors.Change) bool {
-	for _, c := range cs {
-		if c.Kind != "create-temp-key" && c.Kind != "delete-temp-key" {
-			return true
-		}
-	}
-	return false
-}
-
 // liveTemp is a temporary key not proven deleted.
 type liveTemp struct {
 	apiKey string
-}
-
-func (m *subMemory) addLive(sub, label string, lt liveTemp) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.live == nil {
-		m.live = map[string]map[string]liveTemp{}
-	}
-	if m.live[sub] == nil {
-		m.live[sub] = map[string]liveTemp{}
-	}
-	m.live[sub][label] = lt
-}
-
-func (m *subMemory) takeLive(sub string) map[string]liveTemp {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.live[sub]
-	delete(m.live, sub)
-	return out
 }

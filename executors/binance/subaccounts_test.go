@@ -13,6 +13,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -73,7 +74,7 @@ func tempKeysAlive(t *testing.T, r *emuRun) []string {
 	var out []string
 	for _, a := range emuAccounts(t, r) {
 		for _, k := range a.Keys {
-			if strings.HasPrefix(k.Label, tempKeyPrefix) {
+			if strings.HasPrefix(k.Label, subacct.TempKeyPrefix) {
 				out = append(out, a.Name+":"+k.Label)
 			}
 		}

@@ -1,56 +1,25 @@
 package kucoin
 
 import (
-	"strings"
-
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 )
 
-// maskID masks a key id given in key_ids, which may already be masked.
-func maskID(id string) string {
-	if strings.Contains(id, "…") || strings.Contains(id, "...") {
-		return id
-	}
-	return mask(id)
-}
-
 // checkKeyIDs reports, for each key_ids entry, whether this account holds
-// the key: its own key becomes the manual step (KuCoin cannot delete it by
-// API); a key neither own nor listed under a sub-account is a high finding
-// (issue 10: the run goes on, and says so).
+// the key (see subacct.CheckKeyIDs): KuCoin cannot delete the account's
+// own key by API, so it becomes the manual step.
 func (x *Executor) checkKeyIDs(res *executors.Result, p executors.Params, sks []subKey) {
-	own := x.ownKey()
-	for _, id := range p.Strings("key_ids") {
-		id = strings.TrimSpace(id)
-		if id == "" {
-			continue
-		}
-		if id == own || id == mask(own) {
-			if len(res.Manual) == 0 {
-				res.Manual = append(res.Manual, x.masterManual())
+	subacct.CheckKeyIDs(res, p, subacct.KeyIDCheck{Venue: "KuCoin", Account: x.acct.Name, Own: x.ownKey(),
+		Manual: x.masterManual,
+		Listed: func(id string) bool {
+			for _, k := range sks {
+				if k.info.APIKey == id || mask(k.info.APIKey) == id {
+					return true
+				}
 			}
-			res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + mask(own),
-				Message: "the key named in key_ids is this account's own key: KuCoin has no API to delete it, so it is a manual step"})
-			continue
-		}
-		found := false
-		for _, k := range sks {
-			if k.info.APIKey == id || mask(k.info.APIKey) == id {
-				found = true
-				break
-			}
-		}
-		if !found && x.knownSubKey(id) {
-			// Listed under a sub-account earlier in this process and gone
-			// now: deleted (by this run, e.g. its first step).
-			res.Findings = append(res.Findings, executors.Finding{Severity: "info", Subject: "key " + maskID(id),
-				Message: "no longer listed: it was a sub-account key of this account and is deleted"})
-			continue
-		}
-		if !found {
-			res.Findings = append(res.Findings, executors.KeyNotFoundFinding(maskID(id), x.acct.Name))
-		}
-	}
+			return false
+		},
+		Known: x.knownSubKey})
 }
 
 // midRunKeys returns the sub keys the first listing of this process did

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -33,30 +34,10 @@ import (
 // deleted at the end of the step (delete-temp-key) — also on failure or
 // Ctrl-C — then probed until KuCoin rejects it.
 
-// tempKeyPrefix starts the remark of every temporary key, so a resumed run
-// can find a key whose creation outcome was never recorded.
-const tempKeyPrefix = "pbtmp"
-
 const pathSubAPIKey = "/api/v1/sub/api-key"
 
-// TempKeyMutationID is the ID of a create-temp-key mutation (the remark
-// stands for the key: its id exists only once KuCoin answers).
-func TempKeyMutationID(account, sub, label string) string {
-	return "temp-key:" + account + ":" + sub + ":" + label
-}
-
-// subOutcome is what happened on one sub-account.
-type subOutcome struct {
-	sub     string
-	line    string
-	changes []executors.Change
-	remain  []executors.Change
-	find    []executors.Finding
-	manual  []executors.ManualStep
-	err     error
-	skipped bool
-	clean   bool
-}
+// subOutcome is what happened on one sub-account (Sub is its subName).
+type subOutcome = subacct.Outcome
 
 // cancelAllScoped dispatches orders.cancel_all by scope.
 func (x *Executor) cancelAllScoped(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
@@ -64,47 +45,15 @@ func (x *Executor) cancelAllScoped(ctx context.Context, req executors.Request, p
 	case executors.ScopeSubAccounts:
 		return x.cancelSubAccounts(ctx, req, plan)
 	case executors.ScopeAll:
-		var (
-			own, subs       executors.Result
-			ownErr, subsErr error
-			wg              sync.WaitGroup
-		)
-		wg.Go(func() {
-			own, ownErr = x.cancelAll(ctx, req, plan)
-			if ownErr != nil && own.Status == "" {
-				own = executors.Result{Status: executors.StatusFailed, Summary: ownErr.Error()}
-			}
-		})
-		wg.Go(func() {
-			subs, subsErr = x.cancelSubAccounts(ctx, req, plan)
-			if subsErr != nil && subs.Status == "" {
-				subs = executors.Result{Status: executors.StatusFailed, Summary: subsErr.Error()}
-			}
-		})
-		wg.Wait()
-		return mergeScoped(own, subs), errors.Join(ownErr, subsErr)
+		return subacct.Both(func() (executors.Result, error) { return x.cancelAll(ctx, req, plan) },
+			func() (executors.Result, error) { return x.cancelSubAccounts(ctx, req, plan) }, scopedRank)
 	}
 	return x.cancelAll(ctx, req, plan)
 }
 
-func mergeScoped(own, subs executors.Result) executors.Result {
-	out := executors.Result{Summary: own.Summary + "; sub-accounts: " + subs.Summary, Counts: map[string]int{}}
-	rank := map[executors.Status]int{executors.StatusSkipped: -1, executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
-	out.Status = own.Status
-	if rank[subs.Status] > rank[out.Status] {
-		out.Status = subs.Status
-	}
-	for _, r := range []executors.Result{own, subs} {
-		out.Changes = append(out.Changes, r.Changes...)
-		out.Remaining = append(out.Remaining, r.Remaining...)
-		out.Findings = append(out.Findings, r.Findings...)
-		out.Manual = append(out.Manual, r.Manual...)
-		for k, v := range r.Counts {
-			out.Counts[k] += v
-		}
-	}
-	return out
-}
+// scopedRank orders the statuses when the account's own result and its
+// sub-accounts' merge (scope all): the merged status is the higher.
+var scopedRank = map[executors.Status]int{executors.StatusSkipped: -1, executors.StatusOK: 0, executors.StatusChanged: 1, executors.StatusWouldChange: 2, executors.StatusPending: 3, executors.StatusFailed: 4}
 
 // subView is what the master sees of one sub-account's balances.
 type subView struct {
@@ -143,45 +92,14 @@ func (x *Executor) subViews(ctx context.Context) (map[string]subView, []string, 
 	return views, names, nil
 }
 
-// subMemory: see the Binance executor's; a sub-account emptied earlier in
-// this process, with nothing new on hold and no new key listed under it,
-// is not given a new key by a later pass (the hold).
-type subMemory struct {
-	mu    sync.Mutex
-	clean map[string]cleanState
-	// live: temporary keys (labels) not proven deleted, per sub-account:
-	// every later call tries again and reports them until they are gone.
-	live map[string]map[string]liveTemp
-}
+// subMemories: see the Binance executor's; a sub-account emptied earlier
+// in this process, with nothing new on hold and no new key listed under
+// it, is not given a new key by a later pass (the hold).
+var subMemories sync.Map // *Executor -> *subacct.Memory[liveTemp]
 
-type cleanState struct {
-	fingerprint string
-	keys        int
-	at          time.Time
-}
-
-var subMemories sync.Map // *Executor -> *subMemory
-
-func (x *Executor) subMemory() *subMemory {
-	m, _ := subMemories.LoadOrStore(x, &subMemory{clean: map[string]cleanState{}})
-	return m.(*subMemory)
-}
-
-func (m *subMemory) get(sub string) (cleanState, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	st, ok := m.clean[sub]
-	return st, ok
-}
-
-func (m *subMemory) set(sub string, st cleanState, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if ok {
-		m.clean[sub] = st
-	} else {
-		delete(m.clean, sub)
-	}
+func (x *Executor) subMemory() *subacct.Memory[liveTemp] {
+	m, _ := subMemories.LoadOrStore(x, &subacct.Memory[liveTemp]{})
+	return m.(*subacct.Memory[liveTemp])
 }
 
 // subKeysSeen counts the keys (other than ours) seen listed under a
@@ -245,47 +163,7 @@ func (x *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 }
 
 func (x *Executor) finishSubs(outs []subOutcome, plan bool) (executors.Result, error) {
-	res := executors.Result{Counts: map[string]int{"sub_accounts": len(outs)}}
-	var lines []string
-	var errs []error
-	for _, o := range outs {
-		lines = append(lines, o.line)
-		res.Changes = append(res.Changes, o.changes...)
-		res.Remaining = append(res.Remaining, o.remain...)
-		res.Findings = append(res.Findings, o.find...)
-		res.Manual = append(res.Manual, o.manual...)
-		if o.err != nil {
-			errs = append(errs, o.err)
-		}
-		switch {
-		case o.skipped:
-			res.Counts["skipped"]++
-		case o.clean:
-			res.Counts["clean"]++
-		}
-	}
-	for _, c := range res.Changes {
-		if c.Kind == "cancel-order" {
-			res.Counts["cancelled"]++
-		}
-	}
-	res.Counts["remaining"] = len(res.Remaining)
-	res.Summary = strings.Join(lines, "; ")
-	switch {
-	case plan && len(res.Changes) > 0:
-		res.Status = executors.StatusWouldChange
-	case plan:
-		res.Status = executors.StatusOK
-	case len(errs) == 0 && onlyInferred(res.Remaining):
-		// Nothing failed; what is left only a human can reach.
-		res.Status = executors.StatusPending
-	case len(errs) > 0 || len(res.Remaining) > 0:
-		res.Status = executors.StatusFailed
-	case cancelledAny(res.Changes):
-		res.Status = executors.StatusChanged
-	default:
-		res.Status = executors.StatusOK
-	}
+	res, errs := subacct.Finish(outs, plan)
 	if len(errs) > 0 {
 		return res, errs[0]
 	}
@@ -312,65 +190,15 @@ func (x *Executor) subExecutor(apiKey string, sec, pass secret.Value, version in
 		KeyVersion: version, BaseURL: x.acct.BaseURL, FuturesBaseURL: x.acct.FuturesBaseURL}, x.env)
 }
 
-func subRequest(req executors.Request, sub string) executors.Request {
-	p := executors.Params{}
-	for k, v := range req.Params {
-		p[k] = v
-	}
-	p["scope"] = executors.ScopeAccount
-	return executors.Request{Action: executors.OrdersCancelAll, Step: req.Step, Params: p,
-		Hooks: subHooks{inner: req.HooksOrNop(), sub: sub}}
-}
-
-// subHooks prefixes a sub-account's mutations with the sub-account.
-type subHooks struct {
-	inner executors.Hooks
-	sub   string
-}
-
-func (h subHooks) wrap(m executors.Mutation) executors.Mutation {
-	m.ID = "sub:" + h.sub + ":" + m.ID
-	m.Target = "sub " + h.sub + ": " + m.Target
-	r := map[string]string{"sub": h.sub}
-	for k, v := range m.Request {
-		r[k] = v
-	}
-	m.Request = r
-	return m
-}
-
-func (h subHooks) Intent(ctx context.Context, m executors.Mutation) error {
-	return h.inner.Intent(ctx, h.wrap(m))
-}
-
-func (h subHooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
-	h.inner.Outcome(ctx, h.wrap(m), err)
-}
-
-func prefixChanges(sub, kind string, cs []executors.Change) []executors.Change {
-	out := make([]executors.Change, 0, len(cs))
-	for _, c := range cs {
-		c.Target = "sub " + sub + ": " + c.Target
-		if c.ID != "" {
-			c.ID = "sub:" + sub + ":" + c.ID
-		}
-		if kind != "" {
-			c.Kind = kind
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub string, view subView, ips []string, plan bool) subOutcome {
-	out := subOutcome{sub: sub}
+	out := subOutcome{Sub: sub}
 	if !plan {
 		// Temporary keys an earlier attempt could not prove deleted come
 		// first: each is deleted now or reported again.
-		for label, lt := range x.subMemory().takeLive(sub) {
+		for label, lt := range x.subMemory().TakeLive(sub) {
 			x.ensureLabelGone(ctx, req, &out, sub, label, lt.pass, lt.apiKey)
 		}
-		if out.err != nil {
+		if out.Err != nil {
 			return out
 		}
 	}
@@ -379,14 +207,14 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		why = "balances on hold seen: " + strings.Join(view.held, ", ")
 	}
 	if len(view.held) == 0 && req.Params.Bool("skip_idle") {
-		out.skipped = true
-		out.line = sub + ": skipped (skip_idle: nothing on hold; its futures orders are not visible to the master)"
+		out.Skipped = true
+		out.Line = sub + ": skipped (skip_idle: nothing on hold; its futures orders are not visible to the master)"
 		return out
 	}
 	if !plan {
-		if st, ok := x.subMemory().get(sub); ok && st.fingerprint == view.fingerprint() && x.subKeysSeen(sub) <= st.keys {
-			out.skipped, out.clean = true, true
-			out.line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new on hold and no new key listed under it since)", sub, st.at.UTC().Format("15:04:05"))
+		if st, ok := x.subMemory().Get(sub); ok && st.Fingerprint == view.fingerprint() && x.subKeysSeen(sub) <= st.Keys {
+			out.Skipped, out.Clean = true, true
+			out.Line = fmt.Sprintf("%s: skipped (emptied at %s; nothing new on hold and no new key listed under it since)", sub, st.At.UTC().Format("15:04:05"))
 			return out
 		}
 	}
@@ -397,7 +225,7 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 	if configured {
 		se, err := x.subExecutor(sk.APIKey, sk.Secret, sk.Passphrase, 0)
 		if err == nil {
-			r, err := se.run(ctx, subRequest(req, sub), false)
+			r, err := se.run(ctx, subacct.Request(req, sub), false)
 			if err == nil || !errors.Is(err, executors.ErrAuth) {
 				x.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
 				return out
@@ -430,82 +258,82 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		x.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
 	}
-	r, cerr := tk.exec.run(ctx, subRequest(req, sub), false)
+	r, cerr := tk.exec.run(ctx, subacct.Request(req, sub), false)
 	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
 		_ = x.env.Sleep(ctx, time.Second)
-		r, cerr = tk.exec.run(ctx, subRequest(req, sub), false)
+		r, cerr = tk.exec.run(ctx, subacct.Request(req, sub), false)
 	}
 	x.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	x.dropTempKey(ctx, req, tk, &out)
-	if out.err != nil || len(out.remain) > 0 {
-		x.subMemory().set(sub, cleanState{}, false) // not clean until the key is gone
+	if out.Err != nil || len(out.Remain) > 0 {
+		x.subMemory().Set(sub, subacct.CleanState{}, false) // not clean until the key is gone
 	}
 	return out
 }
 
 func (x *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
-	out.changes = append(out.changes, prefixChanges(out.sub, "", r.Changes)...)
-	out.remain = append(out.remain, prefixChanges(out.sub, "open-orders", r.Remaining)...)
+	out.Changes = append(out.Changes, subacct.PrefixChanges(out.Sub, "", r.Changes)...)
+	out.Remain = append(out.Remain, subacct.PrefixChanges(out.Sub, "open-orders", r.Remaining)...)
 	for _, f := range r.Findings {
-		f.Subject = "sub " + out.sub + ": " + f.Subject
-		out.find = append(out.find, f)
+		f.Subject = "sub " + out.Sub + ": " + f.Subject
+		out.Find = append(out.Find, f)
 	}
-	out.line = fmt.Sprintf("%s: %s %s", out.sub, r.Summary, how)
+	out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 	if err != nil {
-		out.err = err
+		out.Err = err
 		if len(r.Remaining) == 0 {
 			x.notInspected(out, view, "its orders could not be cancelled: "+err.Error(), err)
-			out.line = fmt.Sprintf("%s: %s %s", out.sub, r.Summary, how)
+			out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 		}
-		x.subMemory().set(out.sub, cleanState{}, false)
+		x.subMemory().Set(out.Sub, subacct.CleanState{}, false)
 		return
 	}
-	out.clean = true
+	out.Clean = true
 	if views, _, verr := x.subViews(ctx); verr == nil {
-		x.subMemory().set(out.sub, cleanState{fingerprint: views[out.sub].fingerprint(), keys: x.subKeysSeen(out.sub), at: x.env.Now()}, true)
+		x.subMemory().Set(out.Sub, subacct.CleanState{Fingerprint: views[out.Sub].fingerprint(), Keys: x.subKeysSeen(out.Sub), At: x.env.Now()}, true)
 	}
 }
 
 func (x *Executor) notInspected(out *subOutcome, view subView, reason string, err error) {
-	if err != nil && out.err == nil {
-		out.err = err
+	if err != nil && out.Err == nil {
+		out.Err = err
 	}
 	manual := executors.ManualStep{
-		Title: "Cancel the open orders of sub-account " + out.sub,
+		Title: "Cancel the open orders of sub-account " + out.Sub,
 		Instructions: fmt.Sprintf("panicbutton could not inspect sub-account %s (%s). Log in to the master account at www.kucoin.com with 2FA, "+
 			"open Sub-Account, log in to %s and cancel every open order on Spot, Margin and Futures (stop orders too). "+
-			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret and passphrase in the accounts file.", out.sub, reason, out.sub),
+			"To let panicbutton do it next time, list a key of that sub-account under sub_keys with its secret and passphrase in the accounts file.", out.Sub, reason, out.Sub),
 	}
 	if len(view.held) > 0 {
-		out.remain = append(out.remain, executors.Change{Kind: "open-orders-inferred",
-			Target: fmt.Sprintf("sub %s: open orders inferred from balances on hold (%s); %s", out.sub, strings.Join(view.held, ", "), reason)})
-		out.manual = append(out.manual, manual)
-		out.line = fmt.Sprintf("%s: NOT inspected, open orders inferred from balances on hold %s: %s", out.sub, strings.Join(view.held, ", "), reason)
+		out.Remain = append(out.Remain, executors.Change{Kind: "open-orders-inferred",
+			Target: fmt.Sprintf("sub %s: open orders inferred from balances on hold (%s); %s", out.Sub, strings.Join(view.held, ", "), reason)})
+		out.Manual = append(out.Manual, manual)
+		out.Line = fmt.Sprintf("%s: NOT inspected, open orders inferred from balances on hold %s: %s", out.Sub, strings.Join(view.held, ", "), reason)
 		return
 	}
-	out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + out.sub,
+	out.Find = append(out.Find, executors.Finding{Severity: "medium", Subject: "sub-account " + out.Sub,
 		Message: "its orders were not inspected: " + reason + "; nothing is on hold in its main, trade and margin accounts, but its futures orders are not visible to the master",
 		Fix:     manual.Instructions})
-	out.line = fmt.Sprintf("%s: NOT inspected: %s", out.sub, reason)
+	out.Line = fmt.Sprintf("%s: NOT inspected: %s", out.Sub, reason)
 }
 
 func (x *Executor) planSub(ctx context.Context, req executors.Request, sub, why string, sk executors.SubKey, configured bool, ips []string) subOutcome {
-	out := subOutcome{sub: sub}
+	out := subOutcome{Sub: sub}
 	if configured {
 		se, err := x.subExecutor(sk.APIKey, sk.Secret, sk.Passphrase, 0)
 		if err == nil {
-			r, err := se.run(ctx, subRequest(req, sub), true)
+			r, err := se.run(ctx, subacct.Request(req, sub), true)
 			if err == nil {
-				out.changes = prefixChanges(sub, "", r.Changes)
-				out.line = fmt.Sprintf("%s: %s (with the configured key %s)", sub, r.Summary, mask(sk.APIKey))
+				out.Changes = subacct.PrefixChanges(sub, "", r.Changes)
+				out.Line = fmt.Sprintf("%s: %s (with the configured key %s)", sub, r.Summary, mask(sk.APIKey))
 				return out
 			}
 			why = "the configured key " + mask(sk.APIKey) + " cannot list orders now (" + err.Error() + "); " + why
 		}
 	}
 	if !req.Params.Bool("temporary_keys") {
-		out.line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", sub, why)
-		out.find = append(out.find, executors.Finding{Severity: "medium", Subject: "sub-account " + sub,
+		out.Line = fmt.Sprintf("%s: would NOT inspect (no usable configured key, temporary_keys false); %s", sub, why)
+		out.Find = append(out.Find, executors.Finding{Severity: "medium", Subject: "sub-account " + sub,
 			Message: "its orders would not be inspected: no usable configured key and temporary_keys is false; " + why})
 		return out
 	}
@@ -513,12 +341,12 @@ func (x *Executor) planSub(ctx context.Context, req executors.Request, sub, why 
 	if len(ips) > 0 {
 		restrict = "restricted to " + strings.Join(ips, ",")
 	}
-	out.changes = []executors.Change{
+	out.Changes = []executors.Change{
 		{Kind: "create-temp-key", Target: fmt.Sprintf("sub %s: mint a temporary key (General, Spot, Margin, Futures; never withdrawals or transfers; %s; its secret kept in memory only)", sub, restrict)},
 		{Kind: "cancel-orders", Target: fmt.Sprintf("sub %s: cancel every open order on every product, with the temporary key", sub)},
 		{Kind: "delete-temp-key", Target: fmt.Sprintf("sub %s: delete the temporary key and probe it until KuCoin rejects it", sub)},
 	}
-	out.line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", sub, why)
+	out.Line = fmt.Sprintf("%s: would mint a temporary trading-only key, cancel its open orders and delete the key, because %s", sub, why)
 	return out
 }
 
@@ -531,7 +359,7 @@ type tempKey struct {
 }
 
 func deleteTempMutation(account, sub, label, apiKey string) executors.Mutation {
-	return executors.Mutation{ID: "delete-temp-key:" + account + ":" + sub + ":" + label + ":" + mask(apiKey), Kind: "delete-temp-key",
+	return executors.Mutation{ID: subacct.DeleteTempKeyMutationID(account, sub, label, mask(apiKey)), Kind: "delete-temp-key",
 		Target: fmt.Sprintf("delete temporary key %s (%s) of sub %s", mask(apiKey), label, sub),
 		Request: map[string]string{"method": http.MethodDelete, "path": pathSubAPIKey, "subName": sub, "sub": sub,
 			"apiKey": mask(apiKey), "passphrase": secret.Redacted, "label": label}}
@@ -546,7 +374,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return tempKey{}, fmt.Errorf("random label: %w", err)
 	}
-	label := tempKeyPrefix + hex.EncodeToString(rnd[:])
+	label := subacct.TempKeyPrefix + hex.EncodeToString(rnd[:])
 	pass := x.tempPassphrase(label)
 	passText := pass.Reveal()
 	restrict := "none"
@@ -556,7 +384,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 		body["ipWhitelist"] = strings.Join(ips, ",")
 		restrict = strings.Join(ips, ",")
 	}
-	m := executors.Mutation{ID: TempKeyMutationID(x.acct.Name, sub, label), Kind: "create-temp-key",
+	m := executors.Mutation{ID: subacct.TempKeyMutationID(x.acct.Name, sub, label), Kind: "create-temp-key",
 		Target: fmt.Sprintf("create temporary key %s on sub %s (General, Spot, Margin, Futures; no withdrawals; IP whitelist: %s)", label, sub, restrict),
 		Request: map[string]string{"method": http.MethodPost, "path": pathSubAPIKey, "subName": sub, "remark": label, "sub": sub, "label": label,
 			"permission": body["permission"], "ipWhitelist": restrict, "passphrase": secret.Redacted}}
@@ -582,14 +410,11 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	if err == nil && (ans.APIKey == "" || ans.APISecret == "") {
 		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + sub, Msg: "the answer names no apiKey or apiSecret"}
 	}
-	done := m
-	done.Request = map[string]string{}
-	for k, v := range m.Request {
-		done.Request[k] = v
-	}
+	minted := ""
 	if err == nil {
-		done.Request["api_key"] = mask(ans.APIKey)
+		minted = ans.APIKey
 	}
+	done := subacct.WithMaskedKey(m, minted)
 	h.Outcome(ctx, done, err)
 	if err != nil {
 		// The caller sweeps the label when the outcome is unknown.
@@ -638,7 +463,7 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 		x.liveTempKey(out, tk.sub, tk.label, tk.apiKey, err)
 		return
 	}
-	out.changes = append(out.changes, executors.Change{Kind: "delete-temp-key", ID: deleteTempMutation(x.acct.Name, tk.sub, tk.label, tk.apiKey).ID,
+	out.Changes = append(out.Changes, executors.Change{Kind: "delete-temp-key", ID: deleteTempMutation(x.acct.Name, tk.sub, tk.label, tk.apiKey).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.sub, mask(tk.apiKey), proof)})
 	// A creation answered 5xx and sent again may have made a second key
 	// with the same remark: none may stay.
@@ -651,50 +476,38 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 func (x *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, sub, label string, pass secret.Value, apiKey string) bool {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var last error
-	for attempt := 0; attempt < 6; attempt++ {
-		if attempt > 0 {
-			_ = x.env.Sleep(dctx, 300*time.Millisecond)
-		}
+	gone, last := subacct.SweepLabel(dctx, x.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
 		var list []apiKeyInfo
-		if err := x.call(dctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &list); err != nil {
-			last = err
-			continue
-		}
-		left := 0
+		err := x.call(ctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &list)
+		listed := make([]subacct.Listed, 0, len(list))
 		for _, k := range list {
-			if k.Remark == label {
-				left++
-				if err := x.deleteTempKey(dctx, req, sub, label, k.APIKey, pass); err != nil {
-					last = err
-				}
-			}
+			listed = append(listed, subacct.Listed{Label: k.Remark, APIKey: k.APIKey})
 		}
-		if left == 0 {
-			return true
-		}
-	}
-	if last == nil {
-		last = errors.New("still listed")
+		return listed, err
+	}, func(ctx context.Context, apiKey string) error {
+		return x.deleteTempKey(ctx, req, sub, label, apiKey, pass)
+	})
+	if gone {
+		return true
 	}
 	x.liveTempKey(out, sub, label, apiKey, last)
 	return false
 }
 
 func (x *Executor) liveTempKey(out *subOutcome, sub, label, apiKey string, err error) {
-	if out.err == nil {
-		out.err = err
+	if out.Err == nil {
+		out.Err = err
 	}
-	x.subMemory().addLive(sub, label, liveTemp{apiKey: apiKey, pass: x.tempPassphrase(label)})
-	out.remain = append(out.remain, executors.Change{Kind: "live-key", Target: fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", sub, mask(apiKey), label)})
-	out.find = append(out.find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + sub,
+	x.subMemory().AddLive(sub, label, liveTemp{apiKey: apiKey, pass: x.tempPassphrase(label)})
+	out.Remain = append(out.Remain, executors.Change{Kind: "live-key", Target: fmt.Sprintf("sub %s: temporary key %s (%s) may still be alive", sub, mask(apiKey), label)})
+	out.Find = append(out.Find, executors.Finding{Severity: "high", Subject: "temporary key " + mask(apiKey) + " of sub " + sub,
 		Message: "not proven deleted: " + err.Error(),
 		Fix:     "run the playbook again with --resume (it deletes every temporary key the trail shows), or delete the key with remark " + label + " in the sub-account's API Management"})
-	out.manual = append(out.manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + sub,
+	out.Manual = append(out.Manual, executors.ManualStep{Title: "Delete temporary key " + mask(apiKey) + " of sub-account " + sub,
 		Instructions: fmt.Sprintf("panicbutton created the trading-only key %s (remark %s) on sub-account %s to cancel its orders and could not prove it deleted (%v). "+
 			"Log in to the master account at www.kucoin.com, open Sub-Account → %s → API Management and delete the key with remark %s.", mask(apiKey), label, sub, err, sub, label),
 		Verify: "key_rejected"})
-	out.line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
+	out.Line += "; TEMPORARY KEY " + mask(apiKey) + " NOT PROVEN DELETED"
 }
 
 // probeDead signs with the executor's own key until KuCoin rejects it.
@@ -775,9 +588,9 @@ func (x *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 			errs = append(errs, err)
 			var out subOutcome
 			x.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
-			res.Remaining = append(res.Remaining, out.remain...)
-			res.Findings = append(res.Findings, out.find...)
-			res.Manual = append(res.Manual, out.manual...)
+			res.Remaining = append(res.Remaining, out.Remain...)
+			res.Findings = append(res.Findings, out.Find...)
+			res.Manual = append(res.Manual, out.Manual...)
 			continue
 		}
 		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
@@ -793,50 +606,8 @@ func (x *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, ke
 	return res, nil
 }
 
-// onlyInferred reports whether every remaining item is an inferred one
-// (a sub-account that could not be inspected): at least one.
-func onlyInferred(cs []executors.Change) bool {
-	for _, c := range cs {
-		if c.Kind != "open-orders-inferred" {
-			return false
-		}
-	}
-	return len(cs) > 0
-}
-
-// cancelledAny reports whether changes cancelled anything: a temporary key
-// minted and deleted again changes nothing that stays.
-func cancelledAny(cs []executors.Change) bool {
-	for _, c := range cs {
-		if c.Kind != "create-temp-key" && c.Kind != "delete-temp-key" {
-			return true
-		}
-	}
-	return false
-}
-
 // liveTemp is a temporary key not proven deleted.
 type liveTemp struct {
 	apiKey string
 	pass   secret.Value
-}
-
-func (m *subMemory) addLive(sub, label string, lt liveTemp) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.live == nil {
-		m.live = map[string]map[string]liveTemp{}
-	}
-	if m.live[sub] == nil {
-		m.live[sub] = map[string]liveTemp{}
-	}
-	m.live[sub][label] = lt
-}
-
-func (m *subMemory) takeLive(sub string) map[string]liveTemp {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := m.live[sub]
-	delete(m.live, sub)
-	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/states"
 	"github.com/panicbutton/panicbutton/internal/secret"
@@ -98,7 +99,7 @@ func TestCancelSubAccountOrdersKuCoin(t *testing.T) {
 			t.Errorf("sub %s: %d open orders left, want 0", s.Name, n)
 		}
 		for _, k := range s.Keys {
-			if strings.HasPrefix(k.Remark, tempKeyPrefix) && !k.Deleted {
+			if strings.HasPrefix(k.Remark, subacct.TempKeyPrefix) && !k.Deleted {
 				t.Errorf("sub %s: temporary key %s alive", s.Name, k.Remark)
 			}
 		}
