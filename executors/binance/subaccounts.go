@@ -242,12 +242,9 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	}
 	// From here on the key exists: it is deleted whatever happens, also
 	// when ctx ends (Ctrl-C), with a context of its own.
-	r, cerr := tk.exec.run(ctx, subacct.Request(req, email), false)
-	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
-		// A key minted a moment ago may need a moment to work everywhere.
-		_ = e.env.Sleep(ctx, time.Second)
-		r, cerr = tk.exec.run(ctx, subacct.Request(req, email), false)
-	}
+	r, cerr := subacct.RunFresh(ctx, e.env.Sleep, func() (executors.Result, error) {
+		return tk.exec.run(ctx, subacct.Request(req, email), false)
+	})
 	e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	e.dropTempKey(ctx, req, tk, &out)
 	if out.Err != nil || len(out.Remain) > 0 {
@@ -258,12 +255,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 
 // subResult folds a sub-account's cancel-all result into out.
 func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
-	out.Changes = append(out.Changes, subacct.PrefixChanges(out.Sub, "", r.Changes)...)
-	out.Remain = append(out.Remain, subacct.PrefixChanges(out.Sub, "open-orders", r.Remaining)...)
-	for _, f := range r.Findings {
-		f.Subject = "sub " + out.Sub + ": " + f.Subject
-		out.Find = append(out.Find, f)
-	}
+	subacct.Fold(out, r)
 	if err != nil {
 		out.Err = err
 		out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
@@ -518,12 +510,7 @@ func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, o
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	gone, last := subacct.SweepLabel(dctx, e.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
-		rows, err := e.listSubKeys(ctx, email)
-		listed := make([]subacct.Listed, 0, len(rows))
-		for _, r := range rows {
-			listed = append(listed, subacct.Listed{Label: r.APIName, APIKey: r.APIKey})
-		}
-		return listed, err
+		return e.listedSubKeys(ctx, email)
 	}, func(ctx context.Context, apiKey string) error {
 		return e.deleteTempKey(ctx, req, email, label, apiKey)
 	})
@@ -532,6 +519,16 @@ func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, o
 	}
 	e.liveTempKey(out, email, label, apiKey, last)
 	return false
+}
+
+// listedSubKeys lists the keys under a sub-account by label (apiName).
+func (e *Executor) listedSubKeys(ctx context.Context, email string) ([]subacct.Listed, error) {
+	rows, err := e.listSubKeys(ctx, email)
+	listed := make([]subacct.Listed, 0, len(rows))
+	for _, r := range rows {
+		listed = append(listed, subacct.Listed{Label: r.APIName, APIKey: r.APIKey})
+	}
+	return listed, err
 }
 
 // liveTempKey reports a temporary key that could not be proven deleted.
@@ -570,28 +567,9 @@ func (e *Executor) deleteTempKey(ctx context.Context, req executors.Request, ema
 // probeDead signs with the executor's own key until Binance rejects it
 // (-2015) or the time is up.
 func (e *Executor) probeDead(ctx context.Context, within time.Duration) (string, error) {
-	end := e.env.Now().Add(within)
-	var last error
-	for {
-		dead, proof, err := e.probeOnce(ctx, true, "")
-		if dead {
-			return proof, nil
-		}
-		if err != nil {
-			last = err
-		}
-		if !e.env.Now().Before(end) {
-			break
-		}
-		if err := e.env.Sleep(ctx, 250*time.Millisecond); err != nil {
-			break
-		}
-	}
-	if last == nil {
-		last = errors.New("still accepted")
-	}
-	return "", &executors.Error{Class: executors.ErrRejected, Op: "probe temporary key " + mask(e.acct.APIKey.Reveal()),
-		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
+	return subacct.ProbeDead(ctx, e.env.Now, e.env.Sleep, within, mask(e.acct.APIKey.Reveal()), func(ctx context.Context) (bool, string, error) {
+		return e.probeOnce(ctx, true, "")
+	})
 }
 
 var _ executors.TempKeyCleaner = (*Executor)(nil)
@@ -601,42 +579,18 @@ var _ executors.TempKeyCleaner = (*Executor)(nil)
 // gone. Deletion is proven by the key's absence from the master's listing
 // (the private key died with the crashed process, so it cannot be probed).
 func (e *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, keys []executors.TempKey) (executors.Result, error) {
-	res := executors.Result{Counts: map[string]int{}}
-	var errs []error
-	for _, tk := range keys {
-		rows, err := e.listSubKeys(ctx, tk.Sub)
-		if err == nil {
-			for _, r := range rows {
-				if r.APIName == tk.Label || (tk.Masked != "" && mask(r.APIKey) == tk.Masked && strings.HasPrefix(r.APIName, subacct.TempKeyPrefix)) {
-					if derr := e.deleteTempKey(ctx, req, tk.Sub, tk.Label, r.APIKey); derr != nil {
-						err = derr
-					}
-				}
-			}
-		}
-		if err == nil {
-			// Proof: no key with that label is listed any more.
-			if rows, err = e.listSubKeys(ctx, tk.Sub); err == nil {
-				for _, r := range rows {
-					if r.APIName == tk.Label {
-						err = &executors.Error{Class: executors.ErrRejected, Op: "delete temporary key " + tk.Label, Msg: "still listed after delete"}
-					}
-				}
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-			var out subOutcome
-			e.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
-			res.Remaining = append(res.Remaining, out.Remain...)
-			res.Findings = append(res.Findings, out.Find...)
-			res.Manual = append(res.Manual, out.Manual...)
-			continue
-		}
-		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
-			Target: fmt.Sprintf("sub %s: temporary key %s (%s) of the interrupted run deleted (no longer listed)", tk.Sub, tk.Masked, tk.Label)})
-	}
-	res.Counts["deleted"], res.Counts["remaining"] = len(res.Changes), len(res.Remaining)
+	res, errs := subacct.DeleteLeftovers(ctx, keys, subacct.Cleaner{
+		List: func(ctx context.Context, sub string) ([]subacct.Listed, error) { return e.listedSubKeys(ctx, sub) },
+		Match: func(tk executors.TempKey, k subacct.Listed) bool {
+			return k.Label == tk.Label || (tk.Masked != "" && mask(k.APIKey) == tk.Masked && strings.HasPrefix(k.Label, subacct.TempKeyPrefix))
+		},
+		Delete: func(ctx context.Context, tk executors.TempKey, apiKey string) error {
+			return e.deleteTempKey(ctx, req, tk.Sub, tk.Label, apiKey)
+		},
+		Live: func(out *subOutcome, tk executors.TempKey, err error) {
+			e.liveTempKey(out, tk.Sub, tk.Label, tk.Masked, err)
+		},
+	})
 	res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("deleted %s left by the interrupted run", plural(len(res.Changes), "temporary key"))
 	if len(res.Remaining) > 0 {
 		res.Status = executors.StatusFailed

@@ -258,11 +258,9 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		x.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
 	}
-	r, cerr := tk.exec.run(ctx, subacct.Request(req, sub), false)
-	if errors.Is(cerr, executors.ErrAuth) && ctx.Err() == nil {
-		_ = x.env.Sleep(ctx, time.Second)
-		r, cerr = tk.exec.run(ctx, subacct.Request(req, sub), false)
-	}
+	r, cerr := subacct.RunFresh(ctx, x.env.Sleep, func() (executors.Result, error) {
+		return tk.exec.run(ctx, subacct.Request(req, sub), false)
+	})
 	x.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	x.dropTempKey(ctx, req, tk, &out)
 	if out.Err != nil || len(out.Remain) > 0 {
@@ -272,12 +270,7 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 }
 
 func (x *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
-	out.Changes = append(out.Changes, subacct.PrefixChanges(out.Sub, "", r.Changes)...)
-	out.Remain = append(out.Remain, subacct.PrefixChanges(out.Sub, "open-orders", r.Remaining)...)
-	for _, f := range r.Findings {
-		f.Subject = "sub " + out.Sub + ": " + f.Subject
-		out.Find = append(out.Find, f)
-	}
+	subacct.Fold(out, r)
 	out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 	if err != nil {
 		out.Err = err
@@ -477,13 +470,7 @@ func (x *Executor) ensureLabelGone(ctx context.Context, req executors.Request, o
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	gone, last := subacct.SweepLabel(dctx, x.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
-		var list []apiKeyInfo
-		err := x.call(ctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &list)
-		listed := make([]subacct.Listed, 0, len(list))
-		for _, k := range list {
-			listed = append(listed, subacct.Listed{Label: k.Remark, APIKey: k.APIKey})
-		}
-		return listed, err
+		return x.listedSubKeys(ctx, sub)
 	}, func(ctx context.Context, apiKey string) error {
 		return x.deleteTempKey(ctx, req, sub, label, apiKey, pass)
 	})
@@ -492,6 +479,17 @@ func (x *Executor) ensureLabelGone(ctx context.Context, req executors.Request, o
 	}
 	x.liveTempKey(out, sub, label, apiKey, last)
 	return false
+}
+
+// listedSubKeys lists the keys under a sub-account by label (remark).
+func (x *Executor) listedSubKeys(ctx context.Context, sub string) ([]subacct.Listed, error) {
+	var list []apiKeyInfo
+	err := x.call(ctx, x.spot, "list api keys of sub "+sub, false, http.MethodGet, pathSubAPIKey, q("subName", sub), &list)
+	listed := make([]subacct.Listed, 0, len(list))
+	for _, k := range list {
+		listed = append(listed, subacct.Listed{Label: k.Remark, APIKey: k.APIKey})
+	}
+	return listed, err
 }
 
 func (x *Executor) liveTempKey(out *subOutcome, sub, label, apiKey string, err error) {
@@ -512,29 +510,14 @@ func (x *Executor) liveTempKey(out *subOutcome, sub, label, apiKey string, err e
 
 // probeDead signs with the executor's own key until KuCoin rejects it.
 func (x *Executor) probeDead(ctx context.Context, within time.Duration) (string, error) {
-	end := x.env.Now().Add(within)
-	var last error
-	for {
+	return subacct.ProbeDead(ctx, x.env.Now, x.env.Sleep, within, mask(x.ownKey()), func(ctx context.Context) (bool, string, error) {
 		var rj rejection
 		dead, err := x.probe(ctx, true, x.ownKey(), &rj)
 		if dead {
-			return fmt.Sprintf("probe: GET /api/v1/accounts signed with the key answered %s (%s)", rj.Code, rj.Reason), nil
+			return true, fmt.Sprintf("probe: GET /api/v1/accounts signed with the key answered %s (%s)", rj.Code, rj.Reason), nil
 		}
-		if err != nil {
-			last = err
-		}
-		if !x.env.Now().Before(end) {
-			break
-		}
-		if err := x.env.Sleep(ctx, 250*time.Millisecond); err != nil {
-			break
-		}
-	}
-	if last == nil {
-		last = errors.New("still accepted")
-	}
-	return "", &executors.Error{Class: executors.ErrRejected, Op: "probe temporary key " + mask(x.ownKey()),
-		Msg: fmt.Sprintf("not rejected within %s: %v", within, last)}
+		return false, "", err
+	})
 }
 
 var _ executors.TempKeyCleaner = (*Executor)(nil)
@@ -559,44 +542,16 @@ func (x *Executor) tempPassphrase(label string) secret.Value {
 // executor's): each key is found by its remark, deleted with its derived
 // passphrase, and proven gone by its absence from the listing.
 func (x *Executor) DeleteTempKeys(ctx context.Context, req executors.Request, keys []executors.TempKey) (executors.Result, error) {
-	res := executors.Result{Counts: map[string]int{}}
-	var errs []error
-	for _, tk := range keys {
-		pass := x.tempPassphrase(tk.Label)
-		var list []apiKeyInfo
-		err := x.call(ctx, x.spot, "list api keys of sub "+tk.Sub, false, http.MethodGet, pathSubAPIKey, q("subName", tk.Sub), &list)
-		if err == nil {
-			for _, k := range list {
-				if k.Remark == tk.Label {
-					if derr := x.deleteTempKey(ctx, req, tk.Sub, tk.Label, k.APIKey, pass); derr != nil {
-						err = derr
-					}
-				}
-			}
-		}
-		if err == nil {
-			list = nil
-			if err = x.call(ctx, x.spot, "list api keys of sub "+tk.Sub, false, http.MethodGet, pathSubAPIKey, q("subName", tk.Sub), &list); err == nil {
-				for _, k := range list {
-					if k.Remark == tk.Label {
-						err = &executors.Error{Class: executors.ErrRejected, Op: "delete temporary key " + tk.Label, Msg: "still listed after delete"}
-					}
-				}
-			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-			var out subOutcome
-			x.liveTempKey(&out, tk.Sub, tk.Label, tk.Masked, err)
-			res.Remaining = append(res.Remaining, out.Remain...)
-			res.Findings = append(res.Findings, out.Find...)
-			res.Manual = append(res.Manual, out.Manual...)
-			continue
-		}
-		res.Changes = append(res.Changes, executors.Change{Kind: "delete-temp-key",
-			Target: fmt.Sprintf("sub %s: temporary key %s (%s) of the interrupted run deleted (no longer listed)", tk.Sub, tk.Masked, tk.Label)})
-	}
-	res.Counts["deleted"], res.Counts["remaining"] = len(res.Changes), len(res.Remaining)
+	res, errs := subacct.DeleteLeftovers(ctx, keys, subacct.Cleaner{
+		List:  x.listedSubKeys,
+		Match: func(tk executors.TempKey, k subacct.Listed) bool { return k.Label == tk.Label },
+		Delete: func(ctx context.Context, tk executors.TempKey, apiKey string) error {
+			return x.deleteTempKey(ctx, req, tk.Sub, tk.Label, apiKey, x.tempPassphrase(tk.Label))
+		},
+		Live: func(out *subOutcome, tk executors.TempKey, err error) {
+			x.liveTempKey(out, tk.Sub, tk.Label, tk.Masked, err)
+		},
+	})
 	res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("deleted %d temporary keys left by the interrupted run", len(res.Changes))
 	if len(res.Remaining) > 0 {
 		res.Status = executors.StatusFailed
