@@ -21,8 +21,19 @@ const benchLatency = 40 * time.Millisecond
 //	speedup        sequential baseline's wall time / the parallel run's; target ≥ 15
 //	                (baseline at 1/4 and 1× only: at 4× it would take minutes)
 //	throttled      429 and 418 answers in the emulator's log; target 0
+//	http429, http418, ts-rejects  the same apart, and the timestamp
+//	               rejections (-1021, 400002); target 0 each
+//	cancelled-ms   start → answer of the last successful cancel
+//	keys-gone-ms   start → answer of the last successful sub-key delete
+//	skew-max-ms    largest |local − venue| clock offset the executors measured
 //	first-mut-ms   start → arrival of the first mutating request; target < RTT + 100 ms
 //	requests       venue requests the run sent
+//
+// Sizes: 1/4, 1, 4 and 16 times issue 6's state (16×: 4 Binance accounts
+// with 960 spot and 320 USDⓈ-M symbols between them, …), and the shape
+// "ip-shared" of issue 12: 12 Binance masters with 20 sub-accounts each
+// (480 sub keys) and 8 KuCoin masters with 16 (256 sub keys), all behind
+// one IP, so the IP budgets are shared by every account.
 //
 // Run it with `make bench` (-benchtime 1x -count 5, benchstat-comparable).
 func BenchmarkSuspectedKeyLeak(b *testing.B) {
@@ -30,13 +41,19 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 		name     string
 		factor   float64
 		baseline bool
+		size     *Size
 	}{
-		{"size=0.25x", 0.25, true},
-		{"size=1x", 1, true},
-		{"size=4x", 4, false},
+		{"size=0.25x", 0.25, true, nil},
+		{"size=1x", 1, true, nil},
+		{"size=4x", 4, false, nil},
+		{"size=16x", 16, false, nil},
+		{"shape=ip-shared", 1, false, &IPShared},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			size := Scaled(c.factor)
+			if c.size != nil {
+				size = *c.size
+			}
 			bound := time.Duration(BoundRoundTrips) * benchLatency
 			for b.Loop() {
 				ctx := context.Background()
@@ -44,6 +61,12 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(out.Wall.Milliseconds()), "wall-ms")
 				b.ReportMetric(float64(out.Wall)/float64(bound), "wall/bound")
 				b.ReportMetric(float64(out.Throttled), "throttled")
+				b.ReportMetric(float64(out.HTTP429), "http429")
+				b.ReportMetric(float64(out.HTTP418), "http418")
+				b.ReportMetric(float64(out.Timestamp1021), "ts-rejects")
+				b.ReportMetric(float64(out.OrdersCancelled)/float64(time.Millisecond), "cancelled-ms")
+				b.ReportMetric(float64(out.KeysDeleted)/float64(time.Millisecond), "keys-gone-ms")
+				b.ReportMetric(float64(out.SkewMax)/float64(time.Millisecond), "skew-max-ms")
 				b.ReportMetric(float64(out.FirstMutation)/float64(time.Millisecond), "first-mut-ms")
 				b.ReportMetric(float64(len(out.Requests)), "requests")
 				b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,8 +52,20 @@ type Outcome struct {
 	// FirstMutation is the time from the start to the arrival at the
 	// emulator of the first mutating request; -1 when there was none.
 	FirstMutation time.Duration
-	// Throttled counts the 429 and 418 answers in the emulator's log.
-	Throttled int
+	// Throttled counts the 429 and 418 answers in the emulator's log;
+	// HTTP429, HTTP418 and Timestamp1021 count the 429s, the 418s and the
+	// timestamp rejections (Binance -1021, KuCoin 400002) apart.
+	Throttled                       int
+	HTTP429, HTTP418, Timestamp1021 int
+	// OrdersCancelled is the time from the start to the answer of the
+	// last successful cancel (every order cancelled when the end state is
+	// clean); KeysDeleted the same for sub-account key deletions. -1 when
+	// there was none.
+	OrdersCancelled, KeysDeleted time.Duration
+	// SkewMax is the largest absolute clock offset (local minus venue) any
+	// executor measured; Syncs how many server-time syncs they made.
+	SkewMax time.Duration
+	Syncs   int
 	// Requests is the emulator's request log of the run (venue requests).
 	Requests []emu.Entry
 	Report   *runner.Report
@@ -69,10 +83,27 @@ func newSerialTransport(base http.RoundTripper) serialTransport {
 	return serialTransport{mu: &sync.Mutex{}, base: base}
 }
 
+// RoundTrip sends r once no other request is in flight. Time queued here
+// is the baseline's own doing, so the executors' per-request timeout
+// (which starts when a request leaves their transport) must not count it:
+// the request goes out detached from r's context, with its own 30 s bound,
+// and its body is read before the next request may leave.
 func (t serialTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.base.RoundTrip(r)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
 }
 
 // Emulator is a started emulator with the generated state.
@@ -186,14 +217,37 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", Playbook, err)
 	}
-	out := &Outcome{Wall: wall, FirstMutation: -1, Report: rep, AuditPath: log.Path()}
+	out := &Outcome{Wall: wall, FirstMutation: -1, OrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	for _, t := range targets {
+		if s, ok := t.Exec.(interface {
+			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
+		}); ok {
+			_, m, n, _ := s.ClockSkew()
+			out.SkewMax, out.Syncs = max(out.SkewMax, m), out.Syncs+n
+		}
+	}
 	for _, e := range em.Server.Requests() {
 		if e.Kind == emu.KindAdmin {
 			continue
 		}
 		out.Requests = append(out.Requests, e)
-		if e.Status == http.StatusTooManyRequests || e.Status == http.StatusTeapot {
+		switch {
+		case e.Status == http.StatusTooManyRequests:
+			out.HTTP429++
 			out.Throttled++
+		case e.Status == http.StatusTeapot:
+			out.HTTP418++
+			out.Throttled++
+		case e.Code == "-1021" || e.Code == "400002":
+			out.Timestamp1021++
+		}
+		if at := e.Time.Add(e.Duration).Sub(start); e.Kind == emu.KindMutation && e.Status == http.StatusOK && e.Method == http.MethodDelete {
+			switch {
+			case e.Path == "/sapi/v1/sub-account/subAccountApi" || e.Path == "/api/v1/sub/api-key":
+				out.KeysDeleted = max(out.KeysDeleted, at)
+			case !strings.Contains(e.Path, "withdraw"):
+				out.OrdersCancelled = max(out.OrdersCancelled, at)
+			}
 		}
 		if e.Kind == emu.KindMutation && (out.FirstMutation < 0 || e.Time.Sub(start) < out.FirstMutation) {
 			out.FirstMutation = e.Time.Sub(start)

@@ -43,6 +43,12 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	if out.FirstMutation < 0 {
 		t.Error("the request log has no mutation")
 	}
+	if out.Timestamp1021 != 0 {
+		t.Errorf("timestamp rejections: got %d, want 0", out.Timestamp1021)
+	}
+	if out.OrdersCancelled < 0 || out.KeysDeleted < 0 || out.OrdersCancelled > out.Wall || out.KeysDeleted > out.Wall {
+		t.Errorf("time to all orders cancelled %s, to all sub keys deleted %s: want both measured, within the wall time %s", out.OrdersCancelled, out.KeysDeleted, out.Wall)
+	}
 	want := map[string]executors.Status{
 		"revoke-leaked-key": executors.StatusSkipped, // no leaked_key input
 		"snapshot-before":   executors.StatusOK, "inventory": executors.StatusOK, "freeze": executors.StatusChanged,

@@ -38,6 +38,15 @@ var Full = Size{
 	KucoinAccounts: 3, KucoinHFSymbols: 40, KucoinFuturesSymbols: 10, KucoinSubs: 4, KucoinKeysPerSub: 2,
 }
 
+// IPShared is issue 12's shape: many accounts behind one IP and many
+// sub-accounts per master — 12 Binance masters with 20 sub-accounts each
+// (2 keys per sub: 480 sub keys) and 8 KuCoin masters with 16 (2 keys:
+// 256), every master with Full's symbols.
+var IPShared = Size{
+	BinanceAccounts: 12, BinanceSpotSymbols: 60, BinanceUSDMSymbols: 20, BinanceSubs: 20, BinanceKeysPerSub: 2,
+	KucoinAccounts: 8, KucoinHFSymbols: 40, KucoinFuturesSymbols: 10, KucoinSubs: 16, KucoinKeysPerSub: 2,
+}
+
 // Scaled returns Full with every per-account count (symbols, sub-accounts)
 // multiplied by f, rounded up, at least 1; the number of accounts and of
 // keys per sub-account stay the same.
