@@ -65,7 +65,7 @@ type Options struct {
 	AuditDegraded bool
 	// RunDir receives snapshot-<step>.json files; empty: none written.
 	RunDir         string
-	Concurrency    int           // accounts in flight per step; default 8
+	Concurrency    int           // accounts running one step at once (manual steps take no slot); default 8
 	DefaultTimeout time.Duration // per (step, account) when the step sets none; default 2m
 	ManualTimeout  time.Duration // default for manual steps; default 30m
 	BackoffBase    time.Duration // default 250ms
@@ -445,17 +445,22 @@ func (r *run) schedule(ctx context.Context) string {
 			close(global[i])
 		}
 	}
-	sem := make(chan struct{}, r.o.Concurrency)
+	// Concurrency bounds the accounts running one step at once. A slot is
+	// taken per step, not per account pipeline: an account waiting at a
+	// barrier for the others, or holding the line on a manual step (which
+	// takes no slot: it waits for a human), never keeps the other accounts
+	// from starting — with more accounts than slots, a slot per pipeline
+	// deadlocked at the first barrier and left the ninth account untouched
+	// until the first eight had finished holding the line.
+	slots := make([]chan struct{}, len(steps))
+	for i := range slots {
+		slots[i] = make(chan struct{}, r.o.Concurrency)
+	}
 	var wg sync.WaitGroup
 	for _, t := range r.o.Targets {
 		wg.Add(1)
 		go func(t Target) {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-			}
 			done := make([]chan struct{}, len(steps))
 			for i := range done {
 				done[i] = make(chan struct{})
@@ -475,6 +480,14 @@ func (r *run) schedule(ctx context.Context) string {
 							<-global[j]
 						}
 					}
+					slotted := step.Action != executors.Manual
+					if slotted {
+						select {
+						case slots[i] <- struct{}{}:
+						case <-ctx.Done():
+							slotted = false
+						}
+					}
 					var res StepResult
 					switch a := aborted(); {
 					case a != "":
@@ -487,6 +500,9 @@ func (r *run) schedule(ctx context.Context) string {
 						if r.o.Review != nil {
 							r.o.Review(t.Ref, &res)
 						}
+					}
+					if slotted {
+						<-slots[i]
 					}
 					r.recordResult(res)
 					r.addResult(res)

@@ -429,6 +429,39 @@ func TestFanOutIsConcurrentAndBounded(t *testing.T) {
 	}
 }
 
+// More accounts than slots, and a barrier (every account finishes a step
+// before any starts a later one): a slot held for a whole account
+// pipeline deadlocked here, the first account waiting at the barrier for
+// accounts that waited for its slot.
+func TestConcurrencyBelowAccountsWithBarrier(t *testing.T) {
+	var execs []executors.Executor
+	var mu sync.Mutex
+	calls := 0
+	for range 3 {
+		execs = append(execs, &funcExec{do: func(ctx context.Context) { mu.Lock(); calls++; mu.Unlock() }})
+	}
+	pb := mustPlaybook(t, "name: t\ntargets: {all: true}\nsteps:\n  - id: first\n    action: snapshot.balances\n    barrier: true\n  - id: then\n    action: keys.inventory\n")
+	o := opts(pb, &memAudit{}, targets(execs...))
+	o.Concurrency = 1
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("run did not finish before the deadline: deadlocked")
+	}
+	if calls != 6 {
+		t.Errorf("steps run = %d, want 6 (2 steps on 3 accounts)", calls)
+	}
+	for _, r := range rep.Results {
+		if r.Status != executors.StatusOK {
+			t.Errorf("%s on %s: %s %s, want ok", r.Step, r.Account, r.Status, r.Summary)
+		}
+	}
+}
+
 type funcExec struct{ do func(ctx context.Context) }
 
 func (f *funcExec) Exchange() string { return "stub" }
