@@ -374,6 +374,12 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}
+	if hs.EndedBy == HoldKeyRejected && !hs.LastPassAt.IsZero() {
+		// The dead key can no longer list or cancel anything: what its
+		// holder placed after the last pass is out of the API's sight.
+		note += fmt.Sprintf("; orders placed with the key after the last pass (%s UTC) until it died cannot be seen or cancelled through the API: check Open Orders on every product in the web UI",
+			hs.LastPassAt.UTC().Format("15:04:05"))
+	}
 	res.Summary = res.Summary + " — " + note
 	return res
 }

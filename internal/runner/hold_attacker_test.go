@@ -367,4 +367,8 @@ func TestHoldDeadlineProbesOnceMore(t *testing.T) {
 	if res.Status == executors.StatusPending || strings.Contains(res.Summary, "still alive") {
 		t.Errorf("master-key: got %s %q, want the key verified dead", res.Status, res.Summary)
 	}
+	// What the key's holder placed after the last pass is out of sight.
+	if !strings.Contains(res.Summary, "cannot be seen or cancelled through the API: check Open Orders") {
+		t.Errorf("master-key summary %q does not say that orders placed after the last pass cannot be seen", res.Summary)
+	}
 }
