@@ -42,6 +42,9 @@ var holdActions = map[string]bool{
 }
 
 // Ways a hold ends (HoldSummary.EndedBy).
+// holdProbeEvery is how often the key is probed between hold passes.
+const holdProbeEvery = 500 * time.Millisecond
+
 // holdFinalProbe bounds the probe made when the hold's time is up.
 const holdFinalProbe = 5 * time.Second
 
@@ -179,17 +182,31 @@ loop:
 			end(HoldKeyRejected)
 			break
 		}
-		timer := time.NewTimer(r.o.HoldInterval)
-		select {
-		case <-hctx.Done():
-			timer.Stop()
-			break loop
-		case a := <-opc:
-			timer.Stop()
-			answer = &a
-			end(HoldOperator)
-			break loop
-		case <-timer.C:
+		// Between passes the key is probed every holdProbeEvery (a probe
+		// is one light read): the hold ends soon after the human deletes
+		// the key, and the time it died is known that closely.
+		next := time.Now().Add(r.o.HoldInterval) // real time, as the timers
+		for {
+			wait := min(holdProbeEvery, time.Until(next))
+			if wait <= 0 {
+				break
+			}
+			timer := time.NewTimer(wait)
+			select {
+			case <-hctx.Done():
+				timer.Stop()
+				break loop
+			case a := <-opc:
+				timer.Stop()
+				answer = &a
+				end(HoldOperator)
+				break loop
+			case <-timer.C:
+			}
+			if time.Until(next) > 0 && rejected(hctx) {
+				end(HoldKeyRejected)
+				break loop
+			}
 		}
 	}
 	if hs.EndedBy == "" && ctx.Err() == nil && hs.KeyRejectedAt.IsZero() {

@@ -372,3 +372,37 @@ func TestHoldDeadlineProbesOnceMore(t *testing.T) {
 		t.Errorf("master-key summary %q does not say that orders placed after the last pass cannot be seen", res.Summary)
 	}
 }
+
+// Between passes the key is probed often: a key deleted after a pass ends
+// the hold long before the next pass is due (here a minute away).
+func TestHoldProbesBetweenPasses(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}}, HoldInterval: time.Minute, Hold: 2 * time.Minute,
+		Progress: func(e runner.Event) {
+			if e.Kind == "hold" && strings.HasPrefix(e.Text, "holding the line") {
+				v.addOrder("spot PUMPUSDT order 777 (limit BUY 1000 @ 1)")
+			}
+			if e.Kind == "hold" && strings.Contains(e.Text, "caught") {
+				v.deleteMasterKey() // after pass 1; pass 2 would be a minute away
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := runner.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the hold waited for the next pass instead of probing between passes")
+	}
+	for _, r := range rep.Results {
+		if hs, ok := r.Result.Data.(*runner.HoldSummary); ok && (hs.EndedBy != runner.HoldKeyRejected || hs.Passes != 1) {
+			t.Errorf("hold ended by %q after %d passes, want %q after 1", hs.EndedBy, hs.Passes, runner.HoldKeyRejected)
+		}
+	}
+}
