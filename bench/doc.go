@@ -7,7 +7,8 @@
 //
 // The Go benchmarks in this package are what `make bench` runs; the
 // critical-path bound they compare the wall time with is documented on
-// BoundRoundTrips.
+// RateBound (the rate limits, from the run's own request log) and
+// BoundRoundTrips (the round trips).
 //
 // BenchmarkAttacker (attacker.go) races the playbook against the emulator's
 // scripted attacker on the demo fund: time to the leaked sub-account key

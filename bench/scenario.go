@@ -46,9 +46,10 @@ type Config struct {
 
 // Outcome is what one run measured.
 type Outcome struct {
-	// Wall is the time from the start (before the accounts file is read)
-	// to runner.Run's return.
-	Wall time.Duration
+	// Start is when the run started (before the accounts file is read);
+	// Wall the time from Start to runner.Run's return.
+	Start time.Time
+	Wall  time.Duration
 	// FirstMutation is the time from the start to the arrival at the
 	// emulator of the first mutating request; -1 when there was none.
 	FirstMutation time.Duration
@@ -217,7 +218,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", Playbook, err)
 	}
-	out := &Outcome{Wall: wall, FirstMutation: -1, OrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	out := &Outcome{Start: start, Wall: wall, FirstMutation: -1, OrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
