@@ -105,6 +105,7 @@ func (v *Venue) buildRoutes() map[string]*route {
 		uid(mut(http.MethodPost, "/sapi/v1/capital/withdraw/apply", famSAPI, permWithdrawals, fixed(900), handleWithdraw)),
 		noSubs(master(read(http.MethodGet, "/sapi/v1/sub-account/list", famSAPI, fixed(1), handleSubAccountList))),
 		master(uid(read(http.MethodGet, "/sapi/v4/sub-account/assets", famSAPI, fixed(60), handleSubAccountAssets))),
+		master(read(http.MethodGet, "/sapi/v1/sub-account/status", famSAPI, fixed(10), handleSubAccountStatus)),
 		master(uid(read(http.MethodGet, "/sapi/v1/sub-account/subAccountApi", famSAPI, fixed(3000), handleSubKeyList))),
 		master(uid(mut(http.MethodPost, "/sapi/v1/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyCreate(false)))),
 		master(uid(mut(http.MethodPost, "/sapi/v2/sub-account/subAccountApi", famSAPI, permSpot, fixed(3000), handleSubKeyCreate(true)))),
