@@ -118,9 +118,12 @@ func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 	if len(subs) == 0 {
 		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts", Counts: map[string]int{"sub_accounts": 0}}, nil
 	}
+	// One status read for every sub-account, each call (each hold pass):
+	// which of them can hold orders at all (substatus.go).
+	status := e.readSubStatuses(ctx)
 	outs := make([]subOutcome, len(subs))
 	parallel(ctx, len(subs), 8, func(ctx context.Context, i int) {
-		outs[i] = e.cancelOneSub(ctx, req, subs[i].Email, plan)
+		outs[i] = e.cancelOneSub(ctx, req, subs[i].Email, status, plan)
 	}, nil)
 	if err := ctx.Err(); err != nil {
 		// parallel skips what it did not start: say so for each.
@@ -165,8 +168,9 @@ func (e *Executor) subExecutor(email, apiKey, keyType string, sec secret.Value) 
 		APIKey: secret.New(apiKey), Secret: sec, BaseURL: e.acct.BaseURL}, e.env)
 }
 
-// cancelOneSub handles one sub-account.
-func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, email string, plan bool) subOutcome {
+// cancelOneSub handles one sub-account; status is the margin/futures
+// status of every sub-account, read once for this call.
+func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, email string, status subStatuses, plan bool) subOutcome {
 	out := subOutcome{Sub: email}
 	if !plan {
 		// Temporary keys an earlier attempt could not prove deleted come
@@ -179,7 +183,15 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 		}
 	}
 	view := e.subAssets(ctx, email)
+	if status.noOrderPossible(email, view) {
+		// No key needed, configured or temporary: nothing to cancel.
+		markIdle(&out, plan)
+		return out
+	}
 	why := "its spot wallet shows nothing locked, but Binance does not show the master its futures and margin orders"
+	if more := status.why(email); more != "" {
+		why = "its spot wallet shows nothing locked, but " + more + " and Binance does not show the master its futures and margin orders"
+	}
 	switch {
 	case view.err != nil:
 		why = "its balances could not be read (" + view.err.Error() + ")"

@@ -97,7 +97,7 @@ func costOf(method, path string, q url.Values) cost {
 			if !hasSymbol && method == http.MethodGet {
 				c.weight = 40
 			}
-		case "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades":
+		case "/sapi/v1/margin/account", "/sapi/v1/margin/isolated/account", "/sapi/v1/margin/myTrades", pathSubStatus:
 			c.weight = 10
 		case "/sapi/v1/asset/wallet/balance":
 			c.weight = 60
