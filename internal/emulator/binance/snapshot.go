@@ -97,6 +97,7 @@ func (v *Venue) Snapshot() any {
 			"balances": obj{"spot": bals(a.Spot), "funding": bals(a.Funding), "margin": bals(a.Margin),
 				"isolated": iso, "usdm": nums(a.USDM), "coinm": nums(a.COINM)},
 			"usdm_dual_side": a.DualUSDM, "coinm_dual_side": a.DualCOINM,
+			"margin_enabled": marginEnabled(a), "futures_enabled": futuresEnabled(a),
 			"open_orders": obj{"spot": orders(a.SpotOrders, "spot"), "spot_lists": lists, "margin": orders(a.MarginOrders, "margin"),
 				"isolated": orders(a.IsolatedOrders, "margin"), "usdm": orders(a.USDMOrders, "usdm"),
 				"usdm_algo": orders(a.AlgoOrders, "algo"), "coinm": orders(a.COINMOrders, "coinm")},

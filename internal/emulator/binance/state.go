@@ -65,6 +65,11 @@ type accountYAML struct {
 	// withdrawals may then go only to these addresses.
 	WithdrawWhitelist []string    `yaml:"withdraw_whitelist"`
 	Trades            []tradeYAML `yaml:"trades"`
+	// MarginEnabled and FuturesEnabled turn margin / futures on (GET
+	// /sapi/v1/sub-account/status) for an account the state gives no such
+	// wallet, order or position.
+	MarginEnabled  bool `yaml:"margin_enabled"`
+	FuturesEnabled bool `yaml:"futures_enabled"`
 }
 
 type keyYAML struct {
@@ -321,6 +326,8 @@ type account struct {
 	COINM     map[string]float64
 	DualUSDM  bool
 	DualCOINM bool
+	MarginOn  bool // margin enabled without a margin wallet (margin_enabled)
+	FuturesOn bool // futures enabled without a futures wallet (futures_enabled)
 
 	SpotOrders     []*order
 	SpotLists      []*orderList
@@ -439,7 +446,7 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 			Created: ay.Created.at(now, now.Add(-400*24*time.Hour)), Frozen: ay.Frozen, Remark: ay.Remark,
 			Spot: map[string]*bal{}, Funding: map[string]*bal{}, Margin: map[string]*bal{},
 			Isolated: map[string]*isoPair{}, USDM: map[string]float64{}, COINM: map[string]float64{},
-			DualUSDM: ay.DualSide, DualCOINM: ay.COINMDual, Countdowns: map[string]*countdown{},
+			DualUSDM: ay.DualSide, DualCOINM: ay.COINMDual, MarginOn: ay.MarginEnabled, FuturesOn: ay.FuturesEnabled, Countdowns: map[string]*countdown{},
 			Whitelist: ay.WithdrawWhitelist,
 		}
 		if a.UID == 0 {

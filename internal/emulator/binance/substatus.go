@@ -26,15 +26,15 @@ func handleSubAccountStatus(c *call) {
 // marginEnabled reports whether the account has a cross or isolated
 // margin account: the state gives it a margin wallet, an isolated pair or
 // margin orders (the same test that answers -3003 / -11001 to an order,
-// plus orders, which only an enabled account can hold).
+// plus orders, which only an enabled account can hold), or margin_enabled.
 func marginEnabled(a *account) bool {
-	return len(a.Margin) > 0 || len(a.Isolated) > 0 || len(a.MarginOrders) > 0 || len(a.IsolatedOrders) > 0
+	return a.MarginOn || len(a.Margin) > 0 || len(a.Isolated) > 0 || len(a.MarginOrders) > 0 || len(a.IsolatedOrders) > 0
 }
 
 // futuresEnabled reports whether the account has a USDⓈ-M or COIN-M
 // account: a futures wallet (the `activate` of asset/wallet/balance),
-// futures orders or positions.
+// futures orders or positions, or futures_enabled.
 func futuresEnabled(a *account) bool {
-	return len(a.USDM) > 0 || len(a.COINM) > 0 || len(a.USDMOrders) > 0 || len(a.AlgoOrders) > 0 ||
+	return a.FuturesOn || len(a.USDM) > 0 || len(a.COINM) > 0 || len(a.USDMOrders) > 0 || len(a.AlgoOrders) > 0 ||
 		len(a.COINMOrders) > 0 || len(a.USDMPositions) > 0 || len(a.COINMPositions) > 0
 }

@@ -48,6 +48,11 @@ const subStatusState = `binance:
       orders:
         usdm: [{symbol: BTCUSDT, side: BUY, price: 60000, qty: 0.01}]
         margin: [{symbol: BTCUSDT, side: BUY, price: 60000, qty: 0.01}]
+    - name: flagged
+      email: flagged@fund.example
+      parent: m
+      margin_enabled: true
+      futures_enabled: true
     - name: other
       email: other@fund.example
       master: true
@@ -94,6 +99,7 @@ func TestSubAccountStatus(t *testing.T) {
 		{"usdm@fund.example", false, true, true},
 		{"coinm@fund.example", false, true, true},
 		{"orders@fund.example", true, true, false},
+		{"flagged@fund.example", true, true, true},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("got %d rows %s, want %d (the other master's sub-account must not show)", len(rows), r.Body, len(want))

@@ -37,6 +37,10 @@ type bAccount struct {
 	Orders      *bOrders          `yaml:"orders,omitempty"`
 	Positions   *bPositions       `yaml:"positions,omitempty"`
 	Withdrawals []bWithdrawal     `yaml:"withdrawals,omitempty"`
+	// Set on every sub-account: the trail does not record their
+	// margin/futures status (GET /sapi/v1/sub-account/status).
+	MarginEnabled  bool `yaml:"margin_enabled,omitempty"`
+	FuturesEnabled bool `yaml:"futures_enabled,omitempty"`
 }
 
 type bKey struct {
@@ -351,8 +355,14 @@ func (b *builder) binance(st *bState, a *recorded) error {
 
 	st.Accounts = append(st.Accounts, master)
 	for _, e := range subOrder {
+		// Unknown, so assumed on: the rehearsal inspects each sub-account
+		// as one that could hold futures and margin orders.
+		subs[e].MarginEnabled, subs[e].FuturesEnabled = true, true
 		st.Accounts = append(st.Accounts, subs[e])
 		b.sum.SubAccounts++
+	}
+	if len(subOrder) > 0 {
+		b.sum.Notes = append(b.sum.Notes, fmt.Sprintf("account %s: the run recorded no sub-account's margin/futures status; both are on for every sub-account, so none is skipped as unable to hold orders", master.Name))
 	}
 	return nil
 }
