@@ -25,6 +25,14 @@ const (
 	// permission, IP restriction).
 	weightSubKeyCall = 3000
 	pacerMargin      = 0.9
+	// windowGuard is how far Binance's minute (and 10 s) boundaries may
+	// be from the pacer's: the pacer's clock is Binance's as last measured
+	// (offset error about half a round trip), and a request is counted
+	// when it arrives, up to a round trip after it left. A request sent
+	// that close to a boundary is charged to both windows (budget
+	// Spec.Guard): without it, bursts just after our boundary drew 429s
+	// from a window Binance had not yet closed.
+	windowGuard = 250 * time.Millisecond
 )
 
 // cost is what one request costs against one bucket.
@@ -189,7 +197,7 @@ func (p *pacer) spec(c cost) budget.Spec {
 		s = 1
 	}
 	limit := int(float64(c.limit) * s)
-	return budget.Spec{Name: c.bucket, Limit: limit, Window: c.window, Aligned: true, Reserve: limit - int(float64(limit)*pacerMargin)}
+	return budget.Spec{Name: c.bucket, Limit: limit, Window: c.window, Aligned: true, Guard: windowGuard, Reserve: limit - int(float64(limit)*pacerMargin)}
 }
 
 // wait blocks until every cost fits its bucket, then reserves them.
@@ -271,11 +279,15 @@ type observingTransport struct {
 	// sign, when set, re-stamps and re-signs a signed request at the
 	// moment it is sent (Executor.resign).
 	sign func(*http.Request) (*http.Request, error)
+	// prefix is the path of the base URL (e.g. the emulator's
+	// "/binance"): the cost tables know Binance's paths without it.
+	prefix string
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	unlockBuilt(req)
-	costs := costsOf(req.Method, req.URL.Path, req.URL.Query(), req.URL.Host)
+	path := strings.TrimPrefix(req.URL.Path, t.prefix)
+	costs := costsOf(req.Method, path, req.URL.Query(), req.URL.Host)
 	rsv, err := t.pacer.wait(req.Context(), costs...)
 	if err != nil {
 		if req.Body != nil {
@@ -294,7 +306,7 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	cp, _ := req.Context().Value(captureKey{}).(*capture)
 	if cp != nil {
 		cp.mu.Lock()
-		cp.method, cp.path = req.Method, req.URL.Path
+		cp.method, cp.path = req.Method, path
 		cp.mu.Unlock()
 	}
 	sent := req
@@ -371,7 +383,11 @@ const idleConnsPerHost = 64
 
 // newHTTPClient builds one client's own http.Client over env.Transport (or
 // a private clone of the default transport).
-func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Duration, sign func(*http.Request) (*http.Request, error)) *http.Client {
+func newHTTPClient(env executors.Env, account, baseURL string, p *pacer, timeout time.Duration, sign func(*http.Request) (*http.Request, error)) *http.Client {
+	prefix := ""
+	if u, err := url.Parse(baseURL); err == nil {
+		prefix = strings.TrimRight(u.Path, "/")
+	}
 	base := env.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -385,7 +401,7 @@ func newHTTPClient(env executors.Env, account string, p *pacer, timeout time.Dur
 	// No http.Client.Timeout: it would count the wait for budget; the
 	// transport bounds each request from the moment it is sent.
 	return &http.Client{
-		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout, sign: sign},
+		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout, sign: sign, prefix: prefix},
 	}
 }
 
