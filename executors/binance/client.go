@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gobinance "github.com/adshao/go-binance/v2"
@@ -92,6 +93,10 @@ type Executor struct {
 	clockMu sync.RWMutex
 	offset  int64             // ms, local wall clock minus server time
 	clocks  *clocksync.Syncer // the background syncs that set offset (syncWithTimeout)
+	// venue is the latest offset any executor of the process measured
+	// against this host (see hostClock): the pacer places Binance's
+	// windows on that one clock.
+	venue *hostClock
 
 	// concurrency bounds parallel per-symbol calls.
 	concurrency int
@@ -125,15 +130,18 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	}
 	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32, retry: retry.Default}
 	e.clocks = clocksync.New(e.syncWithTimeout)
-	e.pacer = newPacer(env.Now, env.Sleep)
 	base := strings.TrimRight(acct.BaseURL, "/")
 	if base == "" {
 		e.bases = [3]string{prodSpot, prodFutures, prodDelivery}
 	} else {
 		e.bases = [3]string{base, base, base}
 	}
+	e.venue = hostClockOf(e.bases[famSpot])
+	e.pacer = newPacer(func() time.Time {
+		return env.Now().Add(-time.Duration(e.venue.offset.Load()) * time.Millisecond)
+	}, env.Sleep)
 	for i := range e.https {
-		e.https[i] = newHTTPClient(env, acct.Name, e.pacer, e.retry.Request, e.resign)
+		e.https[i] = newHTTPClient(env, acct.Name, e.bases[i], e.pacer, e.retry.Request, e.resign)
 	}
 	e.spot = gobinance.NewClient(acct.APIKey.Reveal(), acct.Secret.Reveal())
 	e.spot.KeyType, e.spot.BaseURL, e.spot.HTTPClient = kt, e.bases[famSpot], e.https[famSpot]
@@ -143,7 +151,36 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	e.dlv.KeyType, e.dlv.BaseURL, e.dlv.HTTPClient = kt, e.bases[famDelivery], e.https[famDelivery]
 	// The SDK loggers only print with Debug set; make sure they never do.
 	e.spot.Debug, e.fut.Debug, e.dlv.Debug = false, false, false
+	if e.venue.measured.Load() {
+		// Sign with the offset another executor measured until this
+		// one's own sync lands (a temporary key's first requests).
+		off := e.venue.offset.Load()
+		e.offset = off
+		e.spot.TimeOffset, e.fut.TimeOffset, e.dlv.TimeOffset = off, off, off
+	}
 	return e, nil
+}
+
+// hostClock is the server-time offset (ms, local minus Binance) last
+// measured against one host by any executor of the process. Executors
+// behind one IP share that IP's rate-limit windows (budget.Shared), so
+// they must place the windows' boundaries on one clock: with each its
+// own, one whose clock runs ahead would start a window the others still
+// fill, and the same budget would go out twice.
+type hostClock struct {
+	offset   atomic.Int64
+	measured atomic.Bool
+}
+
+var hostClocks sync.Map // host -> *hostClock
+
+func hostClockOf(base string) *hostClock {
+	host := base
+	if u, err := url.Parse(base); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	c, _ := hostClocks.LoadOrStore(host, &hostClock{})
+	return c.(*hostClock)
 }
 
 func sdkKeyType(kt string) (string, error) {
@@ -179,6 +216,8 @@ func (e *Executor) sync(ctx context.Context) error {
 	e.skew.Measured(time.Duration(off) * time.Millisecond)
 	e.clockMu.Lock()
 	e.offset = off
+	e.venue.offset.Store(off)
+	e.venue.measured.Store(true)
 	e.spot.TimeOffset, e.fut.TimeOffset, e.dlv.TimeOffset = off, off, off
 	e.clockMu.Unlock()
 	return nil

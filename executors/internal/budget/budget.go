@@ -43,6 +43,13 @@ type Spec struct {
 	// Reserve is the weight left untouched in every window (a margin for
 	// requests of other clients the headers have not shown yet).
 	Reserve int
+	// Guard (aligned windows) is how far the venue's window boundary may
+	// be from ours: its clock's offset from ours plus a request's time in
+	// flight. A request sent within Guard of a boundary may be counted in
+	// either window, so it is charged to both: the window rolls over
+	// Guard after the boundary, and the new one starts with the weight
+	// sent since Guard before it.
+	Guard time.Duration
 }
 
 // Set holds the state of some buckets and the lock that guards it.
@@ -105,17 +112,42 @@ type bucket struct {
 	blocked  time.Time
 	inFlight map[*hold]struct{}
 	gen      int // counts the windows
+	// recent are the sends of the last 2×Guard (aligned windows with a
+	// Guard): those near a boundary are carried into the next window.
+	recent []send
+}
+
+// send is one request's charge at the time it was sent.
+type send struct {
+	at     time.Time
+	weight int
+	h      *hold
 }
 
 func (b *bucket) remaining() int { return b.limit - b.sent - b.external }
 
 func (b *bucket) rollover(now time.Time) {
 	b.sent, b.external, b.closed = 0, 0, false
+	carried := map[*hold]bool{}
+	if g := b.spec.Guard; b.spec.Aligned && g > 0 {
+		// Sent within Guard of the boundary just passed: the venue may
+		// count them in the window starting now.
+		boundary := now.Add(-g).Truncate(b.spec.Window)
+		for _, s := range b.recent {
+			if !s.at.Before(boundary.Add(-g)) {
+				b.sent += s.weight
+				carried[s.h] = true
+			}
+		}
+	}
 	for h := range b.inFlight {
-		b.sent += h.weight
+		if !carried[h] {
+			b.sent += h.weight
+		}
 	}
 	if b.spec.Aligned {
-		b.resetAt = now.Truncate(b.spec.Window).Add(b.spec.Window)
+		g := b.spec.Guard
+		b.resetAt = now.Add(-g).Truncate(b.spec.Window).Add(b.spec.Window + g)
 	} else {
 		b.resetAt = now.Add(b.spec.Window)
 	}
@@ -217,6 +249,15 @@ func (p *Pacer) try(c Cost) (*hold, time.Duration, time.Time) {
 		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen}
 		b.sent += c.Weight
 		b.inFlight[h] = struct{}{}
+		if g := b.spec.Guard; b.spec.Aligned && g > 0 {
+			keep := b.recent[:0]
+			for _, s := range b.recent {
+				if now.Sub(s.at) < 2*g {
+					keep = append(keep, s)
+				}
+			}
+			b.recent = append(keep, send{at: now, weight: c.Weight, h: h})
+		}
 		return h, 0, time.Time{}
 	}
 	return nil, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt
@@ -232,11 +273,15 @@ func (p *Pacer) wake(c Cost, until time.Time) {
 	if b == nil {
 		return
 	}
+	now := p.Now()
 	switch {
 	case !b.blocked.IsZero() && b.blocked.Equal(until):
 		b.blocked = time.Time{}
-	case b.resetAt.Equal(until):
-		b.rollover(p.Now())
+	case b.resetAt.Equal(until) && !now.Before(until):
+		// Only once the window has ended by this waiter's clock too
+		// (executors sharing an IP's set may read clocks a few
+		// milliseconds apart: see Spec.Guard).
+		b.rollover(now)
 	}
 }
 

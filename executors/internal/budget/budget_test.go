@@ -100,3 +100,89 @@ func TestThrottledBlocksForRetryAfter(t *testing.T) {
 		t.Errorf("waited %s after a 429 with Retry-After 3s, want 3s", got)
 	}
 }
+
+// TestGuardChargesBothWindowsNearABoundary: the venue counts a request
+// when it arrives, by its own clock. One sent just before our minute
+// boundary may land in the venue's next minute, and one sent just after it
+// in the venue's last: within Guard of a boundary a request is charged to
+// both windows, so neither window of the venue can overflow.
+func TestGuardChargesBothWindowsNearABoundary(t *testing.T) {
+	boundary := time.Date(2026, 12, 4, 6, 1, 0, 0, time.UTC)
+	clk := &fake{t: boundary.Add(-30 * time.Second)}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set := NewSet()
+	spec := Spec{Name: "api", Limit: 10, Window: time.Minute, Aligned: true, Guard: time.Second}
+	send := func() time.Time {
+		t.Helper()
+		r, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SettleAll(r, None)
+		return clk.t
+	}
+	for range 5 {
+		send()
+	}
+	clk.t = boundary.Add(-500 * time.Millisecond)
+	for range 5 {
+		if at := send(); !at.Equal(clk.t) {
+			t.Fatalf("request within the first window's budget waited until %s", at.Format("15:04:05.000"))
+		}
+	}
+	// The first window is spent: a request 100 ms after our boundary
+	// may still be counted in it by the venue, so it waits for the guard.
+	clk.t = boundary.Add(100 * time.Millisecond)
+	if at, want := send(), boundary.Add(time.Second); !at.Equal(want) {
+		t.Errorf("first request after the boundary went at %s, want %s (boundary + guard)", at.Format("15:04:05.000"), want.Format("15:04:05.000"))
+	}
+	// The 5 sent 500 ms before the boundary may count in this window
+	// too: with the one just sent, 4 more fit, then the next window.
+	for i := range 4 {
+		if at := send(); !at.Equal(boundary.Add(time.Second)) {
+			t.Fatalf("request %d of the second window went at %s, want at once", i+2, at.Format("15:04:05.000"))
+		}
+	}
+	if at, want := send(), boundary.Add(time.Minute+time.Second); !at.Equal(want) {
+		t.Errorf("request beyond the second window's budget went at %s, want %s", at.Format("15:04:05.000"), want.Format("15:04:05.000"))
+	}
+}
+
+// TestGuardCoversClocksThatDiffer: executors sharing an IP's set read
+// the venue's clock through offsets they measured apart, so their clocks
+// may differ by milliseconds. One whose clock is ahead ends a window
+// early by the others' clocks; with a Guard wider than the difference no
+// window overflows by either clock.
+func TestGuardCoversClocksThatDiffer(t *testing.T) {
+	base := time.Date(2026, 12, 4, 6, 0, 10, 0, time.UTC)
+	clk := &fake{t: base}
+	ahead := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	behind := &Pacer{Now: func() time.Time { return clk.t.Add(-40 * time.Millisecond) }, Sleep: clk.sleep}
+	for _, guard := range []time.Duration{0, 100 * time.Millisecond} {
+		clk.t = base
+		set := NewSet()
+		spec := Spec{Name: "fapi", Limit: 10, Window: time.Minute, Aligned: true, Guard: guard}
+		// The venue's clock may be either: count per minute by both.
+		sent := map[string]int{}
+		for i := range 40 {
+			p := behind // fills the set's first window, whose end is by behind's clock
+			if i >= 10 {
+				p = ahead // waits for its end by its own clock
+			}
+			r, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.SettleAll(r, None)
+			sent[clk.t.Truncate(time.Minute).Format("ahead 15:04")]++
+			sent[clk.t.Add(-40*time.Millisecond).Truncate(time.Minute).Format("behind 15:04")]++
+		}
+		over := false
+		for _, w := range sent {
+			over = over || w > 10
+		}
+		if want := guard == 0; over != want {
+			t.Errorf("guard %v: a window overflowed: %v, want %v (%v)", guard, over, want, sent)
+		}
+	}
+}
