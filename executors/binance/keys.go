@@ -121,9 +121,43 @@ func (e *Executor) listSubKeys(ctx context.Context, email string) ([]subKeyRow, 
 		}
 		out = append(out, rows...)
 		if len(rows) < 100 || (body.Total > 0 && len(out) >= body.Total) {
+			e.rememberListing(email, out)
 			return out, nil
 		}
 	}
+}
+
+// listReuse is how old a sub-account's key listing may be for keys.revoke
+// (method delete) to start from it instead of listing again: every
+// listing of this endpoint costs UID weight 3000 of the master's 60 per
+// minute, so the inventory's listing serves the revocations that follow
+// it. It is safe because a revocation's confirming re-list is always
+// fresh and every key it shows that the step selects (a key created
+// meanwhile) is deleted in a further round.
+const listReuse = 2 * time.Minute
+
+// rememberListing keeps a sub-account's latest key listing (see
+// listReuse).
+func (e *Executor) rememberListing(email string, rows []subKeyRow) {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listed == nil {
+		m.listed = map[string]keyListing{}
+	}
+	m.listed[email] = keyListing{rows: append([]subKeyRow(nil), rows...), at: e.env.Now()}
+}
+
+// recentListing returns a sub-account's key listing made within maxAge.
+func (e *Executor) recentListing(email string, maxAge time.Duration) ([]subKeyRow, bool) {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.listed[email]
+	if !ok || maxAge <= 0 || e.env.Now().Sub(l.at) > maxAge {
+		return nil, false
+	}
+	return append([]subKeyRow(nil), l.rows...), true
 }
 
 func (e *Executor) subKeyIP(ctx context.Context, email, apiKey string) (ipRestriction, error) {
@@ -141,9 +175,19 @@ func (e *Executor) subKeyIP(ctx context.Context, email, apiKey string) (ipRestri
 // subKeys lists every sub-account's keys; with withIPs it also reads each
 // key's IP restriction (3000 UID weight each, paced).
 func (e *Executor) subKeys(ctx context.Context, subs []subAccount, withIPs bool) ([]subKey, error) {
+	return e.subKeysReusing(ctx, subs, withIPs, 0)
+}
+
+// subKeysReusing is subKeys starting from listings made within reuse (see
+// listReuse); 0 lists every sub-account again.
+func (e *Executor) subKeysReusing(ctx context.Context, subs []subAccount, withIPs bool, reuse time.Duration) ([]subKey, error) {
 	rows := make([][]subKeyRow, len(subs))
 	errs := make([]error, len(subs))
 	parallel(ctx, len(subs), e.concurrency, func(ctx context.Context, i int) {
+		if r, ok := e.recentListing(subs[i].Email, reuse); ok {
+			rows[i] = r
+			return
+		}
 		rows[i], errs[i] = e.listSubKeys(ctx, subs[i].Email)
 	}, nil)
 	if err := errors.Join(errs...); err != nil {
@@ -188,6 +232,14 @@ type keyMemory struct {
 	// baseline is the first listing's keys: any other key was created
 	// while the run went on (keys.revoke created_mid_run).
 	baseline map[string]bool
+	// listed is each sub-account's latest key listing (listReuse).
+	listed map[string]keyListing
+}
+
+// keyListing is one sub-account's keys as listed at a time.
+type keyListing struct {
+	rows []subKeyRow
+	at   time.Time
 }
 
 // memories holds each live executor's keyMemory. It sits beside the
@@ -232,6 +284,14 @@ func (e *Executor) rememberKeys(keys []subKey) {
 
 // knownSubKey reports whether apiKey was seen listed under a sub-account
 // in this process or is one of the accounts file's sub_keys.
+// isTempKey reports whether apiKey is a temporary key this process minted.
+func (e *Executor) isTempKey(apiKey string) bool {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.temp[apiKey]
+}
+
 func (e *Executor) knownSubKey(apiKey string) bool {
 	for _, sk := range e.acct.SubKeys {
 		if sk.APIKey == apiKey {
@@ -503,6 +563,13 @@ func (e *Executor) sendRevoke(ctx context.Context, method string, ips []string, 
 		switch method {
 		case "delete":
 			_, err = e.signed(ctx, http.MethodDelete, pathSubKeys, nil, form)
+			if apiCode(err) == codeSubKeyGone {
+				// Gone already (a listing reused from earlier in the run
+				// may show a key deleted since); the re-list confirms it.
+				// Should the code mean our own key died instead, that
+				// re-list fails and says so.
+				return nil
+			}
 		case "ip_lock":
 			// The v2 path: the SDK's helper posts to the v1 path, which
 			// Binance discontinued in Jan 2023.
@@ -582,7 +649,13 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		return e.finishRevoke(res, nil, nil, nil, plan, "no sub-account keys (not a master account)"), nil
 	}
 	needIPs := method == "ip_lock" || req.Params.String("select") == "risky" || req.Params.String("match") != ""
-	keys, err := e.subKeys(ctx, subs, needIPs)
+	reuse := time.Duration(0)
+	if method == "delete" && !needIPs && !plan {
+		// The confirming re-list below is fresh and catches any key
+		// created since this listing.
+		reuse = listReuse
+	}
+	keys, err := e.subKeysReusing(ctx, subs, needIPs, reuse)
 	if err != nil {
 		return executors.Result{}, err
 	}
@@ -681,6 +754,27 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 				done[t.m.ID] = true
 				delete(failed, t.m.ID)
 			}
+		}
+		// A key the step selects that the first listing did not show
+		// (created meanwhile, or missing from a reused listing) is a
+		// target too, deleted in the next round.
+		fresh := selectKeys(after, req.Params, now)
+		if req.Params.Bool("created_mid_run") {
+			fresh = unionKeys(fresh, e.midRunKeys(after))
+		}
+		known := map[string]bool{}
+		for _, t := range targets {
+			known[t.key.row.APIKey] = true
+		}
+		var added []subKey
+		for _, k := range fresh {
+			if !known[k.row.APIKey] && !e.isTempKey(k.row.APIKey) {
+				added = append(added, k)
+			}
+		}
+		for _, t := range e.revokePlan(added, method, ips) {
+			targets = append(targets, t)
+			pending = append(pending, t)
 		}
 		if len(pending) == 0 || round+1 >= maxRevokeRounds || !e.retry.Room(ctx, wallNow(), round+1, e.retry.Backoff(round, 0)) {
 			break

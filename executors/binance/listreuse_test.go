@@ -1,0 +1,98 @@
+package binance
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+)
+
+// TestRevokeStartsFromTheInventoryListing: listing a sub-account's keys
+// costs UID weight 3000 of the master's 60 calls a minute, so keys.revoke
+// (delete) starts from the inventory's listing made moments before, and
+// its confirming re-list, which is fresh, catches a key created in
+// between: that key is deleted too, in a further round.
+func TestRevokeStartsFromTheInventoryListing(t *testing.T) {
+	r, e := subFund(t, false)
+	ctx := context.Background()
+	if _, err := e.Do(ctx, executors.Request{Action: executors.KeysInventory, Step: "inventory", Params: executors.Params{"include_sub_accounts": true}}); err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	before := len(r.srv.Requests())
+	// The attacker, holding the master key, creates a sub key after the
+	// inventory listed them.
+	var created struct {
+		APIKey string `json:"apiKey"`
+	}
+	masterPost(t, r, "/sapi/v1/sub-account/subAccountApi", url.Values{"email": {"bot3@fund.example"}, "apiName": {"late"},
+		"status": {"1"}, "canTrade": {"true"}}, &created)
+
+	res, err := e.Do(ctx, executors.Request{Action: executors.KeysRevoke, Step: "revoke",
+		Params: executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true}})
+	if err != nil {
+		t.Fatalf("revoke: %v (%s)", err, res.Summary)
+	}
+	var firstList, firstDelete, lists = -1, -1, 0
+	for i, en := range r.srv.Requests()[before:] {
+		if en.Kind == emu.KindAdmin || en.Key == subMasterKey && en.Method == http.MethodPost {
+			continue
+		}
+		switch {
+		case en.Method == http.MethodGet && en.Path == pathSubKeys:
+			lists++
+			if firstList < 0 {
+				firstList = i
+			}
+		case en.Method == http.MethodDelete && en.Path == pathSubKeys && firstDelete < 0:
+			firstDelete = i
+		}
+	}
+	if firstDelete < 0 || firstList >= 0 && firstList < firstDelete {
+		t.Errorf("revoke listed the keys again before deleting (first list #%d, first delete #%d): want the inventory's listing reused", firstList, firstDelete)
+	}
+	subs := 0
+	for _, en := range r.srv.Requests()[:before] {
+		if en.Method == http.MethodGet && en.Path == pathSubKeys {
+			subs++ // the inventory lists each sub-account once
+		}
+	}
+	if want := 2 * subs; subs == 0 || lists > want {
+		t.Errorf("revoke listed %d times, want at most %d (a confirming re-list per sub-account and round)", lists, want)
+	}
+	left := r.subKeys(t)
+	if len(left) != 0 {
+		t.Errorf("%d sub keys left after revoke, want 0 (the late key %s included)", len(left), mask(created.APIKey))
+	}
+	if res.Counts["done"] != res.Counts["targets"] || res.Counts["remaining"] != 0 {
+		t.Errorf("counts %v: want every target done, none remaining", res.Counts)
+	}
+}
+
+// TestPacerKnowsPathsBehindABasePath: behind a base URL with a path (the
+// emulator's /binance, a proxy's prefix) requests are charged to the
+// buckets of Binance's own paths, with their weights: before, every one
+// fell to a catch-all bucket of weight 1, so the UID-limited key
+// endpoints went out unpaced and drew 429s.
+func TestPacerKnowsPathsBehindABasePath(t *testing.T) {
+	r, e := subFund(t, false)
+	if u, _ := url.Parse(e.acct.BaseURL); u.Path == "" {
+		t.Fatalf("base URL %s has no path: the test needs one", e.acct.BaseURL)
+	}
+	if _, err := e.Do(context.Background(), executors.Request{Action: executors.KeysInventory, Step: "inventory", Params: executors.Params{"include_sub_accounts": true}}); err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	lists := 0
+	for _, en := range r.srv.Requests() {
+		if en.Method == http.MethodGet && en.Path == pathSubKeys {
+			lists++
+		}
+	}
+	used, limit := budget.Used(e.pacer.own, "sapi-uid:GET "+pathSubKeys)
+	if lists == 0 || used != lists*weightSubKeyCall || limit == 0 {
+		t.Errorf("key-list bucket: used %d of %d after %d listings, want %d (weight %d each)", used, limit, lists, lists*weightSubKeyCall, weightSubKeyCall)
+	}
+}
