@@ -43,6 +43,14 @@ import (
 // longer) there.
 const codeSubKeyGone = -2008
 
+// tempKeyWithin bounds the creation and the deletion of a temporary key,
+// which run to their end even when the step's context ends (Ctrl-C): a
+// key whose id is unknown, or that is left alive, is worse than a late
+// exit. It covers a wait for the master's key-endpoint budget (60 calls
+// per minute per endpoint, so up to a minute's window) and then the
+// request's own retries.
+const tempKeyWithin = 100 * time.Second
+
 // pathSubKeysV2 creates sub-account keys with the public key in the body.
 const pathSubKeysV2 = "/sapi/v2/sub-account/subAccountApi"
 
@@ -234,10 +242,11 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 		return out
 	}
 	var (
-		tk  tempKey
-		err error
+		tk      tempKey
+		err     error
+		attempt int
 	)
-	for attempt := 0; ; attempt++ {
+	for ; ; attempt++ {
 		tk, err = e.mintTempKey(ctx, req, email, req.Params.Strings("temp_key_ips"))
 		if err == nil || errors.Is(err, executors.ErrRejected) || errors.Is(err, executors.ErrAuth) || tk.label == "" {
 			break
@@ -252,6 +261,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 		e.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
 	}
+	tk.swept = attempt > 0
 	// From here on the key exists: it is deleted whatever happens, also
 	// when ctx ends (Ctrl-C), with a context of its own.
 	r, cerr := subacct.RunFresh(ctx, e.env.Sleep, func() (executors.Result, error) {
@@ -362,6 +372,9 @@ type tempKey struct {
 	email, label, apiKey string
 	mutation             executors.Mutation // the create-temp-key mutation
 	exec                 *Executor
+	// swept is set when a creation of unknown outcome came first: a
+	// key with the label may have been made twice (see dropTempKey).
+	swept bool
 }
 
 func (t tempKey) deleteMutation(account string) executors.Mutation {
@@ -421,7 +434,7 @@ func (e *Executor) mintTempKey(ctx context.Context, req executors.Request, email
 	// Once sent, the creation runs to its answer even if the run is
 	// interrupted meanwhile: knowing the key's id is what lets it be
 	// deleted.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err = e.call(sctx, "create temporary key on sub-account "+email, true, func(ctx context.Context) error {
 		data, err := e.signed(ctx, http.MethodPost, pathSubKeysV2, nil, form)
@@ -488,7 +501,7 @@ func (e *Executor) subKeysSeen(email string) int {
 // Binance rejects it. It runs to the end even when ctx is done (Ctrl-C): a
 // live temporary key is worse than a late exit.
 func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := e.deleteTempKey(dctx, req, tk.email, tk.label, tk.apiKey)
 	if err != nil {
@@ -510,8 +523,13 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	out.Changes = append(out.Changes, executors.Change{Kind: "delete-temp-key", ID: tk.deleteMutation(e.acct.Name).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.email, mask(tk.apiKey), proof)})
 	// A creation answered 5xx and sent again may have made a second key
-	// with the same label: none may stay.
-	e.ensureLabelGone(ctx, req, out, tk.email, tk.label, "")
+	// with the same label: none may stay. (A creation answered at once
+	// made one key: the probe above proved it dead, and listing the
+	// sub-account again would spend the master's scarce key-endpoint
+	// budget for nothing.)
+	if tk.swept {
+		e.ensureLabelGone(ctx, req, out, tk.email, tk.label, "")
+	}
 }
 
 // ensureLabelGone deletes every key labelled label still listed under the
@@ -519,7 +537,7 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 // reported live (the step fails and says so). It runs to the end even
 // when ctx is done.
 func (e *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, email, label, apiKey string) bool {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	gone, last := subacct.SweepLabel(dctx, e.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
 		return e.listedSubKeys(ctx, email)
