@@ -663,6 +663,17 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	if req.Params.Bool("created_mid_run") {
 		selected = unionKeys(selected, e.midRunKeys(keys))
 	}
+	if len(selected) == 0 && reuse > 0 {
+		// Nothing to delete in the earlier listing, so no re-list would
+		// follow: list afresh (a hold pass looking for new keys).
+		if keys, err = e.subKeys(ctx, subs, needIPs); err != nil {
+			return executors.Result{}, err
+		}
+		selected = selectKeys(keys, req.Params, now)
+		if req.Params.Bool("created_mid_run") {
+			selected = unionKeys(selected, e.midRunKeys(keys))
+		}
+	}
 	e.checkKeyIDs(&res, req.Params, keys, master)
 	targets := e.revokePlan(selected, method, ips)
 	if plan || len(targets) == 0 {

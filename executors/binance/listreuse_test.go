@@ -96,3 +96,31 @@ func TestPacerKnowsPathsBehindABasePath(t *testing.T) {
 		t.Errorf("key-list bucket: used %d of %d after %d listings, want %d (weight %d each)", used, limit, lists, lists*weightSubKeyCall, weightSubKeyCall)
 	}
 }
+
+// TestRevokeAgainListsAfresh: a hold pass revokes again moments after the
+// step did. The earlier listing shows nothing left to delete, and no
+// re-list would follow, so the pass lists afresh: a key the attacker
+// created since is found and deleted.
+func TestRevokeAgainListsAfresh(t *testing.T) {
+	r, e := subFund(t, false)
+	ctx := context.Background()
+	req := executors.Request{Action: executors.KeysRevoke, Step: "revoke",
+		Params: executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true}}
+	if res, err := e.Do(ctx, req); err != nil {
+		t.Fatalf("first revoke: %v (%s)", err, res.Summary)
+	}
+	if left := r.subKeys(t); len(left) != 0 {
+		t.Fatalf("%d sub keys left after the first revoke", len(left))
+	}
+	var created struct {
+		APIKey string `json:"apiKey"`
+	}
+	masterPost(t, r, "/sapi/v1/sub-account/subAccountApi", url.Values{"email": {"bot1@fund.example"}, "apiName": {"later"},
+		"status": {"1"}, "canTrade": {"true"}}, &created)
+	if res, err := e.Do(ctx, req); err != nil {
+		t.Fatalf("second revoke: %v (%s)", err, res.Summary)
+	}
+	if left := r.subKeys(t); len(left) != 0 {
+		t.Errorf("sub keys left after the second revoke: %v, want the new key %s deleted", left, mask(created.APIKey))
+	}
+}

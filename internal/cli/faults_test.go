@@ -905,7 +905,7 @@ func shortPlaybook(t *testing.T, d time.Duration) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`(?m)^    timeout: [0-9]+s\n`).ReplaceAllString(string(b), "")
+	s := regexp.MustCompile(`(?m)^    timeout: [0-9]+[smh]\n`).ReplaceAllString(string(b), "")
 	s = regexp.MustCompile(`(?m)^(    action: (snapshot|keys|orders|withdrawals)\.[a-z_]+\n)`).ReplaceAllString(s, "${1}    timeout: "+d.String()+"\n")
 	path := filepath.Join(t.TempDir(), "suspected-key-leak.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
