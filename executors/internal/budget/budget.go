@@ -277,10 +277,10 @@ func (p *Pacer) wake(c Cost, until time.Time) {
 	switch {
 	case !b.blocked.IsZero() && b.blocked.Equal(until):
 		b.blocked = time.Time{}
-	case b.resetAt.Equal(until) && !now.Before(until):
-		// Only once the window has ended by this waiter's clock too
-		// (executors sharing an IP's set may read clocks a few
-		// milliseconds apart: see Spec.Guard).
+	case b.resetAt.Equal(until) && (!b.spec.Aligned || !now.Before(until)):
+		// An aligned window only once it has ended by this waiter's
+		// clock too (executors sharing an IP's set may read clocks a
+		// few milliseconds apart: see Spec.Guard).
 		b.rollover(now)
 	}
 }
