@@ -26,8 +26,12 @@ const benchLatency = 40 * time.Millisecond
 //	throttled      429 and 418 answers in the emulator's log; target 0
 //	http429, http418, ts-rejects  the same apart, and the timestamp
 //	               rejections (-1021, 400002); target 0 each
-//	cancelled-ms   start → answer of the last successful cancel
-//	keys-gone-ms   start → answer of the last successful sub-key delete
+//	cancelled-ms   start → answer of the last successful cancel of a master's
+//	               order; sub-cancelled-ms the same for sub-accounts' orders
+//	keys-gone-ms   start → answer of the last successful sub-key delete (the
+//	               temporary keys freeze-sub-accounts mints included)
+//	orders-left, sub-orders-left, sub-keys-left  what the emulator's state
+//	               holds at the end (Outcome.Left); target 0 each
 //	skew-max-ms    largest |local − venue| clock offset the executors measured
 //	first-mut-ms   start → arrival of the first mutating request; target < RTT + 100 ms
 //	requests       venue requests the run sent
@@ -72,9 +76,13 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(out.HTTP418), "http418")
 				b.ReportMetric(float64(out.Timestamp1021), "ts-rejects")
 				b.ReportMetric(float64(out.OrdersCancelled)/float64(time.Millisecond), "cancelled-ms")
+				b.ReportMetric(float64(out.SubOrdersCancelled)/float64(time.Millisecond), "sub-cancelled-ms")
 				b.ReportMetric(float64(out.KeysDeleted)/float64(time.Millisecond), "keys-gone-ms")
 				b.ReportMetric(float64(out.SkewMax)/float64(time.Millisecond), "skew-max-ms")
 				b.ReportMetric(float64(out.FirstMutation)/float64(time.Millisecond), "first-mut-ms")
+				b.ReportMetric(float64(out.Left.Orders), "orders-left")
+				b.ReportMetric(float64(out.Left.SubOrders), "sub-orders-left")
+				b.ReportMetric(float64(out.Left.SubKeys), "sub-keys-left")
 				b.ReportMetric(float64(len(out.Requests)), "requests")
 				b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")
 				if c.baseline {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +60,13 @@ type Outcome struct {
 	Throttled                       int
 	HTTP429, HTTP418, Timestamp1021 int
 	// OrdersCancelled is the time from the start to the answer of the
-	// last successful cancel (every order cancelled when the end state is
-	// clean); KeysDeleted the same for sub-account key deletions. -1 when
+	// last successful cancel signed by a configured (master) account's key
+	// (every master order cancelled when the end state is clean);
+	// SubOrdersCancelled the same for cancels signed by a sub-account's
+	// key (freeze-sub-accounts' temporary keys); KeysDeleted for
+	// sub-account key deletions (the temporary keys included). -1 when
 	// there was none.
-	OrdersCancelled, KeysDeleted time.Duration
+	OrdersCancelled, SubOrdersCancelled, KeysDeleted time.Duration
 	// SkewMax is the largest absolute clock offset (local minus venue) any
 	// executor measured; Syncs how many server-time syncs they made.
 	SkewMax time.Duration
@@ -72,6 +76,97 @@ type Outcome struct {
 	Report   *runner.Report
 	// AuditPath is the run's audit trail.
 	AuditPath string
+	// Left is what the emulator's state held when the run ended.
+	Left Left
+}
+
+// Left counts what a run left in the emulator's state: the open orders of
+// the configured (master) accounts and of their sub-accounts, and the
+// sub-accounts' API keys. A contained fund leaves none of the three.
+type Left struct {
+	Orders, SubOrders, SubKeys int
+}
+
+// Left reads the emulator's state (the venues' snapshots, as GET
+// /_emulator/state shows them) and counts what is left in it. A KuCoin
+// order counts while its status is "open".
+func (em *Emulator) Left() (Left, error) {
+	var c Left
+	for _, v := range em.Server.Venues() {
+		data, err := json.Marshal(v.Snapshot())
+		if err != nil {
+			return c, fmt.Errorf("venue %s snapshot: %w", v.Name(), err)
+		}
+		switch v.Name() {
+		case "binance":
+			var st struct {
+				Accounts []struct {
+					Master     bool              `json:"master"`
+					Keys       []json.RawMessage `json:"keys"`
+					OpenOrders map[string][]any  `json:"open_orders"`
+				} `json:"accounts"`
+			}
+			if err := json.Unmarshal(data, &st); err != nil {
+				return c, fmt.Errorf("decode binance state: %w", err)
+			}
+			for _, a := range st.Accounts {
+				n := 0
+				for _, os := range a.OpenOrders {
+					n += len(os)
+				}
+				if a.Master {
+					c.Orders += n
+				} else {
+					c.SubOrders += n
+					c.SubKeys += len(a.Keys)
+				}
+			}
+		case "kucoin":
+			type key struct {
+				Deleted bool `json:"deleted"`
+			}
+			type order struct {
+				Status string `json:"status"`
+			}
+			open := func(os ...[]order) int {
+				n := 0
+				for _, l := range os {
+					for _, o := range l {
+						if o.Status == "open" {
+							n++
+						}
+					}
+				}
+				return n
+			}
+			var st struct {
+				Masters []struct {
+					Orders        []order `json:"orders"`
+					FuturesOrders []order `json:"futures_orders"`
+					Subs          []struct {
+						Keys          []key   `json:"keys"`
+						Orders        []order `json:"orders"`
+						FuturesOrders []order `json:"futures_orders"`
+					} `json:"subs"`
+				} `json:"masters"`
+			}
+			if err := json.Unmarshal(data, &st); err != nil {
+				return c, fmt.Errorf("decode kucoin state: %w", err)
+			}
+			for _, m := range st.Masters {
+				c.Orders += open(m.Orders, m.FuturesOrders)
+				for _, s := range m.Subs {
+					c.SubOrders += open(s.Orders, s.FuturesOrders)
+					for _, k := range s.Keys {
+						if !k.Deleted {
+							c.SubKeys++
+						}
+					}
+				}
+			}
+		}
+	}
+	return c, nil
 }
 
 // serialTransport lets one request through at a time, process-wide.
@@ -218,7 +313,11 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", Playbook, err)
 	}
-	out := &Outcome{Start: start, Wall: wall, FirstMutation: -1, OrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	left, err := em.Left()
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Start: start, Wall: wall, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
@@ -226,6 +325,10 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 			_, m, n, _ := s.ClockSkew()
 			out.SkewMax, out.Syncs = max(out.SkewMax, m), out.Syncs+n
 		}
+	}
+	masters := map[string]bool{}
+	for _, r := range refs {
+		masters[r.Name] = true
 	}
 	for _, e := range em.Server.Requests() {
 		if e.Kind == emu.KindAdmin {
@@ -246,8 +349,11 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 			switch {
 			case e.Path == "/sapi/v1/sub-account/subAccountApi" || e.Path == "/api/v1/sub/api-key":
 				out.KeysDeleted = max(out.KeysDeleted, at)
-			case !strings.Contains(e.Path, "withdraw"):
+			case strings.Contains(e.Path, "withdraw"):
+			case masters[e.Account]:
 				out.OrdersCancelled = max(out.OrdersCancelled, at)
+			default:
+				out.SubOrdersCancelled = max(out.SubOrdersCancelled, at)
 			}
 		}
 		if e.Kind == emu.KindMutation && (out.FirstMutation < 0 || e.Time.Sub(start) < out.FirstMutation) {

@@ -2,9 +2,9 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/internal/audit"
@@ -22,8 +22,8 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	}
 	defer em.Server.Close()
 	before := endState(t, em)
-	if before.orders != size.Orders() || before.subKeys != size.SubKeys() {
-		t.Fatalf("generated state: got %d open orders and %d sub keys, want %d and %d", before.orders, before.subKeys, size.Orders(), size.SubKeys())
+	if want := (Left{Orders: size.Orders(), SubOrders: size.SubOrders(), SubKeys: size.SubKeys()}); before != want || want.SubOrders == 0 {
+		t.Fatalf("generated state: got %+v, want %+v (with sub-account orders)", before, want)
 	}
 
 	out, err := RunAgainst(context.Background(), em, Config{Size: size, Dir: t.TempDir()})
@@ -31,11 +31,17 @@ func TestQuarterScenarioEndState(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := endState(t, em)
-	if after.orders != 0 {
-		t.Errorf("open orders left in the emulator: got %d, want 0", after.orders)
+	if after.Orders != 0 {
+		t.Errorf("open orders of the masters left in the emulator: got %d, want 0", after.Orders)
 	}
-	if after.subKeys != 0 {
-		t.Errorf("sub-account keys left in the emulator: got %d, want 0", after.subKeys)
+	if after.SubOrders != 0 {
+		t.Errorf("open orders of the sub-accounts left in the emulator: got %d, want 0 (of %d)", after.SubOrders, before.SubOrders)
+	}
+	if after.SubKeys != 0 {
+		t.Errorf("sub-account keys left in the emulator: got %d, want 0", after.SubKeys)
+	}
+	if out.Left != after {
+		t.Errorf("Outcome.Left: got %+v, want the emulator's %+v", out.Left, after)
 	}
 	if out.Throttled != 0 {
 		t.Errorf("429/418 answers: got %d, want 0", out.Throttled)
@@ -46,8 +52,13 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	if out.Timestamp1021 != 0 {
 		t.Errorf("timestamp rejections: got %d, want 0", out.Timestamp1021)
 	}
-	if out.OrdersCancelled < 0 || out.KeysDeleted < 0 || out.OrdersCancelled > out.Wall || out.KeysDeleted > out.Wall {
-		t.Errorf("time to all orders cancelled %s, to all sub keys deleted %s: want both measured, within the wall time %s", out.OrdersCancelled, out.KeysDeleted, out.Wall)
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"all master orders cancelled", out.OrdersCancelled}, {"all sub-account orders cancelled", out.SubOrdersCancelled}, {"all sub keys deleted", out.KeysDeleted}} {
+		if d.d < 0 || d.d > out.Wall {
+			t.Errorf("time to %s: got %s, want measured, within the wall time %s", d.name, d.d, out.Wall)
+		}
 	}
 	want := map[string]executors.Status{
 		"revoke-leaked-key": executors.StatusSkipped, // no leaked_key input
@@ -57,12 +68,13 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	}
 	// Binance does not show a master whether a sub key can withdraw, so
 	// revoke-withdraw-keys deletes them all and revoke-sub-keys finds none
-	// left; on KuCoin no sub key can withdraw. The scenario's sub-accounts
-	// have no orders: the sub-account freeze mints a temporary key on each,
-	// finds nothing and deletes the key again (ok: nothing stays changed).
+	// left; on KuCoin no sub key can withdraw. Every account has a
+	// sub-account with open orders (SubWithOrdersEvery): the sub-account
+	// freeze mints a temporary key on each sub, cancels what it finds and
+	// deletes the key again (changed).
 	wantBy := map[string]map[string]executors.Status{
-		"binance": {"revoke-withdraw-keys": executors.StatusChanged, "revoke-sub-keys": executors.StatusOK, "freeze-sub-accounts": executors.StatusOK},
-		"kucoin":  {"revoke-withdraw-keys": executors.StatusOK, "revoke-sub-keys": executors.StatusChanged, "freeze-sub-accounts": executors.StatusOK},
+		"binance": {"revoke-withdraw-keys": executors.StatusChanged, "revoke-sub-keys": executors.StatusOK, "freeze-sub-accounts": executors.StatusChanged},
+		"kucoin":  {"revoke-withdraw-keys": executors.StatusOK, "revoke-sub-keys": executors.StatusChanged, "freeze-sub-accounts": executors.StatusChanged},
 	}
 	accounts := size.BinanceAccounts + size.KucoinAccounts
 	steps := len(want) + len(wantBy["binance"])
@@ -125,73 +137,12 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// counts is what endState found.
-type counts struct{ orders, subKeys int }
-
-// endState counts the open orders and the sub-account keys left in the
-// emulator's state (GET /_emulator/state's venues).
-func endState(t *testing.T, em *Emulator) counts {
+// endState is what the emulator's state holds now (Emulator.Left).
+func endState(t *testing.T, em *Emulator) Left {
 	t.Helper()
-	var c counts
-	for _, v := range em.Server.Venues() {
-		data, err := json.Marshal(v.Snapshot())
-		if err != nil {
-			t.Fatalf("venue %s snapshot: %v", v.Name(), err)
-		}
-		switch v.Name() {
-		case "binance":
-			var st struct {
-				Accounts []struct {
-					Master     bool              `json:"master"`
-					Keys       []json.RawMessage `json:"keys"`
-					OpenOrders map[string][]any  `json:"open_orders"`
-				} `json:"accounts"`
-			}
-			if err := json.Unmarshal(data, &st); err != nil {
-				t.Fatalf("decode binance state: %v", err)
-			}
-			for _, a := range st.Accounts {
-				for _, os := range a.OpenOrders {
-					c.orders += len(os)
-				}
-				if !a.Master {
-					c.subKeys += len(a.Keys)
-				}
-			}
-		case "kucoin":
-			type key struct {
-				Deleted bool `json:"deleted"`
-			}
-			type order struct {
-				Status string `json:"status"`
-			}
-			var st struct {
-				Masters []struct {
-					Orders        []order `json:"orders"`
-					FuturesOrders []order `json:"futures_orders"`
-					Subs          []struct {
-						Keys []key `json:"keys"`
-					} `json:"subs"`
-				} `json:"masters"`
-			}
-			if err := json.Unmarshal(data, &st); err != nil {
-				t.Fatalf("decode kucoin state: %v", err)
-			}
-			for _, m := range st.Masters {
-				for _, o := range append(m.Orders, m.FuturesOrders...) {
-					if o.Status == "open" {
-						c.orders++
-					}
-				}
-				for _, s := range m.Subs {
-					for _, k := range s.Keys {
-						if !k.Deleted {
-							c.subKeys++
-						}
-					}
-				}
-			}
-		}
+	l, err := em.Left()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return c
+	return l
 }

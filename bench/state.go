@@ -25,6 +25,16 @@ type Size struct {
 	KucoinKeysPerSub     int
 }
 
+// SubWithOrdersEvery: every this many sub-accounts of a master (the 1st,
+// the 5th, …) holds open orders of its own, so that freeze-sub-accounts
+// has work: on Binance a spot and a USDⓈ-M order (with a USDⓈ-M wallet),
+// on KuCoin a bid and an ask on HF spot. The master's key cannot cancel
+// them: it takes a key of the sub-account.
+const SubWithOrdersEvery = 4
+
+// SubOrdersPerSub is how many open orders such a sub-account holds.
+const SubOrdersPerSub = 2
+
 // SpotOrdersPerSymbol is how many open spot orders each symbol has (a bid
 // and an ask, as a market-making bot would leave them).
 const SpotOrdersPerSymbol = 2
@@ -62,6 +72,16 @@ func Scaled(f float64) Size {
 func (s Size) Orders() int {
 	return s.BinanceAccounts*(s.BinanceSpotSymbols*SpotOrdersPerSymbol+s.BinanceUSDMSymbols) +
 		s.KucoinAccounts*(s.KucoinHFSymbols*SpotOrdersPerSymbol+s.KucoinFuturesSymbols)
+}
+
+// SubOrders is how many open orders the sub-accounts hold.
+func (s Size) SubOrders() int {
+	with := func(subs int) int { return (subs + SubWithOrdersEvery - 1) / SubWithOrdersEvery }
+	n := s.BinanceAccounts * with(s.BinanceSubs)
+	if s.KucoinHFSymbols > 0 {
+		n += s.KucoinAccounts * with(s.KucoinSubs)
+	}
+	return n * SubOrdersPerSub
 }
 
 // SubKeys is how many sub-account API keys the state holds.
@@ -176,8 +196,17 @@ func binanceState(s Size) m {
 				keys = append(keys, m{"api_key": alnum(kn+"/key", 64), "secret": alnum(kn+"/secret", 64), "label": kn,
 					"permissions": []string{"reading", "spot"}, "created": "-30d"})
 			}
-			accounts = append(accounts, m{"name": sub, "uid": 500000000 + a*1000 + j + 1, "parent": name,
-				"created": "-300d", "keys": keys, "spot": m{"USDT": 1000}})
+			acct := m{"name": sub, "uid": 500000000 + a*1000 + j + 1, "parent": name,
+				"created": "-300d", "keys": keys, "spot": m{"USDT": 1000}}
+			if j%SubWithOrdersEvery == 0 {
+				sym := base(j%nsym) + "USDT"
+				acct["usdm"] = m{"USDT": 10000}
+				acct["orders"] = m{
+					"spot": []m{{"symbol": sym, "side": "BUY", "price": 5 + j%nsym, "qty": 1}},
+					"usdm": []m{{"symbol": sym, "side": "BUY", "price": 5 + j%nsym, "qty": 1}},
+				}
+			}
+			accounts = append(accounts, acct)
 		}
 	}
 	return m{"prices": prices, "accounts": accounts}
@@ -211,8 +240,18 @@ func kucoinState(s Size) m {
 					"passphrase": alnum(kn+"/pass", 12), "version": 3, "permission": "General,Spot",
 					"remark": kn, "export": true})
 			}
-			subs = append(subs, m{"name": sub, "uid": 700000000 + a*1000 + j + 1, "access": "Spot", "keys": keys,
-				"balances": m{"main": m{"USDT": "100"}}})
+			su := m{"name": sub, "uid": 700000000 + a*1000 + j + 1, "access": "Spot", "keys": keys,
+				"balances": m{"main": m{"USDT": "100"}}}
+			if j%SubWithOrdersEvery == 0 && s.KucoinHFSymbols > 0 {
+				i := j % s.KucoinHFSymbols
+				sym := base(i) + "-USDT"
+				su["balances"] = m{"main": m{"USDT": "100"}, "trade_hf": m{"USDT": "1000", base(i): "10"}}
+				su["orders"] = m{"hf": []m{
+					{"symbol": sym, "side": "buy", "price": fmt.Sprint(5 + i), "size": "1"},
+					{"symbol": sym, "side": "sell", "price": fmt.Sprint(20 + i), "size": "1"},
+				}}
+			}
+			subs = append(subs, su)
 		}
 		masters = append(masters, m{
 			"name": name, "uid": 600000000 + a*1000,

@@ -69,8 +69,8 @@ func TestStormBenchmarkFund(t *testing.T) {
 	defer em.Server.Close()
 	out, _ := storm(t, em)
 	after := endState(t, em)
-	if after.orders != 0 || after.subKeys != 0 {
-		t.Errorf("after the storm run: %d open orders and %d sub keys left, want 0 and 0", after.orders, after.subKeys)
+	if after != (Left{}) {
+		t.Errorf("after the storm run: got %+v left, want nothing", after)
 	}
 	if err := out.Failures(); err != nil {
 		t.Errorf("failed steps: %v", err)
@@ -96,8 +96,7 @@ func TestStormDemoFund(t *testing.T) {
 	out, _ := storm(t, em)
 	got := endState(t, em)
 	if got != want {
-		t.Errorf("after the storm run: %d open orders and %d sub keys left, want %d and %d as without faults (before: %d and %d)",
-			got.orders, got.subKeys, want.orders, want.subKeys, before.orders, before.subKeys)
+		t.Errorf("after the storm run: got %+v left, want %+v as without faults (before: %+v)", got, want, before)
 	}
 	if err := out.Failures(); err != nil {
 		t.Errorf("failed steps: %v", err)
