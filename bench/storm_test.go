@@ -49,7 +49,9 @@ func storm(t *testing.T, em *Emulator) (*Outcome, int) {
 			fived++
 		}
 	}
-	t.Logf("storm run: %s wall, %d requests, %d answered 5xx", out.Wall.Round(time.Millisecond), len(out.Requests), fived)
+	rb := RateBound(out.Requests, out.Start, 0)
+	t.Logf("storm run: %s wall, %d requests, %d answered 5xx; rate limits: %s wait (%s; busiest budget: %s)",
+		out.Wall.Round(time.Millisecond), len(out.Requests), fived, rb.Time.Round(time.Millisecond), rb.Limit, rb.Busiest)
 	if fived == 0 {
 		t.Fatal("the emulator answered no 5xx: the storm did not happen")
 	}
