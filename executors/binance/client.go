@@ -93,6 +93,11 @@ type Executor struct {
 	clockMu sync.RWMutex
 	offset  int64             // ms, local wall clock minus server time
 	clocks  *clocksync.Syncer // the background syncs that set offset (syncWithTimeout)
+	// off names products that cannot hold an order on this account, with
+	// why (a sub-account's executor: margin or futures disabled in the
+	// master's status of it); cancel-all neither lists nor cancels them.
+	off map[string]string
+
 	// venue is the latest offset any executor of the process measured
 	// against this host (see hostClock): the pacer places Binance's
 	// windows on that one clock.

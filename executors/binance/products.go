@@ -23,6 +23,7 @@ func (e *Executor) resolveAndList(ctx context.Context, p executors.Params, symbo
 		if err != nil {
 			return productSet{}, listing{}, err
 		}
+		ps = e.withoutOff(ps)
 		return ps, e.listEach(ctx, ps, symbols), nil
 	}
 	var (
@@ -38,14 +39,31 @@ func (e *Executor) resolveAndList(ctx context.Context, p executors.Params, symbo
 	}()
 	go func() {
 		defer wg.Done()
-		all = e.listEach(ctx, productSet{list: productOrder, derived: true}, symbols)
+		all = e.listEach(ctx, e.withoutOff(productSet{list: productOrder, derived: true}), symbols)
 	}()
 	wg.Wait()
 	if permErr != nil {
 		return productSet{}, listing{}, permErr
 	}
-	ps := e.productsFromPermission(perm)
+	ps := e.withoutOff(e.productsFromPermission(perm))
 	return ps, all.only(ps.list), nil
+}
+
+// withoutOff drops from ps the products the executor knows cannot hold an
+// order (Executor.off: a sub-account's margin or futures disabled). The
+// result's summary names the products it did list.
+func (e *Executor) withoutOff(ps productSet) productSet {
+	if len(e.off) == 0 {
+		return ps
+	}
+	var kept []string
+	for _, x := range ps.list {
+		if _, ok := e.off[x]; !ok {
+			kept = append(kept, x)
+		}
+	}
+	ps.list = kept
+	return ps
 }
 
 // only returns the part of l about products.

@@ -225,6 +225,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	if configured {
 		sub, err := e.subExecutor(email, sk.APIKey, sk.KeyType, sk.Secret)
 		if err == nil {
+			sub.off = status.offProducts(email)
 			r, err := sub.run(ctx, subacct.Request(req, email), false)
 			if err == nil || !errors.Is(err, executors.ErrAuth) {
 				e.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
@@ -264,6 +265,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	tk.swept = attempt > 0
 	// From here on the key exists: it is deleted whatever happens, also
 	// when ctx ends (Ctrl-C), with a context of its own.
+	tk.exec.off = status.offProducts(email)
 	r, cerr := subacct.RunFresh(ctx, e.env.Sleep, func() (executors.Result, error) {
 		return tk.exec.run(ctx, subacct.Request(req, email), false)
 	})

@@ -3,6 +3,7 @@ package binance
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,6 +226,43 @@ func TestSubStatusDryRun(t *testing.T) {
 	for _, en := range r.srv.Requests() {
 		if en.Kind == emu.KindMutation {
 			t.Errorf("dry run sent a mutation: %s %s", en.Method, en.Path)
+		}
+	}
+}
+
+// TestSubStatusNarrowsTheTemporaryKeysProducts: a temporary key lists
+// only the products the status says the sub-account has: none of margin
+// or futures on a spot-only sub-account (each futures list without a
+// symbol costs 40 of the IP's 2400 a minute), no margin where only
+// futures are enabled.
+func TestSubStatusNarrowsTheTemporaryKeysProducts(t *testing.T) {
+	r, e := statusFund(t)
+	res, err := e.Do(context.Background(), cancelReq(&executortest.RecordingHooks{}, executors.Params{"scope": executors.ScopeSubAccounts}))
+	if err != nil {
+		t.Fatalf("Do: %v (%s)", err, res.Summary)
+	}
+	byAccount := map[string][]string{}
+	for _, en := range r.srv.Requests() {
+		byAccount[en.Account] = append(byAccount[en.Account], en.Path)
+	}
+	for _, tt := range []struct {
+		sub       string
+		forbidden []string
+		needed    string
+	}{
+		{"locked", []string{"/fapi/", "/dapi/", "/sapi/v1/margin/"}, "/api/v3/openOrders"},
+		{"futs", []string{"/sapi/v1/margin/"}, "/fapi/v1/openOrders"},
+	} {
+		paths := byAccount[tt.sub]
+		if !slices.Contains(paths, tt.needed) {
+			t.Errorf("%s: its temporary key never listed %s (requests %v)", tt.sub, tt.needed, paths)
+		}
+		for _, p := range paths {
+			for _, f := range tt.forbidden {
+				if strings.HasPrefix(p, f) {
+					t.Errorf("%s: its temporary key sent %s, a product the status says it does not have", tt.sub, p)
+				}
+			}
 		}
 	}
 }
