@@ -93,6 +93,13 @@ type Executor struct {
 	clockMu sync.RWMutex
 	offset  int64             // ms, local wall clock minus server time
 	clocks  *clocksync.Syncer // the background syncs that set offset (syncWithTimeout)
+	// subs is the latest listing of the sub-accounts, made at subsAt
+	// (subListReuse).
+	subsMu     sync.Mutex
+	subs       []subAccount
+	subsMaster bool
+	subsAt     time.Time
+
 	// off names products that cannot hold an order on this account, with
 	// why (a sub-account's executor: margin or futures disabled in the
 	// master's status of it); cancel-all neither lists nor cancels them.

@@ -663,9 +663,12 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	if req.Params.Bool("created_mid_run") {
 		selected = unionKeys(selected, e.midRunKeys(keys))
 	}
-	if len(selected) == 0 && reuse > 0 {
+	if len(selected) == 0 && reuse > 0 && req.Params.Bool("created_mid_run") {
 		// Nothing to delete in the earlier listing, so no re-list would
-		// follow: list afresh (a hold pass looking for new keys).
+		// follow: list afresh, for the keys created since (a hold pass
+		// looks for them). A selection without created_mid_run (keys
+		// that can withdraw) takes the listing as it was: a key created
+		// since is the next created_mid_run step's.
 		if keys, err = e.subKeys(ctx, subs, needIPs); err != nil {
 			return executors.Result{}, err
 		}

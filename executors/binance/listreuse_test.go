@@ -36,12 +36,14 @@ func TestRevokeStartsFromTheInventoryListing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("revoke: %v (%s)", err, res.Summary)
 	}
-	var firstList, firstDelete, lists = -1, -1, 0
+	var firstList, firstDelete, lists, subLists = -1, -1, 0, 0
 	for i, en := range r.srv.Requests()[before:] {
 		if en.Kind == emu.KindAdmin || en.Key == subMasterKey && en.Method == http.MethodPost {
 			continue
 		}
 		switch {
+		case en.Path == "/sapi/v1/sub-account/list":
+			subLists++
 		case en.Method == http.MethodGet && en.Path == pathSubKeys:
 			lists++
 			if firstList < 0 {
@@ -62,6 +64,9 @@ func TestRevokeStartsFromTheInventoryListing(t *testing.T) {
 	}
 	if want := 2 * subs; subs == 0 || lists > want {
 		t.Errorf("revoke listed %d times, want at most %d (a confirming re-list per sub-account and round)", lists, want)
+	}
+	if subLists != 0 {
+		t.Errorf("revoke listed the sub-accounts %d times, want the inventory's listing (moments old) reused", subLists)
 	}
 	left := r.subKeys(t)
 	if len(left) != 0 {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	gobinance "github.com/adshao/go-binance/v2"
 
@@ -48,6 +49,30 @@ type subAccount struct {
 // failure (a 403 WAF page, another refusal, network, rate limit) is an
 // error: it does not show the account is not a master.
 func (e *Executor) subAccounts(ctx context.Context) (subs []subAccount, isMaster bool, err error) {
+	e.subsMu.Lock()
+	if !e.subsAt.IsZero() && e.env.Now().Sub(e.subsAt) < subListReuse {
+		subs, isMaster = append([]subAccount(nil), e.subs...), e.subsMaster
+		e.subsMu.Unlock()
+		return subs, isMaster, nil
+	}
+	e.subsMu.Unlock()
+	subs, isMaster, err = e.listSubAccounts(ctx)
+	if err == nil {
+		e.subsMu.Lock()
+		e.subs, e.subsMaster, e.subsAt = append([]subAccount(nil), subs...), isMaster, e.env.Now()
+		e.subsMu.Unlock()
+	}
+	return subs, isMaster, err
+}
+
+// subListReuse is how long a listing of the sub-accounts serves the steps
+// that follow it: each step of suspected-key-leak starts from it, one round
+// trip each, and sub-accounts come and go far more rarely. A hold pass
+// lists them again (its passes are further apart).
+const subListReuse = 2 * time.Second
+
+// listSubAccounts lists the master's sub-accounts, every page.
+func (e *Executor) listSubAccounts(ctx context.Context) (subs []subAccount, isMaster bool, err error) {
 	const pageSize = 200
 	for page := 1; ; page++ {
 		var res struct {

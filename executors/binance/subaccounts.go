@@ -116,6 +116,10 @@ func (e *Executor) subMemory() *subacct.Memory[liveTemp] {
 
 // cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
 func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	// The status of every sub-account (which of them can hold orders at
+	// all, substatus.go) does not need their list: both go out at once.
+	statusc := make(chan subStatuses, 1)
+	go func() { statusc <- e.readSubStatuses(ctx) }()
 	subs, master, err := e.subAccounts(ctx)
 	if err != nil {
 		return executors.Result{}, err
@@ -126,9 +130,8 @@ func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 	if len(subs) == 0 {
 		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts", Counts: map[string]int{"sub_accounts": 0}}, nil
 	}
-	// One status read for every sub-account, each call (each hold pass):
-	// which of them can hold orders at all (substatus.go).
-	status := e.readSubStatuses(ctx)
+	// One status read for every sub-account, each call (each hold pass).
+	status := <-statusc
 	outs := make([]subOutcome, len(subs))
 	parallel(ctx, len(subs), 8, func(ctx context.Context, i int) {
 		outs[i] = e.cancelOneSub(ctx, req, subs[i].Email, status, plan)

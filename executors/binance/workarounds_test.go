@@ -370,26 +370,26 @@ func TestWorkaroundSubAccountListDecode(t *testing.T) {
 	if _, err := e.spot.NewSubAccountListService().Do(ctx); err == nil || !isDecodeError(err) {
 		t.Fatalf("SDK sub-account list: got %v, want its JSON decode error", err)
 	}
-	subs, master, err := e.subAccounts(ctx)
+	subs, master, err := e.listSubAccounts(ctx)
 	if err != nil || !master || len(subs) != 1 || subs[0].Email != "testsub@gmail.com" || subs[0].SubUserID.String() != "123456" {
 		t.Errorf("subAccounts: got %+v master=%v err=%v, want the one sub and master", subs, master, err)
 	}
 	// A non-master key is refused with -1002: not a master, no error.
 	s.json("GET /sapi/v1/sub-account/list", 401, `{"code":-1002,"msg":"You are not authorized to execute this request."}`)
-	if subs, master, err := e.subAccounts(ctx); err != nil || master || len(subs) != 0 {
+	if subs, master, err := e.listSubAccounts(ctx); err != nil || master || len(subs) != 0 {
 		t.Errorf("non-master: got %v %v %v, want no subs, not master, no error", subs, master, err)
 	}
 	// An account without the sub-account function answers -8012
 	// (EXCHANGES.md C2): no sub-accounts, no error.
 	s.json("GET /sapi/v1/sub-account/list", 400, `{"code":-8012,"msg":"Sub-account function is not enabled."}`)
-	if subs, master, err := e.subAccounts(ctx); err != nil || master || len(subs) != 0 {
+	if subs, master, err := e.listSubAccounts(ctx); err != nil || master || len(subs) != 0 {
 		t.Errorf("-8012: got %v %v %v, want no subs, not master, no error", subs, master, err)
 	}
 	// A dead key is an error, not "not a master": -2015, or -2008 as
 	// /sapi answers a deleted calling key (C1).
 	for _, body := range []string{`{"code":-2015,"msg":"Invalid API-key, IP, or permissions for action."}`, `{"code":-2008,"msg":"Invalid Api-Key ID."}`} {
 		s.json("GET /sapi/v1/sub-account/list", 401, body)
-		if _, _, err := e.subAccounts(ctx); !errors.Is(err, executors.ErrAuth) {
+		if _, _, err := e.listSubAccounts(ctx); !errors.Is(err, executors.ErrAuth) {
 			t.Errorf("dead key %s: got %v, want auth error", body, err)
 		}
 	}
