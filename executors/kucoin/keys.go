@@ -33,8 +33,29 @@ type subKey struct {
 }
 
 func (x *Executor) subUsers(ctx context.Context) ([]subUser, error) {
-	return listPaged[subUser](ctx, x, x.spot, "list sub-accounts", "/api/v2/sub/user", nil, 100)
+	m := x.keyMemory()
+	m.mu.Lock()
+	if !m.subsAt.IsZero() && x.env.Now().Sub(m.subsAt) < subListReuse {
+		users := append([]subUser(nil), m.subs...)
+		m.mu.Unlock()
+		return users, nil
+	}
+	m.mu.Unlock()
+	users, err := listPaged[subUser](ctx, x, x.spot, "list sub-accounts", "/api/v2/sub/user", nil, 100)
+	if err == nil {
+		m.mu.Lock()
+		m.subs, m.subsAt = append([]subUser(nil), users...), x.env.Now()
+		m.mu.Unlock()
+	}
+	return users, err
 }
+
+// subListReuse is how long a listing of the sub-accounts serves the steps
+// that follow it: each step of suspected-key-leak starts from it (a round
+// trip and 20 of the Management pool each), and sub-accounts come and go
+// far more rarely. A hold pass lists them again (its passes are further
+// apart).
+const subListReuse = 2 * time.Second
 
 // subKeys lists every sub-account's keys (master keys only).
 func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
@@ -80,6 +101,10 @@ type keyMemory struct {
 	baseline map[string]bool
 	temp     map[string]bool
 	bySub    map[string]map[string]bool // sub -> key ids seen listed under it
+	// subs is the latest listing of the sub-accounts, made at subsAt
+	// (subListReuse).
+	subs   []subUser
+	subsAt time.Time
 }
 
 // memories holds each live executor's keyMemory beside the Executor

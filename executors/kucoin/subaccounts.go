@@ -136,6 +136,21 @@ func (x *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 	if !self.IsMaster {
 		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts (not a master key)", Counts: map[string]int{"sub_accounts": 0}}, nil
 	}
+	// The egress IP (for the temporary keys' whitelist) and the
+	// sub-accounts' balances do not need each other: both go out at once.
+	ips := req.Params.Strings("temp_key_ips")
+	ipc := make(chan string, 1)
+	if len(ips) == 0 && !plan {
+		go func() {
+			var ip string
+			if err := x.call(ctx, x.spot, "read egress ip", false, http.MethodGet, "/api/v1/my-ip", nil, &ip); err != nil {
+				ip = ""
+			}
+			ipc <- strings.TrimSpace(ip)
+		}()
+	} else {
+		close(ipc)
+	}
 	views, names, err := x.subViews(ctx)
 	if err != nil {
 		return executors.Result{Status: executors.StatusFailed, Summary: "could not list the sub-accounts"}, err
@@ -143,12 +158,10 @@ func (x *Executor) cancelSubAccounts(ctx context.Context, req executors.Request,
 	if len(names) == 0 {
 		return executors.Result{Status: executors.StatusOK, Summary: "no sub-accounts", Counts: map[string]int{"sub_accounts": 0}}, nil
 	}
-	ips := req.Params.Strings("temp_key_ips")
 	ipNote := ""
 	if len(ips) == 0 && !plan {
-		var ip string
-		if err := x.call(ctx, x.spot, "read egress ip", false, http.MethodGet, "/api/v1/my-ip", nil, &ip); err == nil && strings.TrimSpace(ip) != "" {
-			ips = []string{strings.TrimSpace(ip)}
+		if ip := <-ipc; ip != "" {
+			ips = []string{ip}
 		} else {
 			ipNote = "; the egress IP could not be learned, temporary keys are not IP-restricted"
 		}
@@ -240,10 +253,11 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		return out
 	}
 	var (
-		tk  tempKey
-		err error
+		tk      tempKey
+		err     error
+		attempt int
 	)
-	for attempt := 0; ; attempt++ {
+	for ; ; attempt++ {
 		tk, err = x.mintTempKey(ctx, req, sub, ips)
 		if err == nil || errors.Is(err, executors.ErrRejected) || errors.Is(err, executors.ErrAuth) || errors.Is(err, executors.ErrUnsupported) || tk.label == "" {
 			break
@@ -258,18 +272,47 @@ func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub 
 		x.notInspected(&out, view, "a temporary key could not be created: "+err.Error(), err)
 		return out
 	}
+	tk.swept = attempt > 0
 	r, cerr := subacct.RunFresh(ctx, x.env.Sleep, func() (executors.Result, error) {
 		return tk.exec.run(ctx, subacct.Request(req, sub), false)
 	})
-	x.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
+	// What the master sees of the emptied sub-account is read while the
+	// key is deleted and probed (a round trip less on the step's path).
+	after := make(chan afterViews, 1)
+	if cerr == nil {
+		go func() {
+			views, _, err := x.subViews(ctx)
+			after <- afterViews{views, err}
+		}()
+	}
+	emptied := x.subFold(&out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	x.dropTempKey(ctx, req, tk, &out)
+	if emptied {
+		x.rememberEmptied(&out, <-after)
+	}
 	if out.Err != nil || len(out.Remain) > 0 {
 		x.subMemory().Set(sub, subacct.CleanState{}, false) // not clean until the key is gone
 	}
 	return out
 }
 
+// afterViews is a reading of every sub-account's balances (subViews).
+type afterViews struct {
+	views map[string]subView
+	err   error
+}
+
 func (x *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
+	if x.subFold(out, r, err, how, view) {
+		views, _, verr := x.subViews(ctx)
+		x.rememberEmptied(out, afterViews{views, verr})
+	}
+}
+
+// subFold folds a sub-account's cancel-all result into out and reports
+// whether the sub-account was emptied (then rememberEmptied records what
+// the master sees of it).
+func (x *Executor) subFold(out *subOutcome, r executors.Result, err error, how string, view subView) bool {
 	subacct.Fold(out, r)
 	out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 	if err != nil {
@@ -279,11 +322,17 @@ func (x *Executor) subResult(ctx context.Context, out *subOutcome, r executors.R
 			out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 		}
 		x.subMemory().Set(out.Sub, subacct.CleanState{}, false)
-		return
+		return false
 	}
 	out.Clean = true
-	if views, _, verr := x.subViews(ctx); verr == nil {
-		x.subMemory().Set(out.Sub, subacct.CleanState{Fingerprint: views[out.Sub].fingerprint(), Keys: x.subKeysSeen(out.Sub), At: x.env.Now()}, true)
+	return true
+}
+
+// rememberEmptied records the balances the master saw of an emptied
+// sub-account: a later pass re-inspects it only if they change.
+func (x *Executor) rememberEmptied(out *subOutcome, a afterViews) {
+	if a.err == nil {
+		x.subMemory().Set(out.Sub, subacct.CleanState{Fingerprint: a.views[out.Sub].fingerprint(), Keys: x.subKeysSeen(out.Sub), At: x.env.Now()}, true)
 	}
 }
 
@@ -349,7 +398,16 @@ type tempKey struct {
 	sub, label, apiKey string
 	pass               secret.Value
 	exec               *Executor
+	// swept is set when a creation of unknown outcome came first: a
+	// key with the remark may have been made twice (see dropTempKey).
+	swept bool
 }
+
+// tempKeyWithin bounds the creation and the deletion of a temporary key,
+// which run to their end even when the step's context ends (Ctrl-C). It
+// covers a wait for the Management pool (up to its 30 s window) and the
+// request's own retries.
+const tempKeyWithin = 100 * time.Second
 
 func deleteTempMutation(account, sub, label, apiKey string) executors.Mutation {
 	return executors.Mutation{ID: subacct.DeleteTempKeyMutationID(account, sub, label, mask(apiKey)), Kind: "delete-temp-key",
@@ -392,7 +450,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	}
 	// Once sent, the creation runs to its answer even if the run is
 	// interrupted: knowing the key's id is what lets it be deleted.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	var ans struct {
 		APIKey     string `json:"apiKey"`
@@ -439,7 +497,7 @@ func (x *Executor) deleteTempKey(ctx context.Context, req executors.Request, sub
 // dropTempKey deletes a temporary key (audited) and probes it until KuCoin
 // rejects it, even when ctx is done (Ctrl-C).
 func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := x.deleteTempKey(dctx, req, tk.sub, tk.label, tk.apiKey, tk.pass)
 	if err != nil {
@@ -459,15 +517,19 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	out.Changes = append(out.Changes, executors.Change{Kind: "delete-temp-key", ID: deleteTempMutation(x.acct.Name, tk.sub, tk.label, tk.apiKey).ID,
 		Target: fmt.Sprintf("sub %s: temporary key %s deleted and rejected (%s)", tk.sub, mask(tk.apiKey), proof)})
 	// A creation answered 5xx and sent again may have made a second key
-	// with the same remark: none may stay.
-	x.ensureLabelGone(ctx, req, out, tk.sub, tk.label, tk.pass, "")
+	// with the same remark: none may stay. (One answered at once made one
+	// key, which the probe above proved dead: listing again would spend
+	// the Management pool for nothing.)
+	if tk.swept {
+		x.ensureLabelGone(ctx, req, out, tk.sub, tk.label, tk.pass, "")
+	}
 }
 
 // ensureLabelGone deletes every key with remark label still listed under
 // the sub-account, until a listing shows none; a key it cannot prove gone
 // is reported live. It runs to the end even when ctx is done.
 func (x *Executor) ensureLabelGone(ctx context.Context, req executors.Request, out *subOutcome, sub, label string, pass secret.Value, apiKey string) bool {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	gone, last := subacct.SweepLabel(dctx, x.env.Sleep, label, func(ctx context.Context) ([]subacct.Listed, error) {
 		return x.listedSubKeys(ctx, sub)

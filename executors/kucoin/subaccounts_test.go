@@ -128,3 +128,55 @@ func TestCancelSubAccountOrdersKuCoin(t *testing.T) {
 		t.Errorf("summary %q: want the configured key and the temporary keys named", res.Summary)
 	}
 }
+
+// TestSubAccountStepsSpareTheManagementPool: the steps that follow one
+// another reuse the sub-account listing of the last 2 s, and a temporary
+// key created on the first answer is not listed again once its probe
+// proved it dead: each of those requests is a round trip on the step's
+// path and 20 of the Management pool.
+func TestSubAccountStepsSpareTheManagementPool(t *testing.T) {
+	srv, base := startEmulator(t, states.FS, states.Demo)
+	x, err := New(demoAccount(t, srv, base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if res, err := x.Do(ctx, req(executors.KeysInventory, executors.Params{"include_sub_accounts": true}, nil)); err != nil {
+		t.Fatalf("inventory: %v (%s)", err, res.Summary)
+	}
+	from := len(srv.Requests())
+	// A revocation right after: it lists the sub keys again (fresh),
+	// but not the sub-accounts.
+	if res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete",
+		"key_ids": []string{"000000000000000000000000"}}, &executortest.RecordingHooks{})); err != nil {
+		t.Fatalf("revoke: %v (%s)", err, res.Summary)
+	}
+	subLists := 0
+	for _, e := range srv.Requests()[from:] {
+		if e.Path == "/api/v2/sub/user" {
+			subLists++
+		}
+	}
+	from = len(srv.Requests())
+	if res, err := x.Do(ctx, req(executors.OrdersCancelAll, executors.Params{"scope": executors.ScopeSubAccounts}, &executortest.RecordingHooks{})); err != nil {
+		t.Fatalf("cancel: %v (%s)", err, res.Summary)
+	}
+	lastDelete, listsAfter := -1, 0
+	reqs := srv.Requests()[from:]
+	for i, e := range reqs {
+		if e.Method == "DELETE" && e.Path == "/api/v1/sub/api-key" {
+			lastDelete = i
+		}
+	}
+	for _, e := range reqs[lastDelete+1:] {
+		if e.Method == "GET" && e.Path == "/api/v1/sub/api-key" {
+			listsAfter++
+		}
+	}
+	if subLists != 0 {
+		t.Errorf("the revocation listed the sub-accounts %d times, want the inventory's listing reused", subLists)
+	}
+	if lastDelete < 0 || listsAfter != 0 {
+		t.Errorf("after the last temporary key's deletion (#%d) the sub keys were listed %d times, want none", lastDelete, listsAfter)
+	}
+}
