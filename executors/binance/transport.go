@@ -2,6 +2,7 @@ package binance
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
+	"github.com/panicbutton/panicbutton/executors/internal/hedge"
 )
 
 // Weight limits per bucket (EXCHANGES.md §1.6). The pacer keeps a safety
@@ -267,7 +269,8 @@ func withCapture(ctx context.Context, c *capture) context.Context {
 }
 
 // observingTransport paces each request, then records its status,
-// Retry-After and used-weight headers and reports it to Env.Observer.
+// Retry-After and used-weight headers and reports it to Env.Observer. A
+// read still unanswered after the hedge delay is hedged (see hedged).
 type observingTransport struct {
 	base     http.RoundTripper
 	pacer    *pacer
@@ -282,6 +285,9 @@ type observingTransport struct {
 	// prefix is the path of the base URL (e.g. the emulator's
 	// "/binance"): the cost tables know Binance's paths without it.
 	prefix string
+	// hedges measures this client's round trips (its host's distance)
+	// for the hedge delay and counts its hedges.
+	hedges hedge.Tracker
 }
 
 func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -309,28 +315,42 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		cp.method, cp.path = req.Method, path
 		cp.mu.Unlock()
 	}
+	var resp *http.Response
+	if hedgeable(req, path) {
+		resp, err = t.hedged(req, costs, rsv)
+	} else {
+		resp, err = t.send(req, costs, rsv)
+	}
+	if err == nil && cp != nil {
+		cp.mu.Lock()
+		cp.status, cp.retryAfter = resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"))
+		cp.mu.Unlock()
+	}
+	return resp, err
+}
+
+// send sends one copy of req, paced and signed already (its budget is
+// rsv): its per-request timeout starts now and covers reading the body
+// (the timeout is cancelled when the body is closed). The answer settles
+// rsv and its round trip is recorded for the hedge delay.
+func (t *observingTransport) send(req *http.Request, costs []cost, rsv *budget.Reservation) (*http.Response, error) {
 	sent := req
 	var cancel context.CancelFunc = func() {}
 	if t.timeout > 0 {
-		// The per-request timeout starts now, after the wait for budget,
-		// and covers reading the body (cancel runs when it is closed).
 		var ctx context.Context
 		ctx, cancel = context.WithTimeout(req.Context(), t.timeout)
 		sent = req.WithContext(ctx)
 	}
+	start := time.Now()
 	resp, err := t.base.RoundTrip(sent)
 	if err != nil {
 		cancel()
 		t.pacer.release(rsv)
 	} else {
+		t.hedges.Observe(time.Since(start))
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 		ra := parseRetryAfter(resp.Header.Get("Retry-After"))
 		t.pacer.observe(rsv, costs, resp.Header, resp.StatusCode, ra)
-		if cp != nil {
-			cp.mu.Lock()
-			cp.status, cp.retryAfter = resp.StatusCode, ra
-			cp.mu.Unlock()
-		}
 	}
 	if t.observer != nil {
 		t.observer(t.account, redactedRequest(req), resp, err)
@@ -344,6 +364,77 @@ func (t *observingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		}
 	}
 	return resp, err
+}
+
+// hedgeable reports whether req may be hedged: a GET (a read: no Binance
+// GET changes anything, so two copies cannot act twice) without a body,
+// other than a server-time read (its round trip is the clock offset's
+// error bar; a copy sent later would skew it).
+func hedgeable(req *http.Request, path string) bool {
+	return req.Method == http.MethodGet && (req.Body == nil || req.Body == http.NoBody) && !strings.HasSuffix(path, "/time")
+}
+
+// hedged sends req (paced already: rsv) and, if no answer has come after
+// the hedge delay, a second copy, stamped and signed afresh, when the
+// budget has room for it right now (it never waits for budget); the
+// first answer is used, the other copy cancelled (executors/internal/hedge).
+func (t *observingTransport) hedged(req *http.Request, costs []cost, rsv *budget.Reservation) (*http.Response, error) {
+	first := func(ctx context.Context) (*http.Response, error) {
+		return t.send(req.WithContext(ctx), costs, rsv)
+	}
+	second := func() (hedge.Attempt[*http.Response], bool) {
+		r2, ok := t.pacer.spare(costs)
+		if !ok {
+			return nil, false
+		}
+		return func(ctx context.Context) (*http.Response, error) {
+			c := req.Clone(ctx)
+			if t.sign != nil {
+				var err error
+				if c, err = t.sign(c); err != nil {
+					t.pacer.release(r2)
+					return nil, err
+				}
+			}
+			return t.send(c, costs, r2)
+		}, true
+	}
+	res, err := hedge.Run(req.Context(), &t.hedges, t.hedges.Delay(t.timeout), first, second, func(r *http.Response) { _ = r.Body.Close() })
+	if err != nil {
+		return nil, err
+	}
+	res.Value.Body = &cancelOnClose{ReadCloser: res.Value.Body, cancel: res.Cancel}
+	return res.Value, nil
+}
+
+// errNoSpare ends spare's attempt to reserve budget without waiting.
+var errNoSpare = errors.New("no spare budget for a hedge")
+
+// spare reserves costs for a hedge only if they fit now and leave the
+// pacer's reserve plus as much again untouched: a hedge never waits for
+// budget and never takes the last of it from a request that needs it.
+func (p *pacer) spare(costs []cost) (*budget.Reservation, bool) {
+	bc := make([]budget.Cost, len(costs))
+	for i, c := range costs {
+		spec := p.spec(c)
+		spec.Reserve += c.weight
+		bc[i] = budget.Cost{Set: p.set(c), Spec: spec, Weight: c.weight}
+	}
+	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}
+	r, err := now.Wait(context.Background(), bc...)
+	return r, err == nil
+}
+
+// Hedges reports the hedged reads of this executor: copies sent, copies
+// that answered first, and reads due a hedge the budget had no room for.
+func (e *Executor) Hedges() (sent, won, skipped int) {
+	for _, hc := range e.https {
+		if t, ok := hc.Transport.(*observingTransport); ok {
+			s, w, k := t.hedges.Stats()
+			sent, won, skipped = sent+s, won+w, skipped+k
+		}
+	}
+	return sent, won, skipped
 }
 
 // cancelOnClose releases a request's timeout once its body is closed.

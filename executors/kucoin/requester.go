@@ -21,7 +21,9 @@ import (
 	sdk "github.com/Kucoin/kucoin-go-sdk"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/executors/internal/clocksync"
+	"github.com/panicbutton/panicbutton/executors/internal/hedge"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -82,6 +84,9 @@ type requester struct {
 	clock   *serverClock
 	pacer   *pacer
 	skew    *clocksync.Skew // counts the 400002 rejections; may be nil
+	// hedges measures this host's round trips for the hedge delay and
+	// counts the hedges.
+	hedges hedge.Tracker
 }
 
 var _ sdk.Requester = (*requester)(nil)
@@ -114,20 +119,76 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 	return sdk.NewResponse(r, resp, body), nil
 }
 
-// send performs one signed HTTP exchange and returns the response with its
-// body read (and closed).
+// send paces r, then performs one signed HTTP exchange and returns the
+// response with its body read (and closed). A GET still unanswered after
+// the hedge delay is hedged: a second copy, signed with a fresh
+// timestamp, goes out if the pool has room for it right now (it never
+// waits for budget), and the first answer is used, the other cancelled
+// (executors/internal/hedge). Only GETs: they are reads on both KuCoin
+// hosts, so two copies cannot act twice. The server-time read is not
+// hedged (it is not sent through here either).
 func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
 	pool := q.poolOf(r.Path)
 	pc := q.pacer.forPool(pool, r.BaseURI)
-	rsv, err := pc.wait(ctx, pool, weightOf(q.venue, r.Method, r.Path))
+	weight := weightOf(q.venue, r.Method, r.Path)
+	rsv, err := pc.wait(ctx, pool, weight)
 	if err != nil {
 		return nil, nil, err
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	ci := callInfoFrom(ctx)
+	if ci != nil {
+		ci.Pool = pool
 	}
+	// Signed now, in this goroutine, right after the wait for budget.
+	hr, err := q.build(r)
+	if err != nil {
+		pc.release(rsv)
+		return nil, nil, err
+	}
+	var a answer
+	if r.Method == http.MethodGet && r.Path != "/api/v1/timestamp" {
+		first := func(ctx context.Context) (answer, error) { return q.exchange(ctx, r, hr, timeout, pc, rsv) }
+		second := func() (hedge.Attempt[answer], bool) {
+			r2, ok := pc.spare(pool, weight)
+			if !ok {
+				return nil, false
+			}
+			return func(ctx context.Context) (answer, error) {
+				hr2, err := q.build(r) // signed with its own timestamp
+				if err != nil {
+					pc.release(r2)
+					return answer{}, err
+				}
+				return q.exchange(ctx, r, hr2, timeout, pc, r2)
+			}, true
+		}
+		var res hedge.Result[answer]
+		res, err = hedge.Run(ctx, &q.hedges, q.hedges.Delay(timeout), first, second, nil)
+		res.Cancel()
+		a = res.Value
+	} else {
+		a, err = q.exchange(ctx, r, hr, timeout, pc, rsv)
+	}
+	if ci != nil && a.resp != nil {
+		ci.Status, ci.Limit, ci.Remaining, ci.Reset = a.resp.StatusCode, a.limit, a.remaining, a.reset
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.resp, a.body, nil
+}
+
+// answer is one HTTP exchange's response, its body and its rate-limit
+// headers.
+type answer struct {
+	resp             *http.Response
+	body             []byte
+	limit, remaining int
+	reset            time.Duration
+}
+
+// build builds r's HTTP request and signs it with the current time.
+func (q *requester) build(r *sdk.Request) (*http.Request, error) {
 	target := r.BaseURI + r.Path
 	if enc := r.Query.Encode(); enc != "" {
 		target += "?" + enc
@@ -138,10 +199,9 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 		body = bytes.NewReader(r.Body)
 		bodyText = string(r.Body)
 	}
-	hr, err := http.NewRequestWithContext(ctx, r.Method, target, body)
+	hr, err := http.NewRequest(r.Method, target, body)
 	if err != nil {
-		pc.release(rsv)
-		return nil, nil, fmt.Errorf("build request %s %s: %w", r.Method, r.Path, err)
+		return nil, fmt.Errorf("build request %s %s: %w", r.Method, r.Path, err)
 	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
@@ -155,10 +215,21 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 			hr.Header.Set(k, v)
 		}
 	}
-	ci := callInfoFrom(ctx)
-	if ci != nil {
-		ci.Pool = pool
+	return hr, nil
+}
+
+// exchange sends hr (built from r by build) under ctx and the per-request
+// timeout, reads its body and settles rsv (its budget) with the answer.
+// A body that could not be read returns the answer (its status) with the
+// error.
+func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Request, timeout time.Duration, pc *pacer, rsv *reservation) (answer, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
+	hr = hr.WithContext(ctx)
+	start := time.Now()
 	resp, err := q.client.Do(hr)
 	if q.env.Observer != nil {
 		q.env.Observer(q.account, redactedRequest(hr), resp, err)
@@ -171,19 +242,37 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, nil, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
+		return answer{}, fmt.Errorf("%s %s: %w", r.Method, r.Path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	limit, remaining, reset := rateHeaders(resp.Header)
-	pc.observe(rsv, limit, remaining, reset, resp.StatusCode == http.StatusTooManyRequests)
-	if ci != nil {
-		ci.Status, ci.Limit, ci.Remaining, ci.Reset = resp.StatusCode, limit, remaining, reset
-	}
+	a := answer{resp: resp}
+	a.limit, a.remaining, a.reset = rateHeaders(resp.Header)
+	pc.observe(rsv, a.limit, a.remaining, a.reset, resp.StatusCode == http.StatusTooManyRequests)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
+		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
 	}
-	return resp, b, nil
+	q.hedges.Observe(time.Since(start))
+	a.body = b
+	return a, nil
+}
+
+// errNoSpare ends spare's attempt to reserve budget without waiting.
+var errNoSpare = errors.New("no spare budget for a hedge")
+
+// spare reserves weight in pool for a hedge only if it fits now and
+// leaves the pool's reserve plus as much again untouched: a hedge never
+// waits for budget and never takes the last of it from a request that
+// needs it.
+func (p *pacer) spare(pool string, weight int) (*reservation, bool) {
+	spec := poolSpec(pool)
+	spec.Reserve += weight
+	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}
+	r, err := now.Wait(context.Background(), budget.Cost{Set: p.set, Spec: spec, Weight: weight})
+	if err != nil {
+		return nil, false
+	}
+	return &reservation{r: r, pool: pool}, true
 }
 
 // redactedRequest is a copy of r safe to hand to an observer: no KC-API-*

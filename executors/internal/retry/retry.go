@@ -25,7 +25,8 @@ type Policy struct {
 	// zero, so a storm of failures does not turn into a hot loop).
 	Base, Max time.Duration
 	// Request is the per-request timeout: a request not answered by then
-	// is abandoned (a hung connection costs seconds, not the step).
+	// is abandoned (a hung connection costs seconds, not the step). A
+	// read is hedged well before it (executors/internal/hedge).
 	Request time.Duration
 	// Attempts caps the attempts of a request whose context has no
 	// deadline (tests, tools), and such a request never waits longer than
