@@ -172,8 +172,8 @@ func (b *slowBase) RoundTrip(req *http.Request) (*http.Response, error) {
 // has no spare weight now.
 func TestHedgeNeedsSpareBudget(t *testing.T) {
 	// The api bucket scaled to 100 a minute, 10 kept in reserve; an account
-	// read weighs 20. A hedge needs the reserve and its own weight left
-	// after it: 50 free before the read.
+	// read weighs 20. A hedge needs the reserve and a quarter of the limit
+	// (25) left after it: 75 free before the read.
 	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
 	tests := []struct {
 		name        string
@@ -183,8 +183,9 @@ func TestHedgeNeedsSpareBudget(t *testing.T) {
 		wantSkipped int
 		maxTook     time.Duration
 	}{
-		{"spare budget: hedged", 0, 2, 1, 0, 450 * time.Millisecond},
-		{"no spare budget: waits for the first", 50, 1, 0, 1, 2 * time.Second},
+		{"plenty of budget: hedged", 0, 2, 1, 0, 450 * time.Millisecond},
+		{"spare budget: hedged", 25, 2, 1, 0, 450 * time.Millisecond},
+		{"no spare budget: waits for the first", 30, 1, 0, 1, 2 * time.Second},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -411,13 +411,13 @@ func (t *observingTransport) hedged(req *http.Request, costs []cost, rsv *budget
 var errNoSpare = errors.New("no spare budget for a hedge")
 
 // spare reserves costs for a hedge only if they fit now and leave the
-// pacer's reserve plus as much again untouched: a hedge never waits for
-// budget and never takes the last of it from a request that needs it.
+// pacer's reserve plus hedge.Headroom untouched: a hedge never waits for
+// budget and never takes from a window what a cancel will need.
 func (p *pacer) spare(costs []cost) (*budget.Reservation, bool) {
 	bc := make([]budget.Cost, len(costs))
 	for i, c := range costs {
 		spec := p.spec(c)
-		spec.Reserve += c.weight
+		spec.Reserve += hedge.Headroom(spec.Limit, c.weight)
 		bc[i] = budget.Cost{Set: p.set(c), Spec: spec, Weight: c.weight}
 	}
 	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}

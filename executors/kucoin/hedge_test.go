@@ -141,8 +141,9 @@ func TestHedgeNeedsSparePool(t *testing.T) {
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	p := newTestPacer(clk, func(context.Context, time.Duration) error { return errors.New("never waits") })
 	limit := defaultPoolLimit[poolSpot]
-	// Leave reserve + 2×40: room for a read of 40 and its hedge.
-	if _, err := p.wait(t.Context(), poolSpot, limit-reserve(limit)-80); err != nil {
+	// A hedge of 40 must leave the reserve and a quarter of the pool
+	// free: 1120 before the first fits; the second finds 1080.
+	if _, err := p.wait(t.Context(), poolSpot, limit-reserve(limit)-limit/4-40); err != nil {
 		t.Fatal(err)
 	}
 	r1, ok := p.spare(poolSpot, 40)
@@ -151,7 +152,7 @@ func TestHedgeNeedsSparePool(t *testing.T) {
 	}
 	p.release(r1)
 	if _, ok := p.spare(poolSpot, 40); ok {
-		t.Error("second hedge: got budget, want none (it would take the pool's last 40 above its reserve)")
+		t.Error("second hedge: got budget, want none (it would leave less than a quarter of the pool)")
 	}
 	if _, err := p.wait(t.Context(), poolSpot, 40); err != nil {
 		t.Errorf("a plain request of 40: got %v, want it to fit (the reserve is kept for it)", err)

@@ -261,12 +261,11 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 var errNoSpare = errors.New("no spare budget for a hedge")
 
 // spare reserves weight in pool for a hedge only if it fits now and
-// leaves the pool's reserve plus as much again untouched: a hedge never
-// waits for budget and never takes the last of it from a request that
-// needs it.
+// leaves the pool's reserve plus hedge.Headroom untouched: a hedge never
+// waits for budget and never takes from a window what a cancel will need.
 func (p *pacer) spare(pool string, weight int) (*reservation, bool) {
 	spec := poolSpec(pool)
-	spec.Reserve += weight
+	spec.Reserve += hedge.Headroom(spec.Limit, weight)
 	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}
 	r, err := now.Wait(context.Background(), budget.Cost{Set: p.set, Spec: spec, Weight: weight})
 	if err != nil {

@@ -71,6 +71,15 @@ func (t *Tracker) Delay(timeout time.Duration) time.Duration {
 	return d
 }
 
+// Headroom is the weight a bucket of limit must still have free, beyond
+// its usual reserve, after a hedge of weight is charged to it: a quarter of
+// the limit, or the hedge's own weight if more. A hedge is a luxury: it is
+// sent only while the budget is not what bounds the run, so it never
+// takes from a window the weight a cancel or a key deletion will need.
+func Headroom(limit, weight int) int {
+	return max(weight, limit/4)
+}
+
 // Stats reports the hedges sent, how many of them answered first, and how
 // many reads were due a hedge that the budget had no room for.
 func (t *Tracker) Stats() (sent, won, skipped int) {

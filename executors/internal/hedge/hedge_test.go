@@ -240,3 +240,16 @@ func TestRunPanicReachesTheCaller(t *testing.T) {
 		func() (Attempt[string], bool) { return nil, false }, nil)
 	t.Error("Run returned, want its attempt's panic")
 }
+
+func TestHeadroom(t *testing.T) {
+	tests := []struct{ limit, weight, want int }{
+		{6000, 20, 1500},
+		{100, 40, 40},
+		{2400, 40, 600},
+	}
+	for _, tt := range tests {
+		if got := Headroom(tt.limit, tt.weight); got != tt.want {
+			t.Errorf("Headroom(%d, %d): got %d, want %d", tt.limit, tt.weight, got, tt.want)
+		}
+	}
+}
