@@ -169,7 +169,9 @@ var catalog = map[string]ActionSpec{
 		Params: []ParamSpec{productsParam, symbolsParam,
 			{Name: "countdown", Type: Duration, Default: 60 * time.Second, Doc: "time after which the exchange cancels everything unless re-armed"}}},
 	KeysInventory: {Name: KeysInventory, Reads: []string{StateKeys}, Doc: "inventory the calling key and (for a master) every sub-account key; flag risky keys",
-		Params: []ParamSpec{{Name: "include_sub_accounts", Type: Bool, Default: true}}},
+		Params: []ParamSpec{{Name: "include_sub_accounts", Type: Bool, Default: true},
+			{Name: "ip_reads", Type: String, Enum: []string{"all", "spare"}, Default: "all",
+				Doc: "Binance reads each sub key's IP restriction with its own call (60 a minute per master): all reads them all, waiting for budget; spare reads only what the current minute has spare and reports the others unread, so that a large inventory never delays the revocations that follow it"}}},
 	KeysRevoke: {Name: KeysRevoke, Mutating: true, Affects: []string{StateKeys, StateBalances}, Doc: "neutralise API keys: delete, IP-lock or strip permissions; the master's own key becomes a manual step",
 		Params: []ParamSpec{
 			{Name: "scope", Type: String, Enum: []string{"sub_accounts", "master", "all"}, Default: "sub_accounts", Doc: "which keys to consider"},

@@ -2,8 +2,10 @@ package binance
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/panicbutton/panicbutton/executors"
@@ -127,5 +129,49 @@ func TestRevokeAgainListsAfresh(t *testing.T) {
 	}
 	if left := r.subKeys(t); len(left) != 0 {
 		t.Errorf("sub keys left after the second revoke: %v, want the new key %s deleted", left, mask(created.APIKey))
+	}
+}
+
+// TestInventorySpareIPReads: with ip_reads spare the inventory reads only
+// the IP restrictions the current minute has room for (each costs 3000 of
+// the master's 180,000 UID weight a minute) and says which it left
+// unread, so a fund with hundreds of sub keys does not hold the
+// revocations behind minutes of report-only reads.
+func TestInventorySpareIPReads(t *testing.T) {
+	r, e := subFund(t, false)
+	ctx := context.Background()
+	// Spend the minute's budget of the endpoint but one call's worth.
+	c := costOf(http.MethodGet, pathSubKeyIP, nil)
+	for e.spareCalls(http.MethodGet, pathSubKeyIP) > 1 {
+		rsv, err := e.pacer.wait(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.pacer.release(rsv)
+	}
+	res, err := e.Do(ctx, executors.Request{Action: executors.KeysInventory, Step: "inventory",
+		Params: executors.Params{"include_sub_accounts": true, "ip_reads": "spare"}})
+	if err != nil {
+		t.Fatalf("inventory: %v (%s)", err, res.Summary)
+	}
+	reads := 0
+	for _, en := range r.srv.Requests() {
+		if en.Path == pathSubKeyIP {
+			reads++
+		}
+	}
+	if reads != 1 {
+		t.Errorf("IP restriction reads = %d, want the 1 the minute had room for", reads)
+	}
+	keys, _ := res.Data.([]executors.Key)
+	if len(keys) < 3 {
+		t.Fatalf("inventory listed %d keys, want the master's and its sub keys", len(keys))
+	}
+	found := false
+	for _, f := range res.Findings {
+		found = found || strings.Contains(f.Message, fmt.Sprintf("not read for %s of %d", plural(len(keys)-2, "sub key"), len(keys)-1))
+	}
+	if !found {
+		t.Errorf("no finding naming the unread IP restrictions: %+v", res.Findings)
 	}
 }
