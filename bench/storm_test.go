@@ -62,7 +62,12 @@ func storm(t *testing.T, em *Emulator) (*Outcome, int) {
 // benchmark fund (1/4 size) ends contained — every order cancelled, every
 // sub-account key deleted, as the emulator's state shows — within the
 // playbook's timeouts, with no step failed.
+//
+// The storm tests run in parallel with each other (each has its own
+// emulator, and the executors' budgets are per host): each can wait most
+// of a minute for a rate-limit window (the log line says which).
 func TestStormBenchmarkFund(t *testing.T) {
+	t.Parallel()
 	size := Scaled(0.25)
 	em, err := StartEmulator(t.TempDir(), size, 0)
 	if err != nil {
@@ -88,6 +93,7 @@ func TestStormDemoFund(t *testing.T) {
 	if testing.Short() {
 		t.Skip("storm run")
 	}
+	t.Parallel()
 	calm := startDemo(t)
 	if _, err := RunAgainst(context.Background(), calm, Config{Dir: t.TempDir()}); err != nil {
 		t.Fatal(err)
