@@ -190,7 +190,10 @@ func charge(bs map[string]*bucket, name string, limit int, window time.Duration,
 // k × 30 s. What must follow is one round trip (the request itself), plus
 // snapshot-after's two when every request of the bucket is a mutation.
 // The confirming re-lists, and the round trips before a bucket's first
-// request, are not counted: this is a lower bound.
+// request, are not counted: this is a lower bound for the requests the run
+// sent. It is not one for the work: a run that sends requests it does not
+// need (or heavier variants, such as listing without a symbol) raises its
+// own bound, so compare the requests across runs too.
 //
 // Not counted: order-rate limits (cancels do not count on Binance), and
 // KuCoin's Cloudflare per-IP limit.
