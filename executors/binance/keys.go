@@ -186,20 +186,31 @@ func (e *Executor) subKeysIPs(ctx context.Context, subs []subAccount, ipReads in
 		return e.subKeys(ctx, subs, true)
 	}
 	keys, err := e.subKeys(ctx, subs, false)
-	if err != nil || ipReads == 0 {
-		return keys, err
+	if err != nil {
+		return nil, err
 	}
-	n := min(ipReads, len(keys))
-	errs := make([]error, n)
-	parallel(ctx, n, e.concurrency, func(ctx context.Context, i int) {
+	if err := e.readIPs(ctx, keys[:min(ipReads, len(keys))]); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+// readIPs reads the IP restriction of each key (3000 UID weight each,
+// paced).
+func (e *Executor) readIPs(ctx context.Context, keys []subKey) error {
+	errs := make([]error, len(keys))
+	parallel(ctx, len(keys), e.concurrency, func(ctx context.Context, i int) {
 		ipr, err := e.subKeyIP(ctx, keys[i].row.Email, keys[i].row.APIKey)
 		errs[i] = err
 		keys[i].ipKnown, keys[i].ipLock, keys[i].ips = err == nil, bool(ipr.IPRestrict), ipr.IPList
 	}, nil)
 	if err := firstError(errs); err != nil {
-		return nil, err
+		return err
 	}
-	return keys, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return classify("read sub-account key IP restrictions", false, 0, 0, err)
+	}
+	return nil
 }
 
 // spareCalls is how many more calls of the endpoint fit the current window
@@ -234,13 +245,7 @@ func (e *Executor) subKeysReusing(ctx context.Context, subs []subAccount, withIP
 	}
 	e.rememberKeys(keys)
 	if withIPs {
-		errs := make([]error, len(keys))
-		parallel(ctx, len(keys), e.concurrency, func(ctx context.Context, i int) {
-			ipr, err := e.subKeyIP(ctx, keys[i].row.Email, keys[i].row.APIKey)
-			errs[i] = err
-			keys[i].ipKnown, keys[i].ipLock, keys[i].ips = err == nil, bool(ipr.IPRestrict), ipr.IPList
-		}, nil)
-		if err := firstError(errs); err != nil {
+		if err := e.readIPs(ctx, keys); err != nil {
 			return nil, err
 		}
 	}
