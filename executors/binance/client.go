@@ -110,7 +110,9 @@ type Executor struct {
 	// windows on that one clock.
 	venue *hostClock
 
-	// concurrency bounds parallel per-symbol calls.
+	// concurrency bounds parallel per-symbol calls (64: the connections
+	// the transport keeps per host, idleConnsPerHost; at 32 an account
+	// with 60 symbols cancelled in two waves, a round trip more).
 	concurrency int
 
 	// retry is how failed requests are retried (executors/internal/retry).
@@ -140,7 +142,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	if _, err := sf(acct.Secret.Reveal(), "probe"); err != nil {
 		return nil, fmt.Errorf("account %s: secret does not work as a %s signing key (is it a PKCS#8 PEM private key?)", acct.Name, strings.ToLower(kt))
 	}
-	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 32, retry: retry.Default}
+	e := &Executor{acct: acct, env: env, keyType: kt, concurrency: 64, retry: retry.Default}
 	e.clocks = clocksync.New(e.syncWithTimeout)
 	base := strings.TrimRight(acct.BaseURL, "/")
 	if base == "" {
