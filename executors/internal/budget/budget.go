@@ -17,10 +17,27 @@
 // Windows are either aligned to the clock (Binance: per minute, per 10 s)
 // or start with the first request and end when the venue's reset header
 // says (KuCoin: 30 s from the first request of the window).
+//
+// Scarcity is spent in priority order (issue 12 item 3). Each request
+// carries a Priority in its context (WithPriority; untagged requests are
+// Containment): Top (the named leaked key, keys that can withdraw), then
+// Containment (cancels, key deletions, temporary keys), Read (listings
+// containment needs), Report (reads that only feed the report). A request
+// that does not fit waits registered on the bucket with its priority and
+// the window it started waiting in. A request takes weight only if no
+// registered waiter goes before it: none of higher priority, none of its
+// own priority that has waited since an earlier window (so equal
+// priorities are served window by window, oldest first, and none starves
+// behind newcomers). A waiter held back by another wakes as soon as those
+// ahead of it have gone, so when a window rolls over its waiters go
+// highest priority first. Once a higher priority has waited on a bucket in
+// a window, lower ones leave a share of the window's limit untouched
+// (Report 30 %, Read 15 %): room for the higher one's next request.
 package budget
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"sync"
 	"time"
@@ -115,6 +132,16 @@ type bucket struct {
 	// recent are the sends of the last 2×Guard (aligned windows with a
 	// Guard): those near a boundary are carried into the next window.
 	recent []send
+	// waiting counts the requests waiting for this bucket, by priority
+	// and by the window (gen) they started waiting in.
+	waiting map[Priority]map[int]int
+	// pressed is the highest priority that has waited for this bucket in
+	// this window: lower ones leave it their share (Priority.leave).
+	pressed Priority
+	// changed is cancelled, and replaced, when the last waiter of a
+	// priority and window leaves: the waiters it held back try again.
+	changed context.Context
+	signal  context.CancelFunc
 }
 
 // send is one request's charge at the time it was sent.
@@ -152,6 +179,40 @@ func (b *bucket) rollover(now time.Time) {
 		b.resetAt = now.Add(b.spec.Window)
 	}
 	b.gen++
+	// Who still waits has waited in this window too.
+	b.pressed = 0
+	for p, gens := range b.waiting {
+		if len(gens) > 0 && p > b.pressed {
+			b.pressed = p
+		}
+	}
+}
+
+// ahead reports whether a registered waiter goes before a request of
+// priority p that started waiting in window gen: one of higher priority,
+// or one of the same priority that started waiting in an earlier window.
+func (b *bucket) ahead(p Priority, gen int) bool {
+	for q, gens := range b.waiting {
+		if q > p && len(gens) > 0 {
+			return true
+		}
+		if q == p {
+			for g := range gens {
+				if g < gen {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// notify wakes the waiters held back by others.
+func (b *bucket) notify() {
+	if b.signal != nil {
+		b.signal()
+	}
+	b.changed, b.signal = context.WithCancel(context.Background())
 }
 
 // hold is one request's charge to one bucket.
@@ -175,6 +236,79 @@ type Reservation struct {
 	holds []*hold
 }
 
+// waiter is one Wait call: its priority and the buckets it is registered
+// on as waiting. Only its own goroutine touches it; the counts it stands
+// for in a bucket are guarded by the bucket's Set.
+type waiter struct {
+	prio Priority
+	regs []reg
+}
+
+// reg is a waiter's registration on one bucket.
+type reg struct {
+	set *Set
+	b   *bucket
+	gen int
+}
+
+// at returns the window w started waiting for b in, if it waits for it.
+func (w *waiter) at(b *bucket) (int, bool) {
+	for _, r := range w.regs {
+		if r.b == b {
+			return r.gen, true
+		}
+	}
+	return 0, false
+}
+
+// register records that w waits for b of set. Callers hold set.mu.
+func (w *waiter) register(set *Set, b *bucket) {
+	if _, ok := w.at(b); ok {
+		return
+	}
+	w.regs = append(w.regs, reg{set: set, b: b, gen: b.gen})
+	if b.waiting == nil {
+		b.waiting = map[Priority]map[int]int{}
+	}
+	if b.waiting[w.prio] == nil {
+		b.waiting[w.prio] = map[int]int{}
+	}
+	b.waiting[w.prio][b.gen]++
+	b.pressed = max(b.pressed, w.prio)
+}
+
+// unregister removes w's registration on b (if any). Callers hold the
+// mutex of b's set.
+func (w *waiter) unregister(b *bucket) {
+	for i, r := range w.regs {
+		if r.b != b {
+			continue
+		}
+		w.regs = append(w.regs[:i], w.regs[i+1:]...)
+		gens := b.waiting[w.prio]
+		if gens[r.gen]--; gens[r.gen] <= 0 {
+			delete(gens, r.gen)
+			if len(gens) == 0 {
+				delete(b.waiting, w.prio)
+			}
+			b.notify()
+		}
+		return
+	}
+}
+
+// leave unregisters w from every bucket but keep (nil: all).
+func (w *waiter) leave(keep *bucket) {
+	for _, r := range append([]reg(nil), w.regs...) {
+		if r.b == keep {
+			continue
+		}
+		r.set.mu.Lock()
+		w.unregister(r.b)
+		r.set.mu.Unlock()
+	}
+}
+
 // Pacer waits for budget. Now and Sleep are the clock (tests fake them).
 type Pacer struct {
 	Now   func() time.Time
@@ -191,6 +325,7 @@ func (p *Pacer) state(set *Set, spec Spec, now time.Time) *bucket {
 	if b == nil {
 		b = &bucket{spec: spec, limit: spec.Limit, inFlight: map[*hold]struct{}{}}
 		b.rollover(now)
+		b.notify()
 		set.buckets[spec.Name] = b
 	}
 	return b
@@ -202,12 +337,15 @@ func (p *Pacer) state(set *Set, spec Spec, now time.Time) *bucket {
 // announced). A request heavier than a whole window's budget still goes
 // out alone in a fresh window; a bucket of unknown limit is not paced.
 // Costs are charged in order: a request never holds one bucket while it
-// waits for another.
+// waits for another. The request's priority is PriorityOf(ctx): it waits
+// behind every waiter that goes before it (see the package comment).
 func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 	r := &Reservation{}
+	w := &waiter{prio: PriorityOf(ctx)}
+	defer w.leave(nil)
 	for i := 0; i < len(costs); {
 		c := costs[i]
-		h, d, until := p.try(c)
+		h, b, d, until, held := p.try(c, w)
 		if h != nil {
 			r.holds = append(r.holds, h)
 			i++
@@ -217,23 +355,46 @@ func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 		p.Release(r)
 		r.holds = r.holds[:0]
 		i = 0
+		// It waits for this bucket now, no longer for any other.
+		w.leave(b)
 		full := true
 		if p.MaxSleep > 0 && d > p.MaxSleep {
 			d, full = p.MaxSleep, false
 		}
-		if err := p.Sleep(ctx, d); err != nil {
+		woken, err := p.sleep(ctx, d, held)
+		if err != nil {
 			return nil, err
 		}
-		if full {
+		if full && !woken {
 			p.wake(c, until)
 		}
 	}
 	return r, nil
 }
 
-// try charges c if it fits now, else returns how long to wait and the end
-// of the wait it saw (a window's end, or a 429's block).
-func (p *Pacer) try(c Cost) (*hold, time.Duration, time.Time) {
+// sleep sleeps for d, or (held non-nil: the request was held back by
+// waiters ahead of it) until held is done, whichever comes first; woken
+// says held ended it.
+func (p *Pacer) sleep(ctx context.Context, d time.Duration, held context.Context) (woken bool, err error) {
+	if held == nil {
+		return false, p.Sleep(ctx, d)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(held, cancel)
+	err = p.Sleep(sctx, d)
+	if signalled := !stop(); err != nil && signalled && ctx.Err() == nil {
+		return true, nil
+	}
+	return false, err
+}
+
+// try charges c if it fits now and no waiter goes before w, else
+// registers w as waiting for c's bucket and returns the bucket, how long
+// to wait, the end of the wait it saw (a window's end, or a 429's block)
+// and, when w was held back by waiters ahead of it, a context done when
+// they have gone.
+func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time, context.Context) {
 	c.Set.mu.Lock()
 	defer c.Set.mu.Unlock()
 	now := p.Now()
@@ -242,10 +403,24 @@ func (p *Pacer) try(c Cost) (*hold, time.Duration, time.Time) {
 		b.rollover(now)
 	}
 	if now.Before(b.blocked) {
-		return nil, b.blocked.Sub(now), b.blocked
+		w.register(c.Set, b)
+		return nil, b, b.blocked.Sub(now), b.blocked, nil
+	}
+	gen, ok := w.at(b)
+	if !ok {
+		gen = b.gen
+	}
+	if b.ahead(w.prio, gen) {
+		w.register(c.Set, b)
+		return nil, b, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt, b.changed
+	}
+	reserve := c.Spec.Reserve
+	if b.pressed > w.prio {
+		reserve = max(reserve, int(math.Ceil(w.prio.leave()*float64(b.limit))))
 	}
 	fresh := b.sent == 0 && b.external == 0
-	if b.limit <= 0 || !b.closed && (b.remaining()-c.Weight >= c.Spec.Reserve || fresh) {
+	if b.limit <= 0 || !b.closed && (b.remaining()-c.Weight >= reserve || fresh) {
+		w.unregister(b)
 		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen}
 		b.sent += c.Weight
 		b.inFlight[h] = struct{}{}
@@ -258,9 +433,10 @@ func (p *Pacer) try(c Cost) (*hold, time.Duration, time.Time) {
 			}
 			b.recent = append(keep, send{at: now, weight: c.Weight, h: h})
 		}
-		return h, 0, time.Time{}
+		return h, b, 0, time.Time{}, nil
 	}
-	return nil, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt
+	w.register(c.Set, b)
+	return nil, b, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt, nil
 }
 
 // wake ends what the waiter slept for when it slept all of it and nothing
