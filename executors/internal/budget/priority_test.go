@@ -1,0 +1,315 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// sched is a fake clock for several goroutines: a sleep blocks until the
+// test moves the clock past its end (or its context is done).
+type sched struct {
+	mu       sync.Mutex
+	t        time.Time
+	sleepers map[*sleeper]struct{}
+}
+
+type sleeper struct {
+	until time.Time
+	done  chan struct{}
+}
+
+func newSched(t time.Time) *sched { return &sched{t: t, sleepers: map[*sleeper]struct{}{}} }
+
+func (s *sched) now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.t
+}
+
+func (s *sched) sleep(ctx context.Context, d time.Duration) error {
+	s.mu.Lock()
+	sl := &sleeper{until: s.t.Add(d), done: make(chan struct{})}
+	s.sleepers[sl] = struct{}{}
+	s.mu.Unlock()
+	select {
+	case <-sl.done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.sleepers, sl)
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (s *sched) parked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sleepers)
+}
+
+// set moves the clock to t without waking anyone.
+func (s *sched) set(t time.Time) {
+	s.mu.Lock()
+	s.t = t
+	s.mu.Unlock()
+}
+
+// fire wakes every sleeper whose end has come.
+func (s *sched) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sl := range s.sleepers {
+		if !sl.until.After(s.t) {
+			close(sl.done)
+			delete(s.sleepers, sl)
+		}
+	}
+}
+
+// next moves the clock to the earliest sleeper's end and wakes the due.
+func (s *sched) next() {
+	s.mu.Lock()
+	var first time.Time
+	for sl := range s.sleepers {
+		if first.IsZero() || sl.until.Before(first) {
+			first = sl.until
+		}
+	}
+	if first.After(s.t) {
+		s.t = first
+	}
+	s.mu.Unlock()
+	s.fire()
+}
+
+// settle waits until n goroutines sleep, and stay asleep a moment (a
+// waiter woken by those ahead of it may still be on its way back).
+func (s *sched) settle(t *testing.T, n func() int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	stable := 0
+	for stable < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines asleep, want %d", s.parked(), n())
+		}
+		time.Sleep(2 * time.Millisecond)
+		if s.parked() == n() {
+			stable++
+		} else {
+			stable = 0
+		}
+	}
+}
+
+// grants records when each request was granted.
+type grants struct {
+	mu sync.Mutex
+	at map[string]time.Time
+	wg sync.WaitGroup
+}
+
+func (g *grants) pending(total int) func() int {
+	return func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return total - len(g.at)
+	}
+}
+
+// start sends a request of weight w at priority pr through p, in the
+// background.
+func (g *grants) start(t *testing.T, p *Pacer, set *Set, spec Spec, name string, pr Priority, w int) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		at := p.Now()
+		p.SettleAll(r, None)
+		g.mu.Lock()
+		g.at[name] = at
+		g.mu.Unlock()
+	}()
+}
+
+// TestHigherPriorityFirstAtRollover: a containment request that starts
+// waiting after three report reads is served first when the window rolls
+// over, aligned windows (Binance) and windows the venue resets (KuCoin)
+// alike, and across two accounts whose requests share one IP's budget.
+func TestHigherPriorityFirstAtRollover(t *testing.T) {
+	for _, aligned := range []bool{true, false} {
+		t.Run(fmt.Sprintf("aligned=%v", aligned), func(t *testing.T) {
+			t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+			clk := newSched(t0)
+			a := &Pacer{Now: clk.now, Sleep: clk.sleep} // account A
+			b := &Pacer{Now: clk.now, Sleep: clk.sleep} // account B, same IP
+			// A host of its own (the registry is process-wide: -count=N).
+			set := Shared(SharedScope("prio-test", fmt.Sprintf("https://rollover-%v-%d.example.test", aligned, time.Now().UnixNano())))
+			spec := Spec{Name: "api", Limit: 100, Window: time.Minute, Aligned: aligned}
+			r, err := a.Wait(WithPriority(context.Background(), Report), Cost{Set: set, Spec: spec, Weight: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.SettleAll(r, None)
+			g := &grants{at: map[string]time.Time{}}
+			pending := g.pending(4)
+			for i := range 3 {
+				g.start(t, a, set, spec, fmt.Sprintf("report-%d", i), Report, 60)
+			}
+			clk.settle(t, func() int { return 3 })
+			g.start(t, b, set, spec, "containment", Containment, 60)
+			clk.settle(t, pending)
+			for pending() > 0 {
+				clk.next()
+				clk.settle(t, pending)
+			}
+			g.wg.Wait()
+			c := g.at["containment"]
+			if !c.Equal(t0.Add(time.Minute)) {
+				t.Errorf("containment request granted at %s, want %s (the first rollover)", c.Format("15:04:05"), t0.Add(time.Minute).Format("15:04:05"))
+			}
+			var reports []time.Time
+			for name, at := range g.at {
+				if name != "containment" {
+					reports = append(reports, at)
+					if !at.After(c) {
+						t.Errorf("%s granted at %s, not after the containment request (%s)", name, at.Format("15:04:05"), c.Format("15:04:05"))
+					}
+				}
+			}
+			sort.Slice(reports, func(i, j int) bool { return reports[i].Before(reports[j]) })
+			for i := 1; i < len(reports); i++ {
+				if reports[i].Sub(reports[i-1]) < time.Minute {
+					t.Errorf("two report reads of 60 within one window of 100: %s and %s", reports[i-1].Format("15:04:05"), reports[i].Format("15:04:05"))
+				}
+			}
+		})
+	}
+}
+
+// TestReportLeavesRoomForContainment: once a containment request has
+// waited in a window, report reads stop at 70 % of it, so a containment
+// request arriving later in the window goes at once; without containment
+// waiting they may use the whole window.
+func TestReportLeavesRoomForContainment(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		contended bool
+		reports   int // report reads of 10 that go in the window
+	}{
+		{"containment waited in the window", true, 6},
+		{"no higher priority waited", false, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)}
+			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+			set := NewSet()
+			spec := minuteSpec(100)
+			send := func(pr Priority, w int) time.Time {
+				t.Helper()
+				r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.SettleAll(r, None)
+				return clk.t
+			}
+			window := clk.t
+			if tc.contended {
+				for range 10 {
+					send(Report, 10) // fill the first window
+				}
+				// Waits for the next window, and goes first in it.
+				window = send(Containment, 10)
+				if want := clk.t.Truncate(time.Minute); !window.Equal(want) || window.Minute() != 1 {
+					t.Fatalf("waiting containment request went at %s, want 06:01:00", window.Format("15:04:05"))
+				}
+			}
+			for i := range tc.reports {
+				if at := send(Report, 10); !at.Equal(window) {
+					t.Fatalf("report read %d went at %s, want at once (%s)", i+1, at.Format("15:04:05"), window.Format("15:04:05"))
+				}
+			}
+			if tc.contended {
+				if at := send(Containment, 20); !at.Equal(window) {
+					t.Errorf("a late containment request of 20 went at %s, want at once (%s): the reports left no room", at.Format("15:04:05"), window.Format("15:04:05"))
+				}
+			}
+			if at := send(Report, 10); !at.After(window) {
+				t.Errorf("report read %d went at %s, want it to wait for the next window", tc.reports+1, at.Format("15:04:05"))
+			}
+		})
+	}
+}
+
+// TestEqualPriorityOldestWindowFirst: a request that has waited since the
+// last window goes before requests of its priority that arrive in the new
+// one, even when they reach the bucket first: a stream of newcomers
+// cannot starve it.
+func TestEqualPriorityOldestWindowFirst(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	clk := newSched(t0)
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set := NewSet()
+	spec := minuteSpec(100)
+	r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 100})
+	p.SettleAll(r, None)
+	g := &grants{at: map[string]time.Time{}}
+	pending := g.pending(11)
+	g.start(t, p, set, spec, "old", Containment, 50)
+	clk.settle(t, func() int { return 1 })
+	// The window ends; ten newcomers reach the bucket before the old
+	// waiter wakes.
+	clk.set(t0.Add(time.Minute))
+	for i := range 10 {
+		g.start(t, p, set, spec, fmt.Sprintf("new-%d", i), Containment, 10)
+	}
+	clk.settle(t, pending)
+	clk.fire()
+	clk.settle(t, pending)
+	for pending() > 0 {
+		clk.next()
+		clk.settle(t, pending)
+	}
+	g.wg.Wait()
+	if got, want := g.at["old"], t0.Add(time.Minute); !got.Equal(want) {
+		t.Errorf("the request waiting since the first window went at %s, want %s", got.Format("15:04:05"), want.Format("15:04:05"))
+	}
+	perWindow := map[time.Time]int{g.at["old"]: 50}
+	for i := range 10 {
+		perWindow[g.at[fmt.Sprintf("new-%d", i)].Truncate(time.Minute)] += 10
+	}
+	for w, n := range perWindow {
+		if n > 100 {
+			t.Errorf("window %s: weight %d, want at most 100", w.Format("15:04"), n)
+		}
+	}
+	if got := perWindow[t0.Add(time.Minute)]; got != 100 {
+		t.Errorf("second window: weight %d, want 100 (the old request and five newcomers)", got)
+	}
+}
+
+// TestPriorityOf: untagged requests are containment-level.
+func TestPriorityOf(t *testing.T) {
+	for _, tc := range []struct {
+		ctx  context.Context
+		want Priority
+	}{
+		{context.Background(), Containment},
+		{WithPriority(context.Background(), Report), Report},
+		{WithPriority(context.Background(), Top), Top},
+		{WithPriority(context.Background(), Priority(99)), Containment},
+	} {
+		if got := PriorityOf(tc.ctx); got != tc.want {
+			t.Errorf("PriorityOf: got %s, want %s", got, tc.want)
+		}
+	}
+}
