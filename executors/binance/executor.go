@@ -3,6 +3,7 @@ package binance
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/panicbutton/panicbutton/executors"
 )
@@ -21,6 +22,9 @@ func (e *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	req.Params = executors.WithDefaults(req.Action, req.Params)
 	e.startSync(ctx)
+	// When a rate limit is scarce, its budget goes first to what
+	// contains fastest (executors.RequestPriority).
+	ctx = executors.WithRequestPriority(ctx, req)
 	var (
 		res executors.Result
 		err error
@@ -35,7 +39,9 @@ func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	case executors.OrdersDeadman:
 		res, err = e.deadman(ctx, req, plan)
 	case executors.KeysInventory:
-		res, err = e.keysInventory(ctx, req)
+		// Its key listings serve the revocations that follow (listReuse);
+		// each key's IP restriction only the report.
+		res, err = e.keysInventory(withReportOnly(ctx, costOf(http.MethodGet, pathSubKeyIP, nil).bucket), req)
 	case executors.KeysRevoke:
 		res, err = e.keysRevoke(ctx, req, plan)
 		executors.NoteKeysNotFound(&res)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -202,13 +203,28 @@ func (p *pacer) spec(c cost) budget.Spec {
 	return budget.Spec{Name: c.bucket, Limit: limit, Window: c.window, Aligned: true, Guard: windowGuard, Reserve: limit - int(float64(limit)*pacerMargin)}
 }
 
-// wait blocks until every cost fits its bucket, then reserves them.
+// wait blocks until every cost fits its bucket, then reserves them, at
+// the priority ctx carries (budget.PriorityOf), or budget.Report for a
+// request charged to a bucket withReportOnly named.
 func (p *pacer) wait(ctx context.Context, costs ...cost) (*budget.Reservation, error) {
+	only, _ := ctx.Value(reportOnlyKey{}).([]string)
 	bc := make([]budget.Cost, len(costs))
 	for i, c := range costs {
 		bc[i] = budget.Cost{Set: p.set(c), Spec: p.spec(c), Weight: c.weight}
+		if slices.Contains(only, c.bucket) {
+			ctx = budget.WithPriority(ctx, budget.Report)
+		}
 	}
 	return p.p.Wait(ctx, bc...)
+}
+
+type reportOnlyKey struct{}
+
+// withReportOnly returns ctx whose requests charged to any of buckets
+// only feed the report: they are budgeted at budget.Report whatever the
+// action's priority (keys.inventory's per-key IP restriction reads).
+func withReportOnly(ctx context.Context, buckets ...string) context.Context {
+	return context.WithValue(ctx, reportOnlyKey{}, buckets)
 }
 
 // observe settles r with a response's headers: each bucket's used-weight

@@ -189,6 +189,9 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	req.Params = executors.WithDefaults(req.Action, req.Params)
+	// When a pool is scarce, its budget goes first to what contains
+	// fastest (executors.RequestPriority).
+	ctx = executors.WithRequestPriority(ctx, req)
 	switch req.Action {
 	case executors.SnapshotBalances:
 		return x.snapshot(ctx, req)

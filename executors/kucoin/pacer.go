@@ -21,7 +21,10 @@ import (
 // headers reconcile the count with the venue's, which also sees other
 // clients of the same UID; they only ever raise it. A request the pool
 // cannot cover before the window resets waits for the reset; so does
-// every request after a 429, until the reset the venue announced.
+// every request after a 429, until the reset the venue announced. Waiters
+// go in the priority their context carries (Do tags it with
+// executors.RequestPriority): a revocation of a leaked key before a
+// snapshot's reads.
 type pacer struct {
 	set *budget.Set
 	p   *budget.Pacer

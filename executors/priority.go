@@ -1,0 +1,45 @@
+package executors
+
+import (
+	"context"
+
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
+)
+
+// RequestPriority is the budget priority of a request's HTTP calls when a
+// rate limit is the bottleneck (issue 12 item 3): what contains fastest
+// goes first, reads that only serve the report wait.
+//
+//   - Top: keys.revoke naming keys (key_ids: the leaked key) or selecting
+//     the keys that can withdraw.
+//   - Containment: every other mutation (cancels, key deletions,
+//     withdrawal cancels, the temporary keys of sub-account cancels),
+//     keys.verify_rejected's probes, and any action not listed here.
+//   - Read: orders.list, withdrawals.list and keys.inventory (its key
+//     listings serve the revocations that follow; an executor may put its
+//     per-key detail reads at Report).
+//   - Report: snapshot.balances and trades.recent.
+func RequestPriority(req Request) budget.Priority {
+	switch req.Action {
+	case KeysRevoke:
+		if req.Params.String("select") == "withdraw_enabled" {
+			return budget.Top
+		}
+		for _, id := range req.Params.Strings("key_ids") {
+			if id != "" {
+				return budget.Top
+			}
+		}
+	case OrdersList, WithdrawalsList, KeysInventory:
+		return budget.Read
+	case SnapshotBalances, TradesRecent:
+		return budget.Report
+	}
+	return budget.Containment
+}
+
+// WithRequestPriority returns ctx carrying RequestPriority(req), for an
+// executor's Do and Plan to budget every call of the request at it.
+func WithRequestPriority(ctx context.Context, req Request) context.Context {
+	return budget.WithPriority(ctx, RequestPriority(req))
+}
