@@ -84,7 +84,30 @@ func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
 		}
 	}
 	x.rememberKeys(out)
+	m := x.keyMemory()
+	m.mu.Lock()
+	m.listed, m.listedAt = append([]subKey(nil), out...), x.env.Now()
+	m.mu.Unlock()
 	return out, nil
+}
+
+// listReuse is how old the listing of every sub-account's keys may be for
+// a delete revocation without created_mid_run (keys that can withdraw) to
+// start from it instead of listing again: each sub-account's listing is a
+// round trip's wave and 20 of the Management pool. A key created since is
+// the next created_mid_run revocation's, which always lists afresh.
+const listReuse = 2 * time.Minute
+
+// recentSubKeys returns the listing of every sub-account's keys made
+// within maxAge.
+func (x *Executor) recentSubKeys(maxAge time.Duration) ([]subKey, bool) {
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.listedAt.IsZero() || x.env.Now().Sub(m.listedAt) > maxAge {
+		return nil, false
+	}
+	return append([]subKey(nil), m.listed...), true
 }
 
 // keyMemory remembers the sub-account keys an executor saw listed under
@@ -105,6 +128,10 @@ type keyMemory struct {
 	// (subListReuse).
 	subs   []subUser
 	subsAt time.Time
+	// listed is the latest listing of every sub-account's keys, made at
+	// listedAt (listReuse).
+	listed   []subKey
+	listedAt time.Time
 }
 
 // memories holds each live executor's keyMemory beside the Executor
@@ -356,10 +383,15 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		}
 		return res, nil
 	}
-	sks, err := x.subKeys(ctx)
-	if err != nil {
-		res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
-		return res, err
+	sks, reused := []subKey(nil), false
+	if method == "delete" && !plan && !req.Params.Bool("created_mid_run") {
+		sks, reused = x.recentSubKeys(listReuse)
+	}
+	if !reused {
+		if sks, err = x.subKeys(ctx); err != nil {
+			res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
+			return res, err
+		}
 	}
 	targets := x.selectKeys(sks, req.Params, method)
 	if req.Params.Bool("created_mid_run") {

@@ -145,6 +145,23 @@ func TestSubAccountStepsSpareTheManagementPool(t *testing.T) {
 		t.Fatalf("inventory: %v (%s)", err, res.Summary)
 	}
 	from := len(srv.Requests())
+	// A withdraw-key revocation right after starts from the inventory's
+	// listing of the keys: no listing before its deletions (its
+	// confirming re-list after them is fresh).
+	if res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete",
+		"select": "withdraw_enabled"}, &executortest.RecordingHooks{})); err != nil {
+		t.Fatalf("withdraw-key revoke: %v (%s)", err, res.Summary)
+	}
+	for _, e := range srv.Requests()[from:] {
+		if e.Method == "DELETE" {
+			break
+		}
+		if e.Path == "/api/v1/sub/api-key" {
+			t.Errorf("the withdraw-key revocation listed the sub keys before deleting: want the inventory's listing reused")
+			break
+		}
+	}
+	from = len(srv.Requests())
 	// A revocation right after: it lists the sub keys again (fresh),
 	// but not the sub-accounts.
 	if res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete",
