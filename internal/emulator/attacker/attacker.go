@@ -52,7 +52,7 @@ type KeyReport struct {
 	// itself (KuCoin).
 	CreatedByAttacker bool `json:"created_by_attacker,omitempty"`
 	Counts
-	LastAccepted *time.Time        `json:"last_accepted,omitempty"`
+	LastAccepted *time.Time        `json:"last_accepted,omitempty"` // when the last accepted action was sent
 	LastRefusal  string            `json:"last_refusal,omitempty"`
 	Actions      map[string]Counts `json:"actions"`
 	// KeyDeleted is when the attacker first found its key gone from the
@@ -290,6 +290,7 @@ func (a *Attacker) attempt(ctx context.Context, apiKey, action string, req *http
 		a.mu.Unlock()
 	}
 	var o outcome
+	sent := a.cfg.Now()
 	if err != nil {
 		o = outcome{err: err}
 	} else {
@@ -298,13 +299,13 @@ func (a *Attacker) attempt(ctx context.Context, apiKey, action string, req *http
 	if ctx.Err() != nil && o.err != nil {
 		return o // stopped mid-request: not an attempt the venue saw
 	}
-	a.record(apiKey, action, o, dead)
+	a.record(apiKey, action, o, dead, sent)
 	return o
 }
 
 // record counts an action's outcome against the key; dead says the key
-// was already gone when the action was sent.
-func (a *Attacker) record(apiKey, action string, o outcome, dead bool) {
+// was already gone when the action was sent, at sent.
+func (a *Attacker) record(apiKey, action string, o outcome, dead bool, sent time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := a.key(apiKey, "", false)
@@ -318,7 +319,10 @@ func (a *Attacker) record(apiKey, action string, o outcome, dead bool) {
 		if dead {
 			k.AcceptedAfterDeleted++
 		}
-		t := a.cfg.Now()
+		// When it was sent: an action sent just before its key died may
+		// be answered just after, and that is not the key outliving its
+		// deletion.
+		t := sent
 		k.LastAccepted = &t
 		if len(a.accepted) >= maxAcceptedTimes {
 			a.accepted = append([]time.Time(nil), a.accepted[len(a.accepted)/2:]...)
