@@ -202,6 +202,86 @@ func charge(bs map[string]*bucket, name string, limit int, window time.Duration,
 func RateBound(reqs []emu.Entry, start time.Time, rtt time.Duration) Bound {
 	rttBound := time.Duration(BoundRoundTrips) * rtt
 	out := Bound{Time: rttBound, RTT: rttBound, Limit: "rtt"}
+	wait, limit, busiest := rateWait(reqs, start, rtt)
+	out.Busiest = busiest
+	if wait > out.Time {
+		out.Time, out.Limit = wait, limit
+	}
+	return out
+}
+
+// PhasedBound is RateBound with the playbook's one dependency between
+// rate-limited phases: on each account, freeze-sub-accounts (the temporary
+// keys and what they send) starts only once revoke-sub-keys has deleted
+// every sub key, and the two spend different budgets (the key endpoints'
+// per-master UID budgets, then mostly /fapi per IP). So per venue, the
+// requests from its first temporary-key creation on cannot start before
+// the rate wait of the requests before it: the venue's bound is the two
+// waits one after the other (the second counted from where the first
+// ends, ignoring what the first phase spent of that window: still a lower
+// bound). The result is the larger of RateBound and each venue's phased
+// sum.
+func PhasedBound(reqs []emu.Entry, start time.Time, rtt time.Duration) Bound {
+	out := RateBound(reqs, start, rtt)
+	for _, venue := range []string{"binance", "kucoin"} {
+		var mint time.Time
+		for _, e := range reqs {
+			if e.Kind == emu.KindMutation && isMint(e) && venueOf(e) == venue && (mint.IsZero() || e.Time.Before(mint)) {
+				mint = e.Time
+			}
+		}
+		if mint.IsZero() {
+			continue
+		}
+		var before, after []emu.Entry
+		for _, e := range reqs {
+			switch {
+			case venueOf(e) != venue:
+			case e.Time.Before(mint):
+				before = append(before, e)
+			default:
+				after = append(after, e)
+			}
+		}
+		w1, l1, _ := rateWait(before, start, rtt)
+		if w1 == 0 {
+			continue // the first phase fits its windows: RateBound covers the second
+		}
+		start2 := start.Add(w1)
+		w2, l2, _ := rateWait(after, start2, rtt)
+		if w2 == 0 {
+			continue
+		}
+		if t := w1 + w2; t > out.Time {
+			out.Time = t
+			out.Limit = fmt.Sprintf("%s in two phases: until the first temporary key, %s; then %s", venue, l1, l2)
+		}
+	}
+	return out
+}
+
+// isMint reports whether e creates a sub-account key (the temporary keys
+// of freeze-sub-accounts).
+func isMint(e emu.Entry) bool {
+	return e.Method == http.MethodPost && (e.Path == "/sapi/v2/sub-account/subAccountApi" || e.Path == "/sapi/v1/sub-account/subAccountApi" || e.Path == "/api/v1/sub/api-key")
+}
+
+func venueOf(e emu.Entry) string {
+	if e.Venue == "kucoin-futures" {
+		return "kucoin"
+	}
+	return e.Venue
+}
+
+// rateWait is the longest, over the rate-limit buckets of reqs, of the
+// earliest moment the bucket's last request could go plus the round trips
+// that must follow it (0 when every bucket fits its first window), what
+// sets it, and the busiest bucket (see RateBound).
+func rateWait(reqs []emu.Entry, start time.Time, rtt time.Duration) (time.Duration, string, string) {
+	var (
+		out             time.Duration
+		limit, busiestS string
+	)
 	bs := map[string]*bucket{}
 	for _, e := range reqs {
 		if e.Kind == emu.KindAdmin || e.Kind == emu.KindAttacker || e.Weight == 0 ||
@@ -226,7 +306,7 @@ func RateBound(reqs []emu.Entry, start time.Time, rtt time.Duration) Bound {
 		b := bs[n]
 		if u := float64(b.weight) / float64(b.limit); u > busiest {
 			busiest = u
-			out.Busiest = fmt.Sprintf("%s: %s = %.0f%% of %d per %s", b.name, b.calls(), 100*u, b.limit, b.window)
+			busiestS = fmt.Sprintf("%s: %s = %.0f%% of %d per %s", b.name, b.calls(), 100*u, b.limit, b.window)
 		}
 		k := (b.weight+b.limit-1)/b.limit - 1
 		if k <= 0 {
@@ -242,12 +322,12 @@ func RateBound(reqs []emu.Entry, start time.Time, rtt time.Duration) Bound {
 		if b.mutations {
 			tail += snapshotAfterRoundTrips
 		}
-		if t := wait + time.Duration(tail)*rtt; t > out.Time {
-			out.Time = t
-			out.Limit = b.describe(k, wait, tail)
+		if t := wait + time.Duration(tail)*rtt; t > out {
+			out = t
+			limit = b.describe(k, wait, tail)
 		}
 	}
-	return out
+	return out, limit, busiestS
 }
 
 func (b *bucket) describe(k int, wait time.Duration, tail int) string {

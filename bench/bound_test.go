@@ -155,3 +155,46 @@ func TestRateBoundBusiest(t *testing.T) {
 		t.Errorf("got limit %q, busiest %q; want rtt, %q", got.Limit, got.Busiest, want)
 	}
 }
+
+// TestPhasedBound: freeze-sub-accounts starts only once the sub keys are
+// deleted, so a run whose deletions need a second minute (the master's
+// UID budget) and whose temporary keys' lists then need a second /fapi
+// window waits for both, one after the other; RateBound alone would count
+// them as overlapping.
+func TestPhasedBound(t *testing.T) {
+	const rtt = 40 * time.Millisecond
+	start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	entry := func(at time.Duration, method, path, account string, w int, kind string) emu.Entry {
+		return emu.Entry{Time: start.Add(at), Venue: "binance", Method: method, Path: path, Endpoint: method + " " + path,
+			Account: account, Kind: kind, Weight: w, Status: http.StatusOK}
+	}
+	var deletes, lists []emu.Entry
+	for i := range 120 { // 2 minutes of the master's delete budget
+		deletes = append(deletes, entry(time.Duration(i)*time.Second, "DELETE", "/sapi/v1/sub-account/subAccountApi", "bn1-master", 3000, emu.KindMutation))
+	}
+	mint := entry(121*time.Second, "POST", "/sapi/v2/sub-account/subAccountApi", "bn1-master", 3000, emu.KindMutation)
+	for i := range 120 { // 4800 of /fapi's 2400 a minute: 2 windows
+		lists = append(lists, entry(122*time.Second+time.Duration(i)*time.Second, "GET", "/fapi/v1/openOrders", "bn1-sub01", 40, emu.KindRead))
+	}
+	reqs := append(append(append([]emu.Entry{}, deletes...), mint), lists...)
+
+	plain := RateBound(reqs, start, rtt)
+	phased := PhasedBound(reqs, start, rtt)
+	// Deletes: the second minute, then 3 round trips (they are
+	// mutations: snapshot-after follows); the lists: from there, the
+	// next minute, then 1 round trip.
+	wantPhased := time.Minute + 3*rtt + (time.Minute - 3*rtt) + rtt
+	if phased.Time != wantPhased {
+		t.Errorf("phased bound = %v, want %v (%s)", phased.Time, wantPhased, phased.Limit)
+	}
+	if plain.Time >= phased.Time {
+		t.Errorf("RateBound %v not below the phased %v: the phases should add up", plain.Time, phased.Time)
+	}
+	if !strings.HasPrefix(phased.Limit, "binance in two phases") {
+		t.Errorf("phased limit %q, want it named as two phases", phased.Limit)
+	}
+	// Without a temporary key there is no second phase.
+	if got := PhasedBound(append(append([]emu.Entry{}, deletes...), lists...), start, rtt); got.Time != RateBound(append(append([]emu.Entry{}, deletes...), lists...), start, rtt).Time {
+		t.Errorf("without a mint the phased bound %v differs from RateBound", got.Time)
+	}
+}

@@ -7,7 +7,8 @@
 //
 // The Go benchmarks in this package are what `make bench` runs; the
 // critical-path bound they compare the wall time with is documented on
-// RateBound (the rate limits, from the run's own request log) and
+// RateBound and PhasedBound (the rate limits, from the run's own request
+// log; the key deletions before the temporary keys) and
 // BoundRoundTrips (the round trips).
 //
 // BenchmarkAttacker (attacker.go) races the playbook against the emulator's
