@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 )
 
 // benchLatency is issue 6's injected latency (one round trip, see
@@ -27,6 +29,11 @@ const benchLatency = 40 * time.Millisecond
 //	throttled      429 and 418 answers in the emulator's log; target 0
 //	http429, http418, ts-rejects  the same apart, and the timestamp
 //	               rejections (-1021, 400002); target 0 each
+//	answer-p50-ms, answer-p90-ms  median and 90th percentile of the
+//	               emulator's time to answer a request (its latency is
+//	               40 ms): above it, the machine's CPU (client and emulator
+//	               share it) stretches every round trip, and wall/bound
+//	               with it
 //	cancelled-ms   start → answer of the last successful cancel of a master's
 //	               order; sub-cancelled-ms the same for sub-accounts' orders
 //	keys-gone-ms   start → answer of the last successful sub-key delete (the
@@ -85,6 +92,9 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(out.Left.SubOrders), "sub-orders-left")
 				b.ReportMetric(float64(out.Left.SubKeys), "sub-keys-left")
 				b.ReportMetric(float64(len(out.Requests)), "requests")
+				p50, p90 := answerTimes(out.Requests)
+				b.ReportMetric(float64(p50)/float64(time.Millisecond), "answer-p50-ms")
+				b.ReportMetric(float64(p90)/float64(time.Millisecond), "answer-p90-ms")
 				b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")
 				if c.baseline {
 					seq := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Dir: b.TempDir(), Sequential: true})
@@ -119,4 +129,18 @@ func mode(cfg Config) string {
 		return fmt.Sprintf("sequential %v", cfg.Size)
 	}
 	return fmt.Sprintf("parallel %v", cfg.Size)
+}
+
+// answerTimes are the median and the 90th percentile of the logged
+// requests' time to answer.
+func answerTimes(reqs []emu.Entry) (p50, p90 time.Duration) {
+	if len(reqs) == 0 {
+		return 0, 0
+	}
+	ds := make([]time.Duration, len(reqs))
+	for i, e := range reqs {
+		ds[i] = e.Duration
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], ds[len(ds)*9/10]
 }
