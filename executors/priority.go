@@ -15,10 +15,13 @@ import (
 //   - Containment: every other mutation (cancels, key deletions,
 //     withdrawal cancels, the temporary keys of sub-account cancels),
 //     keys.verify_rejected's probes, and any action not listed here.
-//   - Read: orders.list, withdrawals.list and keys.inventory (its key
+//   - Read: orders.list, withdrawals.list, keys.inventory (its key
 //     listings serve the revocations that follow; an executor may put its
-//     per-key detail reads at Report).
-//   - Report: snapshot.balances and trades.recent.
+//     per-key detail reads at Report) and snapshot.balances: the runner
+//     holds a step's mutations until the earlier snapshot of what they
+//     change is taken (the evidence predates the change), so a snapshot
+//     at Report would hold the cancels behind every other read.
+//   - Report: trades.recent.
 func RequestPriority(req Request) budget.Priority {
 	switch req.Action {
 	case KeysRevoke:
@@ -30,9 +33,9 @@ func RequestPriority(req Request) budget.Priority {
 				return budget.Top
 			}
 		}
-	case OrdersList, WithdrawalsList, KeysInventory:
+	case OrdersList, WithdrawalsList, KeysInventory, SnapshotBalances:
 		return budget.Read
-	case SnapshotBalances, TradesRecent:
+	case TradesRecent:
 		return budget.Report
 	}
 	return budget.Containment

@@ -23,7 +23,7 @@ func TestRequestPriority(t *testing.T) {
 		{"probe a key", KeysVerifyRejected, nil, budget.Containment},
 		{"inventory", KeysInventory, nil, budget.Read},
 		{"list orders", OrdersList, nil, budget.Read},
-		{"snapshot", SnapshotBalances, nil, budget.Report},
+		{"snapshot: freeze waits for it", SnapshotBalances, nil, budget.Read},
 		{"trades", TradesRecent, nil, budget.Report},
 		{"unknown action", "x.y", nil, budget.Containment},
 	} {
