@@ -287,8 +287,8 @@ func TestBuiltins(t *testing.T) {
 	for _, s := range leak.Steps {
 		byID[s.ID] = s
 	}
-	if s := byID["freeze"]; s.Action != executors.OrdersCancelAll || s.Retries != 3 || s.Timeout != 60*time.Second || s.OnError != OnErrorContinue {
-		t.Errorf("freeze = %+v, want orders.cancel_all, retries 3, timeout 60s, on_error continue", s)
+	if s := byID["freeze"]; s.Action != executors.OrdersCancelAll || s.Retries != 3 || s.Timeout != 3*time.Minute || s.OnError != OnErrorContinue {
+		t.Errorf("freeze = %+v, want orders.cancel_all, retries 3, timeout 3m (a rate window fits), on_error continue", s)
 	}
 	if s := byID["revoke-sub-keys"]; s.With.String("scope") != "sub_accounts" || s.With.String("method") != "delete" || !s.Irreversible {
 		t.Errorf("revoke-sub-keys = %+v, want scope sub_accounts, method delete, irreversible", s)
