@@ -1,7 +1,6 @@
 package kucoin
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -10,73 +9,9 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/executors/internal/fakeclock"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
-
-// schedClock is a fake clock for the executor: a sleep blocks until the
-// test moves the clock past its end (or its context is done).
-type schedClock struct {
-	mu       sync.Mutex
-	t        time.Time
-	sleepers map[*schedSleeper]struct{}
-}
-
-type schedSleeper struct {
-	until time.Time
-	done  chan struct{}
-}
-
-func (s *schedClock) now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.t
-}
-
-func (s *schedClock) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	sl := &schedSleeper{until: s.t.Add(d), done: make(chan struct{})}
-	s.sleepers[sl] = struct{}{}
-	s.mu.Unlock()
-	select {
-	case <-sl.done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		delete(s.sleepers, sl)
-		s.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (s *schedClock) parked() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sleepers)
-}
-
-// next moves the clock to the earliest sleeper's end, wakes those due and
-// returns how far it moved.
-func (s *schedClock) next() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var first time.Time
-	for sl := range s.sleepers {
-		if first.IsZero() || sl.until.Before(first) {
-			first = sl.until
-		}
-	}
-	moved := time.Duration(0)
-	if first.After(s.t) {
-		moved, s.t = first.Sub(s.t), first
-	}
-	for sl := range s.sleepers {
-		if !sl.until.After(s.t) {
-			close(sl.done)
-			delete(s.sleepers, sl)
-		}
-	}
-	return moved
-}
 
 // TestRevocationGoesBeforeSnapshotReads (issue 12 item 3): a snapshot
 // reads many pages of sub-account balances through the Management pool,
@@ -124,8 +59,8 @@ func TestRevocationGoesBeforeSnapshotReads(t *testing.T) {
 		mu.Unlock()
 		return ok(map[string]any{"subName": "bot1", "apiKey": subAPIKey})
 	})
-	clk := &schedClock{t: time.Now(), sleepers: map[*schedSleeper]struct{}{}}
-	x := f.executor(t, executors.Env{Now: clk.now, Sleep: clk.sleep},
+	clk := fakeclock.New(time.Now())
+	x := f.executor(t, executors.Env{Now: clk.Now, Sleep: clk.Sleep},
 		executors.SubKey{Sub: "bot1", APIKey: subAPIKey, Passphrase: secret.New("sub-pass")})
 
 	pagesSeen := func() int { return f.count(http.MethodGet, "/api/v2/sub-accounts") }
@@ -137,7 +72,7 @@ func TestRevocationGoesBeforeSnapshotReads(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatal("the executor never came to rest")
 			}
-			now := len(f.requests())*1000 + clk.parked()
+			now := len(f.requests())*1000 + clk.Parked()
 			if now == last {
 				stable++
 			} else {
@@ -147,7 +82,7 @@ func TestRevocationGoesBeforeSnapshotReads(t *testing.T) {
 	}
 	advance := func() {
 		// The venue's clock moves with ours: requests are signed by it.
-		d := clk.next()
+		d := clk.Next()
 		f.mu.Lock()
 		f.skew += d
 		f.mu.Unlock()
@@ -173,7 +108,7 @@ func TestRevocationGoesBeforeSnapshotReads(t *testing.T) {
 		advance()
 	}
 	quiet()
-	if clk.parked() == 0 {
+	if clk.Parked() == 0 {
 		t.Fatal("the snapshot is not waiting for the pool: it does not saturate it")
 	}
 	before := len(f.requests())

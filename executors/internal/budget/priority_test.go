@@ -7,85 +7,22 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panicbutton/panicbutton/executors/internal/fakeclock"
 )
 
-// sched is a fake clock for several goroutines: a sleep blocks until the
-// test moves the clock past its end (or its context is done).
-type sched struct {
-	mu       sync.Mutex
-	t        time.Time
-	sleepers map[*sleeper]struct{}
-}
+// sched is the shared fake clock of goroutines that sleep
+// (fakeclock.Sched), with settle.
+type sched struct{ c *fakeclock.Sched }
 
-type sleeper struct {
-	until time.Time
-	done  chan struct{}
-}
+func newSched(t time.Time) *sched { return &sched{fakeclock.New(t)} }
 
-func newSched(t time.Time) *sched { return &sched{t: t, sleepers: map[*sleeper]struct{}{}} }
-
-func (s *sched) now() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.t
-}
-
-func (s *sched) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	sl := &sleeper{until: s.t.Add(d), done: make(chan struct{})}
-	s.sleepers[sl] = struct{}{}
-	s.mu.Unlock()
-	select {
-	case <-sl.done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		delete(s.sleepers, sl)
-		s.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (s *sched) parked() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sleepers)
-}
-
-// set moves the clock to t without waking anyone.
-func (s *sched) set(t time.Time) {
-	s.mu.Lock()
-	s.t = t
-	s.mu.Unlock()
-}
-
-// fire wakes every sleeper whose end has come.
-func (s *sched) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for sl := range s.sleepers {
-		if !sl.until.After(s.t) {
-			close(sl.done)
-			delete(s.sleepers, sl)
-		}
-	}
-}
-
-// next moves the clock to the earliest sleeper's end and wakes the due.
-func (s *sched) next() {
-	s.mu.Lock()
-	var first time.Time
-	for sl := range s.sleepers {
-		if first.IsZero() || sl.until.Before(first) {
-			first = sl.until
-		}
-	}
-	if first.After(s.t) {
-		s.t = first
-	}
-	s.mu.Unlock()
-	s.fire()
-}
+func (s *sched) now() time.Time                                   { return s.c.Now() }
+func (s *sched) sleep(ctx context.Context, d time.Duration) error { return s.c.Sleep(ctx, d) }
+func (s *sched) parked() int                                      { return s.c.Parked() }
+func (s *sched) set(t time.Time)                                  { s.c.Set(t) }
+func (s *sched) next()                                            { s.c.Next() }
+func (s *sched) fire()                                            { s.c.Fire() }
 
 // settle waits until n goroutines sleep, and stay asleep a moment (a
 // waiter woken by those ahead of it may still be on its way back).
