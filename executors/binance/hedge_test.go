@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 	"github.com/panicbutton/panicbutton/executors/internal/hedge"
 	"github.com/panicbutton/panicbutton/internal/emulator"
-	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 )
 
 // setRequestTimeout sets the per-request timeout of every client of e.
@@ -31,36 +31,6 @@ func readAccount(ctx context.Context, e *Executor) error {
 		_, err := e.spot.NewGetAccountService().Do(ctx)
 		return err
 	})
-}
-
-// waitForEntry polls the emulator's log until an entry for method+path
-// with status appears.
-func waitForEntry(t *testing.T, r *emuRun, method, path string, status int) emu.Entry {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		for _, x := range requestsTo(r, method, path) {
-			if x.Status == status {
-				return x
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s %s answered %d in the emulator's log", method, path, status)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// settleGoroutines waits until at most limit goroutines run.
-func settleGoroutines(t *testing.T, limit int) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > limit {
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines: got %d, want at most %d (a cancelled copy lingers)", runtime.NumGoroutine(), limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestHungReadIsHedged: a read the venue leaves hanging is answered by its
@@ -91,7 +61,7 @@ func TestHungReadIsHedged(t *testing.T) {
 	if took < hedge.Min || took > timeout/2 {
 		t.Errorf("took %s, want about the hedge delay %s (the per-request timeout is %s)", took, hedge.Min, timeout)
 	}
-	hung := waitForEntry(t, r, "GET", "/api/v3/account", 499)
+	hung := executortest.WaitForEntry(t, r.srv.Requests, "GET", "/api/v3/account", 499)
 	if hung.Duration > timeout/2 {
 		t.Errorf("the hung copy was held %s, want it cancelled when the hedge answered", hung.Duration)
 	}
@@ -107,7 +77,7 @@ func TestHungReadIsHedged(t *testing.T) {
 	if s, w, k := e.Hedges(); s != 1 || w != 1 || k != 0 {
 		t.Errorf("Hedges: got sent %d won %d skipped %d, want 1 1 0", s, w, k)
 	}
-	settleGoroutines(t, goroutines+1)
+	executortest.SettleGoroutines(t, goroutines+1)
 }
 
 // TestMutationIsNeverHedged: a cancel the venue leaves hanging is sent
@@ -136,7 +106,7 @@ func TestMutationIsNeverHedged(t *testing.T) {
 	if took < timeout {
 		t.Errorf("took %s, want the per-request timeout %s (no copy may answer sooner)", took, timeout)
 	}
-	waitForEntry(t, r, "DELETE", "/api/v3/openOrders", 499)
+	executortest.WaitForEntry(t, r.srv.Requests, "DELETE", "/api/v3/openOrders", 499)
 	time.Sleep(100 * time.Millisecond) // a copy would be logged by now
 	if n := len(requestsTo(r, "DELETE", "/api/v3/openOrders")); n != 1 {
 		t.Errorf("cancels sent: got %d, want 1", n)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 	"github.com/panicbutton/panicbutton/executors/internal/hedge"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
@@ -24,24 +25,6 @@ func entriesTo(srv *emulator.Server, method, path string) []emu.Entry {
 		}
 	}
 	return out
-}
-
-// waitForStatus polls the log until an entry for method+path answered
-// status appears.
-func waitForStatus(t *testing.T, srv *emulator.Server, method, path string, status int) emu.Entry {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		for _, e := range entriesTo(srv, method, path) {
-			if e.Status == status {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s %s answered %d in the emulator's log", method, path, status)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // newHedgeExecutor runs the executor against the emulator with a
@@ -88,7 +71,7 @@ func TestHungReadIsHedged(t *testing.T) {
 	if took < hedge.Min || took > timeout/2 {
 		t.Errorf("took %s, want about the hedge delay %s (the per-request timeout is %s)", took, hedge.Min, timeout)
 	}
-	hung := waitForStatus(t, srv, "GET", "/api/v1/accounts", 499)
+	hung := executortest.WaitForEntry(t, srv.Requests, "GET", "/api/v1/accounts", 499)
 	if hung.Duration > timeout/2 {
 		t.Errorf("the hung copy was held %s, want it cancelled when the hedge answered", hung.Duration)
 	}
@@ -101,13 +84,7 @@ func TestHungReadIsHedged(t *testing.T) {
 	if ok != 4 {
 		t.Errorf("account reads answered 200: got %d, want 4 (3 before the fault, then the hedge)", ok)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > goroutines+1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines: got %d, want at most %d (a cancelled copy lingers)", runtime.NumGoroutine(), goroutines+1)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	executortest.SettleGoroutines(t, goroutines+1)
 }
 
 // TestMutationIsNeverHedged: a cancel-all KuCoin leaves hanging is sent
@@ -128,7 +105,7 @@ func TestMutationIsNeverHedged(t *testing.T) {
 	if took < timeout {
 		t.Errorf("took %s, want the per-request timeout %s (no copy may answer sooner)", took, timeout)
 	}
-	waitForStatus(t, srv, "DELETE", path, 499)
+	executortest.WaitForEntry(t, srv.Requests, "DELETE", path, 499)
 	time.Sleep(100 * time.Millisecond) // a copy would be logged by now
 	if n := len(entriesTo(srv, "DELETE", path)); n != 1 {
 		t.Errorf("cancels sent: got %d, want 1", n)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/panicbutton/panicbutton/executors/executortest"
 )
 
 func TestDelay(t *testing.T) {
@@ -72,19 +74,6 @@ func answer(v string, after time.Duration, started *atomic.Int32) Attempt[string
 	}
 }
 
-// settle waits for the goroutines of a finished Run to end: the loser is
-// cancelled and must not linger.
-func settle(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines: got %d, want at most %d (a cancelled copy lingers)", runtime.NumGoroutine(), before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRunHedgesAHungRead(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var tr Tracker
@@ -108,7 +97,7 @@ func TestRunHedgesAHungRead(t *testing.T) {
 	if s, w, k := tr.Stats(); s != 1 || w != 1 || k != 0 {
 		t.Errorf("stats: got sent %d won %d skipped %d, want 1 1 0", s, w, k)
 	}
-	settle(t, before)
+	executortest.SettleGoroutines(t, before)
 	if discarded != 0 {
 		t.Errorf("discarded: got %d, want 0 (the hung copy gave no answer)", discarded)
 	}
@@ -128,7 +117,7 @@ func TestRunFirstAnswerWins(t *testing.T) {
 		t.Fatalf("got %+v %v, want the first copy's answer after a hedge", res, err)
 	}
 	res.Cancel()
-	settle(t, before)
+	executortest.SettleGoroutines(t, before)
 	if s, w, _ := tr.Stats(); s != 1 || w != 0 {
 		t.Errorf("stats: got sent %d won %d, want 1 0", s, w)
 	}
