@@ -20,6 +20,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 )
 
 // Sub-account API-key endpoints, none of which the SDK has in a working
@@ -147,6 +148,21 @@ func (e *Executor) rememberListing(email string, rows []subKeyRow) {
 		m.listed = map[string]keyListing{}
 	}
 	m.listed[email] = keyListing{rows: append([]subKeyRow(nil), rows...), at: e.env.Now()}
+}
+
+// listedSince is when the oldest of the sub-accounts' remembered key
+// listings was made.
+func (e *Executor) listedSince(subs []subAccount) time.Time {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var oldest time.Time
+	for _, s := range subs {
+		if l, ok := m.listed[s.Email]; ok && (oldest.IsZero() || l.at.Before(oldest)) {
+			oldest = l.at
+		}
+	}
+	return oldest
 }
 
 // recentListing returns a sub-account's key listing made within maxAge.
@@ -732,7 +748,13 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	e.checkKeyIDs(&res, req.Params, keys, master)
 	targets := e.revokePlan(selected, method, ips)
 	if plan || len(targets) == 0 {
-		return e.finishRevoke(res, targets, nil, nil, true, ""), nil
+		r := e.finishRevoke(res, targets, nil, nil, true, "")
+		if reuse > 0 && !req.Params.Bool("created_mid_run") {
+			// No re-list follows (with targets, a fresh one adds the keys
+			// created since): say what the selection saw.
+			r.Summary += subacct.ListingNote(e.listedSince(subs))
+		}
+		return r, nil
 	}
 	var (
 		mu       sync.Mutex

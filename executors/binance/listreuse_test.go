@@ -175,3 +175,23 @@ func TestInventorySpareIPReads(t *testing.T) {
 		t.Errorf("no finding naming the unread IP restrictions: %+v", res.Findings)
 	}
 }
+
+// TestRevokeSaysWhichListingItSaw: a revocation without created_mid_run
+// that finds nothing to delete in the inventory's listing does not list
+// again, and its summary says when the listing it saw was made (a key
+// created since is the next created_mid_run step's).
+func TestRevokeSaysWhichListingItSaw(t *testing.T) {
+	_, e := subFund(t, false)
+	ctx := context.Background()
+	if _, err := e.Do(ctx, executors.Request{Action: executors.KeysInventory, Step: "inventory", Params: executors.Params{"include_sub_accounts": true}}); err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	res, err := e.Do(ctx, executors.Request{Action: executors.KeysRevoke, Step: "revoke",
+		Params: executors.Params{"scope": "sub_accounts", "method": "delete", "key_ids": []string{"NOSUCHKEY0000000000000000000000000000000000000001"}}})
+	if err != nil {
+		t.Fatalf("revoke: %v (%s)", err, res.Summary)
+	}
+	if !strings.Contains(res.Summary, "sub keys as listed at ") {
+		t.Errorf("summary %q: want the time of the listing the selection saw", res.Summary)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"weak"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -100,14 +101,14 @@ const listReuse = 2 * time.Minute
 
 // recentSubKeys returns the listing of every sub-account's keys made
 // within maxAge.
-func (x *Executor) recentSubKeys(maxAge time.Duration) ([]subKey, bool) {
+func (x *Executor) recentSubKeys(maxAge time.Duration) ([]subKey, time.Time, bool) {
 	m := x.keyMemory()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.listedAt.IsZero() || x.env.Now().Sub(m.listedAt) > maxAge {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return append([]subKey(nil), m.listed...), true
+	return append([]subKey(nil), m.listed...), m.listedAt, true
 }
 
 // keyMemory remembers the sub-account keys an executor saw listed under
@@ -353,6 +354,17 @@ func (x *Executor) masterManual() executors.ManualStep {
 }
 
 func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	var listedAt time.Time
+	res, err := x.revokeKeys(ctx, req, plan, &listedAt)
+	if !listedAt.IsZero() {
+		res.Summary += subacct.ListingNote(listedAt)
+	}
+	return res, err
+}
+
+// revokeKeys is keysRevoke; it sets *listedAt when it started from an
+// earlier listing of the sub keys (listReuse).
+func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan bool, listedAt *time.Time) (executors.Result, error) {
 	scope, method := req.Params.String("scope"), req.Params.String("method")
 	res := executors.Result{Counts: map[string]int{}}
 	if scope == "master" || scope == "all" {
@@ -385,7 +397,7 @@ func (x *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	}
 	sks, reused := []subKey(nil), false
 	if method == "delete" && !plan && !req.Params.Bool("created_mid_run") {
-		sks, reused = x.recentSubKeys(listReuse)
+		sks, *listedAt, reused = x.recentSubKeys(listReuse)
 	}
 	if !reused {
 		if sks, err = x.subKeys(ctx); err != nil {

@@ -148,9 +148,13 @@ func TestSubAccountStepsSpareTheManagementPool(t *testing.T) {
 	// A withdraw-key revocation right after starts from the inventory's
 	// listing of the keys: no listing before its deletions (its
 	// confirming re-list after them is fresh).
-	if res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete",
-		"select": "withdraw_enabled"}, &executortest.RecordingHooks{})); err != nil {
+	res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete",
+		"select": "withdraw_enabled"}, &executortest.RecordingHooks{}))
+	if err != nil {
 		t.Fatalf("withdraw-key revoke: %v (%s)", err, res.Summary)
+	}
+	if !strings.Contains(res.Summary, "sub keys as listed at ") {
+		t.Errorf("summary %q: want it to say which listing the selection saw (keys created since are not in it)", res.Summary)
 	}
 	for _, e := range srv.Requests()[from:] {
 		if e.Method == "DELETE" {

@@ -2,6 +2,7 @@ package subacct
 
 import (
 	"strings"
+	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/internal/secret"
@@ -56,4 +57,11 @@ func CheckKeyIDs(res *executors.Result, p executors.Params, c KeyIDCheck) {
 			res.Findings = append(res.Findings, executors.KeyNotFoundFinding(MaskID(id), c.Account))
 		}
 	}
+}
+
+// ListingNote ends the summary of a revocation that started from a
+// listing of the sub keys made earlier (at, by the inventory) instead of
+// listing them again: a key created since then was not considered.
+func ListingNote(at time.Time) string {
+	return "; sub keys as listed at " + at.UTC().Format("15:04:05") + " UTC (the inventory's listing): a key created since is left to the next step that deletes keys created mid-run"
 }
