@@ -676,6 +676,11 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 	deadline := e.env.Now().Add(timeout)
 	initial := orders
+	seen := append([]openOrder(nil), orders...)
+	seenKey := map[string]bool{}
+	for _, o := range orders {
+		seenKey[orderKey(o)] = true
+	}
 	// The confirming re-list reads exactly the products listed above, and
 	// skips none: any product it cannot read fails the step.
 	confirm := productSet{list: first.listed}
@@ -726,6 +731,12 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 				cancelled[orderKey(o)] = true
 			}
 		}
+		for _, o := range after {
+			if !seenKey[orderKey(o)] {
+				seenKey[orderKey(o)] = true
+				seen = append(seen, o)
+			}
+		}
 		orders = after
 		// Survivors are cancelled again (after this re-list), except where
 		// the venue refused the cancel for good (auth, bad parameter).
@@ -749,8 +760,10 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		}
 	}
 
+	// Every order seen is reported: those listed first and those placed
+	// since that a later round cancelled (an attacker still trading).
 	var changes []executors.Change
-	for _, o := range initial {
+	for _, o := range seen {
 		if cancelled[orderKey(o)] {
 			changes = append(changes, orderChange(o))
 		}

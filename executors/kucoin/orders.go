@@ -472,12 +472,43 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	// is sent. A unit whose cancel failed retryably (5xx, timeout: the
 	// outcome is unknown) may be sent again, but only after the next
 	// re-list shows its orders still open.
+	//
+	// A unit already cancelled is sent again when the re-list shows an
+	// order in it that no cancel covered yet: whoever holds a leaked key
+	// may keep placing orders while we confirm, and a cancel per symbol
+	// takes those too. An order a sent cancel covered is only waited for
+	// (KuCoin cancels are asynchronous).
+	covered := map[string]bool{} // order ids a sent cancel covered
+	seen := map[string]openOrder{}
+	var seenOrder []string
+	note := func(os []openOrder) {
+		for _, o := range os {
+			k := o.Product + "|" + o.Symbol + "|" + o.ID
+			if _, ok := seen[k]; !ok {
+				seen[k] = o
+				seenOrder = append(seenOrder, k)
+			}
+		}
+	}
+	note(orders)
 	sendUnits := func(os []openOrder) error {
+		note(os)
+		fresh := map[unit]bool{}
+		for _, o := range os {
+			if !covered[o.Product+"|"+o.Symbol+"|"+o.ID] {
+				fresh[o.unit()] = true
+			}
+		}
 		var todo []unit
 		for _, u := range unitsOf(os) {
-			if !cancelled[u] {
+			if !cancelled[u] || (fresh[u] && !permanent(failed[u])) {
 				cancelled[u] = true
 				todo = append(todo, u)
+				for _, o := range os {
+					if o.unit() == u {
+						covered[o.Product+"|"+o.Symbol+"|"+o.ID] = true
+					}
+				}
 			}
 		}
 		var mu sync.Mutex
@@ -569,8 +600,11 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		res.Remaining = append(res.Remaining, orderChange(o, "open-order"))
 	}
 	unconfirmed := 0
-	for _, o := range orders {
-		if left[o.Product+"|"+o.Symbol+"|"+o.ID] {
+	// Every order seen, first listed or placed since (and cancelled by a
+	// later round), is reported.
+	for _, k := range seenOrder {
+		o := seen[k]
+		if left[k] {
 			continue
 		}
 		if lastListErr != nil {
@@ -611,6 +645,9 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 	return res, nil
 }
+
+// permanent reports whether err is a failure that sending again cannot fix.
+func permanent(err error) bool { return err != nil && !executors.Retryable(err) }
 
 func unitsOf(os []openOrder) []unit {
 	var out []unit
