@@ -78,6 +78,21 @@ func TestDemoAttacker(t *testing.T) {
 			t.Errorf("%s: before %d + during %d + after %d != accepted %d", a.ID, a.AcceptedBefore, a.AcceptedDuring, a.AcceptedAfter, a.Accepted)
 		}
 	}
+	// The verdict never claims less than the emulator shows: an account
+	// left with open orders (placed with a key in its last moments, out of
+	// the API's sight once it died) is named in the verdict.
+	left := 0
+	for acct, n := range reh.OpenOrders {
+		left += n
+		name := acct[strings.Index(acct, ":")+1:]
+		if n > 0 && (name == "northwind-master" || name == "kucoin-main") &&
+			!regexp.MustCompile(`open-orders(-possible|-inferred)? on `+name+` `).MatchString(out) {
+			t.Errorf("the emulator shows %d open orders on %s, the verdict does not name them:\n%s", n, name, out)
+		}
+	}
+	if left > 0 && strings.Contains(out, "RESULT: CONTAINED") {
+		t.Errorf("%d open orders left (%v) and the run says CONTAINED:\n%s", left, reh.OpenOrders, out)
+	}
 	md, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), report.MarkdownFile))
 	if err != nil || !strings.Contains(string(md), "## Rehearsal: what the attacker tried") || !strings.Contains(string(md), "binance:northwind-master/northwind-trading") {
 		t.Errorf("report.md lacks the rehearsal section: %v", err)

@@ -70,13 +70,46 @@ type HoldSummary struct {
 	LastPass map[string]executors.Result `json:"last_pass,omitempty"`
 	// LastPassAt is when the last pass finished; KeyRejectedAt when the
 	// probe proved the key dead (zero if it did not).
+	LastPassStart time.Time `json:"last_pass_start,omitzero"`
 	LastPassAt    time.Time `json:"last_pass_at,omitzero"`
-	KeyRejectedAt time.Time `json:"key_rejected_at,omitzero"`
-	Probe         string    `json:"probe,omitempty"` // last probe's summary
+	// LastPassCaught counts what the last pass caught of the key holder's
+	// doing (orders, withdrawals, keys; not our temporary keys), and
+	// HolderCaught what every pass did; HolderSeenAt is when the last pass
+	// that caught any of it ended.
+	LastPassCaught int       `json:"last_pass_caught"`
+	HolderCaught   int       `json:"holder_caught"`
+	HolderSeenAt   time.Time `json:"holder_seen_at,omitzero"`
+	// Unseen is set when the key died after its holder was seen acting
+	// during the hold: an attacker still at work. What they placed between
+	// the last pass's start and the key's death is out of the API's sight
+	// (the key that could list it is dead), however quiet the last pass
+	// was: attackers' orders come in bursts, and a pass is only a glimpse.
+	Unseen        *UnseenWindow `json:"unseen,omitempty"`
+	KeyRejectedAt time.Time     `json:"key_rejected_at,omitzero"`
+	Probe         string        `json:"probe,omitempty"` // last probe's summary
 	// New lists what appeared during the hold that the API cannot undo
 	// (reported live at once).
 	New    []string `json:"new,omitempty"`
 	Errors []string `json:"errors,omitempty"`
+}
+
+// UnseenWindow is a time in which the holder of a key that is now dead
+// may have placed orders no one can list through the API any more.
+type UnseenWindow struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// holderActions counts the changes that undo something the key's holder
+// did: every caught change except our own temporary keys' clean-up.
+func holderActions(cs []executors.Change) int {
+	n := 0
+	for _, c := range cs {
+		if !strings.HasSuffix(c.Kind, "-temp-key") {
+			n++
+		}
+	}
+	return n
 }
 
 // holdSteps returns the playbook's steps a hold re-runs for an account:
@@ -161,8 +194,14 @@ loop:
 			break
 		}
 		hs.Passes++
+		hs.LastPassStart = r.o.Now()
 		caught, news, errs := r.holdPass(hctx, step, t, steps, hs, seen, rejected)
 		hs.LastPassAt = r.o.Now()
+		hs.LastPassCaught = holderActions(caught)
+		if hs.LastPassCaught > 0 {
+			hs.HolderCaught += hs.LastPassCaught
+			hs.HolderSeenAt = hs.LastPassAt
+		}
 		hs.Caught = append(hs.Caught, caught...)
 		if len(caught) > 0 {
 			r.holdEvent(step, t, fmt.Sprintf("pass %d caught %d: %s", hs.Passes, len(caught), changesText(caught, 6)))
@@ -181,6 +220,12 @@ loop:
 		if !hs.KeyRejectedAt.IsZero() { // the pass found the key dead
 			end(HoldKeyRejected)
 			break
+		}
+		if hs.LastPassCaught > 0 {
+			// The holder is active: the next pass starts at once (after
+			// the probe above), so that what they place before the key
+			// dies stays as short a time out of sight as a pass takes.
+			continue
 		}
 		// Between passes the key is probed every holdProbeEvery (a probe
 		// is one light read): the hold ends soon after the human deletes
@@ -238,6 +283,9 @@ loop:
 			answer = &a
 		case <-ctx.Done():
 		}
+	}
+	if hs.EndedBy == HoldKeyRejected && hs.HolderCaught > 0 {
+		hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: hs.KeyRejectedAt}
 	}
 	hs.Duration = r.o.Now().Sub(hs.Started)
 	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
@@ -391,7 +439,10 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}
-	if hs.EndedBy == HoldKeyRejected && !hs.LastPassAt.IsZero() {
+	if hs.Unseen != nil {
+		note += fmt.Sprintf("; its holder was still at work during the hold (caught %d, the last at %s UTC): orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
+			hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05"), hs.Unseen.From.UTC().Format("15:04:05"), hs.Unseen.To.UTC().Format("15:04:05"))
+	} else if hs.EndedBy == HoldKeyRejected && !hs.LastPassAt.IsZero() {
 		// The dead key can no longer list or cancel anything: what its
 		// holder placed after the last pass is out of the API's sight.
 		note += fmt.Sprintf("; orders placed with the key after the last pass (%s UTC) until it died cannot be seen or cancelled through the API: check Open Orders on every product in the web UI",

@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ type accountDouble struct {
 	// human deleting the master key meanwhile (a pass stuck waiting for
 	// a rate budget when the key dies).
 	stall bool
+	// onDo, when set, is called as each action starts (the lock not held).
+	onDo func(action string)
 }
 
 type withdrawalDouble struct {
@@ -94,6 +97,9 @@ func (a *accountDouble) Plan(context.Context, executors.Request) (executors.Resu
 }
 
 func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	if a.onDo != nil {
+		a.onDo(req.Action)
+	}
 	var res executors.Result
 	// mutate sends one change through the audit hooks (which may wait for
 	// other steps: the lock is not held meanwhile); apply records it.
@@ -195,78 +201,129 @@ steps:
 
 // An attacker holding the master key acts while the hold runs: an order,
 // a withdrawal and a new sub-account key appear; the hold cancels and
-// deletes them, and ends when the human deletes the master key.
+// deletes them, and ends when the human deletes the master key. Once the
+// key is dead, what its holder placed after the hold's last look is out of
+// sight: the verdict names it (a human must look) instead of calling the
+// account clean, also after a quiet pass (attackers act in bursts). An
+// attacker caught only before the hold, never during it, is not assumed
+// still at work.
 func TestHoldCatchesAttacker(t *testing.T) {
-	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newAccountDouble()
-	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
-	targets := []runner.Target{{Ref: acct, Exec: v}}
+	for _, c := range []struct {
+		name string
+		// quiet: the human deletes the key after a pass that caught nothing.
+		quiet bool
+		// before: the attacker acts before the hold, not during it.
+		before bool
+	}{
+		{name: "key deleted right after the pass that caught the holder"},
+		{name: "key deleted after a quiet pass", quiet: true},
+		{name: "holder seen only before the hold", quiet: true, before: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := newAccountDouble()
+			acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+			targets := []runner.Target{{Ref: acct, Exec: v}}
 
-	var (
-		mu     sync.Mutex
-		events []string
-		once   sync.Once
-	)
-	attack := func() {
-		v.addOrder("spot PUMPUSDT order 666 (limit BUY 1000 @ 1)")
-		v.addWithdrawal(withdrawalDouble{id: "att-1", cancellable: true, pending: true})
-		v.addSubKey("sub attacker-sub key attackerKey0123456789")
-	}
-	o := runner.Options{RunID: "r", Playbook: pb, Targets: targets, HoldInterval: time.Millisecond, Hold: time.Minute,
-		Progress: func(e runner.Event) {
-			if e.Kind != "hold" {
-				return
+			var (
+				mu      sync.Mutex
+				events  []string
+				once    sync.Once
+				revokes int
+			)
+			attack := func() {
+				v.addOrder("spot PUMPUSDT order 666 (limit BUY 1000 @ 1)")
+				v.addWithdrawal(withdrawalDouble{id: "att-1", cancellable: true, pending: true})
+				v.addSubKey("sub attacker-sub key attackerKey0123456789")
 			}
-			mu.Lock()
-			events = append(events, e.Text)
-			mu.Unlock()
-			switch {
-			case strings.HasPrefix(e.Text, "holding the line"):
-				once.Do(attack)
-			case strings.Contains(e.Text, "caught"):
-				v.deleteMasterKey() // the human deletes the key
+			if c.quiet {
+				// keys.revoke runs once as its step, then last in each
+				// pass: its third run ends pass 2, which catches nothing
+				// (it follows pass 1 at once, the holder having acted).
+				v.onDo = func(action string) {
+					if action == executors.KeysInventory && c.before {
+						once.Do(attack) // the steps catch it
+					}
+					if action == executors.KeysRevoke {
+						mu.Lock()
+						revokes++
+						n := revokes
+						mu.Unlock()
+						if n == 3 {
+							v.deleteMasterKey()
+						}
+					}
+				}
 			}
-		}}
-	rep, err := runner.Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hs *runner.HoldSummary
-	for _, r := range rep.Results {
-		if r.Step == "master-key" {
-			hs, _ = r.Result.Data.(*runner.HoldSummary)
-		}
-	}
-	if hs == nil {
-		t.Fatalf("no hold summary in %+v", rep.Results)
-	}
-	if hs.EndedBy != runner.HoldKeyRejected {
-		t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events)
-	}
-	if got := v.openOrders(); len(got) != 0 {
-		t.Errorf("open orders left: %+v", got)
-	}
-	if v.pendingWithdrawal("att-1") {
-		t.Errorf("attacker withdrawal att-1 still pending")
-	}
-	if keys := v.liveSubKeys(); len(keys) != 0 {
-		t.Errorf("sub keys left: %v", keys)
-	}
-	kinds := map[string]bool{}
-	for _, c := range hs.Caught {
-		kinds[c.Kind] = true
-	}
-	if len(kinds) < 3 {
-		t.Errorf("caught kinds = %v, want an order cancel, a withdrawal cancel and a key deletion", kinds)
-	}
-	// The fund's one withdrawal no API can cancel is still leaving:
-	// everything else was undone, so only that is left, and it needs a human.
-	v2 := rep.Verdict
-	if v2.Contained || !v2.OnlyManual || len(v2.Left) != 1 || v2.Left[0].Kind != runner.LeftWithdrawalUncancel {
-		t.Errorf("verdict = %+v, want not contained with only the uncancellable withdrawal left", v2)
+			o := runner.Options{RunID: "r", Playbook: pb, Targets: targets, HoldInterval: time.Millisecond, Hold: time.Minute,
+				Progress: func(e runner.Event) {
+					if e.Kind != "hold" {
+						return
+					}
+					mu.Lock()
+					events = append(events, e.Text)
+					mu.Unlock()
+					switch {
+					case strings.HasPrefix(e.Text, "holding the line") && !c.before:
+						once.Do(attack)
+					case strings.Contains(e.Text, "caught") && !c.quiet:
+						v.deleteMasterKey() // the human deletes the key
+					}
+				}}
+			rep, err := runner.Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hs *runner.HoldSummary
+			for _, r := range rep.Results {
+				if r.Step == "master-key" {
+					hs, _ = r.Result.Data.(*runner.HoldSummary)
+				}
+			}
+			if hs == nil {
+				t.Fatalf("no hold summary in %+v", rep.Results)
+			}
+			if hs.EndedBy != runner.HoldKeyRejected {
+				t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events)
+			}
+			if got := v.openOrders(); len(got) != 0 {
+				t.Errorf("open orders left: %+v", got)
+			}
+			if v.pendingWithdrawal("att-1") {
+				t.Errorf("attacker withdrawal att-1 still pending")
+			}
+			if keys := v.liveSubKeys(); len(keys) != 0 {
+				t.Errorf("sub keys left: %v", keys)
+			}
+			kinds := map[string]bool{}
+			for _, c := range hs.Caught {
+				kinds[c.Kind] = true
+			}
+			if len(kinds) < 3 && !c.before {
+				t.Errorf("caught kinds = %v, want an order cancel, a withdrawal cancel and a key deletion", kinds)
+			}
+			// The fund's one withdrawal no API can cancel is still leaving,
+			// and it needs a human; so, when the key died while its holder
+			// was active, do the orders placed in its last moments.
+			v2 := rep.Verdict
+			left := map[string]int{}
+			for _, l := range v2.Left {
+				left[l.Kind]++
+			}
+			want := map[string]int{runner.LeftWithdrawalUncancel: 1}
+			if !c.before {
+				want[runner.LeftOpenOrdersPossible] = 1
+			}
+			if v2.Contained || !v2.OnlyManual || !maps.Equal(left, want) {
+				t.Errorf("verdict = %+v, want not contained, left only %v", v2, want)
+			}
+			if (hs.Unseen != nil) == c.before {
+				t.Errorf("hold summary unseen window = %+v after %d passes (caught %d of the holder's doing)", hs.Unseen, hs.Passes, hs.HolderCaught)
+			}
+		})
 	}
 }
 

@@ -68,8 +68,11 @@ func TestHoldCatchesOrderPlacedMidRunAndEndsWhenKeyDies(t *testing.T) {
 	if res.Status != executors.StatusChanged {
 		t.Errorf("kill-key status = %s, want changed", res.Status)
 	}
-	if !rep.Verdict.Contained || rep.Verdict.Text != "CONTAINED" {
-		t.Errorf("verdict = %+v, want CONTAINED", rep.Verdict)
+	// The holder was at work during the hold: what they placed after its
+	// last look, before the key died, is out of the API's sight. The run
+	// cannot call that contained; a human must look (only that is left).
+	if v := rep.Verdict; v.Contained || !v.OnlyManual || len(v.Left) != 1 || v.Left[0].Kind != LeftOpenOrdersPossible {
+		t.Errorf("verdict = %+v, want not contained, only %s left", v, LeftOpenOrdersPossible)
 	}
 	// Every hold mutation is audited under the manual step.
 	var intents int

@@ -10,6 +10,10 @@ import (
 const (
 	LeftOpenOrders         = "open-orders"
 	LeftOpenOrdersInferred = "open-orders-inferred"
+	// LeftOpenOrdersPossible: a key died after its holder was seen at work
+	// during the hold; what they placed after the hold's last look is out
+	// of the API's sight.
+	LeftOpenOrdersPossible = "open-orders-possible"
 	LeftLiveKey            = "live-key"
 	LeftWithdrawal         = "withdrawal"
 	LeftWithdrawalUncancel = "withdrawal-uncancellable"
@@ -42,7 +46,7 @@ type Verdict struct {
 }
 
 // manualKinds are left items only a human can clear.
-var manualKinds = map[string]bool{LeftOpenOrdersInferred: true, LeftWithdrawalUncancel: true, LeftUnresolvedFinding: true}
+var manualKinds = map[string]bool{LeftOpenOrdersInferred: true, LeftOpenOrdersPossible: true, LeftWithdrawalUncancel: true, LeftUnresolvedFinding: true}
 
 // ComputeVerdict derives the verdict from the results. A step's Remaining
 // counts unless a later result of the same action on the same account
@@ -64,12 +68,19 @@ func ComputeVerdict(rep *Report) Verdict {
 		}
 	}
 	results := make([]StepResult, 0, len(rep.Results))
+	var unseen []Left
 	for _, res := range rep.Results {
 		if last, ok := held[res.Account+"/"+res.Step]; ok {
 			res.Result, res.Status = last, last.Status
 		}
-		if _, ok := res.Result.Data.(*HoldSummary); ok {
+		if hs, ok := res.Result.Data.(*HoldSummary); ok {
 			res.Result.Remaining = nil // its steps' passes are judged above
+			if hs != nil && hs.Unseen != nil {
+				unseen = append(unseen, Left{Account: res.Account, Step: res.Step, Kind: LeftOpenOrdersPossible,
+					Target: fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
+						hs.Unseen.From.UTC().Format("15:04:05.000"), hs.Unseen.To.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000")),
+					Manual: unseenManual})
+			}
 		}
 		results = append(results, res)
 	}
@@ -120,7 +131,7 @@ func ComputeVerdict(rep *Report) Verdict {
 			}
 		}
 	}
-	v.Left = dedupLeft(v.Left)
+	v.Left = dedupLeft(append(v.Left, unseen...))
 	auto := 0
 	for _, l := range v.Left {
 		if !manualKinds[l.Kind] {
@@ -148,6 +159,9 @@ func ComputeVerdict(rep *Report) Verdict {
 	}
 	return v
 }
+
+// unseenManual is the instruction for LeftOpenOrdersPossible.
+const unseenManual = "The key is dead, so no API call can list what was placed with it in its last moments. In the web UI of the account and of each of its sub-accounts, open Orders → Open Orders on every product (spot, margin, futures, and stop/OCO/algo orders) and cancel anything you did not place."
 
 func dedupLeft(in []Left) []Left {
 	seen := map[Left]bool{}
