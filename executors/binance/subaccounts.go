@@ -20,6 +20,7 @@ import (
 	gobinance "github.com/adshao/go-binance/v2"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
@@ -514,6 +515,10 @@ func (e *Executor) subKeysSeen(email string) int {
 // Binance rejects it. It runs to the end even when ctx is done (Ctrl-C): a
 // live temporary key is worse than a late exit.
 func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
+	// Before other waiters: a key of ours alive on a sub-account cannot be
+	// deleted by API once the master key dies (a human deleting it while
+	// a hold pass runs).
+	ctx = budget.WithPriority(ctx, budget.Top)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := e.deleteTempKey(dctx, req, tk.email, tk.label, tk.apiKey)

@@ -127,7 +127,7 @@ func TestVerifyRejectedRecordsCode(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			f := newFakeVenue(t, 2)
 			n := 0
-			f.handle("GET /api/v1/accounts", func(seen) (int, any) {
+			f.handle("GET /api/v1/hf/orders/active/symbols", func(seen) (int, any) {
 				n++
 				if n < 3 {
 					return ok([]any{})

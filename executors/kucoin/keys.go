@@ -881,7 +881,10 @@ func (x *Executor) verifyRejected(ctx context.Context, req executors.Request) (e
 // probe makes one check; done means the key is proven rejected.
 func (x *Executor) probe(ctx context.Context, own bool, key string, rj *rejection) (bool, error) {
 	if own {
-		err := x.call(ctx, x.spot, "probe key "+mask(key), false, http.MethodGet, "/api/v1/accounts", q("currency", "USDT"), nil)
+		// A light read of the Spot pool (2), not the Management pool the
+		// key and withdrawal listings of a hold drain: a probe waiting for
+		// that pool's next window kept a hold from seeing the key die.
+		err := x.call(ctx, x.spot, "probe key "+mask(key), false, http.MethodGet, "/api/v1/hf/orders/active/symbols", nil, nil)
 		if reason, ok := rejectReasons[codeOf(err)]; ok {
 			rj.Rejected, rj.Code, rj.Reason = true, codeOf(err), reason
 			return true, nil

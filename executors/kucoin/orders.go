@@ -559,6 +559,12 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if err == nil && len(remaining) == 0 {
 			break
 		}
+		if err != nil && !executors.Retryable(err) {
+			// Refused for good (the key died: a human deleted it while a
+			// hold pass ran): re-listing until confirm_timeout would only
+			// hold the pass up.
+			break
+		}
 		if err != nil && len(remaining) == 0 {
 			remaining = nil
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/executors/internal/subacct"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
@@ -496,7 +497,12 @@ func (x *Executor) deleteTempKey(ctx context.Context, req executors.Request, sub
 
 // dropTempKey deletes a temporary key (audited) and probes it until KuCoin
 // rejects it, even when ctx is done (Ctrl-C).
+//
+// It goes at priority Top: a key of ours alive on a sub-account is one
+// more key to lose, and once the master key dies (the human deleting it
+// while a hold pass runs) it can no longer be deleted by API at all.
 func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk tempKey, out *subOutcome) {
+	ctx = budget.WithPriority(ctx, budget.Top)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := x.deleteTempKey(dctx, req, tk.sub, tk.label, tk.apiKey, tk.pass)

@@ -98,6 +98,9 @@ type HoldSummary struct {
 type UnseenWindow struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+	// KeyAlive: the hold ended (deadline, operator, Ctrl-C) without the
+	// key proven dead; To is when it stopped watching.
+	KeyAlive bool `json:"key_alive,omitempty"`
 }
 
 // holderActions counts the changes that undo something the key's holder
@@ -284,8 +287,12 @@ loop:
 		case <-ctx.Done():
 		}
 	}
-	if hs.EndedBy == HoldKeyRejected && hs.HolderCaught > 0 {
-		hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: hs.KeyRejectedAt}
+	if hs.HolderCaught > 0 {
+		if hs.EndedBy == HoldKeyRejected {
+			hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: hs.KeyRejectedAt}
+		} else {
+			hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: r.o.Now(), KeyAlive: true}
+		}
 	}
 	hs.Duration = r.o.Now().Sub(hs.Started)
 	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
@@ -439,7 +446,7 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}
-	if hs.Unseen != nil {
+	if hs.Unseen != nil && !hs.Unseen.KeyAlive {
 		note += fmt.Sprintf("; its holder was still at work during the hold (caught %d, the last at %s UTC): orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
 			hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05"), hs.Unseen.From.UTC().Format("15:04:05"), hs.Unseen.To.UTC().Format("15:04:05"))
 	} else if hs.EndedBy == HoldKeyRejected && !hs.LastPassAt.IsZero() {

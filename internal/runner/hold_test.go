@@ -179,6 +179,7 @@ func TestVerdictNeverOverclaims(t *testing.T) {
 		r.Status = st
 		return StepResult{Step: step, Account: "a", Action: action, Status: st, Result: r}
 	}
+	scoped := func(r StepResult, scope string) StepResult { r.Scope = scope; return r }
 	tests := []struct {
 		name        string
 		results     []StepResult
@@ -195,6 +196,10 @@ func TestVerdictNeverOverclaims(t *testing.T) {
 			res("freeze", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{Remaining: []executors.Change{left(LeftOpenOrders, "spot X")}}),
 			res("freeze2", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{}),
 		}, true, false, 0},
+		{"a later step of another scope does not clear the account's own orders", []StepResult{
+			res("freeze", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{Remaining: []executors.Change{left(LeftOpenOrders, "spot X")}}),
+			scoped(res("freeze-sub-accounts", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{}), "sub_accounts"),
+		}, false, false, 1},
 		{"a later pass never clears inferred orders", []StepResult{
 			res("freeze", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{Remaining: []executors.Change{left(LeftOpenOrdersInferred, "sub bot2")}}),
 			res("freeze2", executors.OrdersCancelAll, executors.StatusChanged, executors.Result{}),

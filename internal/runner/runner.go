@@ -120,10 +120,14 @@ type Event struct {
 
 // StepResult is the result of one (step, account).
 type StepResult struct {
-	Step     string           `json:"step"`
-	Account  string           `json:"account"`
-	Exchange string           `json:"exchange,omitempty"`
-	Action   string           `json:"action"`
+	Step     string `json:"step"`
+	Account  string `json:"account"`
+	Exchange string `json:"exchange,omitempty"`
+	Action   string `json:"action"`
+	// Scope is the step's `scope` parameter (e.g. sub_accounts): a later
+	// result of the same action supersedes an earlier one in the verdict
+	// only within one scope.
+	Scope    string           `json:"scope,omitempty"`
 	Status   executors.Status `json:"status"`
 	Summary  string           `json:"summary"`
 	Error    string           `json:"error,omitempty"`
@@ -568,8 +572,14 @@ func earlierDone(done []chan struct{}, idx []int) <-chan struct{} {
 	return all
 }
 
+// stepScope is a step's `scope` parameter, "" when it has none.
+func stepScope(s playbooks.Step) string {
+	scope, _ := s.With["scope"].(string)
+	return scope
+}
+
 func (r *run) skipped(step playbooks.Step, t Target, why string) StepResult {
-	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action,
+	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Scope: stepScope(step),
 		Status: executors.StatusSkipped, Summary: why, Started: r.o.Now()}
 	res.Result = executors.Result{Status: res.Status, Summary: why}
 	return res
@@ -631,7 +641,7 @@ func (r *run) recordResult(res StepResult) {
 func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}) StepResult {
 	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
-	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Started: started}
+	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Scope: stepScope(step), Started: started}
 	if kept, ok := r.resume.kept(step, res); ok {
 		return kept // resume: a completed read-only step keeps its result (resume.go)
 	}

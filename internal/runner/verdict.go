@@ -56,7 +56,9 @@ var manualKinds = map[string]bool{LeftOpenOrdersInferred: true, LeftOpenOrdersPo
 // as left: they need a human.
 func ComputeVerdict(rep *Report) Verdict {
 	v := Verdict{Failed: rep.Count(executors.StatusFailed), Pending: rep.Count(executors.StatusPending)}
-	type key struct{ account, action string }
+	// Within a scope: freeze (the account itself) and freeze-sub-accounts
+	// (scope sub_accounts) are the same action on different orders.
+	type key struct{ account, action, scope string }
 	// A hold's last clean pass re-ran some steps on newer state: judge
 	// those steps by that pass instead of their own result.
 	held := map[string]executors.Result{} // account/step -> last pass result
@@ -76,10 +78,13 @@ func ComputeVerdict(rep *Report) Verdict {
 		if hs, ok := res.Result.Data.(*HoldSummary); ok {
 			res.Result.Remaining = nil // its steps' passes are judged above
 			if hs != nil && hs.Unseen != nil {
-				unseen = append(unseen, Left{Account: res.Account, Step: res.Step, Kind: LeftOpenOrdersPossible,
-					Target: fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
-						hs.Unseen.From.UTC().Format("15:04:05.000"), hs.Unseen.To.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000")),
-					Manual: unseenManual})
+				target := fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
+					hs.Unseen.From.UTC().Format("15:04:05.000"), hs.Unseen.To.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
+				if hs.Unseen.KeyAlive {
+					target = fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught, the last at %s)",
+						hs.Unseen.From.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
+				}
+				unseen = append(unseen, Left{Account: res.Account, Step: res.Step, Kind: LeftOpenOrdersPossible, Target: target, Manual: unseenManual})
 			}
 		}
 		results = append(results, res)
@@ -87,12 +92,12 @@ func ComputeVerdict(rep *Report) Verdict {
 	latest := map[key]int{}       // index of the latest result per (account, action)
 	for i, res := range results { // Results are in playbook order
 		if res.Status != executors.StatusSkipped && executors.IsMutating(res.Action) {
-			latest[key{res.Account, res.Action}] = i
+			latest[key{res.Account, res.Action, res.Scope}] = i
 		}
 	}
 	for i, res := range results {
 		mut := executors.IsMutating(res.Action)
-		superseded := mut && latest[key{res.Account, res.Action}] != i
+		superseded := mut && latest[key{res.Account, res.Action, res.Scope}] != i
 		manual := ""
 		if len(res.Result.Manual) > 0 {
 			manual = res.Result.Manual[0].Instructions
@@ -161,7 +166,7 @@ func ComputeVerdict(rep *Report) Verdict {
 }
 
 // unseenManual is the instruction for LeftOpenOrdersPossible.
-const unseenManual = "The key is dead, so no API call can list what was placed with it in its last moments. In the web UI of the account and of each of its sub-accounts, open Orders → Open Orders on every product (spot, margin, futures, and stop/OCO/algo orders) and cancel anything you did not place."
+const unseenManual = "No API call of this run listed what was placed with the key after the hold's last look (a dead key lists nothing). In the web UI of the account and of each of its sub-accounts, open Orders → Open Orders on every product (spot, margin, futures, and stop/OCO/algo orders) and cancel anything you did not place."
 
 func dedupLeft(in []Left) []Left {
 	seen := map[Left]bool{}

@@ -60,6 +60,11 @@ type Spec struct {
 	// Reserve is the weight left untouched in every window (a margin for
 	// requests of other clients the headers have not shown yet).
 	Reserve int
+	// TopReserve, when above zero, is the margin kept for a request of
+	// priority Top instead of Reserve: on a venue whose limit answer is a
+	// refusal, not a ban (KuCoin's 429000), the reserve is what lets our
+	// own temporary key be deleted at once instead of at the window's end.
+	TopReserve int
 	// Guard (aligned windows) is how far the venue's window boundary may
 	// be from ours: its clock's offset from ours plus a request's time in
 	// flight. A request sent within Guard of a boundary may be counted in
@@ -415,6 +420,9 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 		return nil, b, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt, b.changed
 	}
 	reserve := c.Spec.Reserve
+	if w.prio == Top && c.Spec.TopReserve > 0 {
+		reserve = min(reserve, c.Spec.TopReserve)
+	}
 	if b.pressed > w.prio {
 		reserve = max(reserve, int(math.Ceil(w.prio.leave()*float64(b.limit))))
 	}

@@ -250,3 +250,48 @@ func TestPriorityOf(t *testing.T) {
 		}
 	}
 }
+
+// TestTopMaySpendTheReserve: where the Spec allows it (KuCoin: a 429000
+// refuses, it bans nothing), a Top request goes into the reserve that
+// keeps every other request waiting for the next window.
+func TestTopMaySpendTheReserve(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pr      Priority
+		topRes  int
+		atOnce  bool
+		comment string
+	}{
+		{"top with TopReserve", Top, 1, true, "spends the reserve"},
+		{"containment with TopReserve", Containment, 1, false, "keeps the reserve"},
+		{"top without TopReserve", Top, 0, false, "keeps the reserve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)}
+			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+			set := NewSet()
+			spec := minuteSpec(100)
+			spec.Reserve, spec.TopReserve = 40, tc.topRes
+			send := func(pr Priority, w int) time.Time {
+				t.Helper()
+				r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.SettleAll(r, None)
+				return clk.t
+			}
+			start := clk.t
+			for range 6 {
+				if at := send(Containment, 10); !at.Equal(start) {
+					t.Fatalf("the first 60 went at %s, want at once", at.Format("15:04:05"))
+				}
+			}
+			// 40 left, all of it reserve: a 30 fits only into the reserve.
+			at := send(tc.pr, 30)
+			if got := at.Equal(start); got != tc.atOnce {
+				t.Errorf("a %s request of 30 with 40 left (reserve 40, top reserve %d) went at %s; want it to %s", tc.pr, tc.topRes, at.Format("15:04:05"), tc.comment)
+			}
+		})
+	}
+}
