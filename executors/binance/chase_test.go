@@ -1,0 +1,74 @@
+package binance
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+
+	gobinance "github.com/adshao/go-binance/v2"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
+)
+
+// placeAfterSpotCancel places one more spot order on ETHUSDT right after
+// its first cancel-all is answered: what whoever holds a leaked key does
+// while we confirm.
+type placeAfterSpotCancel struct {
+	*executortest.RecordingHooks
+	place func(ctx context.Context)
+	once  sync.Once
+}
+
+func (h *placeAfterSpotCancel) Outcome(ctx context.Context, m executors.Mutation, err error) {
+	h.RecordingHooks.Outcome(ctx, m, err)
+	if err == nil && m.Request["path"] == "/api/v3/openOrders" && m.Request["symbol"] == "ETHUSDT" {
+		h.once.Do(func() { h.place(ctx) })
+	}
+}
+
+// TestCancelAllChasesOrdersPlacedWhileConfirming: an order placed after
+// its symbol's cancel shows in the confirming re-list; cancel_all cancels
+// it in the next round, ends confirmed with none left, and reports it
+// among the orders it cancelled (it reported only those listed first).
+func TestCancelAllChasesOrdersPlacedWhileConfirming(t *testing.T) {
+	r := startEmulator(t, "conformance.yaml", confMasterKey, confMasterSecret, "hmac")
+	x, err := New(r.acct, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.openOrders(t)
+	var placed int64
+	hooks := &placeAfterSpotCancel{RecordingHooks: &executortest.RecordingHooks{}}
+	hooks.place = func(ctx context.Context) {
+		o, err := x.spot.NewCreateOrderService().Symbol("ETHUSDT").Side(gobinance.SideTypeBuy).Type(gobinance.OrderTypeLimit).
+			TimeInForce(gobinance.TimeInForceTypeGTC).Quantity("0.01").Price("2000").Do(ctx)
+		if err != nil {
+			t.Errorf("place an order on ETHUSDT while confirming: %v", err)
+			return
+		}
+		placed = o.OrderID
+	}
+	p := executors.WithDefaults(executors.OrdersCancelAll, executors.Params{"products": []string{executors.ProductSpot}})
+	res, err := x.Do(t.Context(), executors.Request{Action: executors.OrdersCancelAll, Step: "test", Params: p, Hooks: hooks})
+	if err != nil {
+		t.Fatalf("cancel_all: %v (%s)", err, res.Summary)
+	}
+	if placed == 0 {
+		t.Fatal("no order was placed while confirming: the test tests nothing")
+	}
+	if res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
+		t.Errorf("status %s, %d remaining: want changed, none left (%s)", res.Status, len(res.Remaining), res.Summary)
+	}
+	reported := false
+	for _, c := range res.Changes {
+		reported = reported || c.Symbol == "ETHUSDT" && c.ID == strconv.FormatInt(placed, 10)
+	}
+	if !reported {
+		t.Errorf("the order placed while confirming (%d) is not among the %d cancelled: %+v", placed, len(res.Changes), res.Changes)
+	}
+	if got := r.openOrders(t); got >= before {
+		t.Errorf("emulator: %d open orders after, %d before", got, before)
+	}
+}
