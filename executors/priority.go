@@ -22,6 +22,10 @@ import (
 //     change is taken (the evidence predates the change), so a snapshot
 //     at Report would hold the cancels behind every other read.
 //   - Report: trades.recent.
+//
+// Within one cancel_all, the cancels of the most exposed symbols are sent
+// first (Exposure): at one priority the budget serves waiters in the order
+// they came.
 func RequestPriority(req Request) budget.Priority {
 	switch req.Action {
 	case KeysRevoke:

@@ -2,6 +2,7 @@ package binance
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -70,5 +71,31 @@ func TestCancelAllChasesOrdersPlacedWhileConfirming(t *testing.T) {
 	}
 	if got := r.openOrders(t); got >= before {
 		t.Errorf("emulator: %d open orders after, %d before", got, before)
+	}
+}
+
+// TestCancelsMostExposedFirst: one cancel at a time (as when the budget
+// is the bottleneck), the symbols go in the order of what their orders
+// put at risk, highest first: BTCUSDT (12000 USDT), then BNBUSDT's OCO
+// (5975), then ETHUSDT (2500) — not in the order the venue listed them.
+func TestCancelsMostExposedFirst(t *testing.T) {
+	r := startEmulator(t, "conformance.yaml", confMasterKey, confMasterSecret, "hmac")
+	x, err := New(r.acct, testEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.concurrency = 1
+	hooks := &executortest.RecordingHooks{}
+	p := executors.WithDefaults(executors.OrdersCancelAll, executors.Params{"products": []string{executors.ProductSpot}})
+	res, err := x.Do(t.Context(), executors.Request{Action: executors.OrdersCancelAll, Step: "test", Params: p, Hooks: hooks})
+	if err != nil {
+		t.Fatalf("cancel_all: %v (%s)", err, res.Summary)
+	}
+	var got []string
+	for _, m := range hooks.Intents() {
+		got = append(got, m.Request["symbol"])
+	}
+	if want := []string{"BTCUSDT", "BNBUSDT", "ETHUSDT"}; !slices.Equal(got, want) {
+		t.Errorf("cancel order %v, want %v", got, want)
 	}
 }

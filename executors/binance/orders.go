@@ -1,12 +1,14 @@
 package binance
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -516,6 +518,21 @@ func (g cancelGroup) label() string {
 	return g.product + " " + g.symbol
 }
 
+// byExposure returns groups sorted by their orders' exposure, highest
+// first (executors.Exposure); equal ones keep their order.
+func byExposure(groups []cancelGroup) []cancelGroup {
+	out := slices.Clone(groups)
+	value := func(g cancelGroup) float64 {
+		v := 0.0
+		for _, o := range g.orders {
+			v += executors.Exposure(o)
+		}
+		return v
+	}
+	slices.SortStableFunc(out, func(a, b cancelGroup) int { return cmp.Compare(value(b), value(a)) })
+	return out
+}
+
 func groupOrders(orders []openOrder) []cancelGroup {
 	idx := map[string]int{}
 	var out []cancelGroup
@@ -835,6 +852,9 @@ func productsOf(groups []cancelGroup) []string {
 // (product, symbol) call. It returns each group's error and the first audit
 // error (after which nothing more is sent).
 func (e *Executor) cancelGroups(ctx context.Context, req executors.Request, groups []cancelGroup) (map[string]error, error) {
+	// The most exposed symbols first: when the budget is the bottleneck,
+	// they are the ones waiting least (issue 12 item 3).
+	groups = byExposure(groups)
 	var (
 		mu       sync.Mutex
 		errs     = map[string]error{}

@@ -1,6 +1,7 @@
 package kucoin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -511,6 +512,13 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 				}
 			}
 		}
+		// The most exposed units first: when the budget is the
+		// bottleneck, they are the ones waiting least (issue 12 item 3).
+		value := map[unit]float64{}
+		for _, o := range os {
+			value[o.unit()] += executors.Exposure(o.Order)
+		}
+		slices.SortStableFunc(todo, func(a, b unit) int { return cmp.Compare(value[b], value[a]) })
 		var mu sync.Mutex
 		var auditErr error
 		parallel(len(todo), listParallel, func(i int) {
