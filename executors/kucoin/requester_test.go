@@ -490,3 +490,19 @@ func TestSDKBodiesThatNeedHandBuilding(t *testing.T) {
 		t.Errorf("SDK HfAutoCancelSetting body %s sends symbols; the hand-built request may no longer be needed", c.body)
 	}
 }
+
+// A temporary key's creation is charged its deletion's weight too, and the
+// deletion's first attempt only goes without waiting: a retry waits.
+func TestPrepaidDeletionIsSingleUse(t *testing.T) {
+	ctx := withExtraWeight(t.Context(), weightOf(venueSpot, http.MethodDelete, pathSubAPIKey))
+	if got := extraWeight(ctx) + weightOf(venueSpot, http.MethodPost, pathSubAPIKey); got != 50 {
+		t.Errorf("creation charged %d, want 20 + the deletion's 30", got)
+	}
+	if extraWeight(t.Context()) != 0 || usePrepaid(t.Context()) {
+		t.Errorf("a plain context carries extra weight or a prepaid request")
+	}
+	p := withPrepaid(t.Context())
+	if !usePrepaid(p) || usePrepaid(p) {
+		t.Errorf("prepaid: want the first request only")
+	}
+}

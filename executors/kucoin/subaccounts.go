@@ -458,7 +458,9 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 		APISecret  string `json:"apiSecret"`
 		APIVersion int    `json:"apiVersion"`
 	}
-	err := x.call(sctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
+	// Charged its deletion too: see withExtraWeight.
+	cctx := withExtraWeight(sctx, weightOf(venueSpot, http.MethodDelete, pathSubAPIKey))
+	err := x.call(cctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
 	if err == nil && (ans.APIKey == "" || ans.APISecret == "") {
 		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + sub, Msg: "the answer names no apiKey or apiSecret"}
 	}
@@ -505,7 +507,7 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	ctx = budget.WithPriority(ctx, budget.Top)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
-	err := x.deleteTempKey(dctx, req, tk.sub, tk.label, tk.apiKey, tk.pass)
+	err := x.deleteTempKey(withPrepaid(dctx), req, tk.sub, tk.label, tk.apiKey, tk.pass)
 	if err != nil {
 		var probe subOutcome
 		if x.ensureLabelGone(ctx, req, &probe, tk.sub, tk.label, tk.pass, tk.apiKey) {

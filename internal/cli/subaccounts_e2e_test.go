@@ -230,7 +230,9 @@ func TestSubAccountContainmentAgainstAttackers(t *testing.T) {
 			leakedDeadAt = r.Time
 		}
 		if r.Request["kind"] == "create-temp-key" && r.Phase == audit.PhaseOutcome {
-			if r.Request["req.api_key"] == "" {
+			// A creation refused (the master key died meanwhile: the
+			// human deletes it while a hold pass runs) made no key.
+			if r.Request["req.api_key"] == "" && !strings.Contains(string(r.Result), "error") {
 				t.Errorf("create-temp-key outcome without the key's masked id: %v", r.Request)
 			}
 			createdSeen[r.Request["req.sub"]] = true

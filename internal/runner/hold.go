@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
@@ -79,6 +80,11 @@ type HoldSummary struct {
 	LastPassCaught int       `json:"last_pass_caught"`
 	HolderCaught   int       `json:"holder_caught"`
 	HolderSeenAt   time.Time `json:"holder_seen_at,omitzero"`
+	// LaneRounds counts the rounds of the lane that re-ran the account's
+	// own order cancels beside the passes; LaneLastStart is when the last
+	// one started.
+	LaneRounds    int       `json:"lane_rounds,omitempty"`
+	LaneLastStart time.Time `json:"lane_last_start,omitzero"`
 	// Unseen is set when the key died after its holder was seen acting
 	// during the hold: an attacker still at work. What they placed between
 	// the last pass's start and the key's death is out of the API's sight
@@ -174,17 +180,48 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 		hs.EndedBy = by
 	}
 	// rejected probes the key once: true when the venue proves it dead.
+	// mu guards hs and seen while the lane runs beside the passes.
+	var mu sync.Mutex
 	rejected := func(ctx context.Context) bool {
 		vres, verr := t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: probe, Hooks: executors.NopHooks{}})
+		mu.Lock()
+		defer mu.Unlock()
 		if vres.Summary != "" {
 			hs.Probe = vres.Summary
 		}
 		if verr == nil && vres.Status == executors.StatusOK {
-			hs.KeyRejectedAt = r.o.Now()
+			if hs.KeyRejectedAt.IsZero() {
+				hs.KeyRejectedAt = r.o.Now()
+			}
 			return true
 		}
 		return false
 	}
+	// The account's own orders get a lane of their own: a pass waiting for
+	// a drained budget (KuCoin's Management pool, which key and withdrawal
+	// listings share with the attacker) no longer holds up the cancels of
+	// what the holder keeps placing.
+	// The lane probes the key before each round too, and a key it finds
+	// dead ends the pass in flight (pctx), however stuck it is.
+	lane, steps := ownOrderSteps(steps)
+	lctx, lcancel := context.WithCancel(hctx)
+	pctx, pcancel := context.WithCancel(hctx)
+	defer pcancel()
+	var lwg sync.WaitGroup
+	if len(lane) > 0 {
+		lwg.Add(1)
+		go func() {
+			defer lwg.Done()
+			r.holdLane(lctx, step, t, lane, hs, seen, rejected, &mu)
+			mu.Lock()
+			dead := !hs.KeyRejectedAt.IsZero()
+			mu.Unlock()
+			if dead {
+				pcancel()
+			}
+		}()
+	}
+	stopLane := func() { lcancel(); lwg.Wait() }
 loop:
 	for {
 		// Probe first: once the key is dead the attacker can do nothing
@@ -196,9 +233,13 @@ loop:
 		if hctx.Err() != nil {
 			break
 		}
+		mu.Lock()
 		hs.Passes++
+		pass := hs.Passes
 		hs.LastPassStart = r.o.Now()
-		caught, news, errs := r.holdPass(hctx, step, t, steps, hs, seen, rejected)
+		mu.Unlock()
+		caught, news, errs := r.holdPass(pctx, step, t, steps, hs, seen, rejected, &mu)
+		mu.Lock()
 		hs.LastPassAt = r.o.Now()
 		hs.LastPassCaught = holderActions(caught)
 		if hs.LastPassCaught > 0 {
@@ -206,8 +247,11 @@ loop:
 			hs.HolderSeenAt = hs.LastPassAt
 		}
 		hs.Caught = append(hs.Caught, caught...)
+		hs.New = append(hs.New, news...)
+		dead, busy := !hs.KeyRejectedAt.IsZero(), hs.LastPassCaught > 0
+		mu.Unlock()
 		if len(caught) > 0 {
-			r.holdEvent(step, t, fmt.Sprintf("pass %d caught %d: %s", hs.Passes, len(caught), changesText(caught, 6)))
+			r.holdEvent(step, t, fmt.Sprintf("pass %d caught %d: %s", pass, len(caught), changesText(caught, 6)))
 		}
 		for _, n := range news {
 			// What the API cannot undo (e.g. a withdrawal the venue will
@@ -215,16 +259,15 @@ loop:
 			r.holdEvent(step, t, "NEW, NEEDS A HUMAN NOW: "+n)
 		}
 		if len(errs) > 0 {
-			r.holdEvent(step, t, fmt.Sprintf("pass %d errors: %s", hs.Passes, strings.Join(errs, "; ")))
+			r.holdEvent(step, t, fmt.Sprintf("pass %d errors: %s", pass, strings.Join(errs, "; ")))
 		}
-		hs.New = append(hs.New, news...)
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
-			Result: map[string]any{"hold": "pass", "pass": hs.Passes, "caught": len(caught), "new": news, "errors": errs}})
-		if !hs.KeyRejectedAt.IsZero() { // the pass found the key dead
+			Result: map[string]any{"hold": "pass", "pass": pass, "caught": len(caught), "new": news, "errors": errs}})
+		if dead { // the pass (or the lane) found the key dead
 			end(HoldKeyRejected)
 			break
 		}
-		if hs.LastPassCaught > 0 {
+		if busy {
 			// The holder is active: the next pass starts at once (after
 			// the probe above), so that what they place before the key
 			// dies stays as short a time out of sight as a pass takes.
@@ -257,6 +300,7 @@ loop:
 			}
 		}
 	}
+	stopLane()
 	if hs.EndedBy == "" && ctx.Err() == nil && hs.KeyRejectedAt.IsZero() {
 		// The deadline may fall in a pass that started before the human
 		// deleted the key: one last probe, so the run never says "still
@@ -288,10 +332,16 @@ loop:
 		}
 	}
 	if hs.HolderCaught > 0 {
+		// From the older of the last looks: the pass's (sub-accounts,
+		// keys, withdrawals) and the lane's (the account's own orders).
+		from := hs.LastPassStart
+		if !hs.LaneLastStart.IsZero() && (from.IsZero() || hs.LaneLastStart.Before(from)) {
+			from = hs.LaneLastStart
+		}
 		if hs.EndedBy == HoldKeyRejected {
-			hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: hs.KeyRejectedAt}
+			hs.Unseen = &UnseenWindow{From: from, To: hs.KeyRejectedAt}
 		} else {
-			hs.Unseen = &UnseenWindow{From: hs.LastPassStart, To: r.o.Now(), KeyAlive: true}
+			hs.Unseen = &UnseenWindow{From: from, To: r.o.Now(), KeyAlive: true}
 		}
 	}
 	hs.Duration = r.o.Now().Sub(hs.Started)
@@ -301,6 +351,81 @@ loop:
 	return hs, answer
 }
 
+// ownOrderSteps splits the hold steps into the cancels of the account's
+// own orders (orders.cancel_all without a scope), which the lane re-runs,
+// and the rest, which the passes re-run. With nothing else to re-run, the
+// passes keep them (no lane).
+func ownOrderSteps(steps []playbooks.Step) (lane, rest []playbooks.Step) {
+	for _, s := range steps {
+		if s.Action == executors.OrdersCancelAll && stepScope(s) == "" {
+			lane = append(lane, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	if len(rest) == 0 {
+		return nil, lane
+	}
+	return lane, rest
+}
+
+// laneBusyGap is the pause between two lane rounds while they catch
+// something: short, but a gap, so that a holder who keeps trading does not
+// turn the lane into a loop that takes the whole budget of the IP.
+const laneBusyGap = 250 * time.Millisecond
+
+// holdLane re-runs the account's own order cancels until ctx ends or the
+// key is found dead: every HoldInterval, or laneBusyGap while it catches.
+func (r *run) holdLane(ctx context.Context, manual playbooks.Step, t Target, lane []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool, mu *sync.Mutex) {
+	for ctx.Err() == nil {
+		if rejected(ctx) {
+			return
+		}
+		start := r.o.Now()
+		caught, news, errs := r.holdPass(ctx, manual, t, lane, hs, seen, rejected, mu)
+		n := holderActions(caught)
+		mu.Lock()
+		hs.LaneRounds++
+		round := hs.LaneRounds
+		hs.LaneLastStart = start
+		hs.Caught = append(hs.Caught, caught...)
+		if n > 0 {
+			hs.HolderCaught += n
+			hs.HolderSeenAt = r.o.Now()
+		}
+		hs.New = append(hs.New, news...)
+		dead := !hs.KeyRejectedAt.IsZero()
+		mu.Unlock()
+		if len(caught) > 0 {
+			r.holdEvent(manual, t, fmt.Sprintf("%s caught %d: %s", stepIDs(lane), len(caught), changesText(caught, 6)))
+		}
+		for _, item := range news {
+			r.holdEvent(manual, t, "NEW, NEEDS A HUMAN NOW: "+item)
+		}
+		if len(errs) > 0 && ctx.Err() == nil {
+			r.holdEvent(manual, t, fmt.Sprintf("%s errors: %s", stepIDs(lane), strings.Join(errs, "; ")))
+		}
+		if len(caught) > 0 || len(errs) > 0 {
+			_, _ = r.record(audit.Event{Phase: "info", Step: manual.ID, Account: t.Ref.Name, Action: manual.Action,
+				Result: map[string]any{"hold": "lane", "round": round, "caught": len(caught), "new": news, "errors": errs}})
+		}
+		if dead {
+			return
+		}
+		wait := r.o.HoldInterval
+		if n > 0 {
+			wait = min(wait, laneBusyGap)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
 // holdPass re-runs the hold steps once. Every mutation goes through the
 // audit hooks like the step's own.
 // A step refused for authentication may mean the key just died (the human
@@ -308,7 +433,7 @@ loop:
 // (nothing more can be done with it) instead of spending the hold on the
 // remaining steps. What the refused step left unconfirmed (e.g. cancels
 // whose re-list failed) is kept as the step's last word.
-func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool) ([]executors.Change, []string, []string) {
+func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool, mu *sync.Mutex) ([]executors.Change, []string, []string) {
 	var caught []executors.Change
 	var news, errs []string
 	for _, s := range steps {
@@ -326,25 +451,26 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		if s.Action != executors.OrdersDeadman { // re-arming is not a catch
 			caught = append(caught, res.Changes...)
 		}
+		mu.Lock()
 		for _, item := range reportable(res) {
 			if !seen[item] {
 				seen[item] = true
 				news = append(news, item)
 			}
 		}
+		if err == nil || len(res.Remaining) > 0 {
+			hs.LastPass[s.ID] = res
+		}
+		mu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil {
 				errs = append(errs, s.ID+": "+err.Error())
-			}
-			if len(res.Remaining) > 0 {
-				hs.LastPass[s.ID] = res
 			}
 			if errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && rejected(ctx) {
 				break
 			}
 			continue
 		}
-		hs.LastPass[s.ID] = res
 	}
 	return caught, news, errs
 }
@@ -442,7 +568,11 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	for _, last := range hs.LastPass {
 		res.Remaining = append(res.Remaining, last.Remaining...)
 	}
-	note := fmt.Sprintf("held the line %s (%s, %s, caught %d)", hs.Duration.Round(time.Second), hs.EndedBy, passes(hs.Passes), len(hs.Caught))
+	rounds := ""
+	if hs.LaneRounds > 0 {
+		rounds = fmt.Sprintf(" and %d of the account's own orders", hs.LaneRounds)
+	}
+	note := fmt.Sprintf("held the line %s (%s, %s%s, caught %d)", hs.Duration.Round(time.Second), hs.EndedBy, passes(hs.Passes), rounds, len(hs.Caught))
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}

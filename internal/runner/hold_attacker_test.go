@@ -32,6 +32,9 @@ type accountDouble struct {
 	stall bool
 	// onDo, when set, is called as each action starts (the lock not held).
 	onDo func(action string)
+	// revokeStall, when set, holds keys.revoke until it is closed or the
+	// request's context ends (a pass waiting for a drained budget).
+	revokeStall chan struct{}
 }
 
 type withdrawalDouble struct {
@@ -99,6 +102,16 @@ func (a *accountDouble) Plan(context.Context, executors.Request) (executors.Resu
 func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
 	if a.onDo != nil {
 		a.onDo(req.Action)
+	}
+	a.mu.Lock()
+	stall := a.revokeStall
+	a.mu.Unlock()
+	if stall != nil && req.Action == executors.KeysRevoke {
+		select {
+		case <-stall:
+		case <-ctx.Done():
+			return executors.Result{Status: executors.StatusFailed, Summary: "interrupted"}, ctx.Err()
+		}
 	}
 	var res executors.Result
 	// mutate sends one change through the audit hooks (which may wait for
@@ -244,15 +257,17 @@ func TestHoldCatchesAttacker(t *testing.T) {
 				// pass: its third run ends pass 2, which catches nothing
 				// (it follows pass 1 at once, the holder having acted).
 				v.onDo = func(action string) {
-					if action == executors.KeysInventory && c.before {
-						once.Do(attack) // the steps catch it
+					if action == executors.OrdersCancelAll && c.before {
+						once.Do(attack) // the steps catch it: freeze lists after this
 					}
 					if action == executors.KeysRevoke {
 						mu.Lock()
 						revokes++
 						n := revokes
 						mu.Unlock()
-						if n == 3 {
+						// (and once the lane has cancelled the order:
+						// it runs beside the passes)
+						if n >= 3 && len(v.openOrders()) == 0 {
 							v.deleteMasterKey()
 						}
 					}
@@ -270,7 +285,11 @@ func TestHoldCatchesAttacker(t *testing.T) {
 					case strings.HasPrefix(e.Text, "holding the line") && !c.before:
 						once.Do(attack)
 					case strings.Contains(e.Text, "caught") && !c.quiet:
-						v.deleteMasterKey() // the human deletes the key
+						// The human deletes the key once the hold has
+						// undone all the attacker did (what the UI shows).
+						if len(v.openOrders()) == 0 && !v.pendingWithdrawal("att-1") && len(v.liveSubKeys()) == 0 {
+							v.deleteMasterKey()
+						}
 					}
 				}}
 			rep, err := runner.Run(context.Background(), o)
@@ -458,8 +477,86 @@ func TestHoldProbesBetweenPasses(t *testing.T) {
 		t.Fatalf("the hold waited for the next pass instead of probing between passes")
 	}
 	for _, r := range rep.Results {
-		if hs, ok := r.Result.Data.(*runner.HoldSummary); ok && (hs.EndedBy != runner.HoldKeyRejected || hs.Passes != 1) {
-			t.Errorf("hold ended by %q after %d passes, want %q after 1", hs.EndedBy, hs.Passes, runner.HoldKeyRejected)
+		// The order is caught by pass 1 or by the lane of the account's
+		// own orders (which may beat pass 1 to it): either way no second
+		// pass, a minute away, is waited for.
+		if hs, ok := r.Result.Data.(*runner.HoldSummary); ok && (hs.EndedBy != runner.HoldKeyRejected || hs.Passes > 1) {
+			t.Errorf("hold ended by %q after %d passes, want %q after at most 1", hs.EndedBy, hs.Passes, runner.HoldKeyRejected)
 		}
 	}
+}
+
+// A pass stuck waiting (a drained budget, here keys.revoke) does not hold
+// up the account's own orders: their cancels run in a lane of their own,
+// which keeps catching what the holder places meanwhile.
+func TestHoldLaneCancelsOrdersWhileAPassIsStuck(t *testing.T) {
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	var (
+		mu      sync.Mutex
+		placed  int
+		stalled = make(chan struct{})
+		once    sync.Once
+	)
+	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}}, HoldInterval: 10 * time.Millisecond, Hold: time.Minute,
+		Progress: func(e runner.Event) {
+			if e.Kind != "hold" {
+				return
+			}
+			if strings.HasPrefix(e.Text, "holding the line") {
+				once.Do(func() {
+					v.mu.Lock()
+					v.revokeStall = stalled // every pass now waits in keys.revoke
+					v.mu.Unlock()
+					go func() {
+						for i := range 3 { // the holder keeps trading
+							mu.Lock()
+							placed++
+							mu.Unlock()
+							v.addOrder(fmt.Sprintf("spot PUMPUSDT order %d (limit BUY 1000 @ 1)", 900+i))
+							deadline := time.Now().Add(10 * time.Second)
+							for len(v.openOrders()) > 0 && time.Now().Before(deadline) {
+								time.Sleep(5 * time.Millisecond)
+							}
+						}
+						v.deleteMasterKey()
+					}()
+				})
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := runner.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.openOrders(); len(got) != 0 {
+		t.Errorf("open orders left while a pass was stuck: %v", got)
+	}
+	var hs *runner.HoldSummary
+	for _, r := range rep.Results {
+		if r.Step == "master-key" {
+			hs, _ = r.Result.Data.(*runner.HoldSummary)
+		}
+	}
+	if hs == nil || hs.EndedBy != runner.HoldKeyRejected {
+		t.Fatalf("hold summary %+v, want ended by the key's rejection", hs)
+	}
+	if hs.LaneRounds == 0 || hs.Passes != 1 {
+		t.Errorf("%d lane rounds, %d passes: want the lane to run while pass 1 is stuck", hs.LaneRounds, hs.Passes)
+	}
+	n := 0
+	for _, c := range hs.Caught {
+		if c.Kind == "cancel-order" {
+			n++
+		}
+	}
+	if mu.Lock(); n != placed {
+		t.Errorf("caught %d order cancels, the holder placed %d", n, placed)
+	}
+	mu.Unlock()
 }
