@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 
 	gobinance "github.com/adshao/go-binance/v2"
@@ -12,22 +11,6 @@ import (
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
 )
-
-// placeAfterSpotCancel places one more spot order on ETHUSDT right after
-// its first cancel-all is answered: what whoever holds a leaked key does
-// while we confirm.
-type placeAfterSpotCancel struct {
-	*executortest.RecordingHooks
-	place func(ctx context.Context)
-	once  sync.Once
-}
-
-func (h *placeAfterSpotCancel) Outcome(ctx context.Context, m executors.Mutation, err error) {
-	h.RecordingHooks.Outcome(ctx, m, err)
-	if err == nil && m.Request["path"] == "/api/v3/openOrders" && m.Request["symbol"] == "ETHUSDT" {
-		h.once.Do(func() { h.place(ctx) })
-	}
-}
 
 // TestCancelAllChasesOrdersPlacedWhileConfirming: an order placed after
 // its symbol's cancel shows in the confirming re-list; cancel_all cancels
@@ -41,8 +24,10 @@ func TestCancelAllChasesOrdersPlacedWhileConfirming(t *testing.T) {
 	}
 	before := r.openOrders(t)
 	var placed int64
-	hooks := &placeAfterSpotCancel{RecordingHooks: &executortest.RecordingHooks{}}
-	hooks.place = func(ctx context.Context) {
+	// Right after ETHUSDT's first cancel-all is answered, the holder of
+	// the key places one more order there.
+	hooks := &executortest.ThenOnce{Match: map[string]string{"path": "/api/v3/openOrders", "symbol": "ETHUSDT"}}
+	hooks.Then = func(ctx context.Context) {
 		o, err := x.spot.NewCreateOrderService().Symbol("ETHUSDT").Side(gobinance.SideTypeBuy).Type(gobinance.OrderTypeLimit).
 			TimeInForce(gobinance.TimeInForceTypeGTC).Quantity("0.01").Price("2000").Do(ctx)
 		if err != nil {

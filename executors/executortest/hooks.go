@@ -131,3 +131,31 @@ func (h *RecordingHooks) Check() error {
 	}
 	return nil
 }
+
+// ThenOnce is a RecordingHooks that calls Then once, right after the first
+// accepted outcome whose mutation's request has every field of Match: a
+// test acting between a mutation and its confirmation (an attacker who
+// places an order after its symbol was cancelled, while the executor
+// re-lists).
+type ThenOnce struct {
+	RecordingHooks
+	Match map[string]string
+	Then  func(ctx context.Context)
+	once  sync.Once
+}
+
+var _ executors.Hooks = (*ThenOnce)(nil)
+
+// Outcome records the outcome, then calls Then if it is the first match.
+func (h *ThenOnce) Outcome(ctx context.Context, m executors.Mutation, err error) {
+	h.RecordingHooks.Outcome(ctx, m, err)
+	if err != nil {
+		return
+	}
+	for k, v := range h.Match {
+		if m.Request[k] != v {
+			return
+		}
+	}
+	h.once.Do(func() { h.Then(ctx) })
+}

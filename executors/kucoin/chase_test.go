@@ -3,29 +3,12 @@ package kucoin
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
 	"github.com/panicbutton/panicbutton/internal/emulator/states"
 )
-
-// placeAfterCancel places one more hf order on ETH-USDT right after the
-// first cancel of its hf orders is answered: what whoever holds
-// a leaked key does while we confirm.
-type placeAfterCancel struct {
-	*executortest.RecordingHooks
-	place func(ctx context.Context)
-	once  sync.Once
-}
-
-func (h *placeAfterCancel) Outcome(ctx context.Context, m executors.Mutation, err error) {
-	h.RecordingHooks.Outcome(ctx, m, err)
-	if err == nil && m.Request["path"] == "/api/v1/hf/orders" && m.Request["symbol"] == "ETH-USDT" {
-		h.once.Do(func() { h.place(ctx) })
-	}
-}
 
 // TestCancelAllChasesOrdersPlacedWhileConfirming: an order placed on a
 // symbol after its cancel was carried out shows in the confirming re-list
@@ -43,8 +26,10 @@ func TestCancelAllChasesOrdersPlacedWhileConfirming(t *testing.T) {
 		t.Fatal(err)
 	}
 	placed := ""
-	hooks := &placeAfterCancel{RecordingHooks: &executortest.RecordingHooks{}}
-	hooks.place = func(ctx context.Context) {
+	// Right after ETH-USDT's first hf cancel is answered, the holder of the
+	// key places one more order there.
+	hooks := &executortest.ThenOnce{Match: map[string]string{"path": "/api/v1/hf/orders", "symbol": "ETH-USDT"}}
+	hooks.Then = func(ctx context.Context) {
 		var out struct {
 			OrderID string `json:"orderId"`
 		}

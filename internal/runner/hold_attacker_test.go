@@ -192,6 +192,28 @@ func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executor
 	return res, nil
 }
 
+// holdFixture is the hold playbook and a fresh fund to run it on.
+func holdFixture(t *testing.T) (*playbooks.Playbook, *accountDouble, playbooks.AccountRef) {
+	t.Helper()
+	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newAccountDouble()
+	return pb, v, playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+}
+
+// holdSummaryOf is the master-key step's hold summary (nil if none).
+func holdSummaryOf(rep *runner.Report) *runner.HoldSummary {
+	for _, r := range rep.Results {
+		if r.Step == "master-key" {
+			hs, _ := r.Result.Data.(*runner.HoldSummary)
+			return hs
+		}
+	}
+	return nil
+}
+
 const holdAttackerPB = `name: hold-test
 targets: {all: true}
 steps:
@@ -233,12 +255,7 @@ func TestHoldCatchesAttacker(t *testing.T) {
 		{name: "holder seen only before the hold", quiet: true, before: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-			if err != nil {
-				t.Fatal(err)
-			}
-			v := newAccountDouble()
-			acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+			pb, v, acct := holdFixture(t)
 			targets := []runner.Target{{Ref: acct, Exec: v}}
 
 			var (
@@ -296,12 +313,7 @@ func TestHoldCatchesAttacker(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var hs *runner.HoldSummary
-			for _, r := range rep.Results {
-				if r.Step == "master-key" {
-					hs, _ = r.Result.Data.(*runner.HoldSummary)
-				}
-			}
+			hs := holdSummaryOf(rep)
 			if hs == nil {
 				t.Fatalf("no hold summary in %+v", rep.Results)
 			}
@@ -408,12 +420,7 @@ func TestHoldReportsUncancellableWithdrawalAtOnce(t *testing.T) {
 // says the key is dead, instead of "still alive: whoever holds it can
 // trade and withdraw again".
 func TestHoldDeadlineProbesOnceMore(t *testing.T) {
-	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newAccountDouble()
-	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	pb, v, acct := holdFixture(t)
 	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}},
 		HoldInterval: time.Millisecond, Hold: 100 * time.Millisecond,
 		Progress: func(e runner.Event) {
@@ -452,12 +459,7 @@ func TestHoldDeadlineProbesOnceMore(t *testing.T) {
 // Between passes the key is probed often: a key deleted after a pass ends
 // the hold long before the next pass is due (here a minute away).
 func TestHoldProbesBetweenPasses(t *testing.T) {
-	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newAccountDouble()
-	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	pb, v, acct := holdFixture(t)
 	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}}, HoldInterval: time.Minute, Hold: 2 * time.Minute,
 		Progress: func(e runner.Event) {
 			if e.Kind == "hold" && strings.HasPrefix(e.Text, "holding the line") {
@@ -490,12 +492,7 @@ func TestHoldProbesBetweenPasses(t *testing.T) {
 // up the account's own orders: their cancels run in a lane of their own,
 // which keeps catching what the holder places meanwhile.
 func TestHoldLaneCancelsOrdersWhileAPassIsStuck(t *testing.T) {
-	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newAccountDouble()
-	acct := playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
+	pb, v, acct := holdFixture(t)
 	var (
 		mu      sync.Mutex
 		placed  int
@@ -537,12 +534,7 @@ func TestHoldLaneCancelsOrdersWhileAPassIsStuck(t *testing.T) {
 	if got := v.openOrders(); len(got) != 0 {
 		t.Errorf("open orders left while a pass was stuck: %v", got)
 	}
-	var hs *runner.HoldSummary
-	for _, r := range rep.Results {
-		if r.Step == "master-key" {
-			hs, _ = r.Result.Data.(*runner.HoldSummary)
-		}
-	}
+	hs := holdSummaryOf(rep)
 	if hs == nil || hs.EndedBy != runner.HoldKeyRejected {
 		t.Fatalf("hold summary %+v, want ended by the key's rejection", hs)
 	}

@@ -77,6 +77,20 @@ func (g *grants) start(t *testing.T, p *Pacer, set *Set, spec Spec, name string,
 	}()
 }
 
+// sender returns a function that sends one request of priority pr and
+// weight w through p (waiting on clk as needed) and says when it went.
+func sender(t *testing.T, p *Pacer, clk *fake, set *Set, spec Spec) func(pr Priority, w int) time.Time {
+	return func(pr Priority, w int) time.Time {
+		t.Helper()
+		r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SettleAll(r, None)
+		return clk.t
+	}
+}
+
 // TestHigherPriorityFirstAtRollover: a containment request that starts
 // waiting after three report reads is served first when the window rolls
 // over, aligned windows (Binance) and windows the venue resets (KuCoin)
@@ -150,15 +164,7 @@ func TestReportLeavesRoomForContainment(t *testing.T) {
 			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
 			set := NewSet()
 			spec := minuteSpec(100)
-			send := func(pr Priority, w int) time.Time {
-				t.Helper()
-				r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.SettleAll(r, None)
-				return clk.t
-			}
+			send := sender(t, p, clk, set, spec)
 			window := clk.t
 			if tc.contended {
 				for range 10 {
@@ -272,15 +278,7 @@ func TestTopMaySpendTheReserve(t *testing.T) {
 			set := NewSet()
 			spec := minuteSpec(100)
 			spec.Reserve, spec.TopReserve = 40, tc.topRes
-			send := func(pr Priority, w int) time.Time {
-				t.Helper()
-				r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.SettleAll(r, None)
-				return clk.t
-			}
+			send := sender(t, p, clk, set, spec)
 			start := clk.t
 			for range 6 {
 				if at := send(Containment, 10); !at.Equal(start) {
