@@ -177,7 +177,10 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	} else {
 		fmt.Fprintf(f.Out, "  %s     what the attacker tried (the emulator's counters; also in the report)\n", report.RehearsalFile)
 	}
-	if out.code == ExitFailed || out.code == ExitInterrupted {
+	// The rehearsal's exit is the race's outcome (its help): the run's own
+	// verdict, printed above, may leave orders the attacker placed as its
+	// key died, which is what a rehearsal is there to show.
+	if out.code == ExitInterrupted || out.code == ExitFailed && reh == nil {
 		return silentExit(out.code)
 	}
 	if acceptedAfter > 0 {

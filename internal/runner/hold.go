@@ -451,6 +451,15 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		if s.Action != executors.OrdersDeadman { // re-arming is not a catch
 			caught = append(caught, res.Changes...)
 		}
+		// Refused for authentication: the key may just have died (the
+		// human deleted it). If the probe says so, what the step saw
+		// still stands (orders it listed open and could not cancel), but
+		// its findings are about requests a dead key made, and the
+		// verdict's open-orders-possible says what to check instead.
+		died := err != nil && errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && rejected(ctx)
+		if died {
+			res.Findings = nil
+		}
 		mu.Lock()
 		for _, item := range reportable(res) {
 			if !seen[item] {
@@ -463,10 +472,10 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		}
 		mu.Unlock()
 		if err != nil {
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && !died {
 				errs = append(errs, s.ID+": "+err.Error())
 			}
-			if errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && rejected(ctx) {
+			if died {
 				break
 			}
 			continue
