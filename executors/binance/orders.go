@@ -521,15 +521,14 @@ func (g cancelGroup) label() string {
 // byExposure returns groups sorted by their orders' exposure, highest
 // first (executors.Exposure); equal ones keep their order.
 func byExposure(groups []cancelGroup) []cancelGroup {
-	out := slices.Clone(groups)
-	value := func(g cancelGroup) float64 {
-		v := 0.0
+	value := map[string]float64{} // group id -> its orders' exposure
+	for _, g := range groups {
 		for _, o := range g.orders {
-			v += executors.Exposure(o)
+			value[g.id()] += executors.Exposure(o)
 		}
-		return v
 	}
-	slices.SortStableFunc(out, func(a, b cancelGroup) int { return cmp.Compare(value(b), value(a)) })
+	out := slices.Clone(groups)
+	slices.SortStableFunc(out, func(a, b cancelGroup) int { return cmp.Compare(value[b.id()], value[a.id()]) })
 	return out
 }
 

@@ -108,6 +108,9 @@ type unit struct{ kind, tradeType, symbol string }
 
 func (o openOrder) unit() unit { return unit{o.kind, o.tradeType, o.Symbol} }
 
+// key names the order across lists and re-lists.
+func (o openOrder) key() string { return o.Product + "|" + o.Symbol + "|" + o.ID }
+
 // mutationID names the cancel's target; cancelUnit appends the digest of
 // the orders it cancels, so the same cancel is recognised across runs.
 func (u unit) mutationID() string {
@@ -211,7 +214,7 @@ func (x *Executor) listOrders(ctx context.Context, sel selection) ([]openOrder, 
 	var uniq []openOrder
 	for _, os := range results {
 		for _, o := range os {
-			k := o.Product + "|" + o.Symbol + "|" + o.ID
+			k := o.key()
 			if seen[k] {
 				continue
 			}
@@ -484,7 +487,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	var seenOrder []string
 	note := func(os []openOrder) {
 		for _, o := range os {
-			k := o.Product + "|" + o.Symbol + "|" + o.ID
+			k := o.key()
 			if _, ok := seen[k]; !ok {
 				seen[k] = o
 				seenOrder = append(seenOrder, k)
@@ -496,7 +499,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		note(os)
 		fresh := map[unit]bool{}
 		for _, o := range os {
-			if !covered[o.Product+"|"+o.Symbol+"|"+o.ID] {
+			if !covered[o.key()] {
 				fresh[o.unit()] = true
 			}
 		}
@@ -507,7 +510,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 				todo = append(todo, u)
 				for _, o := range os {
 					if o.unit() == u {
-						covered[o.Product+"|"+o.Symbol+"|"+o.ID] = true
+						covered[o.key()] = true
 					}
 				}
 			}
@@ -610,7 +613,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	res := executors.Result{Counts: map[string]int{}, Data: publicOrders(orders)} // the orders listed first (rehearsals rebuild them)
 	left := map[string]bool{}
 	for _, o := range remaining {
-		left[o.Product+"|"+o.Symbol+"|"+o.ID] = true
+		left[o.key()] = true
 		res.Remaining = append(res.Remaining, orderChange(o, "open-order"))
 	}
 	unconfirmed := 0

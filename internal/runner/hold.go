@@ -73,13 +73,11 @@ type HoldSummary struct {
 	// probe proved the key dead (zero if it did not).
 	LastPassStart time.Time `json:"last_pass_start,omitzero"`
 	LastPassAt    time.Time `json:"last_pass_at,omitzero"`
-	// LastPassCaught counts what the last pass caught of the key holder's
-	// doing (orders, withdrawals, keys; not our temporary keys), and
-	// HolderCaught what every pass did; HolderSeenAt is when the last pass
-	// that caught any of it ended.
-	LastPassCaught int       `json:"last_pass_caught"`
-	HolderCaught   int       `json:"holder_caught"`
-	HolderSeenAt   time.Time `json:"holder_seen_at,omitzero"`
+	// HolderCaught counts what the passes and the lane caught of the key
+	// holder's doing (orders, withdrawals, keys; not our temporary keys);
+	// HolderSeenAt is when the last round that caught any of it ended.
+	HolderCaught int       `json:"holder_caught"`
+	HolderSeenAt time.Time `json:"holder_seen_at,omitzero"`
 	// LaneRounds counts the rounds of the lane that re-ran the account's
 	// own order cancels beside the passes; LaneLastStart is when the last
 	// one started.
@@ -179,24 +177,7 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 	end := func(by string) {
 		hs.EndedBy = by
 	}
-	// rejected probes the key once: true when the venue proves it dead.
-	// mu guards hs and seen while the lane runs beside the passes.
-	var mu sync.Mutex
-	rejected := func(ctx context.Context) bool {
-		vres, verr := t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: step.ID, Params: probe, Hooks: executors.NopHooks{}})
-		mu.Lock()
-		defer mu.Unlock()
-		if vres.Summary != "" {
-			hs.Probe = vres.Summary
-		}
-		if verr == nil && vres.Status == executors.StatusOK {
-			if hs.KeyRejectedAt.IsZero() {
-				hs.KeyRejectedAt = r.o.Now()
-			}
-			return true
-		}
-		return false
-	}
+	h := &holding{r: r, manual: step, t: t, hs: hs, seen: seen, probe: probe}
 	// The account's own orders get a lane of their own: a pass waiting for
 	// a drained budget (KuCoin's Management pool, which key and withdrawal
 	// listings share with the attacker) no longer holds up the cancels of
@@ -212,11 +193,7 @@ func (r *run) hold(ctx context.Context, step playbooks.Step, t Target, p executo
 		lwg.Add(1)
 		go func() {
 			defer lwg.Done()
-			r.holdLane(lctx, step, t, lane, hs, seen, rejected, &mu)
-			mu.Lock()
-			dead := !hs.KeyRejectedAt.IsZero()
-			mu.Unlock()
-			if dead {
+			if h.lane(lctx, lane) { // the key is dead
 				pcancel()
 			}
 		}()
@@ -226,48 +203,27 @@ loop:
 	for {
 		// Probe first: once the key is dead the attacker can do nothing
 		// more with it, and neither can we (it is the key we act with).
-		if rejected(hctx) {
+		if h.rejected(hctx) {
 			end(HoldKeyRejected)
 			break
 		}
 		if hctx.Err() != nil {
 			break
 		}
-		mu.Lock()
+		h.mu.Lock()
 		hs.Passes++
 		pass := hs.Passes
 		hs.LastPassStart = r.o.Now()
-		mu.Unlock()
-		caught, news, errs := r.holdPass(pctx, step, t, steps, hs, seen, rejected, &mu)
-		mu.Lock()
+		h.mu.Unlock()
+		held, dead := h.round(pctx, steps, fmt.Sprintf("pass %d", pass), map[string]any{"hold": "pass", "pass": pass}, true)
+		h.mu.Lock()
 		hs.LastPassAt = r.o.Now()
-		hs.LastPassCaught = holderActions(caught)
-		if hs.LastPassCaught > 0 {
-			hs.HolderCaught += hs.LastPassCaught
-			hs.HolderSeenAt = hs.LastPassAt
-		}
-		hs.Caught = append(hs.Caught, caught...)
-		hs.New = append(hs.New, news...)
-		dead, busy := !hs.KeyRejectedAt.IsZero(), hs.LastPassCaught > 0
-		mu.Unlock()
-		if len(caught) > 0 {
-			r.holdEvent(step, t, fmt.Sprintf("pass %d caught %d: %s", pass, len(caught), changesText(caught, 6)))
-		}
-		for _, n := range news {
-			// What the API cannot undo (e.g. a withdrawal the venue will
-			// not cancel) is said at once: a human must act now.
-			r.holdEvent(step, t, "NEW, NEEDS A HUMAN NOW: "+n)
-		}
-		if len(errs) > 0 {
-			r.holdEvent(step, t, fmt.Sprintf("pass %d errors: %s", pass, strings.Join(errs, "; ")))
-		}
-		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
-			Result: map[string]any{"hold": "pass", "pass": pass, "caught": len(caught), "new": news, "errors": errs}})
+		h.mu.Unlock()
 		if dead { // the pass (or the lane) found the key dead
 			end(HoldKeyRejected)
 			break
 		}
-		if busy {
+		if held > 0 {
 			// The holder is active: the next pass starts at once (after
 			// the probe above), so that what they place before the key
 			// dies stays as short a time out of sight as a pass takes.
@@ -294,7 +250,7 @@ loop:
 				break loop
 			case <-timer.C:
 			}
-			if time.Until(next) > 0 && rejected(hctx) {
+			if time.Until(next) > 0 && h.rejected(hctx) {
 				end(HoldKeyRejected)
 				break loop
 			}
@@ -306,7 +262,7 @@ loop:
 		// deleted the key: one last probe, so the run never says "still
 		// alive" of a key that is dead (nor the reverse).
 		pctx, pcancel := context.WithTimeout(ctx, holdFinalProbe)
-		if rejected(pctx) {
+		if h.rejected(pctx) {
 			end(HoldKeyRejected)
 		}
 		pcancel()
@@ -374,66 +330,113 @@ func ownOrderSteps(steps []playbooks.Step) (lane, rest []playbooks.Step) {
 // turn the lane into a loop that takes the whole budget of the IP.
 const laneBusyGap = 250 * time.Millisecond
 
-// holdLane re-runs the account's own order cancels until ctx ends or the
-// key is found dead: every HoldInterval, or laneBusyGap while it catches.
-func (r *run) holdLane(ctx context.Context, manual playbooks.Step, t Target, lane []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool, mu *sync.Mutex) {
+// holding is what a hold's passes and its lane share: the summary and
+// the items already reported, guarded by mu (the lane runs beside the
+// passes), and the probe of the key.
+type holding struct {
+	r      *run
+	manual playbooks.Step
+	t      Target
+	probe  executors.Params
+	mu     sync.Mutex
+	hs     *HoldSummary
+	seen   map[string]bool
+}
+
+// rejected probes the key once: true when the venue proves it dead (the
+// first such probe dates the death).
+func (h *holding) rejected(ctx context.Context) bool {
+	vres, verr := h.t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: h.manual.ID, Params: h.probe, Hooks: executors.NopHooks{}})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if vres.Summary != "" {
+		h.hs.Probe = vres.Summary
+	}
+	if verr == nil && vres.Status == executors.StatusOK {
+		if h.hs.KeyRejectedAt.IsZero() {
+			h.hs.KeyRejectedAt = h.r.o.Now()
+		}
+		return true
+	}
+	return false
+}
+
+// round re-runs steps once (a pass, or a lane round: label names it in
+// the live output) and books it: the summary, what it caught and what
+// needs a human said live (the API cannot undo it, e.g. a withdrawal the
+// venue will not cancel: a human must act now), and an audit record
+// (rec, with what the round did; a quiet lane round is not recorded
+// unless always). It returns how many of the holder's actions it caught
+// and whether the key is known dead.
+func (h *holding) round(ctx context.Context, steps []playbooks.Step, label string, rec map[string]any, always bool) (int, bool) {
+	caught, news, errs := h.pass(ctx, steps)
+	n := holderActions(caught)
+	h.mu.Lock()
+	if n > 0 {
+		h.hs.HolderCaught += n
+		h.hs.HolderSeenAt = h.r.o.Now()
+	}
+	h.hs.Caught = append(h.hs.Caught, caught...)
+	h.hs.New = append(h.hs.New, news...)
+	dead := !h.hs.KeyRejectedAt.IsZero()
+	h.mu.Unlock()
+	if len(caught) > 0 {
+		h.r.holdEvent(h.manual, h.t, fmt.Sprintf("%s caught %d: %s", label, len(caught), changesText(caught, 6)))
+	}
+	for _, item := range news {
+		h.r.holdEvent(h.manual, h.t, "NEW, NEEDS A HUMAN NOW: "+item)
+	}
+	if len(errs) > 0 {
+		h.r.holdEvent(h.manual, h.t, fmt.Sprintf("%s errors: %s", label, strings.Join(errs, "; ")))
+	}
+	if always || len(caught) > 0 || len(errs) > 0 {
+		rec["caught"], rec["new"], rec["errors"] = len(caught), news, errs
+		_, _ = h.r.record(audit.Event{Phase: "info", Step: h.manual.ID, Account: h.t.Ref.Name, Action: h.manual.Action, Result: rec})
+	}
+	return n, dead
+}
+
+// lane re-runs the account's own order cancels until ctx ends or the key
+// is found dead (it then returns true): every HoldInterval, or
+// laneBusyGap while it catches. It probes the key before each round.
+func (h *holding) lane(ctx context.Context, steps []playbooks.Step) bool {
 	for ctx.Err() == nil {
-		if rejected(ctx) {
-			return
+		if h.rejected(ctx) {
+			return true
 		}
-		start := r.o.Now()
-		caught, news, errs := r.holdPass(ctx, manual, t, lane, hs, seen, rejected, mu)
-		n := holderActions(caught)
-		mu.Lock()
-		hs.LaneRounds++
-		round := hs.LaneRounds
-		hs.LaneLastStart = start
-		hs.Caught = append(hs.Caught, caught...)
-		if n > 0 {
-			hs.HolderCaught += n
-			hs.HolderSeenAt = r.o.Now()
-		}
-		hs.New = append(hs.New, news...)
-		dead := !hs.KeyRejectedAt.IsZero()
-		mu.Unlock()
-		if len(caught) > 0 {
-			r.holdEvent(manual, t, fmt.Sprintf("%s caught %d: %s", stepIDs(lane), len(caught), changesText(caught, 6)))
-		}
-		for _, item := range news {
-			r.holdEvent(manual, t, "NEW, NEEDS A HUMAN NOW: "+item)
-		}
-		if len(errs) > 0 && ctx.Err() == nil {
-			r.holdEvent(manual, t, fmt.Sprintf("%s errors: %s", stepIDs(lane), strings.Join(errs, "; ")))
-		}
-		if len(caught) > 0 || len(errs) > 0 {
-			_, _ = r.record(audit.Event{Phase: "info", Step: manual.ID, Account: t.Ref.Name, Action: manual.Action,
-				Result: map[string]any{"hold": "lane", "round": round, "caught": len(caught), "new": news, "errors": errs}})
-		}
+		h.mu.Lock()
+		h.hs.LaneRounds++
+		round := h.hs.LaneRounds
+		h.hs.LaneLastStart = h.r.o.Now()
+		h.mu.Unlock()
+		held, dead := h.round(ctx, steps, stepIDs(steps), map[string]any{"hold": "lane", "round": round}, false)
 		if dead {
-			return
+			return true
 		}
-		wait := r.o.HoldInterval
-		if n > 0 {
+		wait := h.r.o.HoldInterval
+		if held > 0 {
 			wait = min(wait, laneBusyGap)
 		}
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return
+			return false
 		case <-timer.C:
 		}
 	}
+	return false
 }
 
-// holdPass re-runs the hold steps once. Every mutation goes through the
+// pass re-runs the hold steps once. Every mutation goes through the
 // audit hooks like the step's own.
 // A step refused for authentication may mean the key just died (the human
 // deleted it): rejected probes it, and a dead key ends the pass at once
 // (nothing more can be done with it) instead of spending the hold on the
 // remaining steps. What the refused step left unconfirmed (e.g. cancels
 // whose re-list failed) is kept as the step's last word.
-func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, steps []playbooks.Step, hs *HoldSummary, seen map[string]bool, rejected func(context.Context) bool, mu *sync.Mutex) ([]executors.Change, []string, []string) {
+func (h *holding) pass(ctx context.Context, steps []playbooks.Step) ([]executors.Change, []string, []string) {
+	r, manual, t, hs := h.r, h.manual, h.t, h.hs
 	var caught []executors.Change
 	var news, errs []string
 	for _, s := range steps {
@@ -456,21 +459,21 @@ func (r *run) holdPass(ctx context.Context, manual playbooks.Step, t Target, ste
 		// still stands (orders it listed open and could not cancel), but
 		// its findings are about requests a dead key made, and the
 		// verdict's open-orders-possible says what to check instead.
-		died := err != nil && errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && rejected(ctx)
+		died := err != nil && errors.Is(err, executors.ErrAuth) && ctx.Err() == nil && h.rejected(ctx)
 		if died {
 			res.Findings = nil
 		}
-		mu.Lock()
+		h.mu.Lock()
 		for _, item := range reportable(res) {
-			if !seen[item] {
-				seen[item] = true
+			if !h.seen[item] {
+				h.seen[item] = true
 				news = append(news, item)
 			}
 		}
 		if err == nil || len(res.Remaining) > 0 {
 			hs.LastPass[s.ID] = res
 		}
-		mu.Unlock()
+		h.mu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil && !died {
 				errs = append(errs, s.ID+": "+err.Error())

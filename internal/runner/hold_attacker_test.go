@@ -203,6 +203,31 @@ func holdFixture(t *testing.T) (*playbooks.Playbook, *accountDouble, playbooks.A
 	return pb, v, playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}
 }
 
+// holdEvents records a hold's live lines.
+type holdEvents struct {
+	mu    sync.Mutex
+	texts []string
+}
+
+// progress is a Progress that records each hold line, then hands it to then.
+func (h *holdEvents) progress(then func(text string)) func(runner.Event) {
+	return func(e runner.Event) {
+		if e.Kind != "hold" {
+			return
+		}
+		h.mu.Lock()
+		h.texts = append(h.texts, e.Text)
+		h.mu.Unlock()
+		then(e.Text)
+	}
+}
+
+func (h *holdEvents) all() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.texts)
+}
+
 // holdSummaryOf is the master-key step's hold summary (nil if none).
 func holdSummaryOf(rep *runner.Report) *runner.HoldSummary {
 	for _, r := range rep.Results {
@@ -260,7 +285,7 @@ func TestHoldCatchesAttacker(t *testing.T) {
 
 			var (
 				mu      sync.Mutex
-				events  []string
+				events  holdEvents
 				once    sync.Once
 				revokes int
 			)
@@ -291,24 +316,18 @@ func TestHoldCatchesAttacker(t *testing.T) {
 				}
 			}
 			o := runner.Options{RunID: "r", Playbook: pb, Targets: targets, HoldInterval: time.Millisecond, Hold: time.Minute,
-				Progress: func(e runner.Event) {
-					if e.Kind != "hold" {
-						return
-					}
-					mu.Lock()
-					events = append(events, e.Text)
-					mu.Unlock()
+				Progress: events.progress(func(text string) {
 					switch {
-					case strings.HasPrefix(e.Text, "holding the line") && !c.before:
+					case strings.HasPrefix(text, "holding the line") && !c.before:
 						once.Do(attack)
-					case strings.Contains(e.Text, "caught") && !c.quiet:
+					case strings.Contains(text, "caught") && !c.quiet:
 						// The human deletes the key once the hold has
 						// undone all the attacker did (what the UI shows).
 						if len(v.openOrders()) == 0 && !v.pendingWithdrawal("att-1") && len(v.liveSubKeys()) == 0 {
 							v.deleteMasterKey()
 						}
 					}
-				}}
+				})}
 			rep, err := runner.Run(context.Background(), o)
 			if err != nil {
 				t.Fatal(err)
@@ -318,7 +337,7 @@ func TestHoldCatchesAttacker(t *testing.T) {
 				t.Fatalf("no hold summary in %+v", rep.Results)
 			}
 			if hs.EndedBy != runner.HoldKeyRejected {
-				t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events)
+				t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events.all())
 			}
 			if got := v.openOrders(); len(got) != 0 {
 				t.Errorf("open orders left: %+v", got)
@@ -361,48 +380,35 @@ func TestHoldCatchesAttacker(t *testing.T) {
 // A withdrawal filed mid-run that no API can cancel is said at once, live,
 // and recorded in the hold's summary; it keeps the run from being contained.
 func TestHoldReportsUncancellableWithdrawalAtOnce(t *testing.T) {
-	pb, err := playbooks.Parse("hold.yaml", []byte(holdAttackerPB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := newAccountDouble()
+	pb, v, acct := holdFixture(t)
 	var (
-		mu     sync.Mutex
-		events []string
+		events holdEvents
 		once   sync.Once
 	)
 	o := runner.Options{RunID: "r", Playbook: pb, HoldInterval: time.Millisecond, Hold: time.Minute,
-		Targets: []runner.Target{{Ref: playbooks.AccountRef{Name: "fund", Exchange: v.Exchange()}, Exec: v}},
-		Progress: func(e runner.Event) {
-			if e.Kind != "hold" {
-				return
-			}
-			mu.Lock()
-			events = append(events, e.Text)
-			mu.Unlock()
+		Targets: []runner.Target{{Ref: acct, Exec: v}},
+		Progress: events.progress(func(text string) {
 			switch {
-			case strings.HasPrefix(e.Text, "holding the line"):
+			case strings.HasPrefix(text, "holding the line"):
 				once.Do(func() {
 					v.addWithdrawal(withdrawalDouble{id: "att-processing-7", pending: true})
 				})
-			case strings.HasPrefix(e.Text, "NEW, NEEDS A HUMAN NOW"):
+			case strings.HasPrefix(text, "NEW, NEEDS A HUMAN NOW"):
 				v.deleteMasterKey()
 			}
-		}}
+		})}
 	rep, err := runner.Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	said := false
-	for _, e := range events {
+	for _, e := range events.all() {
 		if strings.HasPrefix(e, "NEW, NEEDS A HUMAN NOW") && strings.Contains(e, "att-processing-7") {
 			said = true
 		}
 	}
 	if !said {
-		t.Errorf("the uncancellable withdrawal was not reported live: %q", events)
+		t.Errorf("the uncancellable withdrawal was not reported live: %q", events.all())
 	}
 	var left bool
 	for _, l := range rep.Verdict.Left {
