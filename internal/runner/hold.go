@@ -591,11 +591,16 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.Unseen != nil && !hs.Unseen.KeyAlive {
 		note += fmt.Sprintf("; its holder was still at work during the hold (caught %d, the last at %s UTC): orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
 			hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05"), hs.Unseen.From.UTC().Format("15:04:05"), hs.Unseen.To.UTC().Format("15:04:05"))
-	} else if hs.EndedBy == HoldKeyRejected && !hs.LastPassAt.IsZero() {
+	} else if hs.EndedBy == HoldKeyRejected {
 		// The dead key can no longer list or cancel anything: what its
-		// holder placed after the last pass is out of the API's sight.
-		note += fmt.Sprintf("; orders placed with the key after the last pass (%s UTC) until it died cannot be seen or cancelled through the API: check Open Orders on every product in the web UI",
-			hs.LastPassAt.UTC().Format("15:04:05"))
+		// holder placed after the last look is out of the API's sight —
+		// also when it died before the hold's first pass (a human quick
+		// in the web UI), after the playbook's own steps looked last.
+		last := "the playbook's own steps (it died before the hold's first pass)"
+		if !hs.LastPassAt.IsZero() {
+			last = "the last pass (" + hs.LastPassAt.UTC().Format("15:04:05") + " UTC)"
+		}
+		note += "; orders placed with the key after " + last + " until it died cannot be seen or cancelled through the API: check Open Orders on every product in the web UI"
 	}
 	res.Summary = res.Summary + " — " + note
 	return res

@@ -274,3 +274,24 @@ func TestDryRunSaysItWouldHold(t *testing.T) {
 		t.Errorf("dry-run sent %d mutation(s) and %d probe(s)", stub.sent, stub.calls[executors.KeysVerifyRejected])
 	}
 }
+
+// A key deleted before the hold's first pass (a human quick in the web UI)
+// still leaves its last instants out of sight: the result says so, naming
+// the playbook's own steps as the last look.
+func TestHoldKeyDeadAtFirstProbeSaysWhatIsOutOfSight(t *testing.T) {
+	stub := newStub().on(executors.KeysVerifyRejected, keyDead)
+	o := opts(mustPlaybook(t, holdPB), &memAudit{}, targets(stub))
+	o.HoldInterval = time.Millisecond
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := result(t, rep, "kill-key", "acct1")
+	hs := res.Result.Data.(*HoldSummary)
+	if hs.EndedBy != HoldKeyRejected || hs.Passes != 0 {
+		t.Fatalf("hold ended by %q after %d passes, want %q before any pass", hs.EndedBy, hs.Passes, HoldKeyRejected)
+	}
+	if !strings.Contains(res.Summary, "after the playbook's own steps (it died before the hold's first pass) until it died cannot be seen or cancelled through the API: check Open Orders") {
+		t.Errorf("summary %q does not say what is out of sight", res.Summary)
+	}
+}
