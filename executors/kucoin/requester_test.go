@@ -492,17 +492,37 @@ func TestSDKBodiesThatNeedHandBuilding(t *testing.T) {
 }
 
 // A temporary key's creation is charged its deletion's weight too, and the
-// deletion's first attempt only goes without waiting: a retry waits.
-func TestPrepaidDeletionIsSingleUse(t *testing.T) {
+// deletion's first attempt then goes without waiting for a drained pool;
+// a second deletion (a retry) waits for the window like any request.
+func TestPrepaidDeletionSkipsOneWait(t *testing.T) {
 	ctx := withExtraWeight(t.Context(), weightOf(venueSpot, http.MethodDelete, pathSubAPIKey))
 	if got := extraWeight(ctx) + weightOf(venueSpot, http.MethodPost, pathSubAPIKey); got != 50 {
 		t.Errorf("creation charged %d, want 20 + the deletion's 30", got)
 	}
-	if extraWeight(t.Context()) != 0 || usePrepaid(t.Context()) {
-		t.Errorf("a plain context carries extra weight or a prepaid request")
+	f := newFakeVenue(t, 2)
+	f.headers.Set("gw-ratelimit-limit", "2000")
+	f.headers.Set("gw-ratelimit-remaining", "12") // below the Management reserve
+	f.headers.Set("gw-ratelimit-reset", "1500")
+	f.handle("GET /api/v1/sub/api-key", func(seen) (int, any) { return ok([]any{}) })
+	f.handle("DELETE /api/v1/sub/api-key", func(seen) (int, any) { return ok(nil) })
+	sl := &sleeps{}
+	x := f.executor(t, executors.Env{Sleep: sl.sleep})
+	if err := x.call(t.Context(), x.spot, "list", false, http.MethodGet, pathSubAPIKey, q("subName", "s1"), nil); err != nil {
+		t.Fatal(err)
 	}
-	p := withPrepaid(t.Context())
-	if !usePrepaid(p) || usePrepaid(p) {
-		t.Errorf("prepaid: want the first request only")
+	del := func(ctx context.Context) {
+		t.Helper()
+		if err := x.call(ctx, x.spot, "delete", true, http.MethodDelete, pathSubAPIKey, q("subName", "s1", "apiKey", "k", "passphrase", "p"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prepaid := withPrepaid(t.Context())
+	del(prepaid)
+	if ds := sl.all(); len(ds) != 0 {
+		t.Errorf("the prepaid deletion waited %v, want no wait", ds)
+	}
+	del(prepaid) // its one free pass is spent
+	if ds := sl.all(); len(ds) != 1 || ds[0] <= time.Second {
+		t.Errorf("a second deletion waited %v, want about 1.5s for the window", ds)
 	}
 }
