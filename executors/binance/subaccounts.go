@@ -522,7 +522,7 @@ func (e *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := e.deleteTempKey(dctx, req, tk.email, tk.label, tk.apiKey)
-	if err != nil {
+	if err != nil && subacct.WorthSweeping(err) {
 		// The outcome may be unknown (5xx): re-list and delete until the
 		// label is gone.
 		var probe subOutcome

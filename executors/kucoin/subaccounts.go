@@ -508,12 +508,9 @@ func (x *Executor) dropTempKey(ctx context.Context, req executors.Request, tk te
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
 	defer cancel()
 	err := x.deleteTempKey(withPrepaid(dctx), req, tk.sub, tk.label, tk.apiKey, tk.pass)
-	// 400003: the key we sign with is unknown to KuCoin (the master key
-	// died: a human deleted it while a hold pass ran). No call of ours can
-	// list or delete anything any more: re-listing would only hold the
-	// pass (and the hold's end) for the pool's next window. The key is
-	// reported live below, with what to do.
-	if err != nil && codeOf(err) != "400003" {
+	// Refused for authentication (400003: the master key died), nothing
+	// can be listed either: the key is reported live below, with what to do.
+	if err != nil && subacct.WorthSweeping(err) {
 		var probe subOutcome
 		if x.ensureLabelGone(ctx, req, &probe, tk.sub, tk.label, tk.pass, tk.apiKey) {
 			err = nil

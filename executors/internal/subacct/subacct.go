@@ -310,6 +310,13 @@ type Listed struct {
 // listing shows none (true), for at most six listings 300 ms apart; else
 // it returns false and the last error (a listing's or a deletion's, or
 // "still listed").
+// WorthSweeping reports whether a temporary key whose deletion failed
+// with err should be looked for by label (SweepLabel): not when the venue
+// refused the key we sign with (the master key died: a human deleted it
+// while a hold pass ran), since no listing with it can succeed, and the
+// wait for a drained pool before learning so only holds the hold's end.
+func WorthSweeping(err error) bool { return !errors.Is(err, executors.ErrAuth) }
+
 func SweepLabel(ctx context.Context, sleep func(context.Context, time.Duration) error, label string,
 	list func(context.Context) ([]Listed, error), del func(ctx context.Context, apiKey string) error) (bool, error) {
 	var last error
@@ -320,6 +327,9 @@ func SweepLabel(ctx context.Context, sleep func(context.Context, time.Duration) 
 		rows, err := list(ctx)
 		if err != nil {
 			last = err
+			if errors.Is(err, executors.ErrAuth) {
+				break // the key we list with is refused: no retry can list
+			}
 			continue
 		}
 		left := 0

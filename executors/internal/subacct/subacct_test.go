@@ -225,3 +225,20 @@ func TestMutationIDs(t *testing.T) {
 		t.Error("the intent's request changed")
 	}
 }
+
+// A listing refused for authentication (the key we list with died) ends
+// the sweep at once: no retry can list. And a deletion refused so is not
+// worth a sweep.
+func TestSweepStopsWhenTheListingKeyIsRefused(t *testing.T) {
+	refused := &executors.Error{Class: executors.ErrAuth, Op: "list", Msg: "400003 KC-API-KEY not exists"}
+	lists := 0
+	gone, err := SweepLabel(context.Background(), func(context.Context, time.Duration) error { return nil }, "pb",
+		func(context.Context) ([]Listed, error) { lists++; return nil, refused },
+		func(context.Context, string) error { t.Error("a deletion was sent"); return nil })
+	if gone || !errors.Is(err, executors.ErrAuth) || lists != 1 {
+		t.Errorf("gone %v, err %v after %d listings; want not gone, the refusal, after 1", gone, err, lists)
+	}
+	if WorthSweeping(refused) || !WorthSweeping(errors.New("503 Service Unavailable")) {
+		t.Errorf("WorthSweeping: want false for a refused key, true for a 5xx")
+	}
+}
