@@ -504,15 +504,17 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			}
 		}
 		var todo []unit
+		sending := map[unit]bool{}
 		for _, u := range unitsOf(os) {
 			if !cancelled[u] || (fresh[u] && !permanent(failed[u])) {
 				cancelled[u] = true
+				sending[u] = true
 				todo = append(todo, u)
-				for _, o := range os {
-					if o.unit() == u {
-						covered[o.key()] = true
-					}
-				}
+			}
+		}
+		for _, o := range os {
+			if sending[o.unit()] {
+				covered[o.key()] = true
 			}
 		}
 		// The most exposed units first: when the budget is the
