@@ -56,9 +56,12 @@ func Driver() executors.Driver {
 // Executor performs catalog actions against one KuCoin account. It is safe
 // for concurrent use.
 type Executor struct {
-	acct    executors.Account
-	env     executors.Env
-	spot    *sdk.ApiService // api.kucoin.com (spot, margin, account, sub-accounts)
+	acct executors.Account
+	env  executors.Env
+	spot *sdk.ApiService // api.kucoin.com (spot, margin, account, sub-accounts)
+	// pacer is the requesters' (a temporary key's creation waits for its
+	// budget before it is sent: mintTempKey).
+	pacer   *pacer
 	futures *sdk.ApiService // api-futures.kucoin.com
 
 	mu   sync.Mutex
@@ -121,6 +124,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		env:     env,
 		spot:    mk(venueSpot, base),
 		futures: mk(venueFutures, futures),
+		pacer:   pc,
 		retry:   retry.Default,
 		skew:    skew,
 	}, nil

@@ -131,7 +131,7 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
 	pool := q.poolOf(r.Path)
 	pc := q.pacer.forPool(pool, r.BaseURI)
-	weight := weightOf(q.venue, r.Method, r.Path) + extraWeight(ctx)
+	weight := weightOf(q.venue, r.Method, r.Path)
 	var rsv *reservation
 	if !usePrepaid(ctx) {
 		var err error
@@ -400,26 +400,10 @@ func (q *requester) poolOf(path string) string {
 
 // weightOf estimates the request weight (KUS per-endpoint weights) so the
 // pacer can keep its own count between responses.
-// Weight charged ahead. A temporary key's creation is charged its
-// deletion's weight too (withExtraWeight), and the deletion's first attempt
-// then goes without waiting (withPrepaid): a key of ours is never minted
-// in a window that has no room left to delete it, when a drained pool
-// would hold the deletion until the next window — long enough for the
-// master key to die meanwhile (a human deleting it while a hold pass
-// runs), after which no API call can delete it.
-type extraWeightKey struct{}
-
+// prepaidKey marks a context whose first request was charged ahead (a
+// temporary key's creation and deletion: mintTempKey charges both before
+// the creation) and goes without waiting for budget.
 type prepaidKey struct{}
-
-// withExtraWeight returns ctx whose requests are charged w more.
-func withExtraWeight(ctx context.Context, w int) context.Context {
-	return context.WithValue(ctx, extraWeightKey{}, w)
-}
-
-func extraWeight(ctx context.Context) int {
-	w, _ := ctx.Value(extraWeightKey{}).(int)
-	return w
-}
 
 // withPrepaid returns ctx whose first request goes without waiting for
 // budget (it was charged ahead); later ones (retries) wait as usual.

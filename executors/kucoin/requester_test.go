@@ -491,13 +491,12 @@ func TestSDKBodiesThatNeedHandBuilding(t *testing.T) {
 	}
 }
 
-// A temporary key's creation is charged its deletion's weight too, and the
-// deletion's first attempt then goes without waiting for a drained pool;
+// A temporary key's creation and deletion are charged before the creation,
+// and the deletion's first attempt then goes without waiting for a drained pool;
 // a second deletion (a retry) waits for the window like any request.
 func TestPrepaidDeletionSkipsOneWait(t *testing.T) {
-	ctx := withExtraWeight(t.Context(), weightOf(venueSpot, http.MethodDelete, pathSubAPIKey))
-	if got := extraWeight(ctx) + weightOf(venueSpot, http.MethodPost, pathSubAPIKey); got != 50 {
-		t.Errorf("creation charged %d, want 20 + the deletion's 30", got)
+	if tempKeyWeight != 50 {
+		t.Errorf("a temporary key is charged %d, want its creation's 20 + its deletion's 30", tempKeyWeight)
 	}
 	f := newFakeVenue(t, 2)
 	f.headers.Set("gw-ratelimit-limit", "2000")
@@ -524,5 +523,50 @@ func TestPrepaidDeletionSkipsOneWait(t *testing.T) {
 	del(prepaid) // its one free pass is spent
 	if ds := sl.all(); len(ds) != 1 || ds[0] <= time.Second {
 		t.Errorf("a second deletion waited %v, want about 1.5s for the window", ds)
+	}
+}
+
+// A temporary key's creation waits for the Management pool before it is
+// sent, in the caller's context: a pass ended meanwhile (the master key
+// died) sends nothing and makes no key, instead of waiting out the window
+// in a context nothing cancels.
+func TestTempKeyCreationWaitEndsWithThePass(t *testing.T) {
+	f := newFakeVenue(t, 2)
+	f.headers.Set("gw-ratelimit-limit", "2000")
+	f.headers.Set("gw-ratelimit-remaining", "12") // below the Management reserve
+	f.headers.Set("gw-ratelimit-reset", "25000")
+	f.handle("GET /api/v1/sub/api-key", func(seen) (int, any) { return ok([]any{}) })
+	created := 0
+	f.handle("POST /api/v1/sub/api-key", func(seen) (int, any) {
+		created++
+		return ok(map[string]any{"apiKey": "k", "apiSecret": "s", "apiVersion": 3})
+	})
+	blocked := make(chan struct{}, 1)
+	x := f.executor(t, executors.Env{Sleep: func(ctx context.Context, _ time.Duration) error {
+		blocked <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	if err := x.call(t.Context(), x.spot, "list", false, http.MethodGet, pathSubAPIKey, q("subName", "s1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-blocked; cancel() }() // the pass ends while the creation waits
+	hooks := &executortest.RecordingHooks{}
+	_, err := x.mintTempKey(ctx, req(executors.OrdersCancelAll, nil, hooks), "s1", nil)
+	if err == nil || !strings.Contains(err.Error(), "not sent") {
+		t.Errorf("mint: got %v, want not sent", err)
+	}
+	if created != 0 {
+		t.Errorf("%d creations sent, want none", created)
+	}
+	var outs []error
+	for _, r := range hooks.Records() {
+		if r.Phase == executortest.PhaseOutcome {
+			outs = append(outs, r.Err)
+		}
+	}
+	if len(outs) != 1 || outs[0] == nil || !strings.Contains(outs[0].Error(), "not sent") {
+		t.Errorf("outcomes %v, want the one saying nothing was sent", outs)
 	}
 }

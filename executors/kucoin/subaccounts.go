@@ -1,6 +1,7 @@
 package kucoin
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -404,6 +405,10 @@ type tempKey struct {
 	swept bool
 }
 
+// tempKeyWeight is what a temporary key costs the Management pool: its
+// creation and its deletion (charged together before the creation).
+var tempKeyWeight = weightOf(venueSpot, http.MethodPost, pathSubAPIKey) + weightOf(venueSpot, http.MethodDelete, pathSubAPIKey)
+
 // tempKeyWithin bounds the creation and the deletion of a temporary key,
 // which run to their end even when the step's context ends (Ctrl-C). It
 // covers a wait for the Management pool (up to its 30 s window) and the
@@ -444,11 +449,21 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	if err := h.Intent(ctx, m); err != nil {
 		return tempKey{}, err
 	}
-	if err := ctx.Err(); err != nil {
+	// The budget of the creation and of the key's deletion is waited for
+	// in ctx, before anything is sent: a pass ended meanwhile (the master
+	// key died, Ctrl-C) makes no key, instead of waiting for a drained
+	// Management pool in a context nothing cancels. Both are charged now,
+	// so that the creation's first attempt and the deletion's go without
+	// waiting (withPrepaid): a key of ours is never minted in a window
+	// with no room left to delete it.
+	rsv, werr := x.pacer.wait(ctx, poolManagement, tempKeyWeight)
+	if err := cmp.Or(werr, ctx.Err()); err != nil {
+		x.pacer.release(rsv)
 		cerr := &executors.Error{Class: executors.ErrTransient, Op: "create temporary key on " + sub, Msg: "not sent: interrupted", Err: err}
 		h.Outcome(ctx, m, cerr)
 		return tempKey{}, cerr
 	}
+	x.pacer.release(rsv) // charged: the venue counts it when the requests go
 	// Once sent, the creation runs to its answer even if the run is
 	// interrupted: knowing the key's id is what lets it be deleted.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tempKeyWithin)
@@ -458,9 +473,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 		APISecret  string `json:"apiSecret"`
 		APIVersion int    `json:"apiVersion"`
 	}
-	// Charged its deletion too: see withExtraWeight.
-	cctx := withExtraWeight(sctx, weightOf(venueSpot, http.MethodDelete, pathSubAPIKey))
-	err := x.call(cctx, x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
+	err := x.call(withPrepaid(sctx), x.spot, "create temporary key on sub "+sub, true, http.MethodPost, pathSubAPIKey, body, &ans)
 	if err == nil && (ans.APIKey == "" || ans.APISecret == "") {
 		err = &executors.Error{Class: executors.ErrUnknownOutcome, Op: "create temporary key on " + sub, Msg: "the answer names no apiKey or apiSecret"}
 	}
