@@ -2,7 +2,9 @@
 //
 // Each run has a directory (runs/<run-id>/) holding audit.jsonl: append-only
 // JSON lines, one record per line, written with a single write call and
-// fsynced before Append returns. The package imports no other project package.
+// fsynced: before Append returns for the records a crash must not lose
+// (start, intent, end), moments later for the others (see Append). The
+// package imports no other project package.
 //
 // # Records
 //
@@ -237,6 +239,15 @@ type Log struct {
 	// syncMu before mu).
 	durableSeq  int64
 	durableHead string
+
+	// The flusher fsyncs the records whose Append does not wait (see
+	// Append): kicked through flush, started by the first such record,
+	// stopped by Close (stop), which waits for flushDone.
+	flush     chan struct{}
+	stop      chan struct{}
+	flushDone chan struct{}
+	flushOnce sync.Once
+	stopOnce  sync.Once
 }
 
 // Create creates dir (mode 0700, parents included) if needed and a new
@@ -273,7 +284,8 @@ func newLog(path, runID string, f file, opts Options) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Log{path: path, runID: runID, f: f, now: now, noSync: opts.NoSync}
+	l := &Log{path: path, runID: runID, f: f, now: now, noSync: opts.NoSync,
+		flush: make(chan struct{}, 1), stop: make(chan struct{}), flushDone: make(chan struct{})}
 	l.syncCond = sync.NewCond(&l.syncMu)
 	return l
 }
@@ -387,8 +399,20 @@ func member(raw json.RawMessage, name string) string {
 	return string(bytes.TrimSpace(obj[name]))
 }
 
-// Append writes one record and, unless Options.NoSync, returns only once
-// it is fsynced (concurrent Appends share one fsync: group commit). The first record must have phase start; nothing may follow an
+// Append writes one record and, unless Options.NoSync, has it fsynced
+// (concurrent records share one fsync: group commit). A start, intent or
+// end record is returned only once it is durable: nothing is sent before
+// the trail shows it may be, and the end's head hash names a durable
+// trail. Any other record (an outcome, a step's result) is fsynced by the
+// flusher, which starts at once, or by an intent's fsync if that comes
+// first (an fsync covers every record written before it), and at the
+// latest by Close; Append does not wait for it. A crash that loses such a
+// record is the crash resume already handles just before it was written:
+// an intent without its outcome is re-checked before anything is
+// repeated. Waiting for those too made every wave of parallel cancels
+// queue behind the fsyncs of the previous wave's outcomes.
+//
+// The first record must have phase start; nothing may follow an
 // end record written through this Log; and in a Log re-opened after an
 // interrupted end record, the first record appended must be a resume record
 // (else ErrResumeExpected). After the first write or sync failure the Log is failed:
@@ -413,6 +437,14 @@ func (l *Log) Append(e Event) (Record, error) {
 	rec, err := l.write(e, result)
 	if err != nil || l.noSync {
 		return rec, err
+	}
+	if e.Phase == PhaseOutcome || e.Phase == PhaseInfo {
+		l.flushOnce.Do(func() { go l.flusher() })
+		select {
+		case l.flush <- struct{}{}:
+		default: // a kick is pending already; its fsync covers this record
+		}
+		return rec, nil
 	}
 	if err := l.waitDurable(rec.Seq); err != nil {
 		return Record{}, err
@@ -493,6 +525,26 @@ func (l *Log) rollBackToDurable() {
 	l.seq, l.head = l.durableSeq, l.durableHead
 }
 
+// flusher fsyncs every record written when it is kicked, until Close
+// stops it. A failed fsync fails the Log (waitDurable), so the next
+// record that must be durable fails.
+func (l *Log) flusher() {
+	defer close(l.flushDone)
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.flush:
+			l.mu.Lock()
+			seq, failed := l.seq, l.err
+			l.mu.Unlock()
+			if failed == nil {
+				_ = l.waitDurable(seq)
+			}
+		}
+	}
+}
+
 // waitDurable returns once an fsync covering record seq has completed
 // (starting one if none is running), or with the log's failure. A failed
 // fsync fails the log for good, like a failed write.
@@ -566,8 +618,12 @@ func (l *Log) Err() error {
 // Close closes the file, which releases the trail's lock; later Appends
 // return ErrClosed. Closing twice is a no-op.
 func (l *Log) Close() error {
-	// Make every written record durable first (an fsync in progress, or
-	// one for records whose Append has not started its own yet).
+	// Stop the flusher (never started: it can no longer start), then make
+	// every written record durable (an fsync in progress, or one for
+	// records whose Append has not started its own yet or did not wait).
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.flushOnce.Do(func() { close(l.flushDone) })
+	<-l.flushDone
 	if !l.noSync {
 		l.mu.Lock()
 		seq, failed := l.seq, l.err

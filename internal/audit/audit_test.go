@@ -505,8 +505,9 @@ func TestFailClosed(t *testing.T) {
 		{"sync error", func(t *testing.T) *Log {
 			ff := &failingFile{}
 			l := newLog("mem", "r", ff, Options{})
-			// Let the first two records through, then fail syncs.
-			for _, e := range []Event{{Phase: PhaseStart}, {Phase: PhaseInfo}} {
+			// Let the first two records through, durable (an intent
+			// waits for its fsync), then fail syncs.
+			for _, e := range []Event{{Phase: PhaseStart}, {Phase: PhaseIntent}} {
 				if _, err := l.Append(e); err != nil {
 					t.Fatal(err)
 				}

@@ -37,8 +37,8 @@ func (f *slowFile) Sync() error {
 
 func (f *slowFile) Close() error { return nil }
 
-// Concurrent appends share fsyncs (group commit), and still no Append
-// returns before its own record is durable.
+// Concurrent appends share fsyncs (group commit), and still no Append of
+// an intent returns before its own record is durable.
 func TestGroupCommit(t *testing.T) {
 	f := &slowFile{}
 	l := newLog("mem", "r", f, Options{})
@@ -52,7 +52,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec, err := l.Append(Event{Phase: PhaseInfo, Step: "s", Result: map[string]int{"i": i}})
+			rec, err := l.Append(Event{Phase: PhaseIntent, Step: "s", Result: map[string]int{"i": i}})
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -101,5 +101,86 @@ func TestCloseSyncsWrittenRecords(t *testing.T) {
 	}
 	if l.Err() != nil {
 		t.Errorf("log failed: %v", l.Err())
+	}
+}
+
+// gatedFile is a file whose fsync waits until the test opens the gate.
+type gatedFile struct {
+	slowFile
+	gate chan struct{}
+}
+
+func (f *gatedFile) Sync() error {
+	f.mu.Lock()
+	n := f.buf.Len()
+	f.mu.Unlock()
+	<-f.gate
+	f.syncs.Add(1)
+	f.mu.Lock()
+	f.durable = n
+	f.mu.Unlock()
+	return nil
+}
+
+// An outcome or a step's result does not wait for its fsync (the next
+// wave of cancels must not queue behind it), but it is fsynced without
+// anyone asking: by the flusher, and at the latest by Close. An intent
+// still waits, and its fsync covers the records written before it.
+func TestOnlyIntentsWaitForTheirFsync(t *testing.T) {
+	f := &gatedFile{gate: make(chan struct{})}
+	l := newLog("mem", "r", f, Options{})
+	go func() { f.gate <- struct{}{} }() // the start record's fsync
+	if _, err := l.Append(Event{Phase: PhaseStart}); err != nil {
+		t.Fatal(err)
+	}
+	// Every fsync from now on blocks until the gate opens: an Append that
+	// waited for its fsync would never return.
+	for _, ph := range []string{PhaseOutcome, PhaseInfo} {
+		if _, err := l.Append(Event{Phase: ph, Step: "s"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intent := make(chan Record, 1)
+	go func() {
+		rec, err := l.Append(Event{Phase: PhaseIntent, Step: "s"})
+		if err != nil {
+			t.Error(err)
+		}
+		intent <- rec
+	}()
+	select {
+	case <-intent:
+		t.Fatal("an intent returned before any fsync covered it")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(f.gate) // fsyncs complete from now on
+	rec := <-intent
+	f.mu.Lock()
+	durable := f.buf.Bytes()[:f.durable]
+	f.mu.Unlock()
+	if !bytes.Contains(durable, []byte(rec.Hash)) || bytes.Count(durable, []byte("\n")) != 4 {
+		t.Errorf("after the intent returned, durable = %q; want the start, the outcome, the info and the intent", durable)
+	}
+
+	// An outcome alone is fsynced by the flusher, soon, unasked.
+	out, err := l.Append(Event{Phase: PhaseOutcome, Step: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		ok := bytes.Contains(f.buf.Bytes()[:f.durable], []byte(out.Hash))
+		f.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an outcome record was never fsynced by the flusher")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
