@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/secret"
@@ -53,8 +54,9 @@ type Env struct {
 	Now    func() time.Time
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
-	// Transport, when set, is the base RoundTripper of every HTTP client the
-	// executor builds (each client still gets its own http.Client).
+	// Transport is the base RoundTripper of every HTTP client the executor
+	// builds (each client still gets its own http.Client); Defaults sets
+	// it to SharedTransport.
 	Transport http.RoundTripper
 	// Observer, when set, sees every HTTP exchange (status, rate-limit
 	// headers) after it completes; used for pacing and benchmarks.
@@ -72,8 +74,31 @@ func (e Env) Defaults() Env {
 	if e.Logger == nil {
 		e.Logger = slog.New(slog.DiscardHandler)
 	}
+	if e.Transport == nil {
+		e.Transport = SharedTransport()
+	}
 	return e
 }
+
+// SharedTransport is the process's one HTTP transport, the base of every
+// executor built without Env.Transport: one connection pool per host for
+// every account, product and temporary key, so that a connection opened
+// by one account's burst serves the next burst of any account on the
+// same host. Per-client transports (as before) kept their own pools, and
+// about half of a run's requests opened a new connection (in production:
+// a TCP and a TLS handshake, a round trip or two each); the default's 2
+// idle connections per host would do the same after every parallel burst.
+var SharedTransport = sync.OnceValue(func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit across hosts: each host has its own below
+	t.MaxIdleConnsPerHost = IdleConnsPerHost
+	return t
+})
+
+// IdleConnsPerHost is how many idle connections per host SharedTransport
+// keeps: enough for a parallel burst of several accounts on one host (an
+// account has up to 64 requests in flight).
+const IdleConnsPerHost = 512
 
 // SleepContext sleeps for d or until ctx is done.
 func SleepContext(ctx context.Context, d time.Duration) error {

@@ -484,31 +484,17 @@ func parseRetryAfter(v string) time.Duration {
 	return 0
 }
 
-// idleConnsPerHost is how many idle connections per host each private
-// transport keeps (up to Executor.concurrency requests go out at once).
-const idleConnsPerHost = 64
-
-// newHTTPClient builds one client's own http.Client over env.Transport (or
-// a private clone of the default transport).
+// newHTTPClient builds one client's own http.Client over env.Transport
+// (executors.SharedTransport by default).
 func newHTTPClient(env executors.Env, account, baseURL string, p *pacer, timeout time.Duration, sign func(*http.Request) (*http.Request, error)) *http.Client {
 	prefix := ""
 	if u, err := url.Parse(baseURL); err == nil {
 		prefix = strings.TrimRight(u.Path, "/")
 	}
-	base := env.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Keep the connections of a parallel burst for the next one: the
-		// default keeps 2 idle per host, so every later wave would open
-		// (in production: TLS-handshake) most of its connections again,
-		// a round trip or two each.
-		t.MaxIdleConnsPerHost = idleConnsPerHost
-		base = t
-	}
 	// No http.Client.Timeout: it would count the wait for budget; the
 	// transport bounds each request from the moment it is sent.
 	return &http.Client{
-		Transport: &observingTransport{base: base, pacer: p, account: account, observer: env.Observer, timeout: timeout, sign: sign, prefix: prefix},
+		Transport: &observingTransport{base: env.Transport, pacer: p, account: account, observer: env.Observer, timeout: timeout, sign: sign, prefix: prefix},
 	}
 }
 

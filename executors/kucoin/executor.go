@@ -130,27 +130,10 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	}, nil
 }
 
-// idleConnsPerHost is how many idle connections per host the private
-// transport keeps (listParallel requests go out at once).
-const idleConnsPerHost = 64
-
-// newHTTPClient returns a private client over base (or a clone of the
-// default transport): the SDK's BasicRequester mutates http.DefaultClient,
-// so nothing here ever uses it.
+// newHTTPClient returns a private client over base (env.Transport,
+// executors.SharedTransport by default): the SDK's BasicRequester mutates
+// http.DefaultClient, so nothing here ever uses it.
 func newHTTPClient(base http.RoundTripper) *http.Client {
-	if base == nil {
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			t := dt.Clone()
-			// Keep the connections of a parallel burst for the next one:
-			// the default keeps 2 idle per host, so every later wave
-			// would open (in production: TLS-handshake) most of its
-			// connections again, a round trip or two each.
-			t.MaxIdleConnsPerHost = idleConnsPerHost
-			base = t
-		} else {
-			base = http.DefaultTransport
-		}
-	}
 	return &http.Client{Transport: base}
 }
 

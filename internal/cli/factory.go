@@ -61,7 +61,7 @@ func NewFactory() *Factory {
 		Version:  version,
 	}
 	if os.Getenv("PANICBUTTON_LOOPBACK_ONLY") != "" {
-		f.Transport = loopbackOnly{base: http.DefaultTransport}
+		f.Transport = loopbackOnly{base: executors.SharedTransport()}
 	}
 	return f
 }
