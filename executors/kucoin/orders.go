@@ -176,9 +176,9 @@ func (o spotOrder) order(product, kind string) executors.Order {
 // listParallel bounds how many lists or cancels of one account run at
 // once (they are independent; the pacer keeps them within the pools). At
 // 32, an account with 40 symbols listed and cancelled in two waves each:
-// a round trip more per phase. It matches the connections the transport
-// keeps (idleConnsPerHost).
-const listParallel = 64
+// a round trip more per phase; 128, like Binance's. The shared transport
+// keeps the connections of a burst (executors.IdleConnsPerHost).
+const listParallel = 128
 
 // listOrders lists every open order of the selection, the product groups
 // concurrently. Groups that fail do not hide the others: the orders read
