@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
@@ -193,5 +195,76 @@ func TestRevokeSaysWhichListingItSaw(t *testing.T) {
 	}
 	if !strings.Contains(res.Summary, "sub keys as listed at ") {
 		t.Errorf("summary %q: want the time of the listing the selection saw", res.Summary)
+	}
+}
+
+// holdFirstDelete holds the first sub-key DELETE it sees until a listing
+// of sub-account keys is sent after it, or until a timeout.
+type holdFirstDelete struct {
+	base     http.RoundTripper
+	mu       sync.Mutex
+	held     bool
+	listed   chan struct{} // closed at the first listing after the held DELETE
+	timedOut bool
+}
+
+func (h *holdFirstDelete) RoundTrip(r *http.Request) (*http.Response, error) {
+	sub := strings.HasSuffix(r.URL.Path, pathSubKeys)
+	h.mu.Lock()
+	first := sub && r.Method == http.MethodDelete && !h.held
+	if first {
+		h.held = true
+	}
+	if sub && r.Method == http.MethodGet && h.held {
+		select {
+		case <-h.listed:
+		default:
+			close(h.listed)
+		}
+	}
+	h.mu.Unlock()
+	if first {
+		select {
+		case <-h.listed:
+		case <-time.After(3 * time.Second):
+			h.mu.Lock()
+			h.timedOut = true
+			h.mu.Unlock()
+		}
+	}
+	return h.base.RoundTrip(r)
+}
+
+// TestRevokeRelistsEachSubAccountAfterItsOwnDeletes: the confirming
+// re-list of a sub-account's keys goes out once that sub-account's
+// deletes are answered, not once every sub-account's are: both endpoints
+// have a UID budget of 60 calls a minute, so at scale the re-lists wait
+// for nothing but their own budget while the other deletes wait for the
+// next window (at 16× the benchmark, two minutes earlier).
+func TestRevokeRelistsEachSubAccountAfterItsOwnDeletes(t *testing.T) {
+	r := startEmulator(t, "subaccounts.yaml", subMasterKey, subMasterSecret, "hmac")
+	hold := &holdFirstDelete{base: executors.SharedTransport(), listed: make(chan struct{})}
+	env := testEnv()
+	env.Transport = hold
+	e, err := New(r.acct, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Do(context.Background(), executors.Request{Action: executors.KeysRevoke, Step: "revoke",
+		Params: executors.Params{"scope": "sub_accounts", "method": "delete"}})
+	if err != nil {
+		t.Fatalf("revoke: %v (%s)", err, res.Summary)
+	}
+	hold.mu.Lock()
+	held, timedOut := hold.held, hold.timedOut
+	hold.mu.Unlock()
+	if !held {
+		t.Fatal("no sub-key delete was sent: the fixture has keys to delete")
+	}
+	if timedOut {
+		t.Error("no sub-account was re-listed while one delete was unanswered: every re-list waited for every delete")
+	}
+	if left := r.subKeys(t); len(left) != 0 || res.Counts["remaining"] != 0 {
+		t.Errorf("%d sub keys left, counts %v: want every key deleted and confirmed", len(left), res.Counts)
 	}
 }
