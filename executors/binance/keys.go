@@ -278,6 +278,10 @@ type keyMemory struct {
 	baseline map[string]bool
 	// listed is each sub-account's latest key listing (listReuse).
 	listed map[string]keyListing
+	// revokeStart is when the latest keys.revoke call (not a plan)
+	// began; midRunDone when the latest one with created_mid_run ended
+	// (see midRunSince).
+	revokeStart, midRunDone time.Time
 }
 
 // keyListing is one sub-account's keys as listed at a time.
@@ -706,6 +710,13 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		e.checkKeyIDs(&res, req.Params, nil, false)
 		return e.finishRevoke(res, nil, nil, nil, plan, "no sub-account keys (not a master account)"), nil
 	}
+	var since time.Time
+	if !plan {
+		since = e.beginRevoke(req.Params.Bool("created_mid_run"))
+		if req.Params.Bool("created_mid_run") {
+			defer e.endMidRunLook()
+		}
+	}
 	needIPs := method == "ip_lock" || req.Params.String("select") == "risky" || req.Params.String("match") != ""
 	reuse := time.Duration(0)
 	if method == "delete" && !needIPs && !plan {
@@ -721,14 +732,21 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	if req.Params.Bool("created_mid_run") {
 		selected = unionKeys(selected, e.midRunKeys(keys))
 	}
+	listingNote := "" // what a look for mid-run keys saw, when it reused listings
 	if len(selected) == 0 && reuse > 0 && req.Params.Bool("created_mid_run") {
 		// Nothing to delete in the earlier listing, so no re-list would
 		// follow: list afresh, for the keys created since (a hold pass
-		// looks for them). A selection without created_mid_run (keys
-		// that can withdraw) takes the listing as it was: a key created
-		// since is the next created_mid_run step's.
-		if keys, err = e.subKeys(ctx, subs, needIPs); err != nil {
+		// looks for them), every sub-account not listed since the
+		// previous revocation began (see beginRevoke). A selection
+		// without created_mid_run (keys that can withdraw) takes the
+		// listing as it was: a key created since is the next
+		// created_mid_run step's.
+		before := e.env.Now()
+		if keys, err = e.subKeysReusing(ctx, subs, needIPs, midRunReuse(since, before)); err != nil {
 			return executors.Result{}, err
+		}
+		if at := e.listedSince(subs); at.Before(before) {
+			listingNote = subacct.MidRunListingNote(at) // some were not listed again
 		}
 		selected = selectKeys(keys, req.Params, now)
 		if req.Params.Bool("created_mid_run") {
@@ -739,6 +757,7 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	targets := e.revokePlan(selected, method, ips)
 	if plan || len(targets) == 0 {
 		r := e.finishRevoke(res, targets, nil, nil, true, "")
+		r.Summary += listingNote
 		if reuse > 0 && !req.Params.Bool("created_mid_run") {
 			// No re-list follows (with targets, a fresh one adds the keys
 			// created since): say what the selection saw.
@@ -871,6 +890,52 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 		return r, firstError(mapValues(failed, targets))
 	}
 	return r, nil
+}
+
+// beginRevoke records that a keys.revoke call begins now and returns
+// since, for midRunReuse: the latest of the previous call's start and the
+// end of the latest look for keys created mid-run (zero when neither).
+//
+// A created_mid_run revocation that finds nothing to delete lists the
+// sub-accounts again, for keys created since their last listing. A
+// sub-account listed after the previous revocation began was just
+// re-listed by it (the confirming re-list that follows its deletes: in
+// the playbook, revoke-withdraw-keys right before revoke-sub-keys) and is
+// not listed once more; one listed by an earlier look for mid-run keys
+// (the step before a hold pass, or the previous pass) always is. At 16×
+// the benchmark, listing the 74 sub-accounts of a master once more took
+// most of a minute's budget of that endpoint (60 calls) and pushed the
+// temporary keys, and every sub-account's futures cancels with them, a
+// /fapi window later.
+func (e *Executor) beginRevoke(midRun bool) time.Time {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	since := m.revokeStart
+	if m.midRunDone.After(since) {
+		since = m.midRunDone
+	}
+	m.revokeStart = e.env.Now()
+	return since
+}
+
+// endMidRunLook records that a look for keys created mid-run ends now.
+func (e *Executor) endMidRunLook() {
+	m := e.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.midRunDone = e.env.Now()
+}
+
+// midRunReuse is how old a sub-account's key listing may be at now for a
+// created_mid_run revocation's fresh look to take it (see beginRevoke):
+// made after since, and never older than listReuse; 0 (list every
+// sub-account) when since is zero.
+func midRunReuse(since, now time.Time) time.Duration {
+	if since.IsZero() || !now.After(since) {
+		return 0
+	}
+	return min(listReuse, now.Sub(since))
 }
 
 // deleteThenRelist sends the deletes of pending (with send) and re-lists

@@ -65,3 +65,11 @@ func CheckKeyIDs(res *executors.Result, p executors.Params, c KeyIDCheck) {
 func ListingNote(at time.Time) string {
 	return "; sub keys as listed at " + at.UTC().Format("15:04:05") + " UTC (the inventory's listing): a key created since is left to the next step that deletes keys created mid-run"
 }
+
+// MidRunListingNote ends the summary of a look for keys created mid-run
+// that took, for some sub-accounts, the listing the revocation before it
+// made moments earlier (its confirming re-list) instead of listing them
+// once more: the oldest listing it saw was made at at.
+func MidRunListingNote(at time.Time) string {
+	return "; sub keys as listed since " + at.UTC().Format("15:04:05") + " UTC (sub-accounts the previous revocation had just re-listed were not listed again): a key created after its sub-account's listing is left to the hold's passes"
+}
