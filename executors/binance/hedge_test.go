@@ -137,6 +137,9 @@ func (b *slowBase) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{}`)), Request: req}, nil
 }
 
+// hedgeHosts numbers the hosts TestHedgeNeedsSpareBudget makes up.
+var hedgeHosts atomic.Int64
+
 // TestHedgeNeedsSpareBudget: a hedge is charged to the request's bucket
 // like any request, and it is not sent (nor waited for) when the bucket
 // has no spare weight now.
@@ -159,7 +162,9 @@ func TestHedgeNeedsSpareBudget(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			host := fmt.Sprintf("hedge-budget-%d.invalid", i)
+			// A host of its own: IP budgets are process-wide per host, and
+			// a repeated run (-count) must not find the last one's charges.
+			host := fmt.Sprintf("hedge-budget-%d-%d.invalid", i, hedgeHosts.Add(1))
 			p := newPacer(func() time.Time { return now }, func(ctx context.Context, d time.Duration) error {
 				return errors.New("the test's pacer never waits")
 			})
