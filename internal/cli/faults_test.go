@@ -829,6 +829,11 @@ func faultWantRevoked(t *testing.T, fr faultRun, revoked, other string) {
 	}
 	for _, r := range fr.rep.Results {
 		after := r.Step == "withdrawals" || r.Step == "revoke-sub-keys" || r.Step == "snapshot-after"
+		if r.Account == revoked && r.Step == "revoke-sub-keys" && r.Status == executors.StatusOK && strings.Contains(r.Summary, "as listed since") {
+			// Binance: the look for mid-run keys took the re-lists that
+			// revoke-withdraw-keys made moments before, and sent nothing.
+			continue
+		}
 		switch {
 		case r.Account == revoked && after:
 			if r.Status != executors.StatusFailed || r.ErrClass != "auth" || r.Attempts != 1 {
