@@ -567,7 +567,7 @@ func orderChange(o openOrder) executors.Change {
 	if o.Price != "" && !isZeroAmount(o.Price) {
 		what += " @ " + o.Price
 	}
-	return executors.Change{Kind: "cancel-order", Product: o.Product, Symbol: o.Symbol, ID: o.ID,
+	return executors.Change{Kind: "cancel-order", Product: o.Product, Symbol: o.Symbol, ID: o.ID, Created: o.Created,
 		Target: fmt.Sprintf("%s %s order %s (%s)", o.Product, o.Symbol, o.ID, what)}
 }
 

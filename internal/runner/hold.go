@@ -102,6 +102,13 @@ type HoldSummary struct {
 type UnseenWindow struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+	// RunOrders is set when the key died before the hold looked at
+	// anything (no pass, no lane round) and the playbook's own cancels had
+	// caught RunOrders orders placed during the run, the last placed at
+	// RunSeenAt: its holder was at work, and From is the last of those
+	// cancels' looks.
+	RunOrders int       `json:"run_orders,omitempty"`
+	RunSeenAt time.Time `json:"run_seen_at,omitzero"`
 	// KeyAlive: the hold ended (deadline, operator, Ctrl-C) without the
 	// key proven dead; To is when it stopped watching.
 	KeyAlive bool `json:"key_alive,omitempty"`
@@ -299,12 +306,48 @@ loop:
 		} else {
 			hs.Unseen = &UnseenWindow{From: from, To: r.o.Now(), KeyAlive: true}
 		}
+	} else if hs.EndedBy == HoldKeyRejected && hs.LastPassStart.IsZero() && hs.LaneLastStart.IsZero() {
+		// The key died before the hold looked at anything (a human quick
+		// in the web UI): the playbook's own cancels looked last. Orders
+		// they cancelled that were placed during the run show its holder
+		// at work then, and what it placed after their last look is out
+		// of sight as well.
+		if look, n, seen := r.runOrdersCancelled(t.Ref.Name); n > 0 {
+			hs.Unseen = &UnseenWindow{From: look, To: hs.KeyRejectedAt, RunOrders: n, RunSeenAt: seen}
+		}
 	}
 	hs.Duration = r.o.Now().Sub(hs.Started)
 	_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 		Result: map[string]any{"hold": "end", "ended_by": hs.EndedBy, "passes": hs.Passes, "caught": len(hs.Caught), "probe": hs.Probe}})
 	r.holdEvent(step, t, "hold ended ("+hs.EndedBy+") after "+passes(hs.Passes)+", caught "+fmt.Sprint(len(hs.Caught)))
 	return hs, answer
+}
+
+// runOrdersCancelled looks at the account's own orders.cancel_all results
+// (not scope sub_accounts): when the last of them started (its look), and
+// how many of the orders they cancelled were placed after the run started,
+// the last at seen. Venues date orders on their clock, which the
+// executors keep within a second or so of ours.
+func (r *run) runOrdersCancelled(account string) (look time.Time, n int, seen time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range r.results {
+		if res.Account != account || res.Action != executors.OrdersCancelAll || res.Scope == "sub_accounts" {
+			continue
+		}
+		if res.Started.After(look) {
+			look = res.Started
+		}
+		for _, c := range res.Result.Changes {
+			if c.Kind == "cancel-order" && c.Created.After(r.start) {
+				n++
+				if c.Created.After(seen) {
+					seen = c.Created
+				}
+			}
+		}
+	}
+	return look, n, seen
 }
 
 // ownOrderSteps splits the hold steps into the cancels of the account's
@@ -588,7 +631,10 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}
-	if hs.Unseen != nil && !hs.Unseen.KeyAlive {
+	if u := hs.Unseen; u != nil && u.RunOrders > 0 {
+		note += fmt.Sprintf("; its holder was at work during the run (the playbook's cancels caught %d orders placed since it started, the last at %s UTC) and the key died before the hold's first look: orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
+			u.RunOrders, u.RunSeenAt.UTC().Format("15:04:05"), u.From.UTC().Format("15:04:05"), u.To.UTC().Format("15:04:05"))
+	} else if hs.Unseen != nil && !hs.Unseen.KeyAlive {
 		note += fmt.Sprintf("; its holder was still at work during the hold (caught %d, the last at %s UTC): orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
 			hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05"), hs.Unseen.From.UTC().Format("15:04:05"), hs.Unseen.To.UTC().Format("15:04:05"))
 	} else if hs.EndedBy == HoldKeyRejected {

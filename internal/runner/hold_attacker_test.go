@@ -22,7 +22,8 @@ import (
 // mutation goes through the request's audit hooks.
 type accountDouble struct {
 	mu          sync.Mutex
-	orders      []string // targets of the open orders
+	orders      []string             // targets of the open orders
+	created     map[string]time.Time // when each order was placed
 	withdrawals []withdrawalDouble
 	subKeys     []string
 	masterDead  bool
@@ -46,16 +47,20 @@ type withdrawalDouble struct {
 // newAccountDouble is a small fund: two open orders, a withdrawal the API
 // can cancel and one it cannot, and two sub-account keys.
 func newAccountDouble() *accountDouble {
+	long := time.Now().Add(-time.Hour) // before any run
 	return &accountDouble{
 		orders:      []string{"spot BTCUSDT order 1001", "usdm ETHUSDT order 1002"},
+		created:     map[string]time.Time{"spot BTCUSDT order 1001": long, "usdm ETHUSDT order 1002": long},
 		withdrawals: []withdrawalDouble{{id: "wd-1", cancellable: true, pending: true}, {id: "wd-2", pending: true}},
 		subKeys:     []string{"sub arb key arb1", "sub mm key mm2"},
 	}
 }
 
+// addOrder places an order now.
 func (a *accountDouble) addOrder(target string) {
 	a.mu.Lock()
 	a.orders = append(a.orders, target)
+	a.created[target] = time.Now()
 	a.mu.Unlock()
 }
 func (a *accountDouble) addSubKey(target string) {
@@ -121,7 +126,13 @@ func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executor
 		if err := req.Mutate(ctx, m, func(context.Context) error { a.mu.Lock(); apply(); a.mu.Unlock(); return nil }); err != nil {
 			return err
 		}
-		res.Changes = append(res.Changes, executors.Change{Kind: kind, Target: target, Irreversible: irreversible})
+		c := executors.Change{Kind: kind, Target: target, Irreversible: irreversible}
+		if kind == "cancel-order" {
+			a.mu.Lock()
+			c.Created = a.created[target]
+			a.mu.Unlock()
+		}
+		res.Changes = append(res.Changes, c)
 		return nil
 	}
 	remove := func(list *[]string, x string) func() {
@@ -557,4 +568,76 @@ func TestHoldLaneCancelsOrdersWhileAPassIsStuck(t *testing.T) {
 		t.Errorf("caught %d order cancels, the holder placed %d", n, placed)
 	}
 	mu.Unlock()
+}
+
+// The key dies before the hold's first look (the human quick in the web
+// UI): the playbook's own cancels looked last. When they cancelled an
+// order placed during the run, its holder was at work, and what it placed
+// after their look until the key died is out of the API's sight: the
+// verdict names that window. Orders from before the run show nobody at
+// work, and nothing is claimed.
+func TestHoldKeyDeadBeforeFirstLook(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		during bool
+	}{{"an order placed during the run", true}, {"only orders from before the run", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			pb, v, acct := holdFixture(t)
+			var (
+				events holdEvents
+				once   sync.Once
+			)
+			if c.during {
+				v.onDo = func(action string) {
+					if action == executors.OrdersCancelAll {
+						once.Do(func() { v.addOrder("spot PUMPUSDT order 777 (limit BUY 1000 @ 1)") })
+					}
+				}
+			}
+			o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}}, HoldInterval: time.Millisecond, Hold: time.Minute,
+				Progress: events.progress(func(text string) {
+					if strings.HasPrefix(text, "holding the line") {
+						v.deleteMasterKey()
+					}
+				})}
+			rep, err := runner.Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs := holdSummaryOf(rep)
+			if hs == nil {
+				t.Fatalf("no hold summary in %+v", rep.Results)
+			}
+			if hs.EndedBy != runner.HoldKeyRejected || hs.Passes != 0 || hs.LaneRounds != 0 {
+				t.Fatalf("hold ended by %q after %d passes and %d lane rounds, want %q before any (events %q)", hs.EndedBy, hs.Passes, hs.LaneRounds, runner.HoldKeyRejected, events.all())
+			}
+			possible := 0
+			for _, l := range rep.Verdict.Left {
+				if l.Kind == runner.LeftOpenOrdersPossible {
+					possible++
+					if !strings.Contains(l.Target, "during the run") {
+						t.Errorf("open-orders-possible %q: want it to say the holder was at work during the run", l.Target)
+					}
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[c.during]; possible != want {
+				t.Errorf("verdict lists %d open-orders-possible, want %d: %+v", possible, want, rep.Verdict.Left)
+			}
+			if !c.during {
+				if hs.Unseen != nil {
+					t.Errorf("unseen window %+v with no order placed during the run", hs.Unseen)
+				}
+				return
+			}
+			var freeze time.Time
+			for _, r := range rep.Results {
+				if r.Action == executors.OrdersCancelAll {
+					freeze = r.Started
+				}
+			}
+			if u := hs.Unseen; u == nil || u.RunOrders != 1 || !u.From.Equal(freeze) || !u.To.Equal(hs.KeyRejectedAt) {
+				t.Errorf("unseen window %+v, want 1 run order, from the freeze's look (%s) to the key's death (%s)", hs.Unseen, freeze, hs.KeyRejectedAt)
+			}
+		})
+	}
 }

@@ -165,6 +165,7 @@ type run struct {
 	auditWarn sync.Once // the degraded-mode warning is shown once
 	progMu    sync.Mutex
 	resume    *resumeRun // nil unless Options.Resume
+	start     time.Time  // when the run started (orders created since were placed during it)
 }
 
 // Run executes the playbook. It returns an error only when the run could
@@ -175,8 +176,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Resume != nil && o.DryRun {
 		return nil, errors.New("resume: a dry-run cannot resume a run")
 	}
-	r := &run{o: o, statuses: map[string]map[string]string{}, resume: newResumeRun(o.Resume)}
 	start := o.Now()
+	r := &run{o: o, statuses: map[string]map[string]string{}, resume: newResumeRun(o.Resume), start: start}
 	mode := ModeExecute
 	if o.DryRun {
 		mode = ModeDryRun

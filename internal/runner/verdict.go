@@ -80,6 +80,10 @@ func ComputeVerdict(rep *Report) Verdict {
 			if hs != nil && hs.Unseen != nil {
 				target := fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
 					hs.Unseen.From.UTC().Format("15:04:05.000"), hs.Unseen.To.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
+				if u := hs.Unseen; u.RunOrders > 0 {
+					target = fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the playbook's last look at them and before the key died, which was before the hold's first look (they were at work during the run: the playbook's cancels caught %d orders placed since it started, the last at %s)",
+						u.From.UTC().Format("15:04:05.000"), u.To.UTC().Format("15:04:05.000"), u.RunOrders, u.RunSeenAt.UTC().Format("15:04:05.000"))
+				}
 				if hs.Unseen.KeyAlive {
 					target = fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught, the last at %s)",
 						hs.Unseen.From.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
