@@ -240,6 +240,21 @@ func (h *holdEvents) all() []string {
 }
 
 // holdSummaryOf is the master-key step's hold summary (nil if none).
+// runHold runs o and returns the report with the hold's summary (the test
+// fails without one).
+func runHold(t *testing.T, ctx context.Context, o runner.Options) (*runner.Report, *runner.HoldSummary) {
+	t.Helper()
+	rep, err := runner.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := holdSummaryOf(rep)
+	if hs == nil {
+		t.Fatalf("no hold summary in %+v", rep.Results)
+	}
+	return rep, hs
+}
+
 func holdSummaryOf(rep *runner.Report) *runner.HoldSummary {
 	for _, r := range rep.Results {
 		if r.Step == "master-key" {
@@ -339,14 +354,7 @@ func TestHoldCatchesAttacker(t *testing.T) {
 						}
 					}
 				})}
-			rep, err := runner.Run(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := holdSummaryOf(rep)
-			if hs == nil {
-				t.Fatalf("no hold summary in %+v", rep.Results)
-			}
+			rep, hs := runHold(t, context.Background(), o)
 			if hs.EndedBy != runner.HoldKeyRejected {
 				t.Errorf("hold ended by %q, want %q (events %q)", hs.EndedBy, runner.HoldKeyRejected, events.all())
 			}
@@ -600,14 +608,7 @@ func TestHoldKeyDeadBeforeFirstLook(t *testing.T) {
 						v.deleteMasterKey()
 					}
 				})}
-			rep, err := runner.Run(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := holdSummaryOf(rep)
-			if hs == nil {
-				t.Fatalf("no hold summary in %+v", rep.Results)
-			}
+			rep, hs := runHold(t, context.Background(), o)
 			if hs.EndedBy != runner.HoldKeyRejected || hs.Passes != 0 || hs.LaneRounds != 0 {
 				t.Fatalf("hold ended by %q after %d passes and %d lane rounds, want %q before any (events %q)", hs.EndedBy, hs.Passes, hs.LaneRounds, runner.HoldKeyRejected, events.all())
 			}
