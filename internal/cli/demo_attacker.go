@@ -52,8 +52,10 @@ type demoRehearsal struct {
 	stop   context.CancelFunc
 	humans sync.WaitGroup // one per account the human is deleting keys of
 
-	mu    sync.Mutex // guards asked and reh.Events
+	mu    sync.Mutex // guards asked, deleted and reh.Events
 	asked map[string]bool
+	// deleted holds the keys the human deleted, and when.
+	deleted map[string]time.Time
 }
 
 // startDemoAttackers starts the attackers and lets them warm up.
@@ -122,6 +124,15 @@ func (d *demoRehearsal) playHuman(ctx context.Context) func(runner.Event) {
 // goes, and every key the attacker created for itself on it.
 func (d *demoRehearsal) deleteByHand(account string) {
 	var master string
+	now := d.srv.Clock().Now()
+	gone := func(key string) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.deleted == nil {
+			d.deleted = map[string]time.Time{}
+		}
+		d.deleted[key] = now
+	}
 	for _, v := range d.srv.Venues() {
 		x, ok := emulator.Unwrap(v).(emu.Exporter)
 		if !ok {
@@ -130,6 +141,7 @@ func (d *demoRehearsal) deleteByHand(account string) {
 		for _, a := range x.ExportAccounts() {
 			if a.Name == account && d.srv.DeleteKey(a.APIKey) {
 				master = fmt.Sprintf("%s (%s)", a.Name, a.Exchange)
+				gone(a.APIKey)
 			}
 		}
 	}
@@ -141,6 +153,7 @@ func (d *demoRehearsal) deleteByHand(account string) {
 		for _, k := range r.Keys {
 			if k.CreatedByAttacker && d.srv.DeleteKey(k.APIKey) {
 				strangers = append(strangers, fmt.Sprintf("%s on %s", secret.Mask(k.APIKey), k.Account))
+				gone(k.APIKey)
 			}
 		}
 	}
@@ -194,10 +207,25 @@ func (d *demoRehearsal) finish() *report.Rehearsal {
 		var died time.Time // when its last key died
 		for _, k := range r.Keys {
 			a.Keys = append(a.Keys, secret.Mask(k.APIKey))
-			if k.KeyDeleted == nil {
+			dead := k.KeyDeleted // when the attacker found it dead
+			if dead == nil {
+				// The attacker may have stopped trying before the key
+				// died: the human's deletion, or the venue's state at
+				// the end, says whether it is dead.
+				d.mu.Lock()
+				t, ok := d.deleted[k.APIKey]
+				d.mu.Unlock()
+				if !ok && !d.keyAlive(k.APIKey) {
+					t, ok = d.srv.Clock().Now(), true
+				}
+				if ok {
+					dead = &t
+				}
+			}
+			if dead == nil {
 				allDead = false
-			} else if k.KeyDeleted.After(died) {
-				died = *k.KeyDeleted
+			} else if dead.After(died) {
+				died = *dead
 			}
 			for name, c := range k.Actions {
 				x := a.Actions[name]

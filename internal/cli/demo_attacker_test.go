@@ -20,7 +20,9 @@ func TestDemoAttacker(t *testing.T) {
 		t.Skip("the rehearsal takes several seconds")
 	}
 	dir := t.TempDir()
-	out, errOut, code := runCLI(t, "demo", "--attacker", "--dir", dir, "--latency", "5ms")
+	// At the demo's own latency (as `make demo-attacker` runs it): an
+	// attacker may end its script before its key dies.
+	out, errOut, code := runCLI(t, "demo", "--attacker", "--dir", dir)
 	// The rehearsal exits with the race's outcome (its help): 0 unless the
 	// attacker got something accepted after its key died (exit 1), or the
 	// trail does not verify. The run's own verdict is in the output.
@@ -39,9 +41,12 @@ func TestDemoAttacker(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Nothing accepted after a key died; whether every key died depends on
-	// what panicbutton could delete (KuCoin keys the attacker made need the UI).
-	if !regexp.MustCompile(`(?m)^(STOPPED: every key the attacker held is dead|NOT STOPPED: nothing was accepted after a key died, but a key the attacker holds is still alive)`).MatchString(out) {
+	// Nothing accepted after a key died, and every key dead by the end
+	// (panicbutton deletes what it can, the rehearsal's human the master
+	// keys and the KuCoin keys the attacker made): STOPPED, also for an
+	// attacker that stopped trying before its key died (it never saw it
+	// die; the venue's state and the human's deletions say it did).
+	if !regexp.MustCompile(`(?m)^STOPPED: every key the attacker held is dead`).MatchString(out) {
 		t.Errorf("no honest headline for the attacker's side:\n%s", out)
 	}
 	// The sub key's attacker: its key died during the run, nothing accepted after.
