@@ -202,7 +202,12 @@ func (x *Executor) listOrders(ctx context.Context, sel selection) ([]openOrder, 
 		}
 	}
 	if sel.futures {
-		groups = append(groups, func() ([]openOrder, error) { return x.listFutures(ctx, sel) })
+		// Orders and stop orders are separate lists: both go out at once
+		// (one after the other, every confirming re-list took a round
+		// trip more).
+		groups = append(groups,
+			func() ([]openOrder, error) { return x.listFutures(ctx, sel) },
+			func() ([]openOrder, error) { return x.listFuturesStops(ctx, sel) })
 	}
 	results := make([][]openOrder, len(groups))
 	errs := make([]error, len(groups))
@@ -348,9 +353,11 @@ func (x *Executor) listFutures(ctx context.Context, sel selection) ([]openOrder,
 		}
 		out = append(out, openOrder{Order: it.order(orderKind(it.Type)), kind: kindFutures})
 	}
-	if err != nil {
-		return out, err
-	}
+	return out, err
+}
+
+func (x *Executor) listFuturesStops(ctx context.Context, sel selection) ([]openOrder, error) {
+	var out []openOrder
 	stops, err := listPaged[futuresOrder](ctx, x, x.futures, "list futures stop orders", "/api/v1/stopOrders", nil, 500)
 	for _, it := range stops {
 		if !sel.wantSymbol(it.Symbol) {
