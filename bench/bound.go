@@ -31,34 +31,37 @@ import (
 //	inventory        ‖   restrictions ‖ sub list → key list →     own key ‖ sub users → per-sub keys (3)
 //	                     per-key IP restriction (3)
 //	freeze               list every product → [snapshot-before]   active symbols → per-symbol list →
-//	                     → cancel → re-list (4)                   cancel → re-list → stop-order
-//	                                                              re-list (5)
-//	  first three        4                                        5
-//	revoke-withdraw-keys delete → re-list (2)                     per-sub keys (1)
+//	                     → cancel → re-list (4)                   cancel → re-list (4)
+//	  first three        4                                        4
+//	revoke-withdraw-keys delete → re-list (2)                     inventory's listing, nothing to
+//	                                                              delete (0)
 //	withdrawals          withdraw history (1)                     accounts → per-currency list (2)
-//	revoke-sub-keys      per-sub keys (1)                         keys → delete → keys (3)
+//	revoke-sub-keys      revoke-withdraw-keys' re-lists, nothing  keys → delete → keys (3)
+//	                     to delete (0)
 //	freeze-sub-accounts  status → assets → mint temporary key →   sub-accounts ‖ my-ip → mint →
 //	                     list → cancel → re-list → assets →       list → per-symbol lists → cancel
-//	                     delete key → probe it (9)                → re-list → stop-order re-list →
-//	                                                              delete key → probe it (9)
+//	                     delete key → probe it (9)                → re-list → delete key → probe
+//	                                                              it (8)
 //	master-key           manual (no request) (0)                  manual (0)
 //	snapshot-after       all at once (1)                          all at once (1)
-//	total                4+2+1+1+9+0+1 = 18                       5+1+2+3+9+0+1 = 21
+//	total                4+2+1+0+9+0+1 = 17                       4+0+2+3+8+0+1 = 18
 //
 // (The sub-account and key lists a step does not show were served from
 // the executors' cache of the lists an earlier step made moments
-// before.) "‖" marks what runs together. Bound: 21 round trips (840 ms at
+// before.) "‖" marks what runs together. Bound: 18 round trips (720 ms at
 // 40 ms). Some of these round trips are the executors' choice rather than
-// the venues' (KuCoin's second stop-order re-list, Binance's status and
-// assets reads before minting): the bound measures how close the run
-// comes to its own structure, not whether that structure is the
-// shortest, and it must follow the executors when they change (last
-// taken from the request log of a 1/4-size run on 2026-12-04, 09:35 UTC).
+// the venues' (Binance's status and assets reads before minting): the
+// bound measures how close the run comes to its own structure, not
+// whether that structure is the shortest, and it must follow the
+// executors when they change (last taken from the request log of a 1×
+// run on 2026-12-04, 19:55 UTC, after KuCoin's futures stop orders were
+// listed alongside its futures orders, and Binance's look for mid-run
+// keys took the re-lists of the revocation before it).
 // The server-time sync is on no chain: it runs in the background while
 // the first requests go out with the local clock.
 //
 // RateBound adds the rate limits.
-const BoundRoundTrips = 21
+const BoundRoundTrips = 18
 
 // Bound is the critical-path bound of one run: the larger of the
 // round-trip bound and what the rate limits allow (RateBound).
