@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -511,12 +512,16 @@ func faultRelistedBetween(t *testing.T, srv *emulator.Server, venue, method, mut
 		return
 	}
 	faulted := reqs[first]
-	// The log is in completion order: look for the resend of the same
-	// request (same query apart from timestamp and signature).
+	// The log is in completion order, and a hung request completes when
+	// the server notices its client gave up, late under load: go by
+	// arrival. Look for the resend of the same request (same query apart
+	// from timestamp and signature).
 	sym := faultQueryValue(faulted.Query, "symbol")
 	relisted := false
-	for _, q := range reqs {
-		if q.Seq <= faulted.Seq || q.Venue != venue {
+	byArrival := slices.Clone(reqs)
+	slices.SortStableFunc(byArrival, func(a, b emu.Entry) int { return a.Time.Compare(b.Time) })
+	for _, q := range byArrival {
+		if !q.Time.After(faulted.Time) || q.Venue != venue {
 			continue
 		}
 		if q.Method == http.MethodGet {
