@@ -3,6 +3,7 @@ package executors
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -53,7 +54,8 @@ func (e *Error) Error() string {
 	}
 	s += e.Class.Error()
 	if e.Code != "" || e.Msg != "" {
-		s += fmt.Sprintf(" (%s %s)", e.Code, e.Msg)
+		// "(CODE msg)", "(CODE)" or "(msg)": no stray space when one is empty.
+		s += " (" + strings.TrimSpace(e.Code+" "+e.Msg) + ")"
 	} else if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

@@ -181,3 +181,20 @@ func TestOrderSetID(t *testing.T) {
 		t.Errorf("len(%q) = %d, want 8", a, len(a))
 	}
 }
+
+// An error's text has no stray space when its code or its message is
+// empty ("transient failure ( not sent: interrupted)" reached the verdict).
+func TestErrorTextWithoutCodeOrMessage(t *testing.T) {
+	for _, c := range []struct {
+		e    executors.Error
+		want string
+	}{
+		{executors.Error{Class: executors.ErrTransient, Op: "create temporary key on mmbot01", Msg: "not sent: interrupted"}, "create temporary key on mmbot01: transient failure (not sent: interrupted)"},
+		{executors.Error{Class: executors.ErrAuth, Op: "list", Code: "-2015"}, "list: authentication rejected (-2015)"},
+		{executors.Error{Class: executors.ErrAuth, Op: "list", Code: "-2015", Msg: "Invalid API-key"}, "list: authentication rejected (-2015 Invalid API-key)"},
+	} {
+		if got := c.e.Error(); got != c.want {
+			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
+	}
+}
