@@ -97,7 +97,7 @@ var SharedTransport = sync.OnceValue(func() *http.Transport {
 
 // IdleConnsPerHost is how many idle connections per host SharedTransport
 // keeps: enough for a parallel burst of several accounts on one host (an
-// account has up to 64 requests in flight).
+// account has up to 128 per-symbol calls in flight).
 const IdleConnsPerHost = 512
 
 // SleepContext sleeps for d or until ctx is done.

@@ -280,7 +280,7 @@ type keyMemory struct {
 	listed map[string]keyListing
 	// revokeStart is when the latest keys.revoke call (not a plan)
 	// began; midRunDone when the latest one with created_mid_run ended
-	// (see midRunSince).
+	// (see beginRevoke).
 	revokeStart, midRunDone time.Time
 }
 
@@ -712,7 +712,7 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 	}
 	var since time.Time
 	if !plan {
-		since = e.beginRevoke(req.Params.Bool("created_mid_run"))
+		since = e.beginRevoke()
 		if req.Params.Bool("created_mid_run") {
 			defer e.endMidRunLook()
 		}
@@ -907,7 +907,7 @@ func (e *Executor) keysRevoke(ctx context.Context, req executors.Request, plan b
 // most of a minute's budget of that endpoint (60 calls) and pushed the
 // temporary keys, and every sub-account's futures cancels with them, a
 // /fapi window later.
-func (e *Executor) beginRevoke(midRun bool) time.Time {
+func (e *Executor) beginRevoke() time.Time {
 	m := e.keyMemory()
 	m.mu.Lock()
 	defer m.mu.Unlock()

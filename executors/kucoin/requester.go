@@ -398,8 +398,6 @@ func (q *requester) poolOf(path string) string {
 	return poolManagement
 }
 
-// weightOf estimates the request weight (KUS per-endpoint weights) so the
-// pacer can keep its own count between responses.
 // prepaidKey marks a context whose first request was charged ahead (a
 // temporary key's creation and deletion: mintTempKey charges both before
 // the creation) and goes without waiting for budget.
@@ -416,6 +414,8 @@ func usePrepaid(ctx context.Context) bool {
 	return ok && used.CompareAndSwap(false, true)
 }
 
+// weightOf estimates the request weight (KUS per-endpoint weights) so the
+// pacer can keep its own count between responses.
 func weightOf(venue, method, path string) int {
 	if venue == venueFutures {
 		switch {

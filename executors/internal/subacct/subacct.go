@@ -306,10 +306,6 @@ type Listed struct {
 	APIKey string
 }
 
-// SweepLabel deletes every key labelled label that list shows, until a
-// listing shows none (true), for at most six listings 300 ms apart; else
-// it returns false and the last error (a listing's or a deletion's, or
-// "still listed").
 // WorthSweeping reports whether a temporary key whose deletion failed
 // with err should be looked for by label (SweepLabel): not when the venue
 // refused the key we sign with (the master key died: a human deleted it
@@ -317,6 +313,10 @@ type Listed struct {
 // wait for a drained pool before learning so only holds the hold's end.
 func WorthSweeping(err error) bool { return !errors.Is(err, executors.ErrAuth) }
 
+// SweepLabel deletes every key labelled label that list shows, until a
+// listing shows none (true), for at most six listings 300 ms apart; else
+// it returns false and the last error (a listing's or a deletion's, or
+// "still listed"). A listing refused for authentication ends it at once.
 func SweepLabel(ctx context.Context, sleep func(context.Context, time.Duration) error, label string,
 	list func(context.Context) ([]Listed, error), del func(ctx context.Context, apiKey string) error) (bool, error) {
 	var last error
