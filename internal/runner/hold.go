@@ -631,12 +631,14 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	if hs.EndedBy != HoldKeyRejected && res.Status == executors.StatusPending {
 		note += "; the key is still alive: whoever holds it can trade and withdraw again from now on"
 	}
-	if u := hs.Unseen; u != nil && u.RunOrders > 0 {
-		note += fmt.Sprintf("; its holder was at work during the run (the playbook's cancels caught %d orders placed since it started, the last at %s UTC) and the key died before the hold's first look: orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
-			u.RunOrders, u.RunSeenAt.UTC().Format("15:04:05"), u.From.UTC().Format("15:04:05"), u.To.UTC().Format("15:04:05"))
-	} else if hs.Unseen != nil && !hs.Unseen.KeyAlive {
-		note += fmt.Sprintf("; its holder was still at work during the hold (caught %d, the last at %s UTC): orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
-			hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05"), hs.Unseen.From.UTC().Format("15:04:05"), hs.Unseen.To.UTC().Format("15:04:05"))
+	hms := func(t time.Time) string { return t.UTC().Format("15:04:05") }
+	if u := hs.Unseen; u != nil && !u.KeyAlive {
+		why := fmt.Sprintf("its holder was still at work during the hold (caught %d, the last at %s UTC)", hs.HolderCaught, hms(hs.HolderSeenAt))
+		if u.RunOrders > 0 {
+			why = fmt.Sprintf("its holder was at work during the run (the playbook's cancels caught %d orders placed since it started, the last at %s UTC) and the key died before the hold's first look", u.RunOrders, hms(u.RunSeenAt))
+		}
+		note += fmt.Sprintf("; %s: orders placed with the key, or with sub-account keys it made, from %s UTC until it died at %s UTC cannot be seen or cancelled through the API: check Open Orders on every product of the account and its sub-accounts in the web UI",
+			why, hms(u.From), hms(u.To))
 	} else if hs.EndedBy == HoldKeyRejected {
 		// The dead key can no longer list or cancel anything: what its
 		// holder placed after the last look is out of the API's sight —

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 )
@@ -78,17 +79,7 @@ func ComputeVerdict(rep *Report) Verdict {
 		if hs, ok := res.Result.Data.(*HoldSummary); ok {
 			res.Result.Remaining = nil // its steps' passes are judged above
 			if hs != nil && hs.Unseen != nil {
-				target := fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
-					hs.Unseen.From.UTC().Format("15:04:05.000"), hs.Unseen.To.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
-				if u := hs.Unseen; u.RunOrders > 0 {
-					target = fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the playbook's last look at them and before the key died, which was before the hold's first look (they were at work during the run: the playbook's cancels caught %d orders placed since it started, the last at %s)",
-						u.From.UTC().Format("15:04:05.000"), u.To.UTC().Format("15:04:05.000"), u.RunOrders, u.RunSeenAt.UTC().Format("15:04:05.000"))
-				}
-				if hs.Unseen.KeyAlive {
-					target = fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught, the last at %s)",
-						hs.Unseen.From.UTC().Format("15:04:05.000"), hs.HolderCaught, hs.HolderSeenAt.UTC().Format("15:04:05.000"))
-				}
-				unseen = append(unseen, Left{Account: res.Account, Step: res.Step, Kind: LeftOpenOrdersPossible, Target: target, Manual: unseenManual})
+				unseen = append(unseen, Left{Account: res.Account, Step: res.Step, Kind: LeftOpenOrdersPossible, Target: unseenTarget(hs), Manual: unseenManual})
 			}
 		}
 		results = append(results, res)
@@ -167,6 +158,24 @@ func ComputeVerdict(rep *Report) Verdict {
 		v.Text = "CONTAINED"
 	}
 	return v
+}
+
+// unseenTarget says what a hold's unseen window may hold (the target of
+// its LeftOpenOrdersPossible), and why the holder is taken to be at work.
+func unseenTarget(hs *HoldSummary) string {
+	u := hs.Unseen
+	ms := func(t time.Time) string { return t.UTC().Format("15:04:05.000") }
+	switch {
+	case u.KeyAlive:
+		return fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught, the last at %s)",
+			ms(u.From), hs.HolderCaught, ms(hs.HolderSeenAt))
+	case u.RunOrders > 0:
+		return fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the playbook's last look at them and before the key died, which was before the hold's first look (they were at work during the run: the playbook's cancels caught %d orders placed since it started, the last at %s)",
+			ms(u.From), ms(u.To), u.RunOrders, ms(u.RunSeenAt))
+	default:
+		return fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
+			ms(u.From), ms(u.To), hs.HolderCaught, ms(hs.HolderSeenAt))
+	}
 }
 
 // unseenManual is the instruction for LeftOpenOrdersPossible.
