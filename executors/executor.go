@@ -252,9 +252,9 @@ type Change struct {
 	Product      string `json:"product,omitempty"`
 	Symbol       string `json:"symbol,omitempty"`
 	ID           string `json:"id,omitempty"`
-	// Created is when the venue says a cancelled order was placed (zero
-	// when unknown or not an order): orders placed during the run show
-	// someone trading with the account's keys while it ran.
+	// Created is when the venue says an order (cancelled, or still open)
+	// was placed (zero when unknown or not an order): orders placed during
+	// the run show someone trading with the account's keys while it ran.
 	Created time.Time `json:"created,omitzero"`
 }
 

@@ -447,11 +447,7 @@ func orderChange(o openOrder, kind string) executors.Change {
 	if o.Side != "" {
 		target = fmt.Sprintf("%s %s %s %s order %s", o.Product, o.Symbol, o.Side, o.Kind, o.ID)
 	}
-	c := executors.Change{Kind: kind, Target: target, Product: o.Product, Symbol: o.Symbol, ID: o.ID}
-	if kind == "cancel-order" {
-		c.Created = o.Created
-	}
-	return c
+	return executors.Change{Kind: kind, Target: target, Product: o.Product, Symbol: o.Symbol, ID: o.ID, Created: o.Created}
 }
 
 // cancelAll lists, cancels per (kind, trade type, symbol) — one audited
