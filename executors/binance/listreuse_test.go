@@ -6,11 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 )
@@ -200,43 +201,6 @@ func TestRevokeSaysWhichListingItSaw(t *testing.T) {
 	}
 }
 
-// holdFirstDelete holds the first sub-key DELETE it sees until a listing
-// of sub-account keys is sent after it, or until a timeout.
-type holdFirstDelete struct {
-	base     http.RoundTripper
-	mu       sync.Mutex
-	held     bool
-	listed   chan struct{} // closed at the first listing after the held DELETE
-	timedOut bool
-}
-
-func (h *holdFirstDelete) RoundTrip(r *http.Request) (*http.Response, error) {
-	sub := strings.HasSuffix(r.URL.Path, pathSubKeys)
-	h.mu.Lock()
-	first := sub && r.Method == http.MethodDelete && !h.held
-	if first {
-		h.held = true
-	}
-	if sub && r.Method == http.MethodGet && h.held {
-		select {
-		case <-h.listed:
-		default:
-			close(h.listed)
-		}
-	}
-	h.mu.Unlock()
-	if first {
-		select {
-		case <-h.listed:
-		case <-time.After(3 * time.Second):
-			h.mu.Lock()
-			h.timedOut = true
-			h.mu.Unlock()
-		}
-	}
-	return h.base.RoundTrip(r)
-}
-
 // TestRevokeRelistsEachSubAccountAfterItsOwnDeletes: the confirming
 // re-list of a sub-account's keys goes out once that sub-account's
 // deletes are answered, not once every sub-account's are: both endpoints
@@ -245,21 +209,32 @@ func (h *holdFirstDelete) RoundTrip(r *http.Request) (*http.Response, error) {
 // next window (at 16× the benchmark, two minutes earlier).
 func TestRevokeRelistsEachSubAccountAfterItsOwnDeletes(t *testing.T) {
 	r := startEmulator(t, "subaccounts.yaml", subMasterKey, subMasterSecret, "hmac")
-	hold := &holdFirstDelete{base: executors.SharedTransport(), listed: make(chan struct{})}
+	var armed atomic.Bool // from the revocation on
+	keys := func(method string) func(*http.Request) bool {
+		return func(r *http.Request) bool {
+			return armed.Load() && r.Method == method && strings.HasSuffix(r.URL.Path, pathSubKeys)
+		}
+	}
+	hold := &executortest.HoldUntil{Base: executors.SharedTransport(), Hold: keys(http.MethodDelete), After: keys(http.MethodGet), Timeout: 3 * time.Second}
 	env := testEnv()
 	env.Transport = hold
 	e, err := New(r.acct, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Do(context.Background(), executors.Request{Action: executors.KeysRevoke, Step: "revoke",
+	ctx := context.Background()
+	// The inventory lists first: the revocation starts from its listing,
+	// so every listing it makes is a re-list.
+	if _, err := e.Do(ctx, executors.Request{Action: executors.KeysInventory, Step: "inventory", Params: executors.Params{"include_sub_accounts": true}}); err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
+	armed.Store(true)
+	res, err := e.Do(ctx, executors.Request{Action: executors.KeysRevoke, Step: "revoke",
 		Params: executors.Params{"scope": "sub_accounts", "method": "delete"}})
 	if err != nil {
 		t.Fatalf("revoke: %v (%s)", err, res.Summary)
 	}
-	hold.mu.Lock()
-	held, timedOut := hold.held, hold.timedOut
-	hold.mu.Unlock()
+	held, timedOut := hold.Result()
 	if !held {
 		t.Fatal("no sub-key delete was sent: the fixture has keys to delete")
 	}
