@@ -103,7 +103,9 @@ func handleSpotExchangeInfo(c *call) {
 
 // usdmSymbols: every USDⓈ-M symbol the state uses, plus each USDT/USDC
 // spot price (perpetuals exist for the liquid pairs).
-func (st *state) usdmSymbols() map[string]bool {
+func (st *state) usdmSymbols() map[string]bool { return st.symbolSet(symUSDM, st.computeUSDMSymbols) }
+
+func (st *state) computeUSDMSymbols() map[string]bool {
 	out := map[string]bool{}
 	for sym := range st.prices {
 		if !strings.Contains(sym, "_") && (strings.HasSuffix(sym, "USDT") || strings.HasSuffix(sym, "USDC")) {
@@ -139,6 +141,10 @@ func (st *state) futuresSymbols(coinm bool) map[string]bool {
 
 // coinmSymbols: every COIN-M contract the state uses or prices.
 func (st *state) coinmSymbols() map[string]bool {
+	return st.symbolSet(symCOINM, st.computeCOINMSymbols)
+}
+
+func (st *state) computeCOINMSymbols() map[string]bool {
 	out := map[string]bool{}
 	for sym := range st.prices {
 		if strings.Contains(sym, "_") {

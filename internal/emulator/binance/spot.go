@@ -10,7 +10,9 @@ import (
 func handleTime(c *call) { c.ok(obj{"serverTime": c.now.UnixMilli()}) }
 
 // spotSymbols are the symbols spot and margin trade in this state.
-func (st *state) spotSymbols() map[string]bool {
+func (st *state) spotSymbols() map[string]bool { return st.symbolSet(symSpot, st.computeSpotSymbols) }
+
+func (st *state) computeSpotSymbols() map[string]bool {
 	out := map[string]bool{}
 	for sym := range st.prices {
 		if !strings.Contains(sym, "_") {

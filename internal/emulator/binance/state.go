@@ -368,6 +368,31 @@ type state struct {
 	keys     map[string]*key
 	nextID   int64
 	nextTran int64
+	// symbols caches each product's symbol set (symbolSet).
+	symbols [symKinds]map[string]bool
+}
+
+// The products whose symbol sets state.symbols caches.
+const (
+	symSpot = iota
+	symUSDM
+	symCOINM
+	symKinds
+)
+
+// symbolSet returns the cached symbol set of one product, computing it on
+// first use (parseState fills every set before the state is shared). The set only grows from the state file: every order placed
+// over the API names a symbol already in it (requiredSymbol), so its
+// fills and positions do too, and prices are fixed at load. Computing it
+// per request walked every account's orders under the venue's lock, and
+// at a few hundred cancels a second that walk was the emulator's largest
+// cost (it serialised every request behind it). Callers must not modify
+// the map.
+func (st *state) symbolSet(kind int, compute func() map[string]bool) map[string]bool {
+	if st.symbols[kind] == nil {
+		st.symbols[kind] = compute()
+	}
+	return st.symbols[kind]
 }
 
 var (
@@ -594,6 +619,10 @@ func parseState(file string, node *yaml.Node, now time.Time) (*state, error) {
 		}
 		p.a.Parent = parent
 	}
+	// Fill the symbol caches now, while nothing else can read the state.
+	st.spotSymbols()
+	st.usdmSymbols()
+	st.coinmSymbols()
 	return st, nil
 }
 
