@@ -97,6 +97,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -226,14 +227,18 @@ type Log struct {
 	err        error // first write/sync failure; sticky
 
 	// Group commit: records are written in seq order under mu; then each
-	// Append waits (under syncMu) until an fsync that began after its write
-	// has completed. Concurrent appenders share one fsync instead of
+	// Append waits until an fsync that began after its write has
+	// completed. Concurrent appenders share one fsync instead of
 	// queueing one each behind mu, while every Append still returns only
 	// once its own record is durable.
-	syncMu   sync.Mutex
-	syncCond *sync.Cond
-	syncing  bool  // an fsync is in progress (guarded by syncMu)
-	synced   int64 // every record up to this seq is durable (guarded by syncMu)
+	syncMu sync.Mutex
+	// syncDone is closed when the fsync in progress ends; nil when none
+	// is (guarded by syncMu). Waiters wait on it without holding syncMu,
+	// so a wave of intents is released at once by one close rather than
+	// handed syncMu one after another (a convoy that, with every core
+	// busy, cost each wave of cancels tens of milliseconds).
+	syncDone chan struct{}
+	synced   atomic.Int64 // every record up to this seq is durable (written under syncMu)
 	// durableSeq/durableHead: the same position, guarded by mu, so that a
 	// failure path holding mu can roll back to it (lock order is always
 	// syncMu before mu).
@@ -286,7 +291,6 @@ func newLog(path, runID string, f file, opts Options) *Log {
 	}
 	l := &Log{path: path, runID: runID, f: f, now: now, noSync: opts.NoSync,
 		flush: make(chan struct{}, 1), stop: make(chan struct{}), flushDone: make(chan struct{})}
-	l.syncCond = sync.NewCond(&l.syncMu)
 	return l
 }
 
@@ -369,7 +373,8 @@ func Open(dir string, opts Options) (*Log, error) {
 	l := newLog(path, last.RunID, f, opts)
 	l.seq = last.Seq
 	l.head = last.Hash
-	l.synced, l.durableSeq, l.durableHead = last.Seq, last.Seq, last.Hash // verified from disk
+	l.synced.Store(last.Seq) // verified from disk
+	l.durableSeq, l.durableHead = last.Seq, last.Hash
 	l.needResume = interrupted
 	return l, nil
 }
@@ -549,41 +554,60 @@ func (l *Log) flusher() {
 // (starting one if none is running), or with the log's failure. A failed
 // fsync fails the log for good, like a failed write.
 func (l *Log) waitDurable(seq int64) error {
-	l.syncMu.Lock()
-	defer l.syncMu.Unlock()
-	for l.synced < seq {
-		if l.syncing {
-			l.syncCond.Wait()
+	for l.synced.Load() < seq {
+		l.syncMu.Lock()
+		if l.synced.Load() >= seq {
+			l.syncMu.Unlock()
+			return nil
+		}
+		if done := l.syncDone; done != nil {
+			// An fsync is running; it may not cover seq (written after it
+			// began): look again once it ends.
+			l.syncMu.Unlock()
+			<-done
 			continue
 		}
-		l.mu.Lock()
-		target, targetHead, failed := l.seq, l.head, l.err // every record up to target is written
-		l.mu.Unlock()
-		if failed != nil {
-			return failed
-		}
-		l.syncing = true
+		done := make(chan struct{})
+		l.syncDone = done
 		l.syncMu.Unlock()
-		err := l.f.Sync()
+		err := l.syncWritten()
 		l.syncMu.Lock()
-		l.syncing = false
-		l.syncCond.Broadcast()
+		l.syncDone = nil
+		close(done)
+		l.syncMu.Unlock()
 		if err != nil {
-			l.mu.Lock()
-			if l.err == nil {
-				l.err = fmt.Errorf("audit log failed: sync up to seq %d of %s: %w", target, l.path, err)
-				l.rollBackToDurable()
-			}
-			failed = l.err
-			l.mu.Unlock()
-			return failed
+			return err
 		}
-		l.synced = target
+	}
+	return nil
+}
+
+// syncWritten fsyncs every record written so far and records them as
+// durable; its caller is the one fsync in progress (syncDone). A failure,
+// earlier or of this fsync, is returned and fails the log.
+func (l *Log) syncWritten() error {
+	l.mu.Lock()
+	target, targetHead, failed := l.seq, l.head, l.err // every record up to target is written
+	l.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	if err := l.f.Sync(); err != nil {
 		l.mu.Lock()
-		if target > l.durableSeq {
-			l.durableSeq, l.durableHead = target, targetHead
+		defer l.mu.Unlock()
+		if l.err == nil {
+			l.err = fmt.Errorf("audit log failed: sync up to seq %d of %s: %w", target, l.path, err)
+			l.rollBackToDurable()
 		}
-		l.mu.Unlock()
+		return l.err
+	}
+	l.mu.Lock()
+	if target > l.durableSeq {
+		l.durableSeq, l.durableHead = target, targetHead
+	}
+	l.mu.Unlock()
+	if target > l.synced.Load() {
+		l.synced.Store(target) // only the one fsync in progress writes it
 	}
 	return nil
 }
