@@ -490,6 +490,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	// takes those too. An order a sent cancel covered is only waited for
 	// (KuCoin cancels are asynchronous).
 	covered := map[string]bool{} // order ids a sent cancel covered
+	requests := 0                // cancel requests sent (one may cover many units)
 	seen := map[string]openOrder{}
 	var seenOrder []string
 	note := func(os []openOrder) {
@@ -531,30 +532,46 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			value[o.unit()] += executors.Exposure(o.Order)
 		}
 		slices.SortStableFunc(todo, func(a, b unit) int { return cmp.Compare(value[b], value[a]) })
+		jobs := cancelJobs(sel, todo)
 		var mu sync.Mutex
 		var auditErr error
-		parallel(len(todo), listParallel, func(i int) {
+		parallel(len(jobs), listParallel, func(i int) {
 			mu.Lock()
 			stop := auditErr != nil
 			mu.Unlock()
 			if stop {
 				return
 			}
-			err := x.cancelUnit(ctx, req, todo[i], idsIn(os, todo[i]))
+			var errs map[unit]error
+			if len(jobs[i]) == 1 {
+				u := jobs[i][0]
+				errs = map[unit]error{u: x.cancelUnit(ctx, req, u, idsIn(os, u))}
+			} else {
+				errs = x.cancelHFAll(ctx, req, jobs[i], os)
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			switch {
-			case errors.Is(err, executors.ErrAudit):
-				if auditErr == nil {
-					auditErr = err
+			sent := true
+			for u, err := range errs {
+				if errors.Is(err, executors.ErrAudit) {
+					sent = false
 				}
-			case err != nil:
-				failed[todo[i]] = err
-				if executors.Retryable(err) {
-					delete(cancelled, todo[i])
+				switch {
+				case errors.Is(err, executors.ErrAudit):
+					if auditErr == nil {
+						auditErr = err
+					}
+				case err != nil:
+					failed[u] = err
+					if executors.Retryable(err) {
+						delete(cancelled, u)
+					}
+				default:
+					delete(failed, u)
 				}
-			default:
-				delete(failed, todo[i])
+			}
+			if sent {
+				requests++
 			}
 		})
 		return auditErr
@@ -644,7 +661,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	}
 	res.Counts["cancelled"] = len(res.Changes)
 	res.Counts["remaining"] = len(res.Remaining)
-	res.Counts["requests"] = len(cancelled)
+	res.Counts["requests"] = requests
 	switch {
 	case lastListErr != nil:
 		res.Status = executors.StatusFailed
@@ -657,7 +674,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		res.Summary = fmt.Sprintf("cancelled %d orders; some requests failed", len(res.Changes))
 	default:
 		res.Status = executors.StatusChanged
-		res.Summary = fmt.Sprintf("cancelled %d orders with %d requests, confirmed by re-listing", len(res.Changes), len(cancelled))
+		res.Summary = fmt.Sprintf("cancelled %d orders with %d requests, confirmed by re-listing", len(res.Changes), requests)
 	}
 	if len(errs) > 0 {
 		return res, firstClassified(errors.Join(errs...))
@@ -670,6 +687,98 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			Msg: fmt.Sprintf("%d orders still open after re-listing", len(remaining))}
 	}
 	return res, nil
+}
+
+// hfAllMin is how many spot HF symbols with open orders make one
+// DELETE /api/v1/hf/orders/cancelAll cost no more than a cancel per
+// symbol (30 against 2 each: 15).
+var hfAllMin = weightOf(venueSpot, http.MethodDelete, "/api/v1/hf/orders/cancelAll") /
+	weightOf(venueSpot, http.MethodDelete, "/api/v1/hf/orders")
+
+// cancelJobs groups the units to cancel into requests: one each, except
+// that spot HF units go in one cancel-all request when the action covers
+// every symbol (cancel-all cannot be narrowed to some) and there are at
+// least hfAllMin of them. That request costs no more budget than theirs,
+// saves a request per symbol in the busiest wave of the run, and takes
+// too the HF orders the attacker places meanwhile on symbols not listed
+// yet. The order of todo (most exposed first) is kept; the cancel-all
+// goes where its first unit was.
+func cancelJobs(sel selection, todo []unit) [][]unit {
+	var hf []unit
+	if len(sel.symbols) == 0 && sel.spot {
+		for _, u := range todo {
+			if u.kind == kindHF {
+				hf = append(hf, u)
+			}
+		}
+	}
+	all := len(hf) >= hfAllMin
+	var jobs [][]unit
+	for _, u := range todo {
+		switch {
+		case !all || u.kind != kindHF:
+			jobs = append(jobs, []unit{u})
+		case u == hf[0]:
+			jobs = append(jobs, hf)
+		}
+	}
+	return jobs
+}
+
+// cancelHFAll cancels the spot HF orders of every symbol with one
+// DELETE /api/v1/hf/orders/cancelAll, audited as one mutation covering
+// the orders of units (all of kind HF), and returns each unit's error: the
+// request's, or for a symbol the venue lists in failedSymbols, a transient
+// error naming its reason (the next re-list sends that symbol its own
+// cancel if its orders are still open).
+func (x *Executor) cancelHFAll(ctx context.Context, req executors.Request, units []unit, os []openOrder) map[unit]error {
+	const path = "/api/v1/hf/orders/cancelAll"
+	var ids []string
+	for _, u := range units {
+		ids = append(ids, idsIn(os, u)...)
+	}
+	m := executors.Mutation{
+		ID:      "cancel:" + kindHF + ":all@" + executors.OrderSetID(ids),
+		Kind:    "cancel-orders",
+		Target:  fmt.Sprintf("spot HF orders on every symbol (%d open on %d symbols)", len(ids), len(units)),
+		Request: map[string]string{"method": http.MethodDelete, "path": path},
+	}
+	var out struct {
+		FailedSymbols []struct {
+			Symbol string `json:"symbol"`
+			Error  string `json:"error"`
+		} `json:"failedSymbols"`
+	}
+	failed := map[string]string{}
+	err := req.Mutate(ctx, m, func(ctx context.Context) error {
+		if err := x.call(ctx, x.spot, "cancel spot HF orders on every symbol", true, http.MethodDelete, path, nil, &out); err != nil {
+			return err
+		}
+		var names []string
+		for _, f := range out.FailedSymbols {
+			failed[f.Symbol] = f.Error
+			names = append(names, f.Symbol+" ("+f.Error+")")
+		}
+		if len(names) > 0 {
+			// The trail's outcome says which symbols were not cancelled.
+			return &executors.Error{Class: executors.ErrTransient, Op: "cancel spot HF orders on every symbol",
+				Msg: "not cancelled on " + strings.Join(names, ", ")}
+		}
+		return nil
+	})
+	res := make(map[unit]error, len(units))
+	for _, u := range units {
+		switch reason, ok := failed[u.symbol]; {
+		case ok:
+			res[u] = &executors.Error{Class: executors.ErrTransient, Op: "cancel spot HF orders on " + u.symbol,
+				Msg: "the cancel-all did not cancel this symbol: " + reason}
+		case len(failed) > 0:
+			res[u] = nil // cancelled; only other symbols failed
+		default:
+			res[u] = err
+		}
+	}
+	return res
 }
 
 // permanent reports whether err is a failure that sending again cannot fix.
