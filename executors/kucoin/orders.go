@@ -451,7 +451,8 @@ func orderChange(o openOrder, kind string) executors.Change {
 }
 
 // cancelAll lists, cancels per (kind, trade type, symbol) — one audited
-// mutation per cancel request — and re-lists until the book is empty or
+// mutation per cancel request, the spot HF symbols together when that
+// pays (cancelJobs) — and re-lists until the book is empty or
 // confirm_timeout passes (KuCoin cancels are asynchronous).
 func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	sel := selectionOf(req.Params)
