@@ -69,7 +69,9 @@ func ListingNote(at time.Time) string {
 // MidRunListingNote ends the summary of a look for keys created mid-run
 // that took, for some sub-accounts, the listing the revocation before it
 // made moments earlier (its confirming re-list) instead of listing them
-// once more: the oldest listing it saw was made at at.
+// once more: the oldest listing it saw was made at at. The executor does
+// not know whether the run will hold the line, so the note says what a
+// run without a hold leaves too.
 func MidRunListingNote(at time.Time) string {
-	return "; sub keys as listed since " + at.UTC().Format("15:04:05") + " UTC (sub-accounts the previous revocation had just re-listed were not listed again): a key created after its sub-account's listing is left to the hold's passes"
+	return "; sub keys as listed since " + at.UTC().Format("15:04:05") + " UTC (sub-accounts the previous revocation had just re-listed were not listed again): a key created after its sub-account's listing is left to the hold's passes, and not looked for if the run does not hold"
 }
