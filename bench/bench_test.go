@@ -43,6 +43,11 @@ const benchLatency = 40 * time.Millisecond
 //	skew-max-ms    largest |local − venue| clock offset the executors measured
 //	first-mut-ms   start → arrival of the first mutating request; target < RTT + 100 ms
 //	requests       venue requests the run sent
+//	cpu-ms         CPU time the process used during the run (executors,
+//	               runner and emulator together; not on every platform);
+//	               cores-busy = cpu-ms / wall-ms, against the machine's
+//	               cores: near them, the run is CPU-bound, not bound by
+//	               round trips or limits
 //
 // Sizes: 1/4, 1, 4 and 16 times issue 6's state (16×: 4 Binance accounts
 // with 960 spot and 320 USDⓈ-M symbols between them, …), and the shape
@@ -92,6 +97,10 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(out.Left.SubOrders), "sub-orders-left")
 				b.ReportMetric(float64(out.Left.SubKeys), "sub-keys-left")
 				b.ReportMetric(float64(len(out.Requests)), "requests")
+				if out.CPU >= 0 {
+					b.ReportMetric(float64(out.CPU)/float64(time.Millisecond), "cpu-ms")
+					b.ReportMetric(float64(out.CPU)/float64(out.Wall), "cores-busy")
+				}
 				p50, p90 := answerTimes(out.Requests)
 				b.ReportMetric(float64(p50)/float64(time.Millisecond), "answer-p50-ms")
 				b.ReportMetric(float64(p90)/float64(time.Millisecond), "answer-p90-ms")

@@ -78,6 +78,10 @@ type Outcome struct {
 	AuditPath string
 	// Left is what the emulator's state held when the run ended.
 	Left Left
+	// CPU is the CPU time the process used from Start to the end of the
+	// run: the executors, the runner and the emulator together (they share
+	// the machine's cores). -1 where the platform does not tell.
+	CPU time.Duration
 }
 
 // Left counts what a run left in the emulator's state: the open orders of
@@ -262,6 +266,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	}
 
 	start := time.Now()
+	cpu0, cpuOK := processCPU()
 	file, err := accounts.Load(acctPath, reg.Exchanges())
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
@@ -310,6 +315,10 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 		NoHold: true, // nobody deletes the master key here: measure containment, not a hold
 	})
 	wall := time.Since(start)
+	cpu := time.Duration(-1)
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		cpu = cpu1 - cpu0
+	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", Playbook, err)
 	}
@@ -317,7 +326,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Start: start, Wall: wall, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	out := &Outcome{Start: start, Wall: wall, CPU: cpu, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
