@@ -35,6 +35,10 @@ type Config struct {
 	// sleeps that long before answering each request, so on loopback one
 	// request/response round trip takes Latency.
 	Latency time.Duration
+	// Handshake, when set, is the emulator's handshake fault: each new
+	// connection's first answer waits that much more (a real venue's TCP
+	// and TLS handshakes; loopback charges none).
+	Handshake time.Duration
 	// Sequential is the baseline: every HTTP request of the process goes
 	// through one mutex (no two requests in flight, process-wide) and the
 	// runner handles one account at a time. The SDK calls are the same.
@@ -243,6 +247,11 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 		return nil, err
 	}
 	defer em.Server.Close()
+	if cfg.Handshake > 0 {
+		f := em.Server.Faults()
+		f.Handshake = emulator.Duration(cfg.Handshake)
+		em.Server.SetFaults(f)
+	}
 	return RunAgainst(ctx, em, cfg)
 }
 

@@ -24,6 +24,7 @@ type EmulatorOptions struct {
 	State       string // empty: the embedded demo state
 	Latency     time.Duration
 	Jitter      time.Duration
+	Handshake   time.Duration
 	ErrorRate   float64
 	Skew        time.Duration
 	AccountsOut string
@@ -104,6 +105,7 @@ approximated and named in the state file's header.`,
 	fl.StringVar(&o.State, "state", "", "state file (default: the embedded demo state)")
 	fl.DurationVar(&o.Latency, "latency", 0, "latency added to every response, e.g. 40ms")
 	fl.DurationVar(&o.Jitter, "jitter", 0, "random extra latency up to this much")
+	fl.DurationVar(&o.Handshake, "handshake", 0, "extra latency on the first response of each new connection (a real venue's TCP+TLS handshakes: two round trips, e.g. 80ms)")
 	fl.Float64Var(&o.ErrorRate, "error-rate", 0, "fraction (0..1) of requests answered with a 5xx")
 	fl.DurationVar(&o.Skew, "skew", 0, "emulator clock offset from real time, e.g. 10s or -3s")
 	fl.StringVar(&o.AccountsOut, "accounts-out", "", "write an accounts file for the loaded state to this path")
@@ -135,14 +137,15 @@ func StartEmulator(f *Factory, o *EmulatorOptions) (*emulator.Server, string, er
 	faults := emulator.Faults{
 		Latency:   emulator.Duration(o.Latency),
 		Jitter:    emulator.Duration(o.Jitter),
+		Handshake: emulator.Duration(o.Handshake),
 		ErrorRate: o.ErrorRate,
 		Skew:      emulator.Duration(o.Skew),
 	}
 	if o.ErrorRate < 0 || o.ErrorRate > 1 {
 		return nil, "", usageError(fmt.Errorf("--error-rate %v is outside 0..1", o.ErrorRate))
 	}
-	if o.Latency < 0 || o.Jitter < 0 {
-		return nil, "", usageError(fmt.Errorf("--latency and --jitter must not be negative"))
+	if o.Latency < 0 || o.Jitter < 0 || o.Handshake < 0 {
+		return nil, "", usageError(fmt.Errorf("--latency, --jitter and --handshake must not be negative"))
 	}
 	specs := make([]attacker.Spec, 0, len(o.Attackers))
 	for _, a := range o.Attackers {

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/emulator/attacker"
@@ -167,7 +168,10 @@ func (s *Server) Start(addr string) (string, error) {
 	s.mu.Lock()
 	s.listener = ln
 	s.base = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn,
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, new(atomic.Bool))
+		}}
 	srv := s.httpSrv
 	s.mu.Unlock()
 	go func() {
@@ -220,6 +224,16 @@ func (s *Server) trackConn(c net.Conn, st http.ConnState) {
 		return
 	}
 	delete(s.fresh, c)
+}
+
+// connKey carries, in a request's context, whether its connection has
+// served a request before (Faults.Handshake).
+type connKey struct{}
+
+// firstOnConn reports whether r is the first request on its connection.
+func firstOnConn(r *http.Request) bool {
+	used, ok := r.Context().Value(connKey{}).(*atomic.Bool)
+	return ok && !used.Swap(true)
 }
 
 func isLoopbackHost(host string) bool {
@@ -320,6 +334,8 @@ type decision struct {
 	fail   bool // error_rate
 	script *ScriptFault
 	delay  time.Duration
+	// handshake is added to delay on a connection's first request.
+	handshake time.Duration
 }
 
 func (s *Server) decide(venue, method, path string) decision {
@@ -328,6 +344,7 @@ func (s *Server) decide(venue, method, path string) decision {
 	var d decision
 	f := s.faults
 	d.delay = time.Duration(f.Latency)
+	d.handshake = time.Duration(f.Handshake)
 	if f.Jitter > 0 {
 		d.delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
 	}
@@ -442,6 +459,9 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 			s.record(e)
 		}()
 		d := s.decide(venue, r.Method, path)
+		if firstOnConn(r) {
+			d.delay += d.handshake
+		}
 		if d.delay > 0 {
 			t := time.NewTimer(d.delay)
 			select {

@@ -273,6 +273,42 @@ func TestLatencyAndCancel(t *testing.T) {
 	}
 }
 
+// TestHandshakeOncePerConnection: the handshake fault delays the answer
+// to the first request of each new connection, and only that one.
+func TestHandshakeOncePerConnection(t *testing.T) {
+	srv, _ := newEchoServer(t)
+	base, err := srv.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	const handshake = 400 * time.Millisecond
+	srv.SetFaults(emulator.Faults{Handshake: emulator.Duration(handshake)})
+	get := func(c *http.Client) {
+		t.Helper()
+		resp, err := c.Get(base + "/binance/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	a := &http.Client{Transport: &http.Transport{}}
+	b := &http.Client{Transport: &http.Transport{}}
+	get(a) // new connection
+	get(a) // the same connection, kept alive
+	get(b) // another new connection
+	log := srv.Requests()
+	if len(log) != 3 {
+		t.Fatalf("%d requests logged, want 3", len(log))
+	}
+	for i, want := range []bool{true, false, true} {
+		if got := log[i].Duration >= handshake; got != want {
+			t.Errorf("request %d took %v: handshake charged %v, want %v", i, log[i].Duration, got, want)
+		}
+	}
+}
+
 // TestWriteAccounts: the accounts file points at the emulator, holds no
 // secret inline, and every file is 0600.
 func TestWriteAccounts(t *testing.T) {

@@ -56,6 +56,13 @@ type Faults struct {
 	Hang *HangFault `json:"hang,omitempty"`
 	// Skew moves the emulator clock ahead (positive) or behind (negative).
 	Skew Duration `json:"skew,omitempty"`
+	// Handshake is added once per connection, before the answer to its
+	// first request: what a client pays on the real venue to open a
+	// connection before it can send anything (a TCP and a TLS 1.3
+	// handshake: two round trips). Over loopback a new connection costs
+	// nothing, so without it a run that opens hundreds of connections
+	// looks as fast as one that reuses a few.
+	Handshake Duration `json:"handshake,omitempty"`
 	// Down lists venues that answer every request with 503.
 	Down []string `json:"down,omitempty"`
 	// Script lists scripted responses, each firing on the next Count
