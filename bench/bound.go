@@ -30,9 +30,10 @@ import (
 //	snapshot-before  ‖   sub list → per-sub assets (2)            wallets ‖ sub users → balances (2)
 //	inventory        ‖   restrictions ‖ sub list → key list →     own key ‖ sub users → per-sub keys (3)
 //	                     per-key IP restriction (3)
-//	freeze               list every product → [snapshot-before]   active symbols → per-symbol list →
-//	                     → cancel → re-list (4)                   cancel → re-list (4)
-//	  first three        4                                        4
+//	freeze               list every product ‖ snapshot-before's   active symbols → per-symbol list →
+//	                     own part → cancel → re-list (3)          [snapshot-before] → cancel →
+//	                                                              re-list (4)
+//	  first three        3                                        4
 //	revoke-withdraw-keys delete → re-list (2)                     inventory's listing, nothing to
 //	                                                              delete (0)
 //	withdrawals          withdraw history (1)                     accounts → per-currency list (2)
@@ -44,7 +45,7 @@ import (
 //	                                                              it (8)
 //	master-key           manual (no request) (0)                  manual (0)
 //	snapshot-after       all at once (1)                          all at once (1)
-//	total                4+2+1+0+9+0+1 = 17                       4+0+2+3+8+0+1 = 18
+//	total                3+2+1+0+9+0+1 = 16                       4+0+2+3+8+0+1 = 18
 //
 // (The sub-account and key lists a step does not show were served from
 // the executors' cache of the lists an earlier step made moments

@@ -156,6 +156,23 @@ type Hooks interface {
 	Outcome(ctx context.Context, m Mutation, err error)
 }
 
+// OwnStateReader is implemented by Hooks that want to hear from a read
+// step (snapshot.balances) that it has read the account's own state, its
+// sub-accounts' still to come: the runner then lets the account's own
+// order cancels go (they change nothing of a sub-account's) without
+// waiting for the sub-accounts' reads, a round trip sooner.
+type OwnStateReader interface {
+	OwnStateRead()
+}
+
+// NoteOwnStateRead tells r's hooks, if they listen (OwnStateReader), that
+// the account's own state has been read.
+func (r Request) NoteOwnStateRead() {
+	if o, ok := r.Hooks.(OwnStateReader); ok {
+		o.OwnStateRead()
+	}
+}
+
 // Mutation is one state-changing request an executor is about to send.
 type Mutation struct {
 	// ID is stable for the same target across runs, e.g.

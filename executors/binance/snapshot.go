@@ -102,6 +102,9 @@ func (e *Executor) listSubAccounts(ctx context.Context) (subs []subAccount, isMa
 	}
 }
 
+// subAccountsPart names the snapshot's part that reads the sub-accounts.
+const subAccountsPart = "sub-accounts"
+
 // snapshot implements snapshot.balances.
 func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executors.Result, error) {
 	snap := &executors.Snapshot{Account: e.acct.Name, Exchange: "binance", TakenAt: e.env.Now().UTC(),
@@ -265,7 +268,7 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		},
 	}
 	if req.Params.Bool("include_sub_accounts") {
-		parts["sub-accounts"] = func(ctx context.Context) error {
+		parts[subAccountsPart] = func(ctx context.Context) error {
 			subs, master, err := e.subAccounts(ctx)
 			if err != nil || !master {
 				return err
@@ -295,15 +298,29 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 		}
 	}
 	names := sortedKeys(parts)
+	// Once every part but the sub-accounts' is in, the account's own
+	// balances are read: its own order cancels may go (the runner's
+	// gate), while the sub-accounts' assets, a round trip longer (list,
+	// then one read each), are still being read. Whether the parts
+	// succeeded does not matter: the snapshot says what it could not read.
+	var own sync.WaitGroup
 	for _, name := range names {
 		wg.Add(1)
+		if name != subAccountsPart {
+			own.Add(1)
+		}
 		go func() {
 			defer wg.Done()
+			if name != subAccountsPart {
+				defer own.Done()
+			}
 			if err := parts[name](ctx); err != nil {
 				fail(name, err)
 			}
 		}()
 	}
+	own.Wait()
+	req.NoteOwnStateRead()
 	wg.Wait()
 	sortSnapshot(snap)
 	if authErr != nil && failures == len(names) {

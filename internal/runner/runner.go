@@ -389,7 +389,9 @@ func (r *run) sortedResults() []StepResult {
 // will change meanwhile; its mutations themselves are held (auditHooks.gate)
 // until the earlier reads of the state they change are done (see
 // mutationGates), so snapshot-before observes the state before any
-// mutation reaches the exchange.
+// mutation reaches the exchange. An account's own order cancels wait only
+// for the reads of its own state (ownStateOnly): snapshot-before's reads
+// of the sub-accounts, which those cancels do not change, go on meanwhile.
 func dependencies(steps []playbooks.Step) [][]int {
 	barrier := func(s playbooks.Step) bool {
 		spec, _ := executors.Lookup(s.Action)
@@ -470,6 +472,16 @@ func (r *run) schedule(ctx context.Context) string {
 			for i := range done {
 				done[i] = make(chan struct{})
 			}
+			// own[i] is closed once step i has read the account's own
+			// state (executors.OwnStateReader), at the latest when it is
+			// done: the gate of a step that changes only the account's own
+			// state (ownStateOnly).
+			own := make([]chan struct{}, len(steps))
+			ownOnce := make([]sync.Once, len(steps))
+			for i := range own {
+				own[i] = make(chan struct{})
+			}
+			closeOwn := func(i int) { ownOnce[i].Do(func() { close(own[i]) }) }
 			var inner sync.WaitGroup
 			for i, step := range steps {
 				inner.Add(1)
@@ -477,6 +489,7 @@ func (r *run) schedule(ctx context.Context) string {
 					defer inner.Done()
 					defer finished(i)
 					defer close(done[i])
+					defer closeOwn(i)
 					for _, d := range deps[i] {
 						<-done[d]
 					}
@@ -501,7 +514,11 @@ func (r *run) schedule(ctx context.Context) string {
 						res = r.skipped(step, t, "skipped: run interrupted")
 					default:
 						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
-						res = r.runOne(ctx, step, t, earlierDone(done, gates[i]))
+						gate := earlierDone(done, gates[i])
+						if ownStateOnly(step) {
+							gate = earlierDone(own, gates[i])
+						}
+						res = r.runOne(ctx, step, t, gate, func() { closeOwn(i) })
 						if r.o.Review != nil {
 							r.o.Review(t.Ref, &res)
 						}
@@ -573,6 +590,18 @@ func earlierDone(done []chan struct{}, idx []int) <-chan struct{} {
 	return all
 }
 
+// ownStateOnly reports whether step changes only the account's own state
+// (orders.cancel_all on the account itself, not its sub-accounts): its
+// mutations need the earlier reads of the account's own state done, not
+// those of its sub-accounts (snapshot-before reads both; the master's
+// cancels go once its own balances are in, a round trip before the
+// sub-accounts' assets). Anything that moves funds between accounts, or
+// acts on sub-accounts, waits for the whole reads.
+func ownStateOnly(step playbooks.Step) bool {
+	scope := stepScope(step)
+	return step.Action == executors.OrdersCancelAll && (scope == "" || scope == executors.ScopeAccount)
+}
+
 // stepScope is a step's `scope` parameter, "" when it has none.
 func stepScope(s playbooks.Step) string {
 	scope, _ := s.With["scope"].(string)
@@ -637,9 +666,11 @@ func (r *run) recordResult(res StepResult) {
 }
 
 // runOne runs one step on one account. gate is closed once the earlier
-// steps of the account that read what this step changes have finished:
-// mutations wait for it (see auditHooks.Intent), reads do not.
-func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}) StepResult {
+// steps of the account that read what this step changes have finished
+// (or, for a step that changes only the account's own state, read it):
+// mutations wait for it (see auditHooks.Intent), reads do not. ownRead is
+// called when this step reports it has read the account's own state.
+func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}, ownRead func()) StepResult {
 	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
 	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Scope: stepScope(step), Started: started}
@@ -708,7 +739,7 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 	if r.o.DryRun {
 		exec = executors.DryRun(exec)
 	}
-	hooks := &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate}
+	hooks := &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate, ownRead: ownRead}
 	req := executors.Request{Action: step.Action, Step: step.ID, Params: params, Hooks: hooks}
 	var (
 		result  executors.Result
@@ -1007,9 +1038,19 @@ type auditHooks struct {
 	// changes, while the mutating step's own reads (listing what to cancel)
 	// overlap with them.
 	gate <-chan struct{}
+	// ownRead, if set, is called when the step reports it has read the
+	// account's own state (OwnStateRead).
+	ownRead func()
 
 	mu   sync.Mutex
 	done []executors.Mutation // mutations whose send succeeded, in order
+}
+
+// OwnStateRead implements executors.OwnStateReader.
+func (h *auditHooks) OwnStateRead() {
+	if h.ownRead != nil {
+		h.ownRead()
+	}
 }
 
 // succeeded returns the mutations sent successfully so far.

@@ -647,3 +647,90 @@ func TestAuditAppendsAreConcurrent(t *testing.T) {
 		t.Errorf("at most %d audit appends in progress at once across 4 accounts, want concurrent appends", rec.max)
 	}
 }
+
+// ownReadExec is an executor whose snapshot reads the account's own
+// state, says so, and then takes a while over its sub-accounts; it records
+// whether the freeze's mutation went before the snapshot had finished.
+type ownReadExec struct {
+	stubExec
+	subsRead     chan struct{} // closed when the snapshot finishes
+	mu           sync.Mutex
+	sentBefore   bool // the mutation was sent before the snapshot finished
+	sent         bool
+	noteOwnState bool
+}
+
+func (o *ownReadExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	switch req.Action {
+	case executors.SnapshotBalances:
+		if o.noteOwnState {
+			req.NoteOwnStateRead()
+		}
+		time.Sleep(300 * time.Millisecond) // the sub-accounts' assets
+		close(o.subsRead)
+	case executors.OrdersCancelAll:
+		err := req.Mutate(ctx, executors.Mutation{ID: "cancel:spot:BTCUSDT"}, func(context.Context) error {
+			select {
+			case <-o.subsRead:
+			default:
+				o.mu.Lock()
+				o.sentBefore = true
+				o.mu.Unlock()
+			}
+			o.mu.Lock()
+			o.sent = true
+			o.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return executors.Result{}, err
+		}
+		return executors.Result{Status: executors.StatusChanged}, nil
+	}
+	return executors.Result{Status: executors.StatusOK}, nil
+}
+
+// TestOwnCancelsWaitOnlyForOwnReads: an account's own order cancels go as
+// soon as snapshot-before says it has read the account's own state (the
+// sub-accounts' reads, which they do not change, go on); cancels of the
+// sub-accounts' orders, and any snapshot that does not say so, still wait
+// for the whole snapshot.
+func TestOwnCancelsWaitOnlyForOwnReads(t *testing.T) {
+	cases := []struct {
+		name       string
+		scope      string
+		note       bool
+		wantBefore bool
+	}{
+		{"own cancels, own state read: go at once", "", true, true},
+		{"own cancels named scope account: go at once", executors.ScopeAccount, true, true},
+		{"sub-accounts' cancels: wait for the whole snapshot", executors.ScopeSubAccounts, true, false},
+		{"all: wait for the whole snapshot", executors.ScopeAll, true, false},
+		{"the snapshot does not say: wait for it", "", false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			with := ""
+			if c.scope != "" {
+				with = ", with: {scope: " + c.scope + "}"
+			}
+			pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: snap, action: snapshot.balances}
+  - {id: freeze, action: orders.cancel_all`+with+`}
+`)
+			o := &ownReadExec{stubExec: *newStub(), subsRead: make(chan struct{}), noteOwnState: c.note}
+			rep, err := Run(context.Background(), opts(pb, &memAudit{}, targets(o)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := result(t, rep, "freeze", "acct1"); r.Status != executors.StatusChanged {
+				t.Fatalf("freeze = %s (%s), want changed", r.Status, r.Summary)
+			}
+			if !o.sent || o.sentBefore != c.wantBefore {
+				t.Errorf("mutation sent=%v before the snapshot finished=%v, want %v", o.sent, o.sentBefore, c.wantBefore)
+			}
+		})
+	}
+}
