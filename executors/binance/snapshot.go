@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gobinance "github.com/adshao/go-binance/v2"
@@ -301,9 +302,22 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 	// Once every part but the sub-accounts' is in, the account's own
 	// balances are read: its own order cancels may go (the runner's
 	// gate), while the sub-accounts' assets, a round trip longer (list,
-	// then one read each), are still being read. Whether the parts
-	// succeeded does not matter: the snapshot says what it could not read.
-	var own sync.WaitGroup
+	// then one read each), are still being read. Only if every one of
+	// those parts was read: a part that failed may fail the step, and a
+	// retry would read the account's balances again, after the cancels;
+	// then the cancels wait for the whole step, as for any other read.
+	// (The one case left: the step's deadline passing while the
+	// sub-accounts are read; its retry, if the playbook allows one, reads
+	// the account's balances after the cancels began.)
+	var (
+		own        sync.WaitGroup
+		ownFailed  atomic.Bool
+		ownPartErr = func(name string, err error) {
+			if err != nil && name != subAccountsPart {
+				ownFailed.Store(true)
+			}
+		}
+	)
 	for _, name := range names {
 		wg.Add(1)
 		if name != subAccountsPart {
@@ -314,13 +328,17 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 			if name != subAccountsPart {
 				defer own.Done()
 			}
-			if err := parts[name](ctx); err != nil {
+			err := parts[name](ctx)
+			ownPartErr(name, err)
+			if err != nil {
 				fail(name, err)
 			}
 		}()
 	}
 	own.Wait()
-	req.NoteOwnStateRead()
+	if !ownFailed.Load() {
+		req.NoteOwnStateRead()
+	}
 	wg.Wait()
 	sortSnapshot(snap)
 	if authErr != nil && failures == len(names) {
