@@ -554,11 +554,9 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 			defer mu.Unlock()
 			sent := true
 			for u, err := range errs {
-				if errors.Is(err, executors.ErrAudit) {
-					sent = false
-				}
 				switch {
 				case errors.Is(err, executors.ErrAudit):
+					sent = false // the intent was refused: nothing went
 					if auditErr == nil {
 						auditErr = err
 					}
