@@ -310,28 +310,26 @@ func (e *Executor) snapshot(ctx context.Context, req executors.Request) (executo
 	// sub-accounts are read; its retry, if the playbook allows one, reads
 	// the account's balances after the cancels began.)
 	var (
-		own        sync.WaitGroup
-		ownFailed  atomic.Bool
-		ownPartErr = func(name string, err error) {
-			if err != nil && name != subAccountsPart {
-				ownFailed.Store(true)
-			}
-		}
+		own       sync.WaitGroup
+		ownFailed atomic.Bool
 	)
 	for _, name := range names {
+		isOwn := name != subAccountsPart
 		wg.Add(1)
-		if name != subAccountsPart {
+		if isOwn {
 			own.Add(1)
 		}
 		go func() {
 			defer wg.Done()
-			if name != subAccountsPart {
-				defer own.Done()
-			}
 			err := parts[name](ctx)
-			ownPartErr(name, err)
 			if err != nil {
 				fail(name, err)
+			}
+			if isOwn {
+				if err != nil {
+					ownFailed.Store(true)
+				}
+				own.Done()
 			}
 		}()
 	}
