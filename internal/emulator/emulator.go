@@ -334,17 +334,19 @@ type decision struct {
 	fail   bool // error_rate
 	script *ScriptFault
 	delay  time.Duration
-	// handshake is added to delay on a connection's first request.
-	handshake time.Duration
 }
 
-func (s *Server) decide(venue, method, path string) decision {
+// decide draws what happens to one venue request; first: it is the first
+// on its connection (Faults.Handshake).
+func (s *Server) decide(venue, method, path string, first bool) decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d decision
 	f := s.faults
 	d.delay = time.Duration(f.Latency)
-	d.handshake = time.Duration(f.Handshake)
+	if first {
+		d.delay += time.Duration(f.Handshake)
+	}
 	if f.Jitter > 0 {
 		d.delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
 	}
@@ -458,10 +460,7 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 			s.markAttacker(r, e)
 			s.record(e)
 		}()
-		d := s.decide(venue, r.Method, path)
-		if firstOnConn(r) {
-			d.delay += d.handshake
-		}
+		d := s.decide(venue, r.Method, path, firstOnConn(r))
 		if d.delay > 0 {
 			t := time.NewTimer(d.delay)
 			select {
