@@ -238,10 +238,10 @@ type Log struct {
 	// handed syncMu one after another (a convoy that, with every core
 	// busy, cost each wave of cancels tens of milliseconds).
 	syncDone chan struct{}
-	synced   atomic.Int64 // every record up to this seq is durable (written under syncMu)
+	synced   atomic.Int64 // every record up to this seq is durable (written only by the fsync in progress)
 	// durableSeq/durableHead: the same position, guarded by mu, so that a
-	// failure path holding mu can roll back to it (lock order is always
-	// syncMu before mu).
+	// failure path holding mu can roll back to it (syncMu and mu are never
+	// held together).
 	durableSeq  int64
 	durableHead string
 
