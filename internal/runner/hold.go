@@ -332,7 +332,7 @@ func (r *run) runOrdersCancelled(account string) (look time.Time, n int, seen ti
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, res := range r.results {
-		if res.Account != account || res.Action != executors.OrdersCancelAll || res.Scope == "sub_accounts" {
+		if res.Account != account || res.Action != executors.OrdersCancelAll || res.Scope == executors.ScopeSubAccounts {
 			continue
 		}
 		if res.Started.After(look) {
@@ -351,12 +351,12 @@ func (r *run) runOrdersCancelled(account string) (look time.Time, n int, seen ti
 }
 
 // ownOrderSteps splits the hold steps into the cancels of the account's
-// own orders (orders.cancel_all without a scope), which the lane re-runs,
+// own orders (ownOrderCancels), which the lane re-runs,
 // and the rest, which the passes re-run. With nothing else to re-run, the
 // passes keep them (no lane).
 func ownOrderSteps(steps []playbooks.Step) (lane, rest []playbooks.Step) {
 	for _, s := range steps {
-		if s.Action == executors.OrdersCancelAll && stepScope(s) == "" {
+		if ownOrderCancels(s) {
 			lane = append(lane, s)
 		} else {
 			rest = append(rest, s)

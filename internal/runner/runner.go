@@ -390,7 +390,7 @@ func (r *run) sortedResults() []StepResult {
 // until the earlier reads of the state they change are done (see
 // mutationGates), so snapshot-before observes the state before any
 // mutation reaches the exchange. An account's own order cancels wait only
-// for the reads of its own state (ownStateOnly): snapshot-before's reads
+// for the reads of its own state (ownOrderCancels): snapshot-before's reads
 // of the sub-accounts, which those cancels do not change, go on meanwhile.
 func dependencies(steps []playbooks.Step) [][]int {
 	barrier := func(s playbooks.Step) bool {
@@ -475,7 +475,7 @@ func (r *run) schedule(ctx context.Context) string {
 			// own[i] is closed once step i has read the account's own
 			// state (executors.OwnStateReader), at the latest when it is
 			// done: the gate of a step that changes only the account's own
-			// state (ownStateOnly).
+			// state (ownOrderCancels).
 			own := make([]chan struct{}, len(steps))
 			ownOnce := make([]sync.Once, len(steps))
 			for i := range own {
@@ -515,7 +515,7 @@ func (r *run) schedule(ctx context.Context) string {
 					default:
 						started[i].Do(func() { r.progress(Event{Kind: "step-start", Step: step.ID}) })
 						gate := earlierDone(done, gates[i])
-						if ownStateOnly(step) {
+						if ownOrderCancels(step) {
 							gate = earlierDone(own, gates[i])
 						}
 						res = r.runOne(ctx, step, t, gate, func() { closeOwn(i) })
@@ -590,14 +590,15 @@ func earlierDone(done []chan struct{}, idx []int) <-chan struct{} {
 	return all
 }
 
-// ownStateOnly reports whether step changes only the account's own state
-// (orders.cancel_all on the account itself, not its sub-accounts): its
-// mutations need the earlier reads of the account's own state done, not
-// those of its sub-accounts (snapshot-before reads both; the master's
-// cancels go once its own balances are in, a round trip before the
-// sub-accounts' assets). Anything that moves funds between accounts, or
-// acts on sub-accounts, waits for the whole reads.
-func ownStateOnly(step playbooks.Step) bool {
+// ownOrderCancels reports whether step cancels the account's own orders
+// only (orders.cancel_all with no scope, or scope account, not its
+// sub-accounts'). Such a step changes only the account's own state: its
+// mutations need the earlier reads of that state done, not those of its
+// sub-accounts (snapshot-before reads both; the master's cancels go once
+// its own balances are in, a round trip before the sub-accounts' assets),
+// and a hold re-runs it on its lane. Anything that moves funds between
+// accounts, or acts on sub-accounts, waits for the whole reads.
+func ownOrderCancels(step playbooks.Step) bool {
 	scope := stepScope(step)
 	return step.Action == executors.OrdersCancelAll && (scope == "" || scope == executors.ScopeAccount)
 }

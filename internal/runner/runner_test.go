@@ -734,3 +734,29 @@ steps:
 		})
 	}
 }
+
+// TestOwnOrderCancels: the account's own cancels are orders.cancel_all
+// without a scope or with scope account, spelled either way: the hold's
+// lane takes both, and nothing that reaches sub-accounts.
+func TestOwnOrderCancels(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: own, action: orders.cancel_all}
+  - {id: own-named, action: orders.cancel_all, with: {scope: account}}
+  - {id: subs, action: orders.cancel_all, with: {scope: sub_accounts}}
+  - {id: all, action: orders.cancel_all, with: {scope: all}}
+  - {id: keys, action: keys.revoke, irreversible: true, with: {scope: sub_accounts, method: delete}}
+`)
+	lane, rest := ownOrderSteps(pb.Steps)
+	var got []string
+	for _, s := range lane {
+		got = append(got, s.ID)
+	}
+	if want := []string{"own", "own-named"}; !slices.Equal(got, want) {
+		t.Errorf("lane %v, want %v", got, want)
+	}
+	if len(rest) != 3 {
+		t.Errorf("%d steps left to the passes, want 3", len(rest))
+	}
+}
