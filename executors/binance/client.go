@@ -269,10 +269,10 @@ func (e *Executor) syncWithTimeout(ctx context.Context) error {
 // did not foresee) is sent again with jittered backoff for as long as
 // ctx's deadline (the step's timeout) leaves room; fn builds and signs a
 // new request each time. A permanent error returns at once. A mutation
-// whose outcome is unknown is never repeated here: it is returned as
+// whose outcome is unknown is not repeated here: it is returned as
 // ErrUnknownOutcome for the caller to re-read before it repeats it (the
-// cancel and revoke loops re-list, then send again what is left, until
-// the deadline). On
+// revoke loops re-list, then send again what is left, until the
+// deadline); callCancel is the exception. On
 // -1021 (timestamp outside recvWindow) it waits for a server-time sync
 // started after the rejection and tries again: the venue rejected the
 // request before executing it, so the retry is safe even for a mutation.
@@ -282,6 +282,25 @@ func (e *Executor) syncWithTimeout(ctx context.Context) error {
 // the request is built and about to be paced and sent (unlockBuilt), so a
 // sync that lands meanwhile waits microseconds, not a round trip.
 func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(ctx context.Context) error) error {
+	return e.callRepeating(ctx, op, mutation, false, fn)
+}
+
+// callCancel is call for a cancel of every open order on one symbol
+// (spot, margin, futures, algo): sending it again does nothing the first
+// send did not mean to do (it cancels what is open on the symbol then,
+// orders placed meanwhile included, which is the point), so an unknown
+// outcome (5xx, no answer, -1001/-1006/-1007) is repeated at once like a
+// failed read instead of costing a re-list of every product first (issue
+// 12 item 4: cancels are idempotent). Under a 5xx storm the re-lists,
+// 40–80 weight each on /fapi and /api, were what emptied the minute's
+// budget. The caller's re-list still confirms what is left.
+func (e *Executor) callCancel(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return e.callRepeating(ctx, op, true, true, fn)
+}
+
+// callRepeating is call; idempotent says the mutation may be sent again
+// when its outcome is unknown (callCancel).
+func (e *Executor) callRepeating(ctx context.Context, op string, mutation, idempotent bool, fn func(ctx context.Context) error) error {
 	resynced := false
 	var last error // the previous attempt's classified error
 	for attempt := 0; ; attempt++ {
@@ -308,7 +327,14 @@ func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(c
 			return last
 		}
 		last = cerr
-		if !repeatable(cerr, apiCode(err), status) {
+		if !repeatable(cerr, apiCode(err), status, idempotent) {
+			return cerr
+		}
+		if idempotent && errors.Is(cerr, executors.ErrUnknownOutcome) && attempt+1 >= e.retry.Attempts {
+			// A cancel that keeps failing goes back to its caller after
+			// the policy's few attempts, even with time left: the round's
+			// re-list then sees the other symbols' new orders too,
+			// rather than waiting for this one until the deadline.
 			return cerr
 		}
 		wait := e.retry.Backoff(attempt, ra)
@@ -328,13 +354,14 @@ func (e *Executor) call(ctx context.Context, op string, mutation bool, fn func(c
 // a 5xx, -1001/-1006/-1007), or a rate-limit answer (the venue did not
 // execute the request). A 4xx page that is not Binance's (a WAF block)
 // is not retried here: it does not pass in seconds. A mutation whose
-// outcome is unknown is not either: its caller re-reads (re-lists) before
-// it repeats it.
-func repeatable(err error, code int64, status int) bool {
+// outcome is unknown is not either (its caller re-reads, re-lists, before
+// it repeats it) unless it is idempotent (callCancel), when it is
+// repeated for the same passing reasons as a read.
+func repeatable(err error, code int64, status int, idempotent bool) bool {
 	if errors.Is(err, executors.ErrRateLimited) {
 		return true
 	}
-	if !errors.Is(err, executors.ErrTransient) {
+	if !errors.Is(err, executors.ErrTransient) && (!idempotent || !errors.Is(err, executors.ErrUnknownOutcome)) {
 		return false
 	}
 	switch code {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/executors/internal/retry"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 )
@@ -44,20 +45,33 @@ func requestsTo(r *emuRun, method, path string) []emu.Entry {
 	return out
 }
 
-// TestCancelAllUnknownOutcomeConverges injects a 5xx on one spot cancel:
-// the executor must not repeat it blindly but re-list first, then cancel
-// what is really left, and end with an empty book.
+// TestCancelAllUnknownOutcomeConverges injects 5xx answers on the spot
+// cancels. A cancel of every order on a symbol is idempotent: one whose
+// outcome is unknown is sent again at once (a re-list of every product per
+// failure is what emptied the budget under a storm, issue 12), up to the
+// retry policy's attempts; one that keeps failing is recorded as unknown
+// and sent again only after a re-list shows its orders still open. Every
+// case ends with an empty book.
 func TestCancelAllUnknownOutcomeConverges(t *testing.T) {
+	const spotSymbols = 3 // BTCUSDT, ETHUSDT, and BNBUSDT's order list
 	for _, tc := range []struct {
-		name  string
-		after bool // the venue executed the cancel before answering 503
-	}{{"503 before the cancel", false}, {"503 after the cancel", true}} {
+		name   string
+		faults int  // how many spot cancels are answered 503
+		after  bool // the venue executed the cancel before answering 503
+		// want: spot cancels sent in all, outcomes recorded as unknown,
+		// and whether the faulted symbols are sent again before any re-list
+		sent, unknown int
+		resentFirst   bool
+	}{
+		{name: "503 before the cancel", faults: 1, sent: spotSymbols + 1, resentFirst: true},
+		{name: "503 after the cancel", faults: 1, after: true, sent: spotSymbols + 1, resentFirst: true},
+		// Every symbol's every attempt fails in the first round.
+		{name: "503 on every attempt", faults: spotSymbols * attempts, sent: spotSymbols*attempts + spotSymbols, unknown: spotSymbols},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, e := newConfExecutor(t)
-			spotSymbols := 2 // BTCUSDT, ETHUSDT, plus the BNBUSDT order list
-			spotSymbols++
 			r.srv.SetFaults(emulator.Faults{Script: []emulator.ScriptFault{{Venue: "binance", Method: "DELETE", Path: "/api/v3/openOrders",
-				Count: 1, Status: 503, Body: `{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}`, After: tc.after}}})
+				Count: tc.faults, Status: 503, Body: `{"code":-1006,"msg":"An unexpected response was received from the message bus. Execution status unknown."}`, After: tc.after}}})
 			hooks := &executortest.RecordingHooks{}
 			res, err := doAction(t, e, executors.OrdersCancelAll, nil, hooks)
 			if err != nil {
@@ -66,49 +80,53 @@ func TestCancelAllUnknownOutcomeConverges(t *testing.T) {
 			if res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
 				t.Errorf("cancel_all: got %s %q remaining %d, want changed with none left", res.Status, res.Summary, len(res.Remaining))
 			}
-			if n := r.openOrders(t); n != 0 {
-				t.Errorf("open orders after cancel_all: got %d, want 0", n)
-			}
 			dels := requestsTo(r, "DELETE", "/api/v3/openOrders")
-			want := spotSymbols + 1
-			if tc.after {
-				want = spotSymbols // the re-list showed the book empty: no second cancel
+			if len(dels) != tc.sent {
+				t.Errorf("spot cancels sent: got %d, want %d", len(dels), tc.sent)
 			}
-			if len(dels) != want {
-				t.Errorf("spot cancels sent: got %d, want %d", len(dels), want)
-			}
-			// The faulted symbol is cancelled again only after a re-list.
-			var failed *emu.Entry
-			for i, d := range dels {
+			// Where each faulted symbol's last failure sits against the
+			// first re-list, and what follows it.
+			symbolOf := func(q string) string { v, _ := url.ParseQuery(q); return v.Get("symbol") }
+			lastFailure := map[string]int64{}
+			for _, d := range dels {
 				if d.Status == 503 {
-					failed = &dels[i]
+					lastFailure[symbolOf(d.Query)] = d.Seq
 				}
 			}
-			if failed == nil {
+			if len(lastFailure) == 0 {
 				t.Fatal("no 503 in the log: the fault did not fire")
 			}
-			symbolOf := func(q string) string { v, _ := url.ParseQuery(q); return v.Get("symbol") }
-			failedSymbol := symbolOf(failed.Query)
-			if failedSymbol == "" {
-				t.Fatalf("faulted cancel %q names no symbol", failed.Query)
-			}
-			relisted, resent := false, 0
+			relistAt := int64(-1)
 			for _, x := range r.srv.Requests() {
-				if x.Seq <= failed.Seq {
-					continue
+				if x.Method == "GET" && x.Path == "/api/v3/openOrders" && x.Seq > dels[0].Seq && relistAt < 0 {
+					relistAt = x.Seq
 				}
-				if x.Method == "GET" && x.Path == "/api/v3/openOrders" {
-					relisted = true
-				}
-				if x.Method == "DELETE" && x.Path == "/api/v3/openOrders" && symbolOf(x.Query) == failedSymbol {
-					resent++
-					if !relisted {
-						t.Errorf("cancel of %s re-sent (seq %d) before any re-list", failedSymbol, x.Seq)
+			}
+			for sym, seq := range lastFailure {
+				var next *emu.Entry
+				for i, d := range dels {
+					if d.Seq > seq && symbolOf(d.Query) == sym {
+						next = &dels[i]
+						break
 					}
 				}
+				if next == nil {
+					t.Errorf("cancel of %s never sent again after its 503", sym)
+					continue
+				}
+				if first := relistAt < 0 || next.Seq < relistAt; first != tc.resentFirst {
+					t.Errorf("cancel of %s sent again at seq %d, re-list at %d: sent before the re-list %v, want %v", sym, next.Seq, relistAt, first, tc.resentFirst)
+				}
 			}
-			if want := map[bool]int{false: 1, true: 0}[tc.after]; resent != want {
-				t.Errorf("cancels of %s after the 503: got %d, want %d", failedSymbol, resent, want)
+			// A round after the first re-lists only the products it sent
+			// cancels on: here spot, not USDⓈ-M (counted before the
+			// test's own look at the book below).
+			spotLists, usdmLists := len(requestsTo(r, "GET", "/api/v3/openOrders")), len(requestsTo(r, "GET", "/fapi/v1/openOrders"))
+			if want := map[bool]int{false: 2, true: 3}[tc.unknown > 0]; spotLists != want || usdmLists != 2 {
+				t.Errorf("listings: spot %d, USDⓈ-M %d; want %d and 2 (the first listing, the confirming re-list, and a spot re-list per later round)", spotLists, usdmLists, want)
+			}
+			if n := r.openOrders(t); n != 0 {
+				t.Errorf("open orders after cancel_all: got %d, want 0", n)
 			}
 			var unknown int
 			for _, rec := range hooks.Records() {
@@ -116,8 +134,8 @@ func TestCancelAllUnknownOutcomeConverges(t *testing.T) {
 					unknown++
 				}
 			}
-			if unknown != 1 {
-				t.Errorf("outcomes recorded as unknown: got %d, want 1", unknown)
+			if unknown != tc.unknown {
+				t.Errorf("outcomes recorded as unknown: got %d, want %d", unknown, tc.unknown)
 			}
 			if err := hooks.Check(); err != nil {
 				t.Error(err)
@@ -353,3 +371,7 @@ func TestIPLockLeavesOnlyTheSinkhole(t *testing.T) {
 		t.Fatal("no sub key checked")
 	}
 }
+
+// attempts is how many times a cancel is sent before its outcome is left
+// unknown for the re-list (retry.Default.Attempts).
+var attempts = retry.Default.Attempts

@@ -594,7 +594,7 @@ func (g cancelGroup) request() map[string]string {
 // cancelSymbol sends the one cancel-all call of g.
 func (e *Executor) cancelSymbol(ctx context.Context, g cancelGroup) error {
 	op := "cancel " + g.label()
-	return e.call(ctx, op, true, func(ctx context.Context) error {
+	return e.callCancel(ctx, op, func(ctx context.Context) error {
 		switch {
 		case g.algo:
 			_, err := e.signed(ctx, http.MethodDelete, "/fapi/v1/algoOpenOrders", nil, url.Values{"symbol": {g.symbol}})
@@ -709,10 +709,11 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		finalErrs = map[string]error{} // group id -> latest cancel error
 		giveUp    = map[string]bool{}  // group ids refused for good
 	)
-	// Rounds go on while orders survive and confirm_timeout allows: under
-	// an error storm each round's cancels fail at the storm's rate, and a
-	// survivor is only sent again after a re-list (issue 12 item 4). The
-	// cap only bounds a venue that keeps accepting cancels it never
+	// Rounds go on while orders survive and confirm_timeout allows: a
+	// cancel is sent again at once on a passing failure (callCancel), and
+	// what the re-list still shows (a cancel that kept failing, an order
+	// placed meanwhile) is cancelled in the next round (issue 12 item 4).
+	// The cap only bounds a venue that keeps accepting cancels it never
 	// carries out.
 	const maxRounds = 20
 	for round := 0; len(groups) > 0 && round < maxRounds; round++ {
@@ -723,10 +724,34 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if auditErr != nil {
 			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel: " + auditErr.Error(), Findings: findings}, auditErr
 		}
-		// Re-list before anything else: a cancel whose outcome is unknown
-		// is never repeated blindly.
-		rl := e.listEach(ctx, confirm, symbols)
+		// Re-list before anything else: a cancel that failed even after
+		// being sent again (callCancel) is repeated only for the orders
+		// the re-list still shows.
+		// The first re-list reads every product listed; a later round's
+		// reads only the products it sent cancels on (the others were
+		// confirmed by the re-list before it, and the hold looks again):
+		// a full re-list per round, 80 weight on /fapi alone, is what a
+		// 5xx storm's rounds could not afford (issue 12).
+		relist := confirm
+		if round > 0 {
+			relist = productSet{list: productsOf(groups)}
+		}
+		rl := e.listEach(ctx, relist, symbols)
 		after := rl.orders
+		if round > 0 {
+			// Orders of products not re-listed stand as the last re-list
+			// showed them.
+			again := map[string]bool{}
+			for _, p := range relist.list {
+				again[p] = true
+			}
+			for _, o := range orders {
+				if !again[o.Product] {
+					after = append(after, o)
+				}
+			}
+			sortOrders(after)
+		}
 		relistErr, relistBad = rl.firstErr(), rl.failed
 		if relistErr != nil {
 			// Orders of a product the re-list could not read are

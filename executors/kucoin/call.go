@@ -42,8 +42,26 @@ const defaultRetryAfter = 5 * time.Second
 // executed) are sent again, re-signed, with jittered backoff, for as long
 // as ctx's deadline leaves room. Each attempt is abandoned after the
 // per-request timeout. A mutation whose outcome is unknown is returned for
-// the caller to re-read before it repeats it.
+// the caller to re-read before it repeats it; callCancel is the exception.
 func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mutation bool, method, path string, params any, out any) error {
+	return x.callRepeating(ctx, svc, op, mutation, false, method, path, params, out)
+}
+
+// callCancel is call for a cancel of every open order of a kind on one
+// symbol, or of every spot HF order: sending it again does nothing the
+// first send did not mean to do (it cancels what is open then, orders
+// placed meanwhile included), so an unknown outcome (5xx, 5xxxxx, no
+// answer) is repeated at once like a failed read, up to the retry
+// policy's attempts, instead of costing a re-list of every kind first
+// (issue 12 item 4: cancels are idempotent). The caller's re-list still
+// confirms what is left.
+func (x *Executor) callCancel(ctx context.Context, svc *sdk.ApiService, op, path string, params url.Values, out any) error {
+	return x.callRepeating(ctx, svc, op, true, true, http.MethodDelete, path, params, out)
+}
+
+// callRepeating is call; idempotent says the mutation may be sent again
+// when its outcome is unknown (callCancel).
+func (x *Executor) callRepeating(ctx context.Context, svc *sdk.ApiService, op string, mutation, idempotent bool, method, path string, params any, out any) error {
 	var last error // the previous attempt's error
 	for attempt := 0; ; attempt++ {
 		err := x.callOnce(ctx, svc, op, mutation, method, path, params, out)
@@ -53,7 +71,13 @@ func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mut
 			return last
 		}
 		last = err
-		if err == nil || !repeatable(err) {
+		if err == nil || !repeatable(err, idempotent) {
+			return err
+		}
+		if idempotent && errors.Is(err, executors.ErrUnknownOutcome) && attempt+1 >= x.retry.Attempts {
+			// A cancel that keeps failing goes back to its caller after
+			// the policy's few attempts, even with time left: the round's
+			// re-list then sees the other symbols' new orders too.
 			return err
 		}
 		ra, _ := executors.RetryAfter(err)
@@ -72,8 +96,10 @@ func (x *Executor) call(ctx context.Context, svc *sdk.ApiService, op string, mut
 // sent again: a read that failed for a passing reason (no answer, a
 // timeout, a 5xx or a 5xxxxx code), or a 429000 (not executed). A 4xx
 // that is not KuCoin's envelope (a Cloudflare block) does not pass in
-// seconds and is not retried here.
-func repeatable(err error) bool {
+// seconds and is not retried here. A mutation whose outcome is unknown is
+// repeated for the same passing reasons only when it is idempotent
+// (callCancel).
+func repeatable(err error, idempotent bool) bool {
 	var e *executors.Error
 	if !errors.As(err, &e) {
 		return false
@@ -81,7 +107,7 @@ func repeatable(err error) bool {
 	switch {
 	case e.Class == executors.ErrRateLimited:
 		return true
-	case e.Class != executors.ErrTransient:
+	case e.Class != executors.ErrTransient && (!idempotent || e.Class != executors.ErrUnknownOutcome):
 		return false
 	}
 	return e.HTTPStatus == 0 || e.HTTPStatus >= http.StatusInternalServerError || strings.HasPrefix(e.Code, "5")

@@ -481,9 +481,10 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	failed := map[unit]error{} // latest error of each unit whose cancel failed
 	// sendUnits sends the cancel requests of units not cancelled yet,
 	// concurrently. Once the audit trail refuses an intent, nothing more
-	// is sent. A unit whose cancel failed retryably (5xx, timeout: the
-	// outcome is unknown) may be sent again, but only after the next
-	// re-list shows its orders still open.
+	// is sent. A cancel whose outcome is unknown (5xx, timeout) is sent
+	// again at once a few times (callCancel); a unit whose cancel still
+	// failed is sent again only after the next re-list shows its orders
+	// still open.
 	//
 	// A unit already cancelled is sent again when the re-list shows an
 	// order in it that no cancel covered yet: whoever holds a leaked key
@@ -750,7 +751,7 @@ func (x *Executor) cancelHFAll(ctx context.Context, req executors.Request, units
 	}
 	failed := map[string]string{}
 	err := req.Mutate(ctx, m, func(ctx context.Context) error {
-		if err := x.call(ctx, x.spot, "cancel spot HF orders on every symbol", true, http.MethodDelete, path, nil, &out); err != nil {
+		if err := x.callCancel(ctx, x.spot, "cancel spot HF orders on every symbol", path, nil, &out); err != nil {
 			return err
 		}
 		var names []string
@@ -847,6 +848,6 @@ func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit
 	}
 	op := fmt.Sprintf("cancel %s %s orders on %s", product, u.kind, u.symbol)
 	return req.Mutate(ctx, m, func(ctx context.Context) error {
-		return x.call(ctx, svc, op, true, http.MethodDelete, path, params, nil)
+		return x.callCancel(ctx, svc, op, path, params, nil)
 	})
 }
