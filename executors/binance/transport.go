@@ -228,8 +228,9 @@ func withReportOnly(ctx context.Context, buckets ...string) context.Context {
 }
 
 // observe settles r with a response's headers: each bucket's used-weight
-// header raises the local count (never lowers it); a 429/418 closes the
-// buckets for Retry-After (at least a second).
+// header corrects the local count (budget.Pacer.Settle: up to it, or down
+// to what the venue can still count); a 429/418 closes the buckets for
+// Retry-After (at least a second).
 func (p *pacer) observe(r *budget.Reservation, costs []cost, h http.Header, status int, retryAfter time.Duration) {
 	throttled := status == http.StatusTooManyRequests || status == http.StatusTeapot
 	for _, c := range costs {

@@ -19,7 +19,8 @@ import (
 // A request's weight is reserved when it is sent (so a burst of parallel
 // requests is counted before any answer comes back), and every answer's
 // headers reconcile the count with the venue's, which also sees other
-// clients of the same UID; they only ever raise it. A request the pool
+// clients of the same UID: up to it, or down to what the venue can still
+// count (budget.Pacer.Settle). A request the pool
 // cannot cover before the window resets waits for the reset; so does
 // every request after a 429, until the reset the venue announced. Waiters
 // go in the priority their context carries (Do tags it with

@@ -8,11 +8,17 @@
 // every account whose requests leave through the same address: see
 // Shared) or per account/UID (the executor's own Set). A request waits
 // until its weight fits every bucket it is charged to, reserves it, and
-// is sent; its answer settles the reservation. The local count is the
-// truth until the venue says more was used: a used-weight header only ever
-// raises the count (other clients of the same IP or UID), never lowers it.
-// A 429 closes the bucket until the reset the venue announced (its
-// Retry-After).
+// is sent; its answer settles the reservation. The venue's used-weight
+// header corrects the local count both ways, never beyond what it proves.
+// Above our count, it raises it (other clients of the same IP or UID).
+// Below it, it lowers it to what the venue can still count in its window:
+// what it had counted when it answered, plus every request of ours it may
+// count after that (sent after the answered one, or in flight when that
+// one went out). Requests the venue did not count (say, answered 5xx in
+// a storm, which the local count charged in case it did) are then not
+// waited for, and none it may still count is forgotten, whatever order
+// the answers come back in. A 429 closes the bucket until the reset the
+// venue announced (its Retry-After).
 //
 // Windows are either aligned to the clock (Binance: per minute, per 10 s)
 // or start with the first request and end when the venue's reset header
@@ -126,6 +132,12 @@ type bucket struct {
 	// external is what the venue counted in this window beyond ours
 	// (other clients of the same IP or UID), as far as its headers prove.
 	external int
+	// total is the weight of every request ever charged to the bucket,
+	// and pending that of those sent and not answered (in flight, or
+	// abandoned: the venue may still count them): a hold records both
+	// when it is charged, so that its answer's header can be bounded
+	// (settle).
+	total, pending int
 	// closed is set by a 429 on a window that follows the venue's reset
 	// (not aligned): nothing goes out until resetAt.
 	closed bool
@@ -226,6 +238,9 @@ type hold struct {
 	name   string
 	weight int
 	gen    int
+	// before is the bucket's total when the request was charged (what was
+	// charged earlier), pending the weight then in flight.
+	before, pending int
 }
 
 // Cost is one charge of a request: Weight against the bucket Spec of Set.
@@ -357,7 +372,7 @@ func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 			continue
 		}
 		// Give back what is held: waiting holding it would starve others.
-		p.Release(r)
+		p.giveBack(r)
 		r.holds = r.holds[:0]
 		i = 0
 		// It waits for this bucket now, no longer for any other.
@@ -429,8 +444,10 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 	fresh := b.sent == 0 && b.external == 0
 	if b.limit <= 0 || !b.closed && (b.remaining()-c.Weight >= reserve || fresh) {
 		w.unregister(b)
-		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen}
+		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen, before: b.total, pending: b.pending}
 		b.sent += c.Weight
+		b.total += c.Weight
+		b.pending += c.Weight
 		b.inFlight[h] = struct{}{}
 		if g := b.spec.Guard; b.spec.Aligned && g > 0 {
 			keep := b.recent[:0]
@@ -470,15 +487,28 @@ func (p *Pacer) wake(c Cost, until time.Time) {
 }
 
 // Release settles a reservation whose request got no answer: its weight
-// stays charged (the venue may have counted it).
-func (p *Pacer) Release(r *Reservation) {
+// stays charged (the venue may have counted it), and stays in flight for
+// every later answer's bound (the venue may still count it: see settle).
+func (p *Pacer) Release(r *Reservation) { p.drop(r, false) }
+
+// giveBack drops the charges of a reservation whose request was never
+// sent (Wait gives them back while it waits): the weight stays charged,
+// as in Release, but no later answer waits for it.
+func (p *Pacer) giveBack(r *Reservation) { p.drop(r, true) }
+
+func (p *Pacer) drop(r *Reservation, unsent bool) {
 	if r == nil {
 		return
 	}
 	for _, h := range r.holds {
 		h.set.mu.Lock()
 		if b := h.set.buckets[h.name]; b != nil {
-			delete(b.inFlight, h)
+			if _, ok := b.inFlight[h]; ok {
+				delete(b.inFlight, h)
+				if unsent {
+					b.pending -= h.weight
+				}
+			}
 		}
 		h.set.mu.Unlock()
 	}
@@ -543,6 +573,7 @@ func (p *Pacer) settle(h *hold, o Observation) {
 		return // settled already
 	}
 	delete(b.inFlight, h)
+	b.pending -= h.weight
 	if o.Limit > 0 {
 		b.limit = o.Limit
 	}
@@ -578,8 +609,21 @@ func (p *Pacer) settle(h *hold, o Observation) {
 	}
 	if o.Used >= 0 {
 		// The venue had counted at most all we sent; the rest is someone
-		// else's: a lower bound, which only grows within a window.
+		// else's: a lower bound.
 		b.external = max(b.external, o.Used-b.sent)
+		// And it can count at most what it had counted, plus what we sent
+		// after this request and what was in flight when this one went
+		// out (it may arrive later than this one, and be answered
+		// earlier). When that is less than we charged, the venue did
+		// not count some of ours (a 5xx it does not charge): the count
+		// comes down to it, others' share first.
+		if bound := o.Used + (b.total - h.before - h.weight) + h.pending; bound < b.sent+b.external {
+			if bound >= b.sent {
+				b.external = bound - b.sent
+			} else {
+				b.sent, b.external = bound, 0
+			}
+		}
 	}
 }
 

@@ -57,30 +57,88 @@ func TestTwoAccountsBehindOneIPShareABudget(t *testing.T) {
 	}
 }
 
-// TestHeadersOnlyRaise: a used-weight header above the local count raises
-// it (another client), one below never lowers it.
-func TestHeadersOnlyRaise(t *testing.T) {
-	clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 1, 0, time.UTC)}
-	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
-	set := NewSet()
-	spec := minuteSpec(100)
-	r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 40})
-	p.Settle(r, "api", Observation{Used: 5, Limit: -1}) // the venue saw less: ignored
-	if used, _ := Used(set, "api"); used != 40 {
-		t.Errorf("after a lower header: used %d, want 40", used)
+// TestHeadersCorrectBothWays: a used-weight header above the local count
+// raises it (another client); one below lowers it, but never below what
+// the venue can still count: its count when it answered, plus the requests
+// sent after the answered one and those in flight when it went out,
+// whichever order the answers come back in.
+func TestHeadersCorrectBothWays(t *testing.T) {
+	ctx := context.Background()
+	wait := func(t *testing.T, p *Pacer, set *Set, w int) *Reservation {
+		t.Helper()
+		r, err := p.Wait(ctx, Cost{Set: set, Spec: minuteSpec(100), Weight: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
-	r, _ = p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 10})
-	p.Settle(r, "api", Observation{Used: 90, Limit: -1}) // someone else used 40
-	if used, _ := Used(set, "api"); used != 90 {
-		t.Errorf("after a higher header: used %d, want 90", used)
+	check := func(t *testing.T, set *Set, when string, want int) {
+		t.Helper()
+		if used, _ := Used(set, "api"); used != want {
+			t.Errorf("%s: used %d, want %d", when, used, want)
+		}
 	}
-	start := clk.t
-	if _, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 20}); err != nil {
-		t.Fatal(err)
+	newPacer := func() *Pacer {
+		clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 1, 0, time.UTC)}
+		return &Pacer{Now: clk.now, Sleep: clk.sleep}
 	}
-	if !clk.t.After(start) {
-		t.Error("a request that does not fit did not wait for the next window")
-	}
+
+	t.Run("raise, then a request that does not fit waits", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		r := wait(t, p, set, 40)
+		p.Settle(r, "api", Observation{Used: 80, Limit: -1}) // someone else used 40
+		check(t, set, "after a higher header", 80)
+		start := p.Now()
+		wait(t, p, set, 30)
+		if !p.Now().After(start) {
+			t.Error("a request that does not fit did not wait for the next window")
+		}
+	})
+	t.Run("lower to what the venue counted", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		a := wait(t, p, set, 40)
+		p.Settle(a, "api", Observation{Used: 5, Limit: -1}) // nothing else sent: the venue counted 5
+		check(t, set, "after a lower header", 5)
+	})
+	t.Run("requests sent after the answered one still count", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		a := wait(t, p, set, 40)
+		wait(t, p, set, 30) // in flight, sent after a
+		p.Settle(a, "api", Observation{Used: 5, Limit: -1})
+		check(t, set, "a answered with 5, 30 sent after it", 35)
+	})
+	t.Run("a request in flight when the answered one went out still counts", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		a := wait(t, p, set, 40)
+		b := wait(t, p, set, 30)
+		// b is answered first, counted before a: a (in flight when b went
+		// out) may still be counted.
+		p.Settle(b, "api", Observation{Used: 30, Limit: -1})
+		check(t, set, "b answered first with 30", 70)
+		p.Settle(a, "api", Observation{Used: 70, Limit: -1})
+		check(t, set, "then a with 70", 70)
+	})
+	t.Run("a request abandoned without an answer may still be counted", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		a := wait(t, p, set, 40)
+		p.Release(a) // timed out: the venue may count it when it arrives
+		b := wait(t, p, set, 30)
+		p.Settle(b, "api", Observation{Used: 30, Limit: -1})
+		check(t, set, "b's header after a was abandoned", 70)
+	})
+	t.Run("an answer already settled keeps counting for later bounds", func(t *testing.T) {
+		p, set := newPacer(), NewSet()
+		a := wait(t, p, set, 40)
+		b := wait(t, p, set, 30)
+		// a answered 5xx and not counted by the venue; b's header shows it.
+		p.SettleAll(a, None)
+		p.Settle(b, "api", Observation{Used: 30, Limit: -1})
+		// a was in flight when b went out: the venue might still count it.
+		check(t, set, "b's header after a's uncounted answer", 70)
+		c := wait(t, p, set, 10)
+		p.Settle(c, "api", Observation{Used: 40, Limit: -1})
+		check(t, set, "c's header, nothing in flight when it went out", 40)
+	})
 }
 
 // TestThrottledBlocksForRetryAfter: a 429 on an aligned window blocks for
