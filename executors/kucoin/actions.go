@@ -210,51 +210,106 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 		res.Summary = fmt.Sprintf("would cancel %d pending withdrawals", len(targets))
 		return res, nil
 	}
+	// Rounds, until nothing is left to send or the step's deadline leaves
+	// no room (FORMAT.md "Persistence"): a cancel whose outcome is
+	// unknown (5xx, timeout) is never repeated blindly; the re-list after
+	// each round settles it, and only a withdrawal still PROCESSING is
+	// sent again.
 	var errs []error
+	failed := map[string]error{} // latest error of a withdrawal not settled
 	noPermission := false
 	var sent []executors.Withdrawal
-	for _, w := range targets {
-		if noPermission {
-			res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it."))
-			continue
+	round := targets
+	for attempt := 0; len(round) > 0; attempt++ {
+		var again []executors.Withdrawal
+		sentNow := 0
+		for _, w := range round {
+			if noPermission {
+				res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it."))
+				continue
+			}
+			m := executors.Mutation{ID: "cancel-withdrawal:" + w.ID, Kind: "cancel-withdrawal", Target: withdrawalSubject(w),
+				Request: map[string]string{"method": http.MethodDelete, "path": "/api/v1/withdrawals/" + w.ID}}
+			err := req.Mutate(ctx, m, func(ctx context.Context) error {
+				// data is null on success (the SDK's result model never fills).
+				return x.call(ctx, x.spot, "cancel withdrawal "+w.ID, true, http.MethodDelete, "/api/v1/withdrawals/"+w.ID, nil, nil)
+			})
+			sentNow++
+			switch {
+			case errors.Is(err, executors.ErrAudit):
+				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a cancel intent; stopped"
+				return res, err
+			case codeOf(err) == "400007":
+				noPermission = true
+				res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it (400007)."))
+			case err != nil && executors.Retryable(err):
+				failed[w.ID] = err
+				again = append(again, w)
+			case err != nil:
+				errs = append(errs, err)
+			default:
+				delete(failed, w.ID)
+				sent = append(sent, w)
+			}
 		}
-		m := executors.Mutation{ID: "cancel-withdrawal:" + w.ID, Kind: "cancel-withdrawal", Target: withdrawalSubject(w),
-			Request: map[string]string{"method": http.MethodDelete, "path": "/api/v1/withdrawals/" + w.ID}}
-		err := req.Mutate(ctx, m, func(ctx context.Context) error {
-			// data is null on success (the SDK's result model never fills).
-			return x.call(ctx, x.spot, "cancel withdrawal "+w.ID, true, http.MethodDelete, "/api/v1/withdrawals/"+w.ID, nil, nil)
-		})
-		switch {
-		case errors.Is(err, executors.ErrAudit):
-			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a cancel intent; stopped"
-			return res, err
-		case codeOf(err) == "400007":
-			noPermission = true
-			res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it (400007)."))
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			sent = append(sent, w)
+		if len(again) == 0 {
+			break
+		}
+		// Settle the unknown outcomes: a withdrawal no longer processing
+		// was cancelled after all (or went out: either way, nothing to
+		// send); one still processing is sent again, while there is time.
+		after, err := x.listWithdrawals(ctx, since)
+		if err != nil {
+			break
+		}
+		processing := map[string]bool{}
+		for _, it := range after {
+			if it.Status == "PROCESSING" {
+				processing[it.ID] = true
+			}
+		}
+		round = round[:0:0]
+		for _, w := range again {
+			if processing[w.ID] {
+				round = append(round, w)
+				continue
+			}
+			delete(failed, w.ID)
+			sent = append(sent, w) // the confirming re-list below decides
+		}
+		wait := x.retry.Backoff(attempt, 0)
+		if len(round) == 0 || sentNow == 0 || !x.retry.Room(ctx, wallNow(), attempt+1, wait) || x.env.Sleep(ctx, wait) != nil {
+			break
 		}
 	}
-	// Confirm by re-listing.
-	still := map[string]bool{}
+	for _, err := range failed {
+		errs = append(errs, err)
+	}
+	// Confirm by re-listing: a cancelled withdrawal ends FAILURE. One
+	// that moved on instead (its cancel's outcome was unknown, and the
+	// venue went on processing it) was not cancelled: it is said so, with
+	// the manual step, never counted as cancelled.
+	status := map[string]string{}
 	if len(sent) > 0 {
 		after, err := x.listWithdrawals(ctx, since)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		for _, it := range after {
-			if it.Status == "PROCESSING" {
-				still[it.ID] = true
-			}
+			status[it.ID] = it.Status
 		}
 	}
 	for _, w := range sent {
-		if still[w.ID] {
-			res.Remaining = append(res.Remaining, change(w))
-		} else {
+		switch st := status[w.ID]; st {
+		case "FAILURE":
 			res.Changes = append(res.Changes, change(w))
+		case "PROCESSING", "":
+			res.Remaining = append(res.Remaining, change(w))
+		default:
+			res.Remaining = append(res.Remaining, change(w))
+			w.Status, w.Cancellable = st, false
+			res.Findings = append(res.Findings, withdrawalFinding(w))
+			res.Manual = append(res.Manual, manualWithdrawalStep(w, "It was not cancelled: the exchange went on processing it (status "+st+")."))
 		}
 	}
 	res.Counts["cancelled"] = len(res.Changes)

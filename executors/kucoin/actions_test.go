@@ -1,6 +1,7 @@
 package kucoin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -264,5 +265,66 @@ func TestRevokeWithoutPassphraseFallsBack(t *testing.T) {
 	}
 	if got := f.count(http.MethodDelete, "/api/v1/sub/api-key"); got != 1 {
 		t.Errorf("deletes: got %d, want 1 (only the key with a passphrase)", got)
+	}
+}
+
+// A withdrawal cancel whose outcome is unknown (5xx) is settled by a
+// re-list and sent again while the withdrawal is still processing, in
+// rounds within the step's deadline (FORMAT.md "Persistence"), not left
+// to the step's retries. One the venue went on processing instead was
+// not cancelled: a manual step, never counted as cancelled.
+func TestCancelWithdrawalPersistsThroughUnknownOutcomes(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		movesOn   bool // after the first 503, the venue moves it to WALLET_PROCESSING
+		deletes   int
+		status    executors.Status
+		cancelled int
+	}{
+		{name: "503 twice, then cancelled", deletes: 3, status: executors.StatusChanged, cancelled: 1},
+		{name: "503, then the venue went on processing it", movesOn: true, deletes: 1, status: executors.StatusFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeVenue(t, 2)
+			f.handle("GET /api/v1/accounts", func(seen) (int, any) { return ok([]any{}) })
+			var mu sync.Mutex
+			st, deletes := "PROCESSING", 0
+			f.handle("GET /api/v1/withdrawals", func(r seen) (int, any) {
+				mu.Lock()
+				defer mu.Unlock()
+				items := []any{}
+				if r.Query.Get("currency") == "USDT" {
+					items = append(items, map[string]any{"id": "w1", "currency": "USDT", "amount": "100", "address": "TXa", "status": st})
+				}
+				return ok(map[string]any{"totalPage": 1, "items": items})
+			})
+			f.handle("DELETE /api/v1/withdrawals/w1", func(seen) (int, any) {
+				mu.Lock()
+				defer mu.Unlock()
+				deletes++
+				switch {
+				case c.movesOn:
+					st = "WALLET_PROCESSING"
+					return fail(http.StatusServiceUnavailable, "503000", "Service unavailable")
+				case deletes <= 2:
+					return fail(http.StatusServiceUnavailable, "503000", "Service unavailable")
+				}
+				st = "FAILURE"
+				return ok(nil)
+			})
+			x := f.executor(t, executors.Env{})
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			res, _ := x.Do(ctx, req(executors.WithdrawalsCancelPending, nil, &executortest.RecordingHooks{}))
+			if res.Status != c.status || len(res.Changes) != c.cancelled {
+				t.Errorf("got %s %q with %d cancelled, want %s with %d", res.Status, res.Summary, len(res.Changes), c.status, c.cancelled)
+			}
+			if got := f.count(http.MethodDelete, "/api/v1/withdrawals/w1"); got != c.deletes {
+				t.Errorf("cancel requests: got %d, want %d", got, c.deletes)
+			}
+			if c.movesOn && (len(res.Manual) != 1 || !strings.Contains(res.Manual[0].Instructions, "not cancelled")) {
+				t.Errorf("manual steps: got %+v, want one saying it was not cancelled", res.Manual)
+			}
+		})
 	}
 }
