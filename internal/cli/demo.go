@@ -20,6 +20,10 @@ type DemoOptions struct {
 	Dir      string
 	Playbook string
 	Latency  time.Duration
+	// ErrorRate is the fraction of requests the emulator answers with the
+	// venue's own 5xx body: the error storm that comes with the
+	// volatility of an attack, rehearsed.
+	ErrorRate float64
 	// Hold bounds the demo's hold the line: nobody deletes the emulator's
 	// master keys, so it runs until then (or until the prompt is answered).
 	Hold string
@@ -62,6 +66,7 @@ written to DIR/state.yaml, and the playbook runs against it.`,
 		Example: `  panicbutton demo
   panicbutton demo --dir /tmp/rehearsal --latency 40ms
   panicbutton demo --attacker     # the race against a bot holding the keys
+  panicbutton demo --attacker --error-rate 0.3   # ... while the exchanges answer 30 % with 5xx
   panicbutton demo --from-run runs/20261204T031500.000Z-3fa2c1 --anonymise --dir /tmp/drill`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +78,7 @@ written to DIR/state.yaml, and the playbook runs against it.`,
 	cmd.Flags().StringVar(&o.Dir, "dir", ".demo", "where the demo writes its accounts file and runs")
 	cmd.Flags().StringVar(&o.Playbook, "playbook", "suspected-key-leak", "playbook to rehearse")
 	cmd.Flags().DurationVar(&o.Latency, "latency", 40*time.Millisecond, "latency the emulator adds to every response (about a real exchange round trip)")
+	cmd.Flags().Float64Var(&o.ErrorRate, "error-rate", 0, "fraction (0..1) of requests the emulator answers with the venue's own 5xx, as in the error storm of a volatile market")
 	addFromRunFlags(cmd, &o.FromRun, &o.Anonymise)
 	return cmd
 }
@@ -86,6 +92,9 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	if _, err := parseHold(o.Hold); err != nil {
 		return usageError(err)
 	}
+	if o.ErrorRate < 0 || o.ErrorRate > 1 {
+		return usageError(fmt.Errorf("--error-rate %v is outside 0..1", o.ErrorRate))
+	}
 	if o.Attacker && o.FromRun != "" {
 		return usageError(fmt.Errorf("--attacker plays on the demo fund's keys: it cannot be combined with --from-run"))
 	}
@@ -96,7 +105,7 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 			return err
 		}
 	}
-	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: o.Latency, Now: f.Now}
+	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: o.Latency, Now: f.Now, Faults: emulator.Faults{ErrorRate: o.ErrorRate}}
 	vs, err := emulator.LoadState(fsys, name, cfg)
 	if err != nil {
 		return fmt.Errorf("demo state: %w", err)

@@ -19,10 +19,22 @@ func TestDemoAttacker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the rehearsal takes several seconds")
 	}
-	dir := t.TempDir()
 	// At the demo's own latency (as `make demo-attacker` runs it): an
-	// attacker may end its script before its key dies.
-	out, errOut, code := runCLI(t, "demo", "--attacker", "--dir", dir)
+	// attacker may end its script before its key dies. And the same race
+	// while the exchanges answer 30 % of requests (the attacker's too)
+	// with their 5xx: the storm of a volatile market must not let the
+	// attacker through either.
+	for _, c := range []struct {
+		name  string
+		extra []string
+	}{{"calm", nil}, {"5xx storm", []string{"--error-rate", "0.3"}}} {
+		t.Run(c.name, func(t *testing.T) { demoAttackerRace(t, c.extra...) })
+	}
+}
+
+func demoAttackerRace(t *testing.T, extra ...string) {
+	dir := t.TempDir()
+	out, errOut, code := runCLI(t, append([]string{"demo", "--attacker", "--dir", dir}, extra...)...)
 	// The rehearsal exits with the race's outcome (its help): 0 unless the
 	// attacker got something accepted after its key died (exit 1), or the
 	// trail does not verify. The run's own verdict is in the output.

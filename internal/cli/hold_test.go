@@ -55,3 +55,18 @@ func TestDemoHoldBadDuration(t *testing.T) {
 		t.Errorf("the demo wrote %v before refusing", ents)
 	}
 }
+
+// The demo's --error-rate is a fraction; anything else is refused before
+// the emulator starts.
+func TestDemoBadErrorRate(t *testing.T) {
+	for _, v := range []string{"1.5", "-0.1"} {
+		dir := t.TempDir()
+		_, errOut, code := runCLI(t, "demo", "--dir", dir, "--error-rate", v)
+		if code != ExitUsage || !strings.Contains(errOut, "--error-rate") {
+			t.Errorf("--error-rate %s: exit %d, stderr %q; want %d naming --error-rate", v, code, errOut, ExitUsage)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("--error-rate %s: the demo wrote %v before refusing", v, ents)
+		}
+	}
+}
