@@ -16,4 +16,8 @@
 // rejected, time to zero open orders everywhere, and what the attacker got
 // accepted after its key died (goal 0). Run it alone with
 // `go test -run x -bench Attacker -benchtime 1x ./bench/`.
+//
+// BenchmarkStorm runs the 1× fund while the emulator answers 30 % of the
+// requests with the venue's own 5xx: containment time, with no bound (see
+// its comment).
 package bench
