@@ -315,7 +315,14 @@ func TestCancelWithdrawalPersistsThroughUnknownOutcomes(t *testing.T) {
 			x := f.executor(t, executors.Env{})
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()
-			res, _ := x.Do(ctx, req(executors.WithdrawalsCancelPending, nil, &executortest.RecordingHooks{}))
+			hooks := &executortest.RecordingHooks{}
+			res, _ := x.Do(ctx, req(executors.WithdrawalsCancelPending, nil, hooks))
+			if err := hooks.Check(); err != nil {
+				t.Error(err)
+			}
+			if n := len(hooks.Intents()); n != c.deletes {
+				t.Errorf("intents: got %d, want one per cancel sent (%d)", n, c.deletes)
+			}
 			if res.Status != c.status || len(res.Changes) != c.cancelled {
 				t.Errorf("got %s %q with %d cancelled, want %s with %d", res.Status, res.Summary, len(res.Changes), c.status, c.cancelled)
 			}
