@@ -222,7 +222,6 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 	round := targets
 	for attempt := 0; len(round) > 0; attempt++ {
 		var again []executors.Withdrawal
-		sentNow := 0
 		for _, w := range round {
 			if noPermission {
 				res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it."))
@@ -234,7 +233,6 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 				// data is null on success (the SDK's result model never fills).
 				return x.call(ctx, x.spot, "cancel withdrawal "+w.ID, true, http.MethodDelete, "/api/v1/withdrawals/"+w.ID, nil, nil)
 			})
-			sentNow++
 			switch {
 			case errors.Is(err, executors.ErrAudit):
 				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a cancel intent; stopped"
@@ -278,7 +276,7 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 			sent = append(sent, w) // the confirming re-list below decides
 		}
 		wait := x.retry.Backoff(attempt, 0)
-		if len(round) == 0 || sentNow == 0 || !x.retry.Room(ctx, wallNow(), attempt+1, wait) || x.env.Sleep(ctx, wait) != nil {
+		if len(round) == 0 || !x.retry.Room(ctx, wallNow(), attempt+1, wait) || x.env.Sleep(ctx, wait) != nil {
 			break
 		}
 	}
