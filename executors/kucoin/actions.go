@@ -233,6 +233,7 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 				// data is null on success (the SDK's result model never fills).
 				return x.call(ctx, x.spot, "cancel withdrawal "+w.ID, true, http.MethodDelete, "/api/v1/withdrawals/"+w.ID, nil, nil)
 			})
+			delete(failed, w.ID) // this send's outcome replaces the last one's
 			switch {
 			case errors.Is(err, executors.ErrAudit):
 				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a cancel intent; stopped"
@@ -246,7 +247,6 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 			case err != nil:
 				errs = append(errs, err)
 			default:
-				delete(failed, w.ID)
 				sent = append(sent, w)
 			}
 		}

@@ -275,14 +275,20 @@ func TestRevokeWithoutPassphraseFallsBack(t *testing.T) {
 // not cancelled: a manual step, never counted as cancelled.
 func TestCancelWithdrawalPersistsThroughUnknownOutcomes(t *testing.T) {
 	for _, c := range []struct {
-		name      string
-		movesOn   bool // after the first 503, the venue moves it to WALLET_PROCESSING
-		deletes   int
-		status    executors.Status
-		cancelled int
+		name    string
+		movesOn bool // after the first 503, the venue moves it to WALLET_PROCESSING
+		// after the first 503, the venue answers 400007 (the key lacks the
+		// Withdrawal permission): a manual step, not a failure
+		noPermission bool
+		deletes      int
+		status       executors.Status
+		cancelled    int
 	}{
 		{name: "503 twice, then cancelled", deletes: 3, status: executors.StatusChanged, cancelled: 1},
 		{name: "503, then the venue went on processing it", movesOn: true, deletes: 1, status: executors.StatusFailed},
+		// The demo fund's key: without the Withdrawal permission, after a
+		// 503 that came before the venue looked at the key.
+		{name: "503, then no permission", noPermission: true, deletes: 2, status: executors.StatusPending},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakeVenue(t, 2)
@@ -303,10 +309,12 @@ func TestCancelWithdrawalPersistsThroughUnknownOutcomes(t *testing.T) {
 				defer mu.Unlock()
 				deletes++
 				switch {
+				case c.noPermission && deletes > 1:
+					return fail(http.StatusForbidden, "400007", "Access denied")
 				case c.movesOn:
 					st = "WALLET_PROCESSING"
 					return fail(http.StatusServiceUnavailable, "503000", "Service unavailable")
-				case deletes <= 2:
+				case c.noPermission, deletes <= 2:
 					return fail(http.StatusServiceUnavailable, "503000", "Service unavailable")
 				}
 				st = "FAILURE"
@@ -328,6 +336,9 @@ func TestCancelWithdrawalPersistsThroughUnknownOutcomes(t *testing.T) {
 			}
 			if got := f.count(http.MethodDelete, "/api/v1/withdrawals/w1"); got != c.deletes {
 				t.Errorf("cancel requests: got %d, want %d", got, c.deletes)
+			}
+			if c.noPermission && (len(res.Manual) != 1 || !strings.Contains(res.Manual[0].Instructions, "400007")) {
+				t.Errorf("manual steps: got %+v, want one naming the missing permission", res.Manual)
 			}
 			if c.movesOn && (len(res.Manual) != 1 || !strings.Contains(res.Manual[0].Instructions, "not cancelled")) {
 				t.Errorf("manual steps: got %+v, want one saying it was not cancelled", res.Manual)
