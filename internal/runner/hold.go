@@ -392,7 +392,10 @@ func (h *holding) rejected(ctx context.Context) bool {
 	vres, verr := h.t.Exec.Do(ctx, executors.Request{Action: executors.KeysVerifyRejected, Step: h.manual.ID, Params: h.probe, Hooks: executors.NopHooks{}})
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if vres.Summary != "" {
+	if vres.Summary != "" && h.hs.KeyRejectedAt.IsZero() {
+		// Once a probe proved the key dead, its proof stands: a later
+		// probe (the lane's, the last one) that a 5xx left inconclusive
+		// must not turn "dead: proof" into "not proven dead".
 		h.hs.Probe = vres.Summary
 	}
 	if verr == nil && vres.Status == executors.StatusOK {

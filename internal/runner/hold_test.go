@@ -295,3 +295,47 @@ func TestHoldKeyDeadAtFirstProbeSaysWhatIsOutOfSight(t *testing.T) {
 		t.Errorf("summary %q does not say what is out of sight", res.Summary)
 	}
 }
+
+// probeSequence answers keys.verify_rejected from a list, one answer per
+// probe (the last one repeated); every other action is unsupported.
+type probeSequence struct {
+	answers []executors.Result
+	n       int
+}
+
+func (p *probeSequence) Exchange() string { return "double" }
+func (p *probeSequence) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
+	return p.Do(ctx, req)
+}
+func (p *probeSequence) Do(_ context.Context, req executors.Request) (executors.Result, error) {
+	if req.Action != executors.KeysVerifyRejected {
+		return executors.Result{}, &executors.Error{Class: executors.ErrUnsupported, Msg: req.Action}
+	}
+	res := p.answers[min(p.n, len(p.answers)-1)]
+	p.n++
+	if res.Status != executors.StatusOK {
+		return res, &executors.Error{Class: executors.ErrTransient, Msg: res.Summary}
+	}
+	return res, nil
+}
+
+// Once a probe proved the key dead, its proof is what the hold reports: a
+// later probe a 5xx left inconclusive (the lane's, the last one, in a
+// storm) does not turn "dead" into "not proven dead" under "done and
+// verified".
+func TestHoldKeepsTheProofOfDeath(t *testing.T) {
+	exec := &probeSequence{answers: []executors.Result{
+		{Status: executors.StatusOK, Summary: "key ab…cd is dead: probe answered -2015"},
+		{Status: executors.StatusFailed, Summary: "key ab…cd not proven dead after 1ms: transient failure (-1001)"},
+	}}
+	h := &holding{r: &run{o: Options{Now: time.Now}}, t: Target{Exec: exec}, hs: &HoldSummary{}}
+	if !h.rejected(context.Background()) {
+		t.Fatal("the first probe proves the key dead")
+	}
+	if h.rejected(context.Background()) {
+		t.Fatal("the second probe is inconclusive")
+	}
+	if !strings.Contains(h.hs.Probe, "is dead") || h.hs.KeyRejectedAt.IsZero() {
+		t.Errorf("probe %q, rejected at %v: want the proof of death and its time kept", h.hs.Probe, h.hs.KeyRejectedAt)
+	}
+}
