@@ -96,13 +96,15 @@ func demoAttackerRace(t *testing.T, extra ...string) {
 	}
 	// The verdict never claims less than the emulator shows: an account
 	// left with open orders (placed with a key in its last moments, out of
-	// the API's sight once it died) is named in the verdict.
+	// the API's sight once it died) is named in the verdict, by a window
+	// of possible orders or order by order (a hold's pass that listed
+	// them as the key died: under a storm, its cancels came too late).
 	left := 0
 	for acct, n := range reh.OpenOrders {
 		left += n
 		name := acct[strings.Index(acct, ":")+1:]
 		if n > 0 && (name == "northwind-master" || name == "kucoin-main") &&
-			!regexp.MustCompile(`open-orders(-possible|-inferred)? on `+name+` `).MatchString(out) {
+			!regexp.MustCompile(`open-orders?(-possible|-inferred)? on `+name+` `).MatchString(out) {
 			t.Errorf("the emulator shows %d open orders on %s, the verdict does not name them:\n%s", n, name, out)
 		}
 	}
