@@ -75,8 +75,12 @@ type HoldSummary struct {
 	LastPassAt    time.Time `json:"last_pass_at,omitzero"`
 	// HolderCaught counts what the passes and the lane caught of the key
 	// holder's doing (orders, withdrawals, keys; not our temporary keys);
-	// HolderSeenAt is when the last round that caught any of it ended.
+	// HolderLeft what they saw of it and could not undo (the "needs a
+	// human now" items: in a storm, orders listed as the key died, their
+	// cancels too late); HolderSeenAt is when the last round that saw any
+	// of it ended.
 	HolderCaught int       `json:"holder_caught"`
+	HolderLeft   int       `json:"holder_left,omitempty"`
 	HolderSeenAt time.Time `json:"holder_seen_at,omitzero"`
 	// LaneRounds counts the rounds of the lane that re-ran the account's
 	// own order cancels beside the passes; LaneLastStart is when the last
@@ -116,6 +120,15 @@ type UnseenWindow struct {
 
 // holderActions counts the changes that undo something the key's holder
 // did: every caught change except our own temporary keys' clean-up.
+// leftText is what a hold saw of its holder's doing and could not undo,
+// as it follows the count of what it caught ("" when nothing).
+func (hs *HoldSummary) leftText() string {
+	if hs.HolderLeft == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d more seen that it could not undo", hs.HolderLeft)
+}
+
 func holderActions(cs []executors.Change) int {
 	n := 0
 	for _, c := range cs {
@@ -294,7 +307,7 @@ loop:
 		case <-ctx.Done():
 		}
 	}
-	if hs.HolderCaught > 0 {
+	if hs.HolderCaught > 0 || hs.HolderLeft > 0 {
 		// From the older of the last looks: the pass's (sub-accounts,
 		// keys, withdrawals) and the lane's (the account's own orders).
 		from := hs.LastPassStart
@@ -415,11 +428,12 @@ func (h *holding) rejected(ctx context.Context) bool {
 // unless always). It returns how many of the holder's actions it caught
 // and whether the key is known dead.
 func (h *holding) round(ctx context.Context, steps []playbooks.Step, label string, rec map[string]any, always bool) (int, bool) {
-	caught, news, errs := h.pass(ctx, steps)
+	caught, news, left, errs := h.pass(ctx, steps)
 	n := holderActions(caught)
 	h.mu.Lock()
-	if n > 0 {
+	if n > 0 || left > 0 {
 		h.hs.HolderCaught += n
+		h.hs.HolderLeft += left
 		h.hs.HolderSeenAt = h.r.o.Now()
 	}
 	h.hs.Caught = append(h.hs.Caught, caught...)
@@ -481,10 +495,8 @@ func (h *holding) lane(ctx context.Context, steps []playbooks.Step) bool {
 // (nothing more can be done with it) instead of spending the hold on the
 // remaining steps. What the refused step left unconfirmed (e.g. cancels
 // whose re-list failed) is kept as the step's last word.
-func (h *holding) pass(ctx context.Context, steps []playbooks.Step) ([]executors.Change, []string, []string) {
+func (h *holding) pass(ctx context.Context, steps []playbooks.Step) (caught []executors.Change, news []string, left int, errs []string) {
 	r, manual, t, hs := h.r, h.manual, h.t, h.hs
-	var caught []executors.Change
-	var news, errs []string
 	for _, s := range steps {
 		if ctx.Err() != nil {
 			break
@@ -510,6 +522,11 @@ func (h *holding) pass(ctx context.Context, steps []playbooks.Step) ([]executors
 			res.Findings = nil
 		}
 		h.mu.Lock()
+		for _, c := range res.Remaining {
+			if (c.Kind == "open-order" || c.Kind == "cancel-order") && !h.seen[c.Kind+" "+c.Target] {
+				left++ // an order of the holder's, seen open and not cancelled
+			}
+		}
 		for _, item := range reportable(res) {
 			if !h.seen[item] {
 				h.seen[item] = true
@@ -530,7 +547,7 @@ func (h *holding) pass(ctx context.Context, steps []playbooks.Step) ([]executors
 			continue
 		}
 	}
-	return caught, news, errs
+	return caught, news, left, errs
 }
 
 // reportable lists, one line each, what a result says is left or needs a
@@ -636,7 +653,7 @@ func holdResult(res executors.Result, hs *HoldSummary) executors.Result {
 	}
 	hms := func(t time.Time) string { return t.UTC().Format("15:04:05") }
 	if u := hs.Unseen; u != nil && !u.KeyAlive {
-		why := fmt.Sprintf("its holder was still at work during the hold (caught %d, the last at %s UTC)", hs.HolderCaught, hms(hs.HolderSeenAt))
+		why := fmt.Sprintf("its holder was still at work during the hold (caught %d%s, the last at %s UTC)", hs.HolderCaught, hs.leftText(), hms(hs.HolderSeenAt))
 		if u.RunOrders > 0 {
 			why = fmt.Sprintf("its holder was at work during the run (the playbook's cancels caught %d orders placed since it started, the last at %s UTC) and the key died before the hold's first look", u.RunOrders, hms(u.RunSeenAt))
 		}

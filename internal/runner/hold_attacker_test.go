@@ -27,6 +27,10 @@ type accountDouble struct {
 	withdrawals []withdrawalDouble
 	subKeys     []string
 	masterDead  bool
+	// stuck are orders cancel_all lists and cannot cancel (its cancels
+	// answered too late, as the key died in a storm): left open, reported
+	// as remaining.
+	stuck map[string]bool
 	// stall makes orders.cancel_all hang until its context ends, the
 	// human deleting the master key meanwhile (a pass stuck waiting for
 	// a rate budget when the key dies).
@@ -153,9 +157,20 @@ func (a *accountDouble) Do(ctx context.Context, req executors.Request) (executor
 		return executors.Result{Status: executors.StatusOK, Summary: fmt.Sprintf("%d sub-account keys", len(subKeys))}, nil
 	case executors.OrdersCancelAll:
 		for _, o := range orders {
+			a.mu.Lock()
+			stuck := a.stuck[o]
+			a.mu.Unlock()
+			if stuck {
+				res.Remaining = append(res.Remaining, executors.Change{Kind: "open-order", Target: o})
+				continue
+			}
 			if err := mutate("cancel-order", o, false, remove(&a.orders, o)); err != nil {
 				return res, err
 			}
+		}
+		if len(res.Remaining) > 0 {
+			return executors.Result{Status: executors.StatusFailed, Summary: fmt.Sprintf("%d orders still open", len(res.Remaining)), Changes: res.Changes, Remaining: res.Remaining},
+				&executors.Error{Class: executors.ErrTransient, Msg: "orders still open after cancelling"}
 		}
 	case executors.KeysRevoke:
 		for _, k := range subKeys {
@@ -640,5 +655,47 @@ func TestHoldKeyDeadBeforeFirstLook(t *testing.T) {
 				t.Errorf("unseen window %+v, want 1 run order, from the freeze's look (%s) to the key's death (%s)", hs.Unseen, freeze, hs.KeyRejectedAt)
 			}
 		})
+	}
+}
+
+// A holder whose new orders a pass saw and could not cancel (their
+// cancels too late: in a storm, the key died meanwhile) was at work as
+// surely as one whose orders it caught: what they placed after the hold's
+// last look is out of sight, and the verdict says so (open-orders-possible),
+// not only the orders it saw.
+func TestHoldHolderSeenButNotCaughtLeavesAnUnseenWindow(t *testing.T) {
+	pb, v, acct := holdFixture(t)
+	const order = "spot PUMPUSDT order 901 (limit BUY 1000 @ 1)"
+	v.stuck = map[string]bool{order: true}
+	o := runner.Options{RunID: "r", Playbook: pb, Targets: []runner.Target{{Ref: acct, Exec: v}}, HoldInterval: 10 * time.Millisecond, Hold: time.Minute,
+		Progress: func(e runner.Event) {
+			if e.Kind == "hold" && strings.HasPrefix(e.Text, "holding the line") {
+				v.addOrder(order)
+			}
+			if e.Kind == "hold" && strings.Contains(e.Text, "NEEDS A HUMAN NOW") && strings.Contains(e.Text, "PUMPUSDT") {
+				v.deleteMasterKey()
+			}
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rep, err := runner.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs *runner.HoldSummary
+	for _, r := range rep.Results {
+		if h, ok := r.Result.Data.(*runner.HoldSummary); ok {
+			hs = h
+		}
+	}
+	if hs == nil || hs.EndedBy != runner.HoldKeyRejected || hs.HolderLeft == 0 || hs.Unseen == nil {
+		t.Fatalf("hold summary %+v: want ended by the key rejected, the holder's order seen and not caught, and an unseen window", hs)
+	}
+	named := false
+	for _, l := range rep.Verdict.Left {
+		named = named || l.Kind == runner.LeftOpenOrdersPossible
+	}
+	if !named || rep.Verdict.Contained {
+		t.Errorf("verdict %+v: want open-orders-possible named, not contained", rep.Verdict)
 	}
 }

@@ -167,14 +167,14 @@ func unseenTarget(hs *HoldSummary) string {
 	ms := func(t time.Time) string { return t.UTC().Format("15:04:05.000") }
 	switch {
 	case u.KeyAlive:
-		return fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught, the last at %s)",
-			ms(u.From), hs.HolderCaught, ms(hs.HolderSeenAt))
+		return fmt.Sprintf("orders its holder may have placed since %s UTC, the hold's last look: the key is not proven dead and no longer watched (they were at work during the hold: %d caught%s, the last at %s)",
+			ms(u.From), hs.HolderCaught, hs.leftText(), ms(hs.HolderSeenAt))
 	case u.RunOrders > 0:
 		return fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the playbook's last look at them and before the key died, which was before the hold's first look (they were at work during the run: the playbook's cancels caught %d orders placed since it started, the last at %s)",
 			ms(u.From), ms(u.To), u.RunOrders, ms(u.RunSeenAt))
 	default:
-		return fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught, the last at %s)",
-			ms(u.From), ms(u.To), hs.HolderCaught, ms(hs.HolderSeenAt))
+		return fmt.Sprintf("orders its holder may have placed from %s to %s UTC, after the hold's last look and before the key died (they were still at work during the hold: %d caught%s, the last at %s)",
+			ms(u.From), ms(u.To), hs.HolderCaught, hs.leftText(), ms(hs.HolderSeenAt))
 	}
 }
 
