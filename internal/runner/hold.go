@@ -118,8 +118,6 @@ type UnseenWindow struct {
 	KeyAlive bool `json:"key_alive,omitempty"`
 }
 
-// holderActions counts the changes that undo something the key's holder
-// did: every caught change except our own temporary keys' clean-up.
 // leftText is what a hold saw of its holder's doing and could not undo,
 // as it follows the count of what it caught ("" when nothing).
 func (hs *HoldSummary) leftText() string {
@@ -129,6 +127,8 @@ func (hs *HoldSummary) leftText() string {
 	return fmt.Sprintf(", %d more seen that it could not undo", hs.HolderLeft)
 }
 
+// holderActions counts the changes that undo something the key's holder
+// did: every caught change except our own temporary keys' clean-up.
 func holderActions(cs []executors.Change) int {
 	n := 0
 	for _, c := range cs {
@@ -522,9 +522,11 @@ func (h *holding) pass(ctx context.Context, steps []playbooks.Step) (caught []ex
 			res.Findings = nil
 		}
 		h.mu.Lock()
-		for _, c := range res.Remaining {
-			if (c.Kind == "open-order" || c.Kind == "cancel-order") && !h.seen[c.Kind+" "+c.Target] {
-				left++ // an order of the holder's, seen open and not cancelled
+		if s.Action == executors.OrdersCancelAll {
+			for _, c := range res.Remaining {
+				if !h.seen[remainingItem(c)] {
+					left++ // an order of the holder's, seen open and not cancelled
+				}
 			}
 		}
 		for _, item := range reportable(res) {
@@ -550,13 +552,16 @@ func (h *holding) pass(ctx context.Context, steps []playbooks.Step) (caught []ex
 	return caught, news, left, errs
 }
 
+// remainingItem is how reportable names a change still left.
+func remainingItem(c executors.Change) string { return c.Kind + " " + c.Target }
+
 // reportable lists, one line each, what a result says is left or needs a
 // human: Remaining items, high findings and the lines of manual
 // instructions (which name e.g. each pending withdrawal).
 func reportable(res executors.Result) []string {
 	var out []string
 	for _, c := range res.Remaining {
-		out = append(out, c.Kind+" "+c.Target)
+		out = append(out, remainingItem(c))
 	}
 	for _, f := range res.Findings {
 		if f.Severity == "high" {
