@@ -219,9 +219,15 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 	failed := map[string]error{} // latest error of a withdrawal not settled
 	noPermission := false
 	var sent []executors.Withdrawal
+	// relisted is the last listing of the rounds, current while no cancel
+	// went out after it: the confirmation below reads it instead of
+	// listing again.
+	var relisted []withdrawalItem
+	current := false
 	round := targets
 	for attempt := 0; len(round) > 0; attempt++ {
 		var again []executors.Withdrawal
+		current = false
 		for _, w := range round {
 			if noPermission {
 				res.Manual = append(res.Manual, manualWithdrawalStep(w, "Our API key lacks the Withdrawal permission needed to cancel it."))
@@ -260,6 +266,7 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 		if err != nil {
 			break
 		}
+		relisted, current = after, true
 		processing := map[string]bool{}
 		for _, it := range after {
 			if it.Status == "PROCESSING" {
@@ -289,11 +296,13 @@ func (x *Executor) cancelWithdrawals(ctx context.Context, req executors.Request,
 	// the manual step, never counted as cancelled.
 	status := map[string]string{}
 	if len(sent) > 0 {
-		after, err := x.listWithdrawals(ctx, since)
-		if err != nil {
-			errs = append(errs, err)
+		if !current {
+			var err error
+			if relisted, err = x.listWithdrawals(ctx, since); err != nil {
+				errs = append(errs, err)
+			}
 		}
-		for _, it := range after {
+		for _, it := range relisted {
 			status[it.ID] = it.Status
 		}
 	}
