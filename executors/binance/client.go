@@ -330,11 +330,7 @@ func (e *Executor) callRepeating(ctx context.Context, op string, mutation, idemp
 		if !repeatable(cerr, apiCode(err), status, idempotent) {
 			return cerr
 		}
-		if idempotent && errors.Is(cerr, executors.ErrUnknownOutcome) && attempt+1 >= e.retry.Attempts {
-			// A cancel that keeps failing goes back to its caller after
-			// the policy's few attempts, even with time left: the round's
-			// re-list then sees the other symbols' new orders too,
-			// rather than waiting for this one until the deadline.
+		if idempotent && errors.Is(cerr, executors.ErrUnknownOutcome) && !e.retry.RepeatUnknown(attempt+1) {
 			return cerr
 		}
 		wait := e.retry.Backoff(attempt, ra)

@@ -74,10 +74,7 @@ func (x *Executor) callRepeating(ctx context.Context, svc *sdk.ApiService, op st
 		if err == nil || !repeatable(err, idempotent) {
 			return err
 		}
-		if idempotent && errors.Is(err, executors.ErrUnknownOutcome) && attempt+1 >= x.retry.Attempts {
-			// A cancel that keeps failing goes back to its caller after
-			// the policy's few attempts, even with time left: the round's
-			// re-list then sees the other symbols' new orders too.
+		if idempotent && errors.Is(err, executors.ErrUnknownOutcome) && !x.retry.RepeatUnknown(attempt+1) {
 			return err
 		}
 		ra, _ := executors.RetryAfter(err)

@@ -30,9 +30,19 @@ type Policy struct {
 	Request time.Duration
 	// Attempts caps the attempts of a request whose context has no
 	// deadline (tests, tools), and such a request never waits longer than
-	// Max between them; with a deadline, the deadline bounds them.
+	// Max between them; with a deadline, the deadline bounds them. It also
+	// caps the sends of an idempotent mutation whose outcome stays
+	// unknown, deadline or not (RepeatUnknown).
 	Attempts int
 }
+
+// RepeatUnknown reports whether an idempotent mutation (a cancel of every
+// order on a symbol) whose outcome is unknown after attempts sends may be
+// sent once more. Within the policy's Attempts only, even with time left:
+// one that keeps failing goes back to its caller, whose re-list then sees
+// the other symbols' new orders too, rather than waiting for this one
+// until the deadline.
+func (p Policy) RepeatUnknown(attempts int) bool { return attempts < p.Attempts }
 
 // Default is the policy of both venues: requests answer in well under a
 // second even far from the venue, Binance rejects a request that arrives

@@ -56,3 +56,14 @@ func TestRoom(t *testing.T) {
 		})
 	}
 }
+
+// An idempotent mutation of unknown outcome is sent at most Attempts
+// times, whatever its deadline leaves.
+func TestRepeatUnknown(t *testing.T) {
+	p := Policy{Attempts: 3}
+	for sends, want := range []bool{true, true, true, false, false} {
+		if got := p.RepeatUnknown(sends); got != want {
+			t.Errorf("RepeatUnknown(%d) = %v, want %v", sends, got, want)
+		}
+	}
+}
