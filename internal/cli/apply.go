@@ -115,6 +115,7 @@ func runApply(ctx context.Context, f *Factory, o *ApplyOptions) error {
 // applyPlan checks everything, records the apply in the ledger, then runs
 // the plan's playbook bound to it (runner.Options.Approve).
 func applyPlan(ctx context.Context, f *Factory, o *ApplyOptions) (*runOutcome, error) {
+	defer TuneGC()()
 	refuse := func(format string, a ...any) error {
 		return usageError(fmt.Errorf("apply %s: "+format+"; nothing was sent", append([]any{o.File}, a...)...))
 	}

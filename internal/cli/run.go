@@ -255,6 +255,7 @@ type runOutcome struct {
 }
 
 func runPlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	defer TuneGC()()
 	hold, err := parseHold(o.Hold)
 	if err != nil {
 		return nil, usageError(err)
@@ -539,6 +540,7 @@ func (m *ttyManual) Wait(ctx context.Context, step, account, instructions string
 // executed and did not finish, and the playbook, accounts and inputs are
 // the ones it recorded. Every refusal is a usage error (exit 2).
 func resumePlaybook(ctx context.Context, f *Factory, o *RunOptions) (*runOutcome, error) {
+	defer TuneGC()()
 	switch {
 	case o.DryRun:
 		return nil, usageError(errors.New("--resume cannot be combined with --dry-run: a resumed run executes (use run PLAYBOOK --dry-run to see the current plan)"))
