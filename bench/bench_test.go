@@ -45,11 +45,17 @@ const benchLatency = 40 * time.Millisecond
 //	skew-max-ms    largest |local − venue| clock offset the executors measured
 //	first-mut-ms   start → arrival of the first mutating request; target < RTT + 100 ms
 //	requests       venue requests the run sent
-//	cpu-ms         CPU time the process used during the run (executors,
-//	               runner and emulator together; not on every platform);
-//	               cores-busy = cpu-ms / wall-ms, against the machine's
-//	               cores: near them, the run is CPU-bound, not bound by
-//	               round trips or limits
+//	cpu-ms         CPU time the run's process used (executors and runner;
+//	               not on every platform); emulator-cpu-ms the emulator's
+//	               process over the same span (Linux only); cores-busy =
+//	               (cpu-ms + emulator-cpu-ms) / wall-ms, against the
+//	               machine's cores: near them, the run is CPU-bound, not
+//	               bound by round trips or limits
+//
+// The emulator runs in a process of its own (Config.Process): a venue is
+// another machine, and in the run's process the emulator's goroutines took
+// the run's processors and its heap (the state, the request log) the run's
+// garbage collector. It still shares the machine's cores with the run.
 //
 // Shape "1x-handshakes" is 1× with the emulator charging each new
 // connection two round trips (Config.Handshake: the TCP and TLS
@@ -89,7 +95,7 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 			}
 			for b.Loop() {
 				ctx := context.Background()
-				out := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Handshake: c.handshake, Dir: b.TempDir()})
+				out := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Handshake: c.handshake, Dir: b.TempDir(), Process: true})
 				bound := PhasedBound(out.Requests, out.Start, benchLatency)
 				// Nothing can be sent before a connection is open: a client
 				// that opened every connection it needs at once pays one
@@ -117,14 +123,19 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(len(out.Requests)), "requests")
 				if out.CPU >= 0 {
 					b.ReportMetric(float64(out.CPU)/float64(time.Millisecond), "cpu-ms")
-					b.ReportMetric(float64(out.CPU)/float64(out.Wall), "cores-busy")
+					busy := out.CPU
+					if out.EmulatorCPU >= 0 {
+						b.ReportMetric(float64(out.EmulatorCPU)/float64(time.Millisecond), "emulator-cpu-ms")
+						busy += out.EmulatorCPU
+					}
+					b.ReportMetric(float64(busy)/float64(out.Wall), "cores-busy")
 				}
 				p50, p90 := answerTimes(out.Requests)
 				b.ReportMetric(float64(p50)/float64(time.Millisecond), "answer-p50-ms")
 				b.ReportMetric(float64(p90)/float64(time.Millisecond), "answer-p90-ms")
 				b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")
 				if c.baseline {
-					seq := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Dir: b.TempDir(), Sequential: true})
+					seq := mustRun(b, ctx, Config{Size: size, Latency: benchLatency, Dir: b.TempDir(), Sequential: true, Process: true})
 					b.ReportMetric(float64(seq.Wall.Milliseconds()), "baseline-ms")
 					b.ReportMetric(float64(seq.Wall)/float64(out.Wall), "speedup")
 				}
@@ -193,13 +204,15 @@ func answerTimes(reqs []emu.Entry) (p50, p90 time.Duration) {
 // answered 5xx was never given back (64–119 s).
 func BenchmarkStorm(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
-		em, err := StartEmulator(b.TempDir(), Scaled(1), benchLatency)
+		em, err := StartEmulatorProcess(b.TempDir(), Scaled(1), benchLatency)
 		if err != nil {
 			b.Fatal(err)
 		}
-		em.Server.SetFaults(emulator.Faults{ErrorRate: stormRate, Seed: uint64(100 + i)})
+		if err := em.SetFaults(emulator.Faults{ErrorRate: stormRate, Seed: uint64(100 + i)}); err != nil {
+			b.Fatal(err)
+		}
 		out, err := RunAgainst(context.Background(), em, Config{Dir: b.TempDir()})
-		em.Server.Close()
+		_ = em.Close()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"github.com/panicbutton/panicbutton/internal/cli"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
-	"github.com/panicbutton/panicbutton/internal/emulator/venues"
 	"github.com/panicbutton/panicbutton/internal/runner"
 	"github.com/panicbutton/panicbutton/playbooks"
 )
@@ -43,6 +41,9 @@ type Config struct {
 	// through one mutex (no two requests in flight, process-wide) and the
 	// runner handles one account at a time. The SDK calls are the same.
 	Sequential bool
+	// Process runs the emulator in a process of its own
+	// (StartEmulatorProcess), as the benchmarks do.
+	Process bool
 	// Dir receives the state, the accounts file and the run directory.
 	Dir string
 	// Inputs override the playbook's input defaults (e.g. leaked_key).
@@ -82,10 +83,13 @@ type Outcome struct {
 	AuditPath string
 	// Left is what the emulator's state held when the run ended.
 	Left Left
-	// CPU is the CPU time the process used from Start to the end of the
-	// run: the executors, the runner and the emulator together (they share
-	// the machine's cores). -1 where the platform does not tell.
-	CPU time.Duration
+	// CPU is the CPU time this process used from Start to the end of the
+	// run: the executors and the runner, and the emulator too when it
+	// runs in this process (they share the machine's cores). EmulatorCPU
+	// is the emulator process's over the same span when it runs in its own
+	// (Config.Process). -1 where not measured (the platform does not tell,
+	// or the emulator runs in this process).
+	CPU, EmulatorCPU time.Duration
 }
 
 // Left counts what a run left in the emulator's state: the open orders of
@@ -100,12 +104,12 @@ type Left struct {
 // order counts while its status is "open".
 func (em *Emulator) Left() (Left, error) {
 	var c Left
-	for _, v := range em.Server.Venues() {
-		data, err := json.Marshal(v.Snapshot())
-		if err != nil {
-			return c, fmt.Errorf("venue %s snapshot: %w", v.Name(), err)
-		}
-		switch v.Name() {
+	venues, err := em.state()
+	if err != nil {
+		return c, err
+	}
+	for name, data := range venues {
+		switch name {
 		case "binance":
 			var st struct {
 				Accounts []struct {
@@ -212,26 +216,24 @@ func (t serialTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Emulator is a started emulator with the generated state.
 type Emulator struct {
+	// Server is the emulator when it runs in this process (StartEmulator);
+	// nil when it runs in a process of its own (StartEmulatorProcess).
 	Server *emulator.Server
 	URL    string
+	child  *child
 }
 
 // StartEmulator writes the state of size s into dir, loads it and starts
-// the emulator on loopback with the given latency. The caller closes it.
+// the emulator on loopback, in this process, with the given latency. The
+// caller closes it.
 func StartEmulator(dir string, s Size, latency time.Duration) (*Emulator, error) {
 	path, err := WriteState(dir, s)
 	if err != nil {
 		return nil, err
 	}
-	cfg := emulator.Config{Loaders: venues.DefaultLoaders(), Latency: latency}
-	vs, err := emulator.LoadState(os.DirFS(filepath.Dir(path)), filepath.Base(path), cfg)
+	srv, url, err := startServer(path, latency)
 	if err != nil {
-		return nil, fmt.Errorf("load generated state: %w", err)
-	}
-	srv := emulator.New(cfg, vs)
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("start emulator: %w", err)
+		return nil, err
 	}
 	return &Emulator{Server: srv, URL: url}, nil
 }
@@ -242,15 +244,24 @@ func StartEmulator(dir string, s Size, latency time.Duration) (*Emulator, error)
 // runner.Run with an audit trail. The emulator is closed on return; its
 // request log is in the Outcome.
 func Run(ctx context.Context, cfg Config) (*Outcome, error) {
-	em, err := StartEmulator(cfg.Dir, cfg.Size, cfg.Latency)
+	start := StartEmulator
+	if cfg.Process {
+		start = StartEmulatorProcess
+	}
+	em, err := start(cfg.Dir, cfg.Size, cfg.Latency)
 	if err != nil {
 		return nil, err
 	}
-	defer em.Server.Close()
+	defer em.Close()
 	if cfg.Handshake > 0 {
-		f := em.Server.Faults()
+		f, err := em.Faults()
+		if err != nil {
+			return nil, err
+		}
 		f.Handshake = emulator.Duration(cfg.Handshake)
-		em.Server.SetFaults(f)
+		if err := em.SetFaults(f); err != nil {
+			return nil, err
+		}
 	}
 	return RunAgainst(ctx, em, cfg)
 }
@@ -259,7 +270,7 @@ func Run(ctx context.Context, cfg Config) (*Outcome, error) {
 // Run). The emulator is left running.
 func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error) {
 	acctPath := filepath.Join(cfg.Dir, "accounts", "accounts.yaml")
-	if err := em.Server.WriteAccounts(acctPath, em.URL); err != nil {
+	if err := em.WriteAccounts(acctPath); err != nil {
 		return nil, fmt.Errorf("write accounts file: %w", err)
 	}
 	reg := cli.NewRegistry()
@@ -274,8 +285,10 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 		return nil, fmt.Errorf("load playbook %s: %w", Playbook, err)
 	}
 
+	defer cli.TuneGC()() // as run, resume and apply do
 	start := time.Now()
 	cpu0, cpuOK := processCPU()
+	emuCPU0, emuCPUOK := em.cpu()
 	file, err := accounts.Load(acctPath, reg.Exchanges())
 	if err != nil {
 		return nil, fmt.Errorf("load accounts: %w", err)
@@ -328,6 +341,10 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if cpu1, ok := processCPU(); ok && cpuOK {
 		cpu = cpu1 - cpu0
 	}
+	emuCPU := time.Duration(-1)
+	if c, ok := em.cpu(); ok && emuCPUOK {
+		emuCPU = c - emuCPU0
+	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", Playbook, err)
 	}
@@ -335,7 +352,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Start: start, Wall: wall, CPU: cpu, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	out := &Outcome{Start: start, Wall: wall, CPU: cpu, EmulatorCPU: emuCPU, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
@@ -348,7 +365,11 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	for _, r := range refs {
 		masters[r.Name] = true
 	}
-	for _, e := range em.Server.Requests() {
+	reqs, err := em.Requests()
+	if err != nil {
+		return nil, fmt.Errorf("request log: %w", err)
+	}
+	for _, e := range reqs {
 		if e.Kind == emu.KindAdmin {
 			continue
 		}

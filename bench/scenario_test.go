@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -11,16 +12,21 @@ import (
 )
 
 // TestQuarterScenarioEndState runs the benchmark's scenario at 1/4 size
-// without latency and checks the end state, so that the benchmark cannot
-// silently stop doing the work it times: no open order left, every sub key
-// gone, no 429/418, every step as expected, the audit trail intact.
+// without latency, with the emulator in its own process as the benchmarks
+// have it, and checks the end state, so that the benchmark cannot silently
+// stop doing the work it times: no open order left, every sub key gone, no
+// 429/418, every step as expected, the audit trail intact.
 func TestQuarterScenarioEndState(t *testing.T) {
 	size := Scaled(0.25)
-	em, err := StartEmulator(t.TempDir(), size, 0)
+	em, err := StartEmulatorProcess(t.TempDir(), size, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer em.Server.Close()
+	defer func() {
+		if err := em.Close(); err != nil {
+			t.Errorf("stop the emulator's process: %v", err)
+		}
+	}()
 	before := endState(t, em)
 	if want := (Left{Orders: size.Orders(), SubOrders: size.SubOrders(), SubKeys: size.SubKeys()}); before != want || want.SubOrders == 0 {
 		t.Fatalf("generated state: got %+v, want %+v (with sub-account orders)", before, want)
@@ -48,6 +54,9 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	}
 	if out.FirstMutation < 0 {
 		t.Error("the request log has no mutation")
+	}
+	if runtime.GOOS == "linux" && out.EmulatorCPU <= 0 {
+		t.Errorf("the emulator process's CPU time: got %v, want measured", out.EmulatorCPU)
 	}
 	if out.Timestamp1021 != 0 {
 		t.Errorf("timestamp rejections: got %d, want 0", out.Timestamp1021)
