@@ -49,7 +49,8 @@ func StartEmulatorProcess(dir string, s Size, latency time.Duration) (*Emulator,
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := json.Marshal(childConfig{State: path, Accounts: filepath.Join(dir, "child-accounts.yaml"), Latency: latency})
+	c := childConfig{State: path, Accounts: filepath.Join(dir, "child-accounts.yaml"), Latency: latency}
+	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +75,6 @@ func StartEmulatorProcess(dir string, s Size, latency time.Duration) (*Emulator,
 		return nil, fmt.Errorf("emulator process did not start (%q): %v", line, err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	var c childConfig
-	_ = json.Unmarshal(cfg, &c)
 	return &Emulator{URL: strings.TrimSpace(line), child: &child{cmd: cmd, stdin: stdin, accounts: c.Accounts, http: &http.Client{Timeout: time.Minute}}}, nil
 }
 
