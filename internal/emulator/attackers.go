@@ -177,6 +177,14 @@ func newAttackToken() string {
 
 // markAttacker fills e's attacker fields when r carries this server's
 // attacker mark ("TOKEN ID ACTION").
+// fromAttacker reports whether r is the scripted attacker's (its header
+// carries this server's token).
+func (s *Server) fromAttacker(r *http.Request) bool {
+	v := r.Header.Get(attacker.Header)
+	tok, _, _ := strings.Cut(v, " ")
+	return v != "" && tok == s.attackToken
+}
+
 func (s *Server) markAttacker(r *http.Request, e *emu.Entry) {
 	v := r.Header.Get(attacker.Header)
 	if v == "" {

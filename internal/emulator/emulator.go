@@ -80,6 +80,9 @@ type Server struct {
 	initial  Faults
 	rng      *rand.Rand
 	hangLeft int // remaining hangs when Hang.Count > 0
+	// edge is each client IP's recent KuCoin requests and block
+	// (Faults.Edge).
+	edge     map[string]*edgeIP
 	script   []ScriptFault
 	requests []emu.Entry
 	seq      int64
@@ -267,6 +270,12 @@ func (s *Server) setFaultsLocked(f Faults) {
 		s.hangLeft = h.Count
 	}
 	s.faults = f
+	if f.Edge != nil {
+		e := *f.Edge
+		f.Edge = &e
+		s.faults.Edge = &e
+	}
+	s.edge = map[string]*edgeIP{}
 	s.script = append([]ScriptFault(nil), f.Script...)
 	for i := range s.script {
 		if s.script[i].Count == 0 {
@@ -331,14 +340,16 @@ func (s *Server) Reset() {
 type decision struct {
 	down   bool
 	hang   bool
+	edge   bool // Faults.Edge: the client's IP is blocked
 	fail   bool // error_rate
 	script *ScriptFault
 	delay  time.Duration
 }
 
 // decide draws what happens to one venue request; first: it is the first
-// on its connection (Faults.Handshake).
-func (s *Server) decide(venue, method, path string, first bool) decision {
+// on its connection (Faults.Handshake); ip is the client's address ("" for
+// the scripted attacker's requests, which the edge does not count).
+func (s *Server) decide(venue, method, path string, first bool, ip string) decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d decision
@@ -352,6 +363,10 @@ func (s *Server) decide(venue, method, path string, first bool) decision {
 	}
 	if f.isDown(venue) {
 		d.down = true
+		return d
+	}
+	if f.Edge != nil && ip != "" && strings.HasPrefix(venue, "kucoin") && s.edgeBlocks(ip, *f.Edge) {
+		d.edge = true
 		return d
 	}
 	if h := f.Hang; h != nil && matches(venue, method, path, h.Venue, h.Method, h.Path) {
@@ -378,6 +393,52 @@ func (s *Server) decide(venue, method, path string, first bool) decision {
 		d.fail = true
 	}
 	return d
+}
+
+// edgeIP is one client IP's requests within the edge's window, and the
+// end of its block.
+type edgeIP struct {
+	recent       []time.Time
+	blockedUntil time.Time
+}
+
+// edgeBlocks counts a request of ip against the edge limit f and reports
+// whether it is answered with a block. Callers hold s.mu.
+func (s *Server) edgeBlocks(ip string, f EdgeFault) bool {
+	now := time.Now()
+	if s.edge == nil {
+		s.edge = map[string]*edgeIP{}
+	}
+	st := s.edge[ip]
+	if st == nil {
+		st = &edgeIP{}
+		s.edge[ip] = st
+	}
+	if now.Before(st.blockedUntil) {
+		return true
+	}
+	keep := st.recent[:0]
+	for _, t := range st.recent {
+		if now.Sub(t) < time.Duration(f.Window) {
+			keep = append(keep, t)
+		}
+	}
+	st.recent = append(keep, now)
+	if len(st.recent) <= f.Limit {
+		return false
+	}
+	st.blockedUntil = now.Add(time.Duration(f.Block))
+	st.recent = st.recent[:0]
+	return true
+}
+
+// remoteIP is the address r came from (without its port).
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // MaxLogEntries bounds the request log: past it, the oldest half is
@@ -460,7 +521,11 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 			s.markAttacker(r, e)
 			s.record(e)
 		}()
-		d := s.decide(venue, r.Method, path, firstOnConn(r))
+		ip := ""
+		if !s.fromAttacker(r) {
+			ip = remoteIP(r)
+		}
+		d := s.decide(venue, r.Method, path, firstOnConn(r), ip)
 		if d.delay > 0 {
 			t := time.NewTimer(d.delay)
 			select {
@@ -478,6 +543,11 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 		case d.down:
 			e.Fault = "down"
 			writeRaw(sw, http.StatusServiceUnavailable, errorBody(venue, http.StatusServiceUnavailable), nil)
+			return
+		case d.edge:
+			e.Fault = "edge: 1015"
+			sw.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			writeRaw(sw, http.StatusTooManyRequests, EdgeBody, nil)
 			return
 		case d.hang:
 			e.Fault = "hang"

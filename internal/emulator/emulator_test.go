@@ -205,7 +205,7 @@ func TestAdmin(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st["binance"] == nil || st["clock"] == nil {
 		t.Errorf("state: got %s", rec.Body)
 	}
-	bad := []string{`{"error_rate":2}`, `{"latency":"fast"}`, `{"script":[{"status":42}]}`, `{"unknown":1}`}
+	bad := []string{`{"error_rate":2}`, `{"latency":"fast"}`, `{"script":[{"status":42}]}`, `{"unknown":1}`, `{"edge":{"limit":500,"window":"10s"}}`}
 	for _, b := range bad {
 		if rec := get(t, h, http.MethodPost, "/_emulator/faults", b, "127.0.0.1:1"); rec.Code != http.StatusBadRequest {
 			t.Errorf("faults %s: got %d, want 400", b, rec.Code)
@@ -367,5 +367,51 @@ func TestWriteAccounts(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("accounts file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestEdgeFault: past the edge's limit within its window, every KuCoin
+// request of that IP (both hosts) is answered 429 with Cloudflare's HTML
+// until the block ends; Binance, other IPs and the time before the limit
+// are untouched, and the log marks the blocked answers.
+func TestEdgeFault(t *testing.T) {
+	srv, _ := newEchoServer(t)
+	const block = 150 * time.Millisecond
+	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: 3, Window: emulator.Duration(time.Minute), Block: emulator.Duration(block)}})
+	h := srv.Handler()
+	const ip = "192.0.2.7:4000"
+	for i, path := range []string{"/kucoin/a", "/kucoin-futures/b", "/kucoin/c"} {
+		if rec := get(t, h, http.MethodGet, path, "", ip); rec.Code != http.StatusOK {
+			t.Fatalf("request %d within the limit: got %d", i+1, rec.Code)
+		}
+	}
+	rec := get(t, h, http.MethodGet, "/kucoin-futures/d", "", ip)
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "1015") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("4th request: got %d %q (%s), want 429 with Cloudflare's HTML", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+	if rec := get(t, h, http.MethodGet, "/kucoin/e", "", ip); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("during the block: got %d, want 429", rec.Code)
+	}
+	if rec := get(t, h, http.MethodGet, "/binance/f", "", ip); rec.Code != http.StatusOK {
+		t.Errorf("binance during the block: got %d, want 200", rec.Code)
+	}
+	if rec := get(t, h, http.MethodGet, "/kucoin/g", "", "192.0.2.8:4000"); rec.Code != http.StatusOK {
+		t.Errorf("another IP during the block: got %d, want 200", rec.Code)
+	}
+	time.Sleep(block + 20*time.Millisecond)
+	if rec := get(t, h, http.MethodGet, "/kucoin/h", "", ip); rec.Code != http.StatusOK {
+		t.Errorf("after the block: got %d, want 200", rec.Code)
+	}
+	var blocked []string
+	for _, e := range srv.Requests() {
+		if e.Fault == "edge: 1015" {
+			if e.Status != http.StatusTooManyRequests {
+				t.Errorf("%s logged with status %d", e.Path, e.Status)
+			}
+			blocked = append(blocked, e.Path)
+		}
+	}
+	if strings.Join(blocked, " ") != "/d /e" {
+		t.Errorf("blocked answers in the log: %v, want /d /e", blocked)
 	}
 }

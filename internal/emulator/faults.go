@@ -68,7 +68,31 @@ type Faults struct {
 	// Script lists scripted responses, each firing on the next Count
 	// matching requests.
 	Script []ScriptFault `json:"script,omitempty"`
+	// Edge is a CDN's per-IP request limit in front of both KuCoin hosts
+	// (EXCHANGES.md §2.6, code 1015: Cloudflare, about 500 requests per
+	// 10 s, then a 30 s block). KuCoin's older docs state it and its
+	// current ones do not, so it is off unless set.
+	Edge *EdgeFault `json:"edge,omitempty"`
 }
+
+// EdgeFault answers every KuCoin request of a client IP (both hosts, the
+// attacker's excepted: it leaves through another address) with 429 and
+// Cloudflare's HTML page for Block, once the IP has sent more than Limit
+// requests within the last Window. Requests answered during a block do
+// not extend it (what the real edge does then is not documented).
+type EdgeFault struct {
+	Limit  int      `json:"limit"`
+	Window Duration `json:"window"`
+	Block  Duration `json:"block"`
+}
+
+// EdgeBody is the body of an edge block: Cloudflare's rate-limit page,
+// HTML (KuCoin's SDK fails to parse it), as field reports show it.
+const EdgeBody = `<!DOCTYPE html>
+<html lang="en-US"><head><title>Access denied | api.kucoin.com used Cloudflare to restrict access</title></head>
+<body><h1>Error 1015</h1><h2>You are being rate limited</h2>
+<p>The owner of this website (api.kucoin.com) has banned you temporarily from accessing this website.</p></body></html>
+`
 
 // HangFault holds the next Count requests matching Venue and Path (empty
 // matches any) until the client cancels them or the server closes.
@@ -108,6 +132,9 @@ func (f Faults) validate() error {
 		if s.Count < 0 {
 			return fmt.Errorf("script[%d]: count %d is negative", i, s.Count)
 		}
+	}
+	if e := f.Edge; e != nil && (e.Limit <= 0 || e.Window <= 0 || e.Block <= 0) {
+		return fmt.Errorf("edge: limit, window and block must all be above zero")
 	}
 	if f.Hang != nil && f.Hang.Count < 0 {
 		return fmt.Errorf("hang: count %d is negative", f.Hang.Count)
