@@ -157,8 +157,11 @@ func classify(op string, mutation bool, ci *callInfo, rsp *sdk.ApiResponse, err 
 		e := &executors.Error{Op: op, HTTPStatus: ci.Status, Err: err}
 		switch {
 		case ci.Status == http.StatusTooManyRequests:
-			// Cloudflare's per-IP limit answers HTML, not JSON.
-			e.Class, e.RetryAfter = executors.ErrRateLimited, retryAfter(ci)
+			// Not KuCoin's envelope: the edge's block (Cloudflare's
+			// per-IP limit answers an HTML page), which lasts edgeBlock
+			// for every account on the IP (the pacer holds them all).
+			e.Class, e.RetryAfter = executors.ErrRateLimited, edgeBlock
+			e.Msg = "the CDN in front of KuCoin refused the IP (Cloudflare 1015: too many requests from it)"
 		case ci.Status == 0 || ci.Status >= 500:
 			e.Class = ambiguous
 		case mutation && ci.Status == http.StatusOK:
@@ -174,7 +177,10 @@ func classify(op string, mutation bool, ci *callInfo, rsp *sdk.ApiResponse, err 
 		}
 		if e.Err != nil && strings.Contains(e.Err.Error(), "[Parse]") {
 			// The SDK's parse error quotes the request; keep only the class.
-			e.Err, e.Msg = nil, fmt.Sprintf("HTTP %d with a non-JSON body", ci.Status)
+			e.Err = nil
+			if e.Msg == "" {
+				e.Msg = fmt.Sprintf("HTTP %d with a non-JSON body", ci.Status)
+			}
 		}
 		return e
 	}

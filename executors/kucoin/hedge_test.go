@@ -120,7 +120,7 @@ func TestHedgeNeedsSparePool(t *testing.T) {
 	limit := defaultPoolLimit[poolSpot]
 	// A hedge of 40 must leave the reserve and a quarter of the pool
 	// free: 1120 before the first fits; the second finds 1080.
-	if _, err := p.wait(t.Context(), poolSpot, limit-reserve(limit)-limit/4-40); err != nil {
+	if _, err := p.wait(t.Context(), poolSpot, limit-reserve(limit)-limit/4-40, false); err != nil {
 		t.Fatal(err)
 	}
 	r1, ok := p.spare(poolSpot, 40)
@@ -131,7 +131,7 @@ func TestHedgeNeedsSparePool(t *testing.T) {
 	if _, ok := p.spare(poolSpot, 40); ok {
 		t.Error("second hedge: got budget, want none (it would leave less than a quarter of the pool)")
 	}
-	if _, err := p.wait(t.Context(), poolSpot, 40); err != nil {
+	if _, err := p.wait(t.Context(), poolSpot, 40, false); err != nil {
 		t.Errorf("a plain request of 40: got %v, want it to fit (the reserve is kept for it)", err)
 	}
 }

@@ -2,6 +2,9 @@ package kucoin
 
 import (
 	"context"
+	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
@@ -26,9 +29,13 @@ import (
 // go in the priority their context carries (Do tags it with
 // executors.RequestPriority): a revocation of a leaked key before a
 // snapshot's reads.
+//
+// Every request is also charged to the edge (edgeSpec), the CDN's per-IP
+// limit in front of both hosts.
 type pacer struct {
-	set *budget.Set
-	p   *budget.Pacer
+	set  *budget.Set
+	p    *budget.Pacer
+	edge *budget.Set // the egress IP's edge bucket (forPool)
 }
 
 // reservation is one request's charge, returned by wait and settled by
@@ -42,13 +49,57 @@ func newPacer(env executors.Env) *pacer {
 	return &pacer{set: budget.NewSet(), p: &budget.Pacer{Now: env.Now, Sleep: env.Sleep, MaxSleep: maxPace}}
 }
 
-// forPool returns the pacer that budgets pool for requests to baseURI: p
-// itself, or for the Public pool the shared set of baseURI's host.
+// forPool returns the pacer that budgets pool for requests to baseURI:
+// the account's set, or for the Public pool the shared set of baseURI's
+// host; and the edge's set of baseURI's domain.
 func (p *pacer) forPool(pool, baseURI string) *pacer {
-	if pool != poolPublic {
-		return p
+	set := p.set
+	if pool == poolPublic {
+		set = budget.Shared(budget.SharedScope("kucoin", baseURI))
 	}
-	return &pacer{set: budget.Shared(budget.SharedScope("kucoin", baseURI)), p: p.p}
+	return &pacer{set: set, p: p.p, edge: budget.Shared(edgeScope(baseURI))}
+}
+
+// The edge. KuCoin's older docs (EXCHANGES.md §2.6, code 1015) put a
+// Cloudflare limit in front of both hosts: about 500 requests per 10 s per
+// IP, every endpoint together, past which every request of the IP is
+// refused (429, an HTML page) for 30 s. Its current docs do not state it,
+// so the edge is not paced until it shows itself: every request is
+// charged to one bucket per domain, shared by every account of the
+// process (one egress IP), of unknown limit. A block closes it, for every
+// account at once, for edgeBlock, instead of each request retrying on its
+// own every few seconds into the block (which may prolong it); and it
+// proves the limit: from then on the bucket keeps edgeLimit per aligned
+// edgeWindow, half the documented 500, so that no sliding 10 s window
+// (what Cloudflare counts in) holds more than 500. Variables: tests
+// shrink them.
+var (
+	edgeWindow = 10 * time.Second
+	edgeLimit  = 250
+	edgeBlock  = 31 * time.Second // the documented 30 s, and a second for the clocks
+)
+
+// edgeSpec is the edge's bucket: no limit until a block gives it one.
+func edgeSpec() budget.Spec {
+	return budget.Spec{Name: "edge", Window: edgeWindow, Aligned: true}
+}
+
+// edgeScope names the edge's shared set for requests to baseURI: one per
+// domain, so that api.kucoin.com and api-futures.kucoin.com share it (the
+// docs say every endpoint shares the limit); a host without a domain (an
+// IP address, an emulator on loopback) is its own.
+func edgeScope(baseURI string) string {
+	u, err := url.Parse(baseURI)
+	if err != nil || u.Host == "" {
+		return "kucoin-edge|" + baseURI
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) == nil {
+		if labels := strings.Split(host, "."); len(labels) > 2 {
+			return "kucoin-edge|" + strings.Join(labels[len(labels)-2:], ".")
+		}
+	}
+	return "kucoin-edge|" + u.Host
 }
 
 // defaultPoolLimit is each pool's VIP0 quota per window (EXCHANGES.md
@@ -76,14 +127,29 @@ func poolSpec(pool string) budget.Spec {
 }
 
 // wait blocks until a request of the given weight fits in pool before
-// the window resets, then charges it. The caller settles the reservation
-// with observe or release.
-func (p *pacer) wait(ctx context.Context, pool string, weight int) (*reservation, error) {
-	r, err := p.p.Wait(ctx, budget.Cost{Set: p.set, Spec: poolSpec(pool), Weight: weight})
+// the window resets, and (a pacer from forPool) the edge lets it through,
+// then charges both. A prepaid request (charged to its pool ahead) waits
+// for the edge alone. The caller settles the reservation with observe or
+// release.
+func (p *pacer) wait(ctx context.Context, pool string, weight int, prepaid bool) (*reservation, error) {
+	r, err := p.p.Wait(ctx, p.costs(poolSpec(pool), weight, prepaid)...)
 	if err != nil {
 		return nil, err
 	}
 	return &reservation{r: r, pool: pool}, nil
+}
+
+// costs are a request's charges: weight to pool's bucket spec (unless
+// prepaid) and one request to the edge (when p has one).
+func (p *pacer) costs(spec budget.Spec, weight int, prepaid bool) []budget.Cost {
+	var cs []budget.Cost
+	if !prepaid {
+		cs = append(cs, budget.Cost{Set: p.set, Spec: spec, Weight: weight})
+	}
+	if p.edge != nil {
+		cs = append(cs, budget.Cost{Set: p.edge, Spec: edgeSpec(), Weight: 1})
+	}
+	return cs
 }
 
 // release settles a reservation whose request got no answer: it stays
@@ -95,12 +161,18 @@ func (p *pacer) release(r *reservation) {
 }
 
 // observe settles a reservation with its answer's rate-limit headers
-// (limit or remaining -1 when absent; reset the time to the window's end)
-// and whether the venue answered 429.
-func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled bool) {
+// (limit or remaining -1 when absent; reset the time to the window's end),
+// whether KuCoin answered 429 (429000: the pool is spent) and whether the
+// edge did (a block: see edgeSpec).
+func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) {
 	if r == nil {
 		return
 	}
+	edge := budget.None
+	if blocked {
+		edge = budget.Observation{Used: -1, Limit: edgeLimit, Throttled: true, Reset: edgeBlock}
+	}
+	p.p.Settle(r.r, "edge", edge)
 	o := budget.Observation{Used: -1, Limit: limit, Throttled: throttled}
 	if throttled {
 		o.Reset = reset

@@ -90,7 +90,7 @@ func TestPacerCountsRequestsInFlight(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r, err := p.wait(t.Context(), poolManagement, w)
+					r, err := p.wait(t.Context(), poolManagement, w, false)
 					if err != nil {
 						t.Error(err)
 						return
@@ -132,7 +132,7 @@ func TestPacerCountsRequestsInFlight(t *testing.T) {
 			// window resets and the sleepers go.
 			mu.Lock()
 			for _, r := range rsvs {
-				p.observe(r, -1, -1, 0, false)
+				p.observe(r, -1, -1, 0, false, false)
 			}
 			mu.Unlock()
 			clk.advance(poolWindow)
@@ -159,11 +159,11 @@ func TestPacerHoldsEveryWaiterAfter429(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	sl := newGatedSleeps()
 	p := newTestPacer(clk, sl.sleep)
-	r, err := p.wait(t.Context(), poolSpot, 2)
+	r, err := p.wait(t.Context(), poolSpot, 2, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.observe(r, 4000, 0, time.Second, true)
+	p.observe(r, 4000, 0, time.Second, true, false)
 
 	const waiters = 5
 	var wg sync.WaitGroup
@@ -171,7 +171,7 @@ func TestPacerHoldsEveryWaiterAfter429(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := p.wait(t.Context(), poolSpot, 2); err != nil {
+			if _, err := p.wait(t.Context(), poolSpot, 2, false); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -206,11 +206,11 @@ func TestPacerIgnoresStaleAnswersAfter429(t *testing.T) {
 		clk.advance(d)
 		return nil
 	})
-	early, _ := p.wait(t.Context(), poolSpot, 2)
-	limited, _ := p.wait(t.Context(), poolSpot, 2)
-	p.observe(limited, 4000, 0, time.Second, true)
-	p.observe(early, 4000, 3990, 25*time.Second, false)
-	if _, err := p.wait(t.Context(), poolSpot, 2); err != nil {
+	early, _ := p.wait(t.Context(), poolSpot, 2, false)
+	limited, _ := p.wait(t.Context(), poolSpot, 2, false)
+	p.observe(limited, 4000, 0, time.Second, true, false)
+	p.observe(early, 4000, 3990, 25*time.Second, false, false)
+	if _, err := p.wait(t.Context(), poolSpot, 2, false); err != nil {
 		t.Fatal(err)
 	}
 	if len(slept) != 1 || slept[0] != time.Second {
@@ -244,19 +244,19 @@ func TestPacerReconcilesWithHeaders(t *testing.T) {
 				return nil
 			})
 			for range c.inFlight {
-				if _, err := p.wait(t.Context(), poolManagement, 20); err != nil {
+				if _, err := p.wait(t.Context(), poolManagement, 20, false); err != nil {
 					t.Fatal(err)
 				}
 			}
-			r, err := p.wait(t.Context(), poolManagement, 20)
+			r, err := p.wait(t.Context(), poolManagement, 20, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(slept) != 0 {
 				t.Fatalf("set-up slept %v", slept)
 			}
-			p.observe(r, 2000, c.remaining, 20*time.Second, false)
-			if _, err := p.wait(t.Context(), poolManagement, c.next); err != nil {
+			p.observe(r, 2000, c.remaining, 20*time.Second, false, false)
+			if _, err := p.wait(t.Context(), poolManagement, c.next, false); err != nil {
 				t.Fatal(err)
 			}
 			if got := len(slept) > 0; got != c.wantSleep {

@@ -132,12 +132,9 @@ func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Durat
 	pool := q.poolOf(r.Path)
 	pc := q.pacer.forPool(pool, r.BaseURI)
 	weight := weightOf(q.venue, r.Method, r.Path)
-	var rsv *reservation
-	if !usePrepaid(ctx) {
-		var err error
-		if rsv, err = pc.wait(ctx, pool, weight); err != nil {
-			return nil, nil, err
-		}
+	rsv, err := pc.wait(ctx, pool, weight, usePrepaid(ctx))
+	if err != nil {
+		return nil, nil, err
 	}
 	ci := callInfoFrom(ctx)
 	if ci != nil {
@@ -252,7 +249,11 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 	b, err := io.ReadAll(resp.Body)
 	a := answer{resp: resp}
 	a.limit, a.remaining, a.reset = rateHeaders(resp.Header)
-	pc.observe(rsv, a.limit, a.remaining, a.reset, resp.StatusCode == http.StatusTooManyRequests)
+	// A 429 in KuCoin's envelope is its pool's (429000); any other 429 is
+	// the edge's block (Cloudflare's HTML page).
+	limited := resp.StatusCode == http.StatusTooManyRequests
+	blocked := limited && !envelope(b)
+	pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
 	if err != nil {
 		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
 	}
@@ -271,7 +272,7 @@ func (p *pacer) spare(pool string, weight int) (*reservation, bool) {
 	spec := poolSpec(pool)
 	spec.Reserve += hedge.Headroom(spec.Limit, weight)
 	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}
-	r, err := now.Wait(context.Background(), budget.Cost{Set: p.set, Spec: spec, Weight: weight})
+	r, err := now.Wait(context.Background(), p.costs(spec, weight, false)...)
 	if err != nil {
 		return nil, false
 	}
@@ -346,6 +347,13 @@ func (c credentials) headers(ts, pre string) map[string]string {
 		h["KC-API-KEY-VERSION"] = strconv.Itoa(c.version)
 	}
 	return h
+}
+
+// envelope reports whether body looks like KuCoin's JSON envelope (an
+// object), not a page of the CDN in front of it.
+func envelope(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] == '{'
 }
 
 // responseCode extracts the envelope's code ("" when the body is not one).

@@ -456,7 +456,7 @@ func (x *Executor) mintTempKey(ctx context.Context, req executors.Request, sub s
 	// so that the creation's first attempt and the deletion's go without
 	// waiting (withPrepaid): a key of ours is never minted in a window
 	// with no room left to delete it.
-	rsv, werr := x.pacer.wait(ctx, poolManagement, tempKeyWeight)
+	rsv, werr := x.pacer.wait(ctx, poolManagement, tempKeyWeight, false)
 	if err := cmp.Or(werr, ctx.Err()); err != nil {
 		x.pacer.release(rsv)
 		cerr := &executors.Error{Class: executors.ErrTransient, Op: "create temporary key on " + sub, Msg: "not sent: interrupted", Err: err}

@@ -1,0 +1,94 @@
+package kucoin
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/emulator"
+	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+)
+
+// TestEdgeBlockHoldsEveryRequest: when the CDN in front of KuCoin blocks
+// the IP (Cloudflare 1015, the emulator's edge fault), the executor
+// stops sending until the block has passed, for every request at once,
+// instead of each request retrying into the block; then it keeps the
+// learnt limit, so it is not blocked a second time; and cancel_all still
+// ends with every order cancelled. The edge's figures are shrunk (the
+// documented ones are 500 per 10 s and a 30 s block).
+func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
+	const (
+		limit  = 30
+		window = time.Second
+		block  = 300 * time.Millisecond
+	)
+	defer func(w time.Duration, l int, b time.Duration) { edgeWindow, edgeLimit, edgeBlock = w, l, b }(edgeWindow, edgeLimit, edgeBlock)
+	edgeWindow, edgeLimit, edgeBlock = window, limit/2, block+100*time.Millisecond
+
+	const symbols = 40 // 40 per-symbol lists alone are past the limit
+	srv, base := startEmulator(t, hfState(symbols), "state.yaml")
+	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}})
+	x, err := New(demoAccount(t, srv, base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, &executortest.RecordingHooks{}))
+	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 || res.Counts["cancelled"] != 2*symbols+1 {
+		t.Fatalf("cancel_all: %v, status %s, %d remaining, counts %v (%s)", err, res.Status, len(res.Remaining), res.Counts, res.Summary)
+	}
+
+	log := srv.Requests()
+	first := -1
+	for i, e := range log {
+		if e.Fault == "edge: 1015" {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatalf("no edge block in %d requests: the test did not reach the limit", len(log))
+	}
+	b := log[first]
+	answered := b.Time.Add(b.Duration) // when the executor learnt of the block (loopback)
+	blockEnd := b.Time.Add(block)
+	var during, blocked int
+	for _, e := range log[first:] {
+		if !strings.HasPrefix(e.Venue, "kucoin") {
+			continue
+		}
+		if e.Fault == "edge: 1015" {
+			blocked++
+			if !e.Time.Before(blockEnd) {
+				t.Errorf("blocked again at +%v: the learnt limit was not kept", e.Time.Sub(b.Time))
+			}
+		}
+		// Requests already on their way when the block was answered may
+		// arrive a moment later; none may be sent after it.
+		if e.Time.After(answered.Add(50*time.Millisecond)) && e.Time.Before(blockEnd) {
+			during++
+		}
+	}
+	if during > 0 {
+		t.Errorf("%d requests sent during the block, after the executor learnt of it", during)
+	}
+	if blocked > symbols+5 {
+		t.Errorf("%d requests answered with the block: more than were in flight when it began", blocked)
+	}
+	if st := statusCount(log, http.StatusTooManyRequests); st != blocked {
+		t.Errorf("%d answers 429, %d of them the edge's: KuCoin's own pools were not to be spent", st, blocked)
+	}
+	t.Logf("%d requests, %d answered with the block", len(log), blocked)
+}
+
+func statusCount(log []emu.Entry, status int) int {
+	n := 0
+	for _, e := range log {
+		if e.Status == status {
+			n++
+		}
+	}
+	return n
+}
