@@ -66,5 +66,16 @@ func TestEdgeBlockBenchmarkFund(t *testing.T) {
 	if during > 0 {
 		t.Errorf("%d KuCoin requests sent during the block: the executors did not hold", during)
 	}
+	told := 0
+	for _, r := range out.Report.Results {
+		for _, f := range r.Result.Findings {
+			if strings.Contains(f.Message, "Cloudflare error 1015") {
+				told++
+			}
+		}
+	}
+	if told == 0 {
+		t.Error("no step result tells of the block: the report would show a 30 s wait unexplained")
+	}
 	t.Logf("%s wall, %d requests, %d answered with the block (at +%v)", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond))
 }

@@ -1,6 +1,7 @@
 package kucoin
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,6 +80,9 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 	}
 	if st := statusCount(log, http.StatusTooManyRequests); st != blocked {
 		t.Errorf("%d answers 429, %d of them the edge's: KuCoin's own pools were not to be spent", st, blocked)
+	}
+	if len(res.Findings) != 1 || !strings.Contains(res.Findings[0].Message, "1015") || !strings.Contains(res.Findings[0].Message, fmt.Sprintf("refused %d requests", blocked)) {
+		t.Errorf("findings %+v: want one telling of the %d refused requests", res.Findings, blocked)
 	}
 	t.Logf("%d requests, %d answered with the block", len(log), blocked)
 }

@@ -175,6 +175,15 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 }
 
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	ctx, blocks := withEdgeBlocks(ctx)
+	res, err := x.dispatch(ctx, req, plan)
+	if n := blocks.Load(); n > 0 {
+		res.Findings = append(res.Findings, edgeFinding(int(n)))
+	}
+	return res, err
+}
+
+func (x *Executor) dispatch(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	req.Params = executors.WithDefaults(req.Action, req.Params)
 	// When a pool is scarce, its budget goes first to what contains
 	// fastest (executors.RequestPriority).

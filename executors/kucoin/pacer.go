@@ -2,9 +2,11 @@ package kucoin
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
@@ -186,4 +188,32 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 		}
 	}
 	p.p.Settle(r.r, r.pool, o)
+}
+
+// edgeBlocksKey marks a context whose requests count the edge's blocks
+// they are answered (withEdgeBlocks).
+type edgeBlocksKey struct{}
+
+// withEdgeBlocks returns ctx whose requests count, in the returned
+// counter, the answers that were the edge's block: one action's (run).
+func withEdgeBlocks(ctx context.Context) (context.Context, *atomic.Int32) {
+	n := new(atomic.Int32)
+	return context.WithValue(ctx, edgeBlocksKey{}, n), n
+}
+
+// countEdgeBlock counts a block answered to a request of ctx.
+func countEdgeBlock(ctx context.Context) {
+	if n, ok := ctx.Value(edgeBlocksKey{}).(*atomic.Int32); ok {
+		n.Add(1)
+	}
+}
+
+// edgeFinding tells the report that the edge blocked requests of the step:
+// the run waited the block out rather than failing, and where it comes
+// back, the way around it is more addresses.
+func edgeFinding(n int) executors.Finding {
+	return executors.Finding{Severity: "medium", Subject: "KuCoin requests from this IP",
+		Message: fmt.Sprintf("KuCoin's CDN refused %d requests of this step (Cloudflare error 1015: too many requests from the IP): every KuCoin request of the run waited the %s block out, then went at no more than %d per %s",
+			n, edgeBlock.Round(time.Second), edgeLimit, edgeWindow),
+		Fix: "KuCoin's docs suggest sending from several IP addresses (one per sub-account or account) where a fund is large enough to meet this limit"}
 }
