@@ -32,6 +32,7 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 	const symbols = 40 // 40 per-symbol lists alone are past the limit
 	srv, base := startEmulator(t, hfState(symbols), "state.yaml")
 	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}})
+	edges.Delete(edgeScope(base)) // what an earlier test taught an emulator on the same port
 	x, err := New(demoAccount(t, srv, base), executors.Env{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,4 +96,43 @@ func statusCount(log []emu.Entry, status int) int {
 		}
 	}
 	return n
+}
+
+// TestEdgeLowerThanDocumented: an edge stricter than the figures the
+// executor assumes after a block (KuCoin's docs say its own "may be
+// fine-tuned") blocks again; each new block halves what the executor
+// keeps, so the blocks stop, and cancel_all still ends with every order
+// cancelled.
+func TestEdgeLowerThanDocumented(t *testing.T) {
+	const (
+		limit  = 16 // what the edge allows per window; the executor assumes 30 (keeps 15, then 7)
+		window = time.Second
+		block  = 300 * time.Millisecond
+	)
+	defer func(w time.Duration, l int, b time.Duration) { edgeWindow, edgeLimit, edgeBlock = w, l, b }(edgeWindow, edgeLimit, edgeBlock)
+	edgeWindow, edgeLimit, edgeBlock = window, 15, block+100*time.Millisecond
+
+	srv, base := startEmulator(t, hfState(40), "state.yaml")
+	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}})
+	edges.Delete(edgeScope(base)) // what an earlier test taught an emulator on the same port
+	x, err := New(demoAccount(t, srv, base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, &executortest.RecordingHooks{}))
+	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
+		t.Fatalf("cancel_all: %v, status %s, %d remaining (%s)", err, res.Status, len(res.Remaining), res.Summary)
+	}
+	var starts []time.Time // the start of each block
+	for _, e := range srv.Requests() {
+		if e.Fault == "edge: 1015" && (len(starts) == 0 || !e.Time.Before(starts[len(starts)-1].Add(block))) {
+			starts = append(starts, e.Time)
+		}
+	}
+	if len(starts) != 2 {
+		t.Errorf("%d blocks, want 2: the first, then one more at the first limit kept (15 per window: up to 30 in a sliding window), none at half of it", len(starts))
+	}
+	if len(res.Findings) != 1 || !strings.Contains(res.Findings[0].Message, "no more than 7 per") {
+		t.Errorf("findings %+v: want one saying the edge is kept at 7 per window", res.Findings)
+	}
 }

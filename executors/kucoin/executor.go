@@ -177,8 +177,8 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	ctx, blocks := withEdgeBlocks(ctx)
 	res, err := x.dispatch(ctx, req, plan)
-	if n := blocks.Load(); n > 0 {
-		res.Findings = append(res.Findings, edgeFinding(int(n)))
+	if f := blocks.finding(); f != nil {
+		res.Findings = append(res.Findings, *f)
 	}
 	return res, err
 }

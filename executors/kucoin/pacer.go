@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +38,7 @@ import (
 type pacer struct {
 	set  *budget.Set
 	p    *budget.Pacer
-	edge *budget.Set // the egress IP's edge bucket (forPool)
+	edge *edge // the egress IP's edge (forPool)
 }
 
 // reservation is one request's charge, returned by wait and settled by
@@ -59,7 +60,7 @@ func (p *pacer) forPool(pool, baseURI string) *pacer {
 	if pool == poolPublic {
 		set = budget.Shared(budget.SharedScope("kucoin", baseURI))
 	}
-	return &pacer{set: set, p: p.p, edge: budget.Shared(edgeScope(baseURI))}
+	return &pacer{set: set, p: p.p, edge: edgeOf(baseURI)}
 }
 
 // The edge. KuCoin's older docs (EXCHANGES.md §2.6, code 1015) put a
@@ -73,8 +74,10 @@ func (p *pacer) forPool(pool, baseURI string) *pacer {
 // own every few seconds into the block (which may prolong it); and it
 // proves the limit: from then on the bucket keeps edgeLimit per aligned
 // edgeWindow, half the documented 500, so that no sliding 10 s window
-// (what Cloudflare counts in) holds more than 500. Variables: tests
-// shrink them.
+// (what Cloudflare counts in) holds more than 500. Should the edge block
+// again (its limit is lower than documented: "the background may be
+// fine-tuned"), each new block halves what the bucket keeps. Variables:
+// tests shrink them.
 var (
 	edgeWindow = 10 * time.Second
 	edgeLimit  = 250
@@ -84,6 +87,50 @@ var (
 // edgeSpec is the edge's bucket: no limit until a block gives it one.
 func edgeSpec() budget.Spec {
 	return budget.Spec{Name: "edge", Window: edgeWindow, Aligned: true}
+}
+
+// edge is one edge as the process knows it: its bucket (shared by every
+// account of the process), the limit its blocks taught, and when the last
+// block ends.
+type edge struct {
+	set *budget.Set
+
+	mu    sync.Mutex
+	limit int       // 0 until a block
+	until time.Time // the end of the last block
+}
+
+// edges holds the process's edges, by edgeScope: every account of the
+// process leaves through the same IP.
+var edges sync.Map
+
+// edgeOf returns the edge of requests to baseURI.
+func edgeOf(baseURI string) *edge {
+	scope := edgeScope(baseURI)
+	if e, ok := edges.Load(scope); ok {
+		return e.(*edge)
+	}
+	e, _ := edges.LoadOrStore(scope, &edge{set: budget.NewSet()})
+	return e.(*edge)
+}
+
+// blocked records a block answered at now and returns the limit the edge
+// keeps from then on: edgeLimit after the first block, half the last one
+// after each later block. Answers of the same block (the requests in
+// flight when it began) count once.
+func (e *edge) blocked(now time.Time) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now.Before(e.until) {
+		return e.limit
+	}
+	if e.limit == 0 {
+		e.limit = edgeLimit
+	} else {
+		e.limit = max(1, e.limit/2)
+	}
+	e.until = now.Add(edgeBlock)
+	return e.limit
 }
 
 // edgeScope names the edge's shared set for requests to baseURI: one per
@@ -149,7 +196,7 @@ func (p *pacer) costs(spec budget.Spec, weight int, prepaid bool) []budget.Cost 
 		cs = append(cs, budget.Cost{Set: p.set, Spec: spec, Weight: weight})
 	}
 	if p.edge != nil {
-		cs = append(cs, budget.Cost{Set: p.edge, Spec: edgeSpec(), Weight: 1})
+		cs = append(cs, budget.Cost{Set: p.edge.set, Spec: edgeSpec(), Weight: 1})
 	}
 	return cs
 }
@@ -166,13 +213,15 @@ func (p *pacer) release(r *reservation) {
 // (limit or remaining -1 when absent; reset the time to the window's end),
 // whether KuCoin answered 429 (429000: the pool is spent) and whether the
 // edge did (a block: see edgeSpec).
-func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) {
+//
+// It returns the limit the edge keeps after a block (else -1).
+func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) int {
 	if r == nil {
-		return
+		return -1
 	}
 	edge := budget.None
-	if blocked {
-		edge = budget.Observation{Used: -1, Limit: edgeLimit, Throttled: true, Reset: edgeBlock}
+	if blocked && p.edge != nil {
+		edge = budget.Observation{Used: -1, Limit: p.edge.blocked(p.p.Now()), Throttled: true, Reset: edgeBlock}
 	}
 	p.p.Settle(r.r, "edge", edge)
 	o := budget.Observation{Used: -1, Limit: limit, Throttled: throttled}
@@ -188,32 +237,45 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 		}
 	}
 	p.p.Settle(r.r, r.pool, o)
+	return edge.Limit
 }
 
 // edgeBlocksKey marks a context whose requests count the edge's blocks
 // they are answered (withEdgeBlocks).
 type edgeBlocksKey struct{}
 
-// withEdgeBlocks returns ctx whose requests count, in the returned
-// counter, the answers that were the edge's block: one action's (run).
-func withEdgeBlocks(ctx context.Context) (context.Context, *atomic.Int32) {
-	n := new(atomic.Int32)
-	return context.WithValue(ctx, edgeBlocksKey{}, n), n
+// edgeBlocks counts the answers that were the edge's block, and the limit
+// the edge keeps since the last of them.
+type edgeBlocks struct {
+	n, limit atomic.Int32
 }
 
-// countEdgeBlock counts a block answered to a request of ctx.
-func countEdgeBlock(ctx context.Context) {
-	if n, ok := ctx.Value(edgeBlocksKey{}).(*atomic.Int32); ok {
-		n.Add(1)
+// withEdgeBlocks returns ctx whose requests count their edge blocks in
+// the returned counter: one action's (run).
+func withEdgeBlocks(ctx context.Context) (context.Context, *edgeBlocks) {
+	b := new(edgeBlocks)
+	return context.WithValue(ctx, edgeBlocksKey{}, b), b
+}
+
+// countEdgeBlock counts a block answered to a request of ctx, after which
+// the edge keeps limit.
+func countEdgeBlock(ctx context.Context, limit int) {
+	if b, ok := ctx.Value(edgeBlocksKey{}).(*edgeBlocks); ok {
+		b.n.Add(1)
+		b.limit.Store(int32(limit))
 	}
 }
 
-// edgeFinding tells the report that the edge blocked requests of the step:
-// the run waited the block out rather than failing, and where it comes
-// back, the way around it is more addresses.
-func edgeFinding(n int) executors.Finding {
-	return executors.Finding{Severity: "medium", Subject: "KuCoin requests from this IP",
-		Message: fmt.Sprintf("KuCoin's CDN refused %d requests of this step (Cloudflare error 1015: too many requests from the IP): every KuCoin request of the run waited the %s block out, then went at no more than %d per %s",
-			n, edgeBlock.Round(time.Second), edgeLimit, edgeWindow),
+// finding tells the report that the edge blocked requests of the step (nil
+// when it did not): the run waited the block out rather than failing, and
+// where it comes back, the way around it is more addresses.
+func (b *edgeBlocks) finding() *executors.Finding {
+	n := b.n.Load()
+	if n == 0 {
+		return nil
+	}
+	return &executors.Finding{Severity: "medium", Subject: "KuCoin requests from this IP",
+		Message: fmt.Sprintf("KuCoin's CDN refused %d requests of this step (Cloudflare error 1015: too many requests from the IP): every KuCoin request of the run waited the block out (%s), then went at no more than %d per %s",
+			n, edgeBlock.Round(time.Second), b.limit.Load(), edgeWindow),
 		Fix: "KuCoin's docs suggest sending from several IP addresses (one per sub-account or account) where a fund is large enough to meet this limit"}
 }

@@ -20,13 +20,15 @@ import (
 
 // EmulatorOptions are the flags of `panicbutton emulator`.
 type EmulatorOptions struct {
-	Addr        string
-	State       string // empty: the embedded demo state
-	Latency     time.Duration
-	Jitter      time.Duration
-	Handshake   time.Duration
-	ErrorRate   float64
-	Skew        time.Duration
+	Addr      string
+	State     string // empty: the embedded demo state
+	Latency   time.Duration
+	Jitter    time.Duration
+	Handshake time.Duration
+	ErrorRate float64
+	Skew      time.Duration
+	// KuCoinEdge is the edge fault, LIMIT/WINDOW[:BLOCK] (emulator.ParseEdge).
+	KuCoinEdge  string
 	AccountsOut string
 	// Attackers are scripted attacker specs started once the server listens
 	// (see internal/emulator/STATE.md, "Scripted attacker").
@@ -108,6 +110,7 @@ approximated and named in the state file's header.`,
 	fl.DurationVar(&o.Handshake, "handshake", 0, "extra latency on the first response of each new connection (a real venue's TCP+TLS handshakes: two round trips, e.g. 80ms)")
 	fl.Float64Var(&o.ErrorRate, "error-rate", 0, "fraction (0..1) of requests answered with a 5xx")
 	fl.DurationVar(&o.Skew, "skew", 0, "emulator clock offset from real time, e.g. 10s or -3s")
+	fl.StringVar(&o.KuCoinEdge, "kucoin-edge", "", "KuCoin's CDN per-IP limit (Cloudflare 1015, from KuCoin's older docs): LIMIT/WINDOW[:BLOCK], e.g. 500/10s:30s")
 	fl.StringVar(&o.AccountsOut, "accounts-out", "", "write an accounts file for the loaded state to this path")
 	fl.StringArrayVar(&o.Attackers, "attacker", nil, "run a scripted attacker: VENUE:ACCOUNT[/SUB][:rate=N/s,withdraw=on|off,...] (repeatable)")
 	addFromRunFlags(cmd, &o.FromRun, &o.Anonymise)
@@ -143,6 +146,13 @@ func StartEmulator(f *Factory, o *EmulatorOptions) (*emulator.Server, string, er
 	}
 	if o.ErrorRate < 0 || o.ErrorRate > 1 {
 		return nil, "", usageError(fmt.Errorf("--error-rate %v is outside 0..1", o.ErrorRate))
+	}
+	if o.KuCoinEdge != "" {
+		e, err := emulator.ParseEdge(o.KuCoinEdge)
+		if err != nil {
+			return nil, "", usageError(fmt.Errorf("--kucoin-edge: %w", err))
+		}
+		faults.Edge = e
 	}
 	if o.Latency < 0 || o.Jitter < 0 || o.Handshake < 0 {
 		return nil, "", usageError(fmt.Errorf("--latency, --jitter and --handshake must not be negative"))

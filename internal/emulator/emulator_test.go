@@ -415,3 +415,20 @@ func TestEdgeFault(t *testing.T) {
 		t.Errorf("blocked answers in the log: %v, want /d /e", blocked)
 	}
 }
+
+// TestParseEdge: the --kucoin-edge form, and its mistakes.
+func TestParseEdge(t *testing.T) {
+	got, err := emulator.ParseEdge("500/10s:45s")
+	if err != nil || *got != (emulator.EdgeFault{Limit: 500, Window: emulator.Duration(10 * time.Second), Block: emulator.Duration(45 * time.Second)}) {
+		t.Errorf("500/10s:45s: got %+v, %v", got, err)
+	}
+	got, err = emulator.ParseEdge("20/1s")
+	if err != nil || got.Block != emulator.Duration(30*time.Second) {
+		t.Errorf("20/1s: got %+v, %v; want the 30 s block by default", got, err)
+	}
+	for _, bad := range []string{"", "500", "x/10s", "0/10s", "500/ten", "500/0s", "500/10s:-1s", "500/10s:soon"} {
+		if _, err := emulator.ParseEdge(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -84,6 +85,32 @@ type EdgeFault struct {
 	Limit  int      `json:"limit"`
 	Window Duration `json:"window"`
 	Block  Duration `json:"block"`
+}
+
+// ParseEdge reads an edge fault written LIMIT/WINDOW[:BLOCK], e.g.
+// "500/10s:30s" (the figures of KuCoin's older docs); the block defaults
+// to 30 s.
+func ParseEdge(s string) (*EdgeFault, error) {
+	rate, block, hasBlock := strings.Cut(s, ":")
+	n, window, ok := strings.Cut(rate, "/")
+	if !ok {
+		return nil, fmt.Errorf("edge %q: want LIMIT/WINDOW[:BLOCK], e.g. 500/10s:30s", s)
+	}
+	limit, err := strconv.Atoi(n)
+	if err != nil || limit <= 0 {
+		return nil, fmt.Errorf("edge %q: the limit %q is not a number of requests above zero", s, n)
+	}
+	w, err := time.ParseDuration(window)
+	if err != nil || w <= 0 {
+		return nil, fmt.Errorf("edge %q: the window %q is not a duration above zero", s, window)
+	}
+	b := 30 * time.Second
+	if hasBlock {
+		if b, err = time.ParseDuration(block); err != nil || b <= 0 {
+			return nil, fmt.Errorf("edge %q: the block %q is not a duration above zero", s, block)
+		}
+	}
+	return &EdgeFault{Limit: limit, Window: Duration(w), Block: Duration(b)}, nil
 }
 
 // EdgeBody is the body of an edge block: Cloudflare's rate-limit page,
