@@ -96,7 +96,10 @@ approximated and named in the state file's header.`,
   panicbutton run suspected-key-leak --config rehearsal/accounts.yaml --dry-run
 
   # a slow, flaky venue
-  panicbutton emulator --latency 80ms --jitter 40ms --error-rate 0.05`,
+  panicbutton emulator --latency 80ms --jitter 40ms --error-rate 0.05
+
+  # KuCoin behind the Cloudflare limit its older docs state
+  panicbutton emulator --latency 40ms --kucoin-edge 500/10s:30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runEmulator(cmd.Context(), f, o)
