@@ -96,8 +96,20 @@ type edge struct {
 	set *budget.Set
 
 	mu    sync.Mutex
-	limit int       // 0 until a block
-	until time.Time // the end of the last block
+	limit int         // 0 until a block
+	until time.Time   // the end of the last block
+	sent  []time.Time // when the requests of the last edgeWindow went
+}
+
+// went records a request sent through the edge at now.
+func (e *edge) went(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := 0
+	for i < len(e.sent) && now.Sub(e.sent[i]) >= edgeWindow {
+		i++
+	}
+	e.sent = append(e.sent[i:], now)
 }
 
 // edges holds the process's edges, by edgeScope: every account of the
@@ -116,8 +128,11 @@ func edgeOf(baseURI string) *edge {
 
 // blocked records a block answered at now and returns the limit the edge
 // keeps from then on: edgeLimit after the first block, half the last one
-// after each later block. Answers of the same block (the requests in
-// flight when it began) count once.
+// after each later block, and in any case no more than half the requests
+// sent in the edgeWindow before (the edge let fewer through: so no sliding
+// window holds more than it allows, however much stricter than documented
+// it is). Answers of the same block (the requests in flight when it
+// began) count once.
 func (e *edge) blocked(now time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -127,8 +142,15 @@ func (e *edge) blocked(now time.Time) int {
 	if e.limit == 0 {
 		e.limit = edgeLimit
 	} else {
-		e.limit = max(1, e.limit/2)
+		e.limit /= 2
 	}
+	n := 0
+	for _, t := range e.sent {
+		if now.Sub(t) < edgeWindow {
+			n++
+		}
+	}
+	e.limit = max(1, min(e.limit, n/2))
 	e.until = now.Add(edgeBlock)
 	return e.limit
 }
@@ -184,6 +206,9 @@ func (p *pacer) wait(ctx context.Context, pool string, weight int, prepaid bool)
 	r, err := p.p.Wait(ctx, p.costs(poolSpec(pool), weight, prepaid)...)
 	if err != nil {
 		return nil, err
+	}
+	if p.edge != nil {
+		p.edge.went(p.p.Now())
 	}
 	return &reservation{r: r, pool: pool}, nil
 }

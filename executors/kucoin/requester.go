@@ -279,6 +279,9 @@ func (p *pacer) spare(pool string, weight int) (*reservation, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if p.edge != nil {
+		p.edge.went(p.p.Now())
+	}
 	return &reservation{r: r, pool: pool}, true
 }
 
