@@ -301,6 +301,6 @@ func (b *edgeBlocks) finding() *executors.Finding {
 	}
 	return &executors.Finding{Severity: "medium", Subject: "KuCoin requests from this IP",
 		Message: fmt.Sprintf("KuCoin's CDN refused %d requests of this step (Cloudflare error 1015: too many requests from the IP): every KuCoin request of the run waited the block out (%s), then went at no more than %d per %s",
-			n, edgeBlock.Round(time.Second), b.limit.Load(), edgeWindow),
+			n, edgeBlock.Round(100*time.Millisecond), b.limit.Load(), edgeWindow),
 		Fix: "KuCoin's docs suggest sending from several IP addresses (one per sub-account or account) where a fund is large enough to meet this limit"}
 }
