@@ -26,17 +26,8 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 		window = time.Second
 		block  = 300 * time.Millisecond
 	)
-	defer func(w time.Duration, l int, b time.Duration) { edgeWindow, edgeLimit, edgeBlock = w, l, b }(edgeWindow, edgeLimit, edgeBlock)
-	edgeWindow, edgeLimit, edgeBlock = window, limit/2, block+100*time.Millisecond
-
 	const symbols = 40 // 40 per-symbol lists alone are past the limit
-	srv, base := startEmulator(t, hfState(symbols), "state.yaml")
-	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}})
-	edges.Delete(edgeScope(base)) // what an earlier test taught an emulator on the same port
-	x, err := New(demoAccount(t, srv, base), executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, x := edgeRig(t, symbols, emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}, limit/2)
 	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, &executortest.RecordingHooks{}))
 	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 || res.Counts["cancelled"] != 2*symbols+1 {
 		t.Fatalf("cancel_all: %v, status %s, %d remaining, counts %v (%s)", err, res.Status, len(res.Remaining), res.Counts, res.Summary)
@@ -88,6 +79,27 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 	t.Logf("%d requests, %d answered with the block", len(log), blocked)
 }
 
+// edgeRig starts an emulator holding a KuCoin master with HF orders on
+// symbols symbols, behind the edge fault f, and returns it with an
+// executor of the master that assumes f's window, keeps pace per window
+// after a first block, and a block 100 ms longer than f's (a fresh edge:
+// not what an earlier test taught one on the same port). It restores the
+// edge's figures when the test ends.
+func edgeRig(t *testing.T, symbols int, f emulator.EdgeFault, pace int) (*emulator.Server, *Executor) {
+	t.Helper()
+	w, l, b := edgeWindow, edgeLimit, edgeBlock
+	t.Cleanup(func() { edgeWindow, edgeLimit, edgeBlock = w, l, b })
+	edgeWindow, edgeLimit, edgeBlock = time.Duration(f.Window), pace, time.Duration(f.Block)+100*time.Millisecond
+	srv, base := startEmulator(t, hfState(symbols), "state.yaml")
+	srv.SetFaults(emulator.Faults{Edge: &f})
+	edges.Delete(edgeScope(base))
+	x, err := New(demoAccount(t, srv, base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, x
+}
+
 func statusCount(log []emu.Entry, status int) int {
 	n := 0
 	for _, e := range log {
@@ -109,16 +121,7 @@ func TestEdgeLowerThanDocumented(t *testing.T) {
 		window = time.Second
 		block  = 300 * time.Millisecond
 	)
-	defer func(w time.Duration, l int, b time.Duration) { edgeWindow, edgeLimit, edgeBlock = w, l, b }(edgeWindow, edgeLimit, edgeBlock)
-	edgeWindow, edgeLimit, edgeBlock = window, 15, block+100*time.Millisecond
-
-	srv, base := startEmulator(t, hfState(40), "state.yaml")
-	srv.SetFaults(emulator.Faults{Edge: &emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}})
-	edges.Delete(edgeScope(base)) // what an earlier test taught an emulator on the same port
-	x, err := New(demoAccount(t, srv, base), executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, x := edgeRig(t, 40, emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}, 15)
 	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, &executortest.RecordingHooks{}))
 	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
 		t.Fatalf("cancel_all: %v, status %s, %d remaining (%s)", err, res.Status, len(res.Remaining), res.Summary)

@@ -432,15 +432,6 @@ func (s *Server) edgeBlocks(ip string, f EdgeFault) bool {
 	return true
 }
 
-// remoteIP is the address r came from (without its port).
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // MaxLogEntries bounds the request log: past it, the oldest half is
 // dropped (sequence numbers keep counting).
 const MaxLogEntries = 200000
@@ -523,7 +514,7 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 		}()
 		ip := ""
 		if !s.fromAttacker(r) {
-			ip = remoteIP(r)
+			ip = emu.RemoteIP(r)
 		}
 		d := s.decide(venue, r.Method, path, firstOnConn(r), ip)
 		if d.delay > 0 {

@@ -8,7 +8,6 @@ package binance
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -224,7 +223,7 @@ func (v *Venue) serve(w http.ResponseWriter, r *http.Request) {
 	rawQuery := r.URL.RawQuery
 	rawBody := string(body)
 	params, perr := mergeParams(rawQuery, rawBody)
-	ip := remoteIP(r)
+	ip := emu.RemoteIP(r)
 	now := v.env.Clock.Now()
 
 	v.mu.Lock()
@@ -298,14 +297,6 @@ func mergeParams(rawQuery, rawBody string) (url.Values, error) {
 		}
 	}
 	return q, nil
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 var _ emu.KeyDeleter = (*Venue)(nil)

@@ -7,6 +7,7 @@ package emu
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -109,6 +110,16 @@ func (c *Clock) Skew() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.skew
+}
+
+// RemoteIP is the address r came from, without its port (the client's
+// IP, which IP limits and whitelists are about).
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // WriteJSON writes v with status and Content-Type application/json.

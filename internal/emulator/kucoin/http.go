@@ -151,21 +151,13 @@ func (s *store) mux(routes []route) http.Handler {
 	})
 }
 
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (s *store) notFound(w http.ResponseWriter, r *http.Request) {
 	e := emu.Annotate(r)
 	e.Kind = emu.KindPublic
 	e.Code = errNotFound.code
 	now := s.now()
 	s.mu.Lock()
-	p := s.w.pool("ip:"+remoteIP(r), poolPublic, now)
+	p := s.w.pool("ip:"+emu.RemoteIP(r), poolPublic, now)
 	setLimitHeaders(w.Header(), p, s.w.window, now)
 	s.mu.Unlock()
 	emu.WriteJSON(w, errNotFound.status, errBody{Code: errNotFound.code, Msg: errNotFound.msg})
@@ -184,7 +176,7 @@ func (s *store) serve(rt route) http.Handler {
 			return
 		}
 		now := s.now()
-		ip := remoteIP(r)
+		ip := emu.RemoteIP(r)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c := &call{r: r, q: r.URL.Query(), body: body, now: now, w: s.w, st: s, e: e, ip: ip}
