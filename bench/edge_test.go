@@ -77,5 +77,5 @@ func TestEdgeBlockBenchmarkFund(t *testing.T) {
 	if told == 0 {
 		t.Error("no step result tells of the block: the report would show a 30 s wait unexplained")
 	}
-	t.Logf("%s wall, %d requests, %d answered with the block (at +%v)", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond))
+	t.Logf("%s wall, %d requests, %d answered with the block (at +%v); %d step results tell of it", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond), told)
 }

@@ -66,6 +66,9 @@ type Executor struct {
 
 	mu   sync.Mutex
 	self *apiKeyInfo // the calling key, once read
+	// toldBlock is the end of the last edge block a result of this
+	// account's told of (one finding per block, not one per step).
+	toldBlock time.Time
 
 	// retry is how failed requests are retried (executors/internal/retry).
 	retry retry.Policy
@@ -177,10 +180,22 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	ctx, blocks := withEdgeBlocks(ctx)
 	res, err := x.dispatch(ctx, req, plan)
-	if f := blocks.finding(); f != nil {
+	if f := blocks.finding(); f != nil && x.tell(blocks.until()) {
 		res.Findings = append(res.Findings, *f)
 	}
 	return res, err
+}
+
+// tell reports whether a result should tell of the edge block ending at
+// until: the first of this account's results to meet it does.
+func (x *Executor) tell(until time.Time) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !until.After(x.toldBlock) {
+		return false
+	}
+	x.toldBlock = until
+	return true
 }
 
 func (x *Executor) dispatch(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {

@@ -127,17 +127,17 @@ func edgeOf(baseURI string) *edge {
 }
 
 // blocked records a block answered at now and returns the limit the edge
-// keeps from then on: edgeLimit after the first block, half the last one
-// after each later block, and in any case no more than half the requests
-// sent in the edgeWindow before (the edge let fewer through: so no sliding
-// window holds more than it allows, however much stricter than documented
-// it is). Answers of the same block (the requests in flight when it
-// began) count once.
-func (e *edge) blocked(now time.Time) int {
+// keeps from then on, and the block's end. The limit: edgeLimit after the
+// first block, half the last one after each later block, and in any case
+// no more than half the requests sent in the edgeWindow before (the edge
+// let fewer through: so no sliding window holds more than it allows,
+// however much stricter than documented it is). Answers of the same
+// block (the requests in flight when it began) count once.
+func (e *edge) blocked(now time.Time) (int, time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if now.Before(e.until) {
-		return e.limit
+		return e.limit, e.until
 	}
 	if e.limit == 0 {
 		e.limit = edgeLimit
@@ -152,7 +152,7 @@ func (e *edge) blocked(now time.Time) int {
 	}
 	e.limit = max(1, min(e.limit, n/2))
 	e.until = now.Add(edgeBlock)
-	return e.limit
+	return e.limit, e.until
 }
 
 // edgeScope names the edge's shared set for requests to baseURI: one per
@@ -239,14 +239,17 @@ func (p *pacer) release(r *reservation) {
 // whether KuCoin answered 429 (429000: the pool is spent) and whether the
 // edge did (a block: see edgeSpec).
 //
-// It returns the limit the edge keeps after a block (else -1).
-func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) int {
+// After a block, it returns the limit the edge keeps and the block's end
+// (else -1).
+func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) (kept int, until time.Time) {
 	if r == nil {
-		return -1
+		return -1, until
 	}
 	edge := budget.None
 	if blocked && p.edge != nil {
-		edge = budget.Observation{Used: -1, Limit: p.edge.blocked(p.p.Now()), Throttled: true, Reset: edgeBlock}
+		var l int
+		l, until = p.edge.blocked(p.p.Now())
+		edge = budget.Observation{Used: -1, Limit: l, Throttled: true, Reset: edgeBlock}
 	}
 	p.p.Settle(r.r, "edge", edge)
 	o := budget.Observation{Used: -1, Limit: limit, Throttled: throttled}
@@ -262,7 +265,7 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 		}
 	}
 	p.p.Settle(r.r, r.pool, o)
-	return edge.Limit
+	return edge.Limit, until
 }
 
 // edgeBlocksKey marks a context whose requests count the edge's blocks
@@ -273,7 +276,11 @@ type edgeBlocksKey struct{}
 // the edge keeps since the last of them.
 type edgeBlocks struct {
 	n, limit atomic.Int32
+	end      atomic.Int64 // the last block's end, Unix nanoseconds
 }
+
+// until is the end of the last block counted.
+func (b *edgeBlocks) until() time.Time { return time.Unix(0, b.end.Load()) }
 
 // withEdgeBlocks returns ctx whose requests count their edge blocks in
 // the returned counter: one action's (run).
@@ -282,12 +289,13 @@ func withEdgeBlocks(ctx context.Context) (context.Context, *edgeBlocks) {
 	return context.WithValue(ctx, edgeBlocksKey{}, b), b
 }
 
-// countEdgeBlock counts a block answered to a request of ctx, after which
-// the edge keeps limit.
-func countEdgeBlock(ctx context.Context, limit int) {
+// countEdgeBlock counts a block answered to a request of ctx, ending at
+// until, after which the edge keeps limit.
+func countEdgeBlock(ctx context.Context, limit int, until time.Time) {
 	if b, ok := ctx.Value(edgeBlocksKey{}).(*edgeBlocks); ok {
 		b.n.Add(1)
 		b.limit.Store(int32(limit))
+		b.end.Store(until.UnixNano())
 	}
 }
 

@@ -253,9 +253,9 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 	// the edge's block (Cloudflare's HTML page).
 	limited := resp.StatusCode == http.StatusTooManyRequests
 	blocked := limited && !envelope(b)
-	kept := pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
+	kept, until := pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
 	if blocked {
-		countEdgeBlock(ctx, kept)
+		countEdgeBlock(ctx, kept, until)
 	}
 	if err != nil {
 		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
