@@ -119,7 +119,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,
-				client: client, env: env, clock: clock, pacer: pc, skew: skew}),
+				client: client, env: env, clock: clock, pacer: pc, edge: edgeOf(baseURL), skew: skew}),
 		)
 	}
 	return &Executor{
@@ -180,7 +180,7 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	ctx, blocks := withEdgeBlocks(ctx)
 	res, err := x.dispatch(ctx, req, plan)
-	if f := blocks.finding(); f != nil && x.tell(blocks.until()) {
+	if f, until := blocks.finding(); f != nil && x.tell(until) {
 		res.Findings = append(res.Findings, *f)
 	}
 	return res, err

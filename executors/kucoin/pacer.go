@@ -52,15 +52,15 @@ func newPacer(env executors.Env) *pacer {
 	return &pacer{set: budget.NewSet(), p: &budget.Pacer{Now: env.Now, Sleep: env.Sleep, MaxSleep: maxPace}}
 }
 
-// forPool returns the pacer that budgets pool for requests to baseURI:
-// the account's set, or for the Public pool the shared set of baseURI's
-// host; and the edge's set of baseURI's domain.
-func (p *pacer) forPool(pool, baseURI string) *pacer {
+// forPool returns the pacer that budgets pool for requests to baseURI
+// behind edge e (the requester's, edgeOf(baseURI)): the account's set, or
+// for the Public pool the shared set of baseURI's host.
+func (p *pacer) forPool(pool, baseURI string, e *edge) *pacer {
 	set := p.set
 	if pool == poolPublic {
 		set = budget.Shared(budget.SharedScope("kucoin", baseURI))
 	}
-	return &pacer{set: set, p: p.p, edge: edgeOf(baseURI)}
+	return &pacer{set: set, p: p.p, edge: e}
 }
 
 // The edge. KuCoin's older docs (EXCHANGES.md §2.6, code 1015) put a
@@ -116,7 +116,8 @@ func (e *edge) went(now time.Time) {
 // process leaves through the same IP.
 var edges sync.Map
 
-// edgeOf returns the edge of requests to baseURI.
+// edgeOf returns the edge of requests to baseURI (a requester resolves it
+// once: it parses the URL).
 func edgeOf(baseURI string) *edge {
 	scope := edgeScope(baseURI)
 	if e, ok := edges.Load(scope); ok {
@@ -127,17 +128,16 @@ func edgeOf(baseURI string) *edge {
 }
 
 // blocked records a block answered at now and returns the limit the edge
-// keeps from then on, and the block's end. The limit: edgeLimit after the
-// first block, half the last one after each later block, and in any case
+// keeps from then on: edgeLimit after the first block, half the last one after each later block, and in any case
 // no more than half the requests sent in the edgeWindow before (the edge
 // let fewer through: so no sliding window holds more than it allows,
 // however much stricter than documented it is). Answers of the same
 // block (the requests in flight when it began) count once.
-func (e *edge) blocked(now time.Time) (int, time.Time) {
+func (e *edge) blocked(now time.Time) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if now.Before(e.until) {
-		return e.limit, e.until
+		return e.limit
 	}
 	if e.limit == 0 {
 		e.limit = edgeLimit
@@ -152,6 +152,13 @@ func (e *edge) blocked(now time.Time) (int, time.Time) {
 	}
 	e.limit = max(1, min(e.limit, n/2))
 	e.until = now.Add(edgeBlock)
+	return e.limit
+}
+
+// state returns the limit the edge keeps and the end of its last block.
+func (e *edge) state() (int, time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	return e.limit, e.until
 }
 
@@ -203,19 +210,13 @@ func poolSpec(pool string) budget.Spec {
 // for the edge alone. The caller settles the reservation with observe or
 // release.
 func (p *pacer) wait(ctx context.Context, pool string, weight int, prepaid bool) (*reservation, error) {
-	r, err := p.p.Wait(ctx, p.costs(poolSpec(pool), weight, prepaid)...)
-	if err != nil {
-		return nil, err
-	}
-	if p.edge != nil {
-		p.edge.went(p.p.Now())
-	}
-	return &reservation{r: r, pool: pool}, nil
+	return p.charge(ctx, p.p, pool, poolSpec(pool), weight, prepaid)
 }
 
-// costs are a request's charges: weight to pool's bucket spec (unless
-// prepaid) and one request to the edge (when p has one).
-func (p *pacer) costs(spec budget.Spec, weight int, prepaid bool) []budget.Cost {
+// charge waits with w for a request's charges — weight to pool's bucket
+// spec (unless prepaid) and one request to the edge (when p has one) —
+// and records it sent through the edge.
+func (p *pacer) charge(ctx context.Context, w *budget.Pacer, pool string, spec budget.Spec, weight int, prepaid bool) (*reservation, error) {
 	var cs []budget.Cost
 	if !prepaid {
 		cs = append(cs, budget.Cost{Set: p.set, Spec: spec, Weight: weight})
@@ -223,7 +224,14 @@ func (p *pacer) costs(spec budget.Spec, weight int, prepaid bool) []budget.Cost 
 	if p.edge != nil {
 		cs = append(cs, budget.Cost{Set: p.edge.set, Spec: edgeSpec(), Weight: 1})
 	}
-	return cs
+	r, err := w.Wait(ctx, cs...)
+	if err != nil {
+		return nil, err
+	}
+	if p.edge != nil {
+		p.edge.went(p.p.Now())
+	}
+	return &reservation{r: r, pool: pool}, nil
 }
 
 // release settles a reservation whose request got no answer: it stays
@@ -238,18 +246,13 @@ func (p *pacer) release(r *reservation) {
 // (limit or remaining -1 when absent; reset the time to the window's end),
 // whether KuCoin answered 429 (429000: the pool is spent) and whether the
 // edge did (a block: see edgeSpec).
-//
-// After a block, it returns the limit the edge keeps and the block's end
-// (else -1).
-func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) (kept int, until time.Time) {
+func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) {
 	if r == nil {
-		return -1, until
+		return
 	}
 	edge := budget.None
 	if blocked && p.edge != nil {
-		var l int
-		l, until = p.edge.blocked(p.p.Now())
-		edge = budget.Observation{Used: -1, Limit: l, Throttled: true, Reset: edgeBlock}
+		edge = budget.Observation{Used: -1, Limit: p.edge.blocked(p.p.Now()), Throttled: true, Reset: edgeBlock}
 	}
 	p.p.Settle(r.r, "edge", edge)
 	o := budget.Observation{Used: -1, Limit: limit, Throttled: throttled}
@@ -265,22 +268,18 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 		}
 	}
 	p.p.Settle(r.r, r.pool, o)
-	return edge.Limit, until
 }
 
 // edgeBlocksKey marks a context whose requests count the edge's blocks
 // they are answered (withEdgeBlocks).
 type edgeBlocksKey struct{}
 
-// edgeBlocks counts the answers that were the edge's block, and the limit
-// the edge keeps since the last of them.
+// edgeBlocks counts the answers that were an edge's block, and which
+// edge.
 type edgeBlocks struct {
-	n, limit atomic.Int32
-	end      atomic.Int64 // the last block's end, Unix nanoseconds
+	n    atomic.Int32
+	edge atomic.Pointer[edge]
 }
-
-// until is the end of the last block counted.
-func (b *edgeBlocks) until() time.Time { return time.Unix(0, b.end.Load()) }
 
 // withEdgeBlocks returns ctx whose requests count their edge blocks in
 // the returned counter: one action's (run).
@@ -289,26 +288,26 @@ func withEdgeBlocks(ctx context.Context) (context.Context, *edgeBlocks) {
 	return context.WithValue(ctx, edgeBlocksKey{}, b), b
 }
 
-// countEdgeBlock counts a block answered to a request of ctx, ending at
-// until, after which the edge keeps limit.
-func countEdgeBlock(ctx context.Context, limit int, until time.Time) {
+// countEdgeBlock counts a block of e answered to a request of ctx.
+func countEdgeBlock(ctx context.Context, e *edge) {
 	if b, ok := ctx.Value(edgeBlocksKey{}).(*edgeBlocks); ok {
 		b.n.Add(1)
-		b.limit.Store(int32(limit))
-		b.end.Store(until.UnixNano())
+		b.edge.Store(e)
 	}
 }
 
-// finding tells the report that the edge blocked requests of the step (nil
-// when it did not): the run waited the block out rather than failing, and
-// where it comes back, the way around it is more addresses.
-func (b *edgeBlocks) finding() *executors.Finding {
-	n := b.n.Load()
-	if n == 0 {
-		return nil
+// finding tells the report that the edge blocked requests of the step,
+// with the end of the last block (nil when it did not): the run waited the
+// block out rather than failing, and where it comes back, the way around
+// it is more addresses.
+func (b *edgeBlocks) finding() (*executors.Finding, time.Time) {
+	n, e := b.n.Load(), b.edge.Load()
+	if n == 0 || e == nil {
+		return nil, time.Time{}
 	}
+	limit, until := e.state()
 	return &executors.Finding{Severity: "medium", Subject: "KuCoin requests from this IP",
 		Message: fmt.Sprintf("KuCoin's CDN refused %d requests of this step (Cloudflare error 1015: too many requests from the IP): every KuCoin request of the run waited the block out (%s), then went at no more than %d per %s",
-			n, edgeBlock.Round(100*time.Millisecond), b.limit.Load(), edgeWindow),
-		Fix: "KuCoin's docs suggest sending from several IP addresses (one per sub-account or account) where a fund is large enough to meet this limit"}
+			n, edgeBlock.Round(100*time.Millisecond), limit, edgeWindow),
+		Fix: "KuCoin's docs suggest sending from several IP addresses (one per sub-account or account) where a fund is large enough to meet this limit"}, until
 }

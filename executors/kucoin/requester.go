@@ -84,6 +84,7 @@ type requester struct {
 	env     executors.Env
 	clock   *serverClock
 	pacer   *pacer
+	edge    *edge           // the CDN in front of the host (edgeOf)
 	skew    *clocksync.Skew // counts the 400002 rejections; may be nil
 	// hedges measures this host's round trips for the hedge delay and
 	// counts the hedges.
@@ -130,7 +131,7 @@ func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Du
 // hedged (it is not sent through here either).
 func (q *requester) send(ctx context.Context, r *sdk.Request, timeout time.Duration) (*http.Response, []byte, error) {
 	pool := q.poolOf(r.Path)
-	pc := q.pacer.forPool(pool, r.BaseURI)
+	pc := q.pacer.forPool(pool, r.BaseURI, q.edge)
 	weight := weightOf(q.venue, r.Method, r.Path)
 	rsv, err := pc.wait(ctx, pool, weight, usePrepaid(ctx))
 	if err != nil {
@@ -253,9 +254,9 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 	// the edge's block (Cloudflare's HTML page).
 	limited := resp.StatusCode == http.StatusTooManyRequests
 	blocked := limited && !envelope(b)
-	kept, until := pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
+	pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
 	if blocked {
-		countEdgeBlock(ctx, kept, until)
+		countEdgeBlock(ctx, pc.edge)
 	}
 	if err != nil {
 		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
@@ -275,14 +276,8 @@ func (p *pacer) spare(pool string, weight int) (*reservation, bool) {
 	spec := poolSpec(pool)
 	spec.Reserve += hedge.Headroom(spec.Limit, weight)
 	now := &budget.Pacer{Now: p.p.Now, Sleep: func(context.Context, time.Duration) error { return errNoSpare }}
-	r, err := now.Wait(context.Background(), p.costs(spec, weight, false)...)
-	if err != nil {
-		return nil, false
-	}
-	if p.edge != nil {
-		p.edge.went(p.p.Now())
-	}
-	return &reservation{r: r, pool: pool}, true
+	r, err := p.charge(context.Background(), now, pool, spec, weight, false)
+	return r, err == nil
 }
 
 // redactedRequest is a copy of r safe to hand to an observer: no KC-API-*

@@ -175,8 +175,6 @@ func newAttackToken() string {
 	return hex.EncodeToString(b)
 }
 
-// markAttacker fills e's attacker fields when r carries this server's
-// attacker mark ("TOKEN ID ACTION").
 // fromAttacker reports whether r is the scripted attacker's (its header
 // carries this server's token).
 func (s *Server) fromAttacker(r *http.Request) bool {
@@ -185,6 +183,8 @@ func (s *Server) fromAttacker(r *http.Request) bool {
 	return v != "" && tok == s.attackToken
 }
 
+// markAttacker fills e's attacker fields when r carries this server's
+// attacker mark ("TOKEN ID ACTION").
 func (s *Server) markAttacker(r *http.Request, e *emu.Entry) {
 	v := r.Header.Get(attacker.Header)
 	if v == "" {

@@ -269,13 +269,12 @@ func (s *Server) setFaultsLocked(f Faults) {
 		f.Hang = &h
 		s.hangLeft = h.Count
 	}
-	s.faults = f
 	if f.Edge != nil {
 		e := *f.Edge
 		f.Edge = &e
-		s.faults.Edge = &e
 	}
-	s.edge = map[string]*edgeIP{}
+	s.faults = f
+	s.edge = nil // every IP starts afresh under the new edge
 	s.script = append([]ScriptFault(nil), f.Script...)
 	for i := range s.script {
 		if s.script[i].Count == 0 {
@@ -407,7 +406,7 @@ type edgeIP struct {
 func (s *Server) edgeBlocks(ip string, f EdgeFault) bool {
 	now := time.Now()
 	if s.edge == nil {
-		s.edge = map[string]*edgeIP{}
+		s.edge = map[string]*edgeIP{} // set afresh by SetFaults
 	}
 	st := s.edge[ip]
 	if st == nil {
