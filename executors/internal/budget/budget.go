@@ -442,7 +442,7 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 		reserve = max(reserve, int(math.Ceil(w.prio.leave()*float64(b.limit))))
 	}
 	fresh := b.sent == 0 && b.external == 0
-	if b.limit <= 0 || !b.closed && (b.remaining()-c.Weight >= reserve || fresh) {
+	if !b.closed && (b.limit <= 0 || b.remaining()-c.Weight >= reserve || fresh) {
 		w.unregister(b)
 		h := &hold{set: c.Set, name: c.Spec.Name, weight: c.Weight, gen: b.gen, before: b.total, pending: b.pending}
 		b.sent += c.Weight

@@ -159,6 +159,33 @@ func TestThrottledBlocksForRetryAfter(t *testing.T) {
 	}
 }
 
+// TestThrottledClosesABucketOfUnknownLimit: a bucket whose limit nobody
+// has stated is not paced, but a 429 on it still closes it until the
+// reset the answer named (a venue's limit shows itself by refusing).
+func TestThrottledClosesABucketOfUnknownLimit(t *testing.T) {
+	clk := &fake{t: time.Date(2026, 12, 5, 6, 0, 1, 0, time.UTC)}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set := NewSet()
+	spec := Spec{Name: "edge", Window: 10 * time.Second}
+	for range 100 { // unknown limit: never waits
+		if _, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !clk.t.Equal(time.Date(2026, 12, 5, 6, 0, 1, 0, time.UTC)) {
+		t.Fatalf("a bucket of unknown limit paced: the clock moved to %s", clk.t)
+	}
+	r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1})
+	p.Settle(r, "edge", Observation{Used: -1, Limit: -1, Throttled: true, Reset: 30 * time.Second})
+	start := clk.t
+	if _, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.t.Sub(start); got != 30*time.Second {
+		t.Errorf("waited %s after a 429 with a 30 s reset on a bucket of unknown limit, want 30s", got)
+	}
+}
+
 // TestGuardChargesBothWindowsNearABoundary: the venue counts a request
 // when it arrives, by its own clock. One sent just before our minute
 // boundary may land in the venue's next minute, and one sent just after it
