@@ -165,6 +165,22 @@ type OwnStateReader interface {
 	OwnStateRead()
 }
 
+// Noticer is implemented by Hooks that relay to the operator, while the
+// step runs, what they must hear at once rather than in its result: a
+// wait of many seconds the step cannot avoid (the venue's CDN blocking
+// the IP, say), so that a silent terminal is not taken for a hung run.
+type Noticer interface {
+	Notice(text string)
+}
+
+// Notice tells r's hooks, if they listen (Noticer), text: one line, no
+// secrets.
+func (r Request) Notice(text string) {
+	if n, ok := r.Hooks.(Noticer); ok {
+		n.Notice(text)
+	}
+}
+
 // NoteOwnStateRead tells r's hooks, if they listen (OwnStateReader), that
 // the account's own state has been read.
 func (r Request) NoteOwnStateRead() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
 )
 
 // spy is an executor that mutates through req.Mutate in Do and Plan alike,
@@ -32,6 +33,7 @@ func (s *spy) Do(ctx context.Context, req executors.Request) (executors.Result, 
 
 func (s *spy) Plan(ctx context.Context, req executors.Request) (executors.Result, error) {
 	s.planCalls++
+	req.Notice("plan of " + req.Action)
 	if s.mutateInPlan {
 		if err := req.Mutate(ctx, executors.Mutation{ID: "x"}, func(context.Context) error { s.sent++; return nil }); err != nil {
 			return executors.Result{}, err
@@ -72,6 +74,23 @@ func TestDryRun(t *testing.T) {
 				t.Errorf("status = %q, want %q", res.Status, tt.wantStatus)
 			}
 		})
+	}
+}
+
+// TestDryRunPassesNotices: the hooks a dry run puts in place refuse
+// mutations but still pass the executor's notices on (a long wait the
+// reading cannot avoid is the operator's to hear, dry run or not).
+func TestDryRunPassesNotices(t *testing.T) {
+	hooks := &executortest.RecordingHooks{}
+	if _, err := executors.DryRun(&spy{}).Do(context.Background(), executors.Request{Action: executors.OrdersCancelAll, Hooks: hooks}); err != nil {
+		t.Fatal(err)
+	}
+	if got := hooks.Notices(); len(got) != 1 || got[0] != "plan of "+executors.OrdersCancelAll {
+		t.Errorf("notices %q, want the plan's one", got)
+	}
+	// Hooks that do not listen are fine.
+	if _, err := executors.DryRun(&spy{}).Do(context.Background(), executors.Request{Action: executors.OrdersCancelAll, Hooks: executors.NopHooks{}}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -25,7 +25,7 @@ type Record struct {
 }
 
 // RecordingHooks is an executors.Hooks that records every Intent and Outcome
-// in call order. It is safe for concurrent use. The zero value accepts every
+// in call order, and every Notice (executors.Noticer). It is safe for concurrent use. The zero value accepts every
 // intent; FailIntents and FailIntentsAfter make it refuse them.
 type RecordingHooks struct {
 	mu        sync.Mutex
@@ -33,9 +33,13 @@ type RecordingHooks struct {
 	failAfter int // intents accepted before failing; -1: never fail
 	failErr   error
 	armed     bool
+	notices   []string
 }
 
-var _ executors.Hooks = (*RecordingHooks)(nil)
+var (
+	_ executors.Hooks   = (*RecordingHooks)(nil)
+	_ executors.Noticer = (*RecordingHooks)(nil)
+)
 
 // FailIntents makes every following Intent return err (an ErrAudit
 // *executors.Error when err is nil).
@@ -73,6 +77,20 @@ func (h *RecordingHooks) Outcome(_ context.Context, m executors.Mutation, err er
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.records = append(h.records, Record{Phase: PhaseOutcome, Mutation: m, Err: err})
+}
+
+// Notice implements executors.Noticer.
+func (h *RecordingHooks) Notice(text string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.notices = append(h.notices, text)
+}
+
+// Notices returns the notices heard, in order.
+func (h *RecordingHooks) Notices() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.notices...)
 }
 
 // Records returns a copy of every record, in call order.

@@ -28,7 +28,8 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 	)
 	const symbols = 40 // 40 per-symbol lists alone are past the limit
 	srv, x, _ := edgeRig(t, symbols, emulator.EdgeFault{Limit: limit, Window: emulator.Duration(window), Block: emulator.Duration(block)}, limit/2)
-	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, &executortest.RecordingHooks{}))
+	hooks := &executortest.RecordingHooks{}
+	res, err := x.Do(t.Context(), req(executors.OrdersCancelAll, nil, hooks))
 	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 || res.Counts["cancelled"] != 2*symbols+1 {
 		t.Fatalf("cancel_all: %v, status %s, %d remaining, counts %v (%s)", err, res.Status, len(res.Remaining), res.Counts, res.Summary)
 	}
@@ -81,6 +82,11 @@ func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
 	}
 	if told < 1 || told > blocked {
 		t.Errorf("findings %+v: want one telling of the refused requests (1 to %d)", res.Findings, blocked)
+	}
+	// The operator hears of the block once, as it begins, however many
+	// requests in flight were answered with it.
+	if n := hooks.Notices(); len(n) != 1 || !strings.Contains(n[0], "Cloudflare error 1015") || !strings.Contains(n[0], "waits") {
+		t.Errorf("notices %q: want one telling of the block and the wait", n)
 	}
 	t.Logf("%d requests, %d answered with the block", len(log), blocked)
 }

@@ -178,7 +178,7 @@ func (x *Executor) Plan(ctx context.Context, req executors.Request) (executors.R
 }
 
 func (x *Executor) run(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
-	ctx, blocks := withEdgeBlocks(ctx)
+	ctx, blocks := withEdgeBlocks(ctx, req.Notice)
 	res, err := x.dispatch(ctx, req, plan)
 	if f, until := blocks.finding(); f != nil && x.tell(until) {
 		res.Findings = append(res.Findings, *f)

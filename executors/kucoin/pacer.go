@@ -133,11 +133,11 @@ func edgeOf(baseURI string) *edge {
 // let fewer through: so no sliding window holds more than it allows,
 // however much stricter than documented it is). Answers of the same
 // block (the requests in flight when it began) count once.
-func (e *edge) blocked(now time.Time) int {
+func (e *edge) blocked(now time.Time) (limit int, began bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if now.Before(e.until) {
-		return e.limit
+		return e.limit, false
 	}
 	if e.limit == 0 {
 		e.limit = edgeLimit
@@ -152,7 +152,7 @@ func (e *edge) blocked(now time.Time) int {
 	}
 	e.limit = max(1, min(e.limit, n/2))
 	e.until = now.Add(edgeBlock)
-	return e.limit
+	return e.limit, true
 }
 
 // state returns the limit the edge keeps and the end of its last block.
@@ -245,14 +245,17 @@ func (p *pacer) release(r *reservation) {
 // observe settles a reservation with its answer's rate-limit headers
 // (limit or remaining -1 when absent; reset the time to the window's end),
 // whether KuCoin answered 429 (429000: the pool is spent) and whether the
-// edge did (a block: see edgeSpec).
-func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) {
+// edge did (a block: see edgeSpec). It reports whether the answer began a
+// new block of the edge (the first of its answers the process read).
+func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duration, throttled, blocked bool) (began bool) {
 	if r == nil {
-		return
+		return false
 	}
 	edge := budget.None
 	if blocked && p.edge != nil {
-		edge = budget.Observation{Used: -1, Limit: p.edge.blocked(p.p.Now()), Throttled: true, Reset: edgeBlock}
+		var kept int
+		kept, began = p.edge.blocked(p.p.Now())
+		edge = budget.Observation{Used: -1, Limit: kept, Throttled: true, Reset: edgeBlock}
 	}
 	p.p.Settle(r.r, "edge", edge)
 	o := budget.Observation{Used: -1, Limit: limit, Throttled: throttled}
@@ -268,6 +271,7 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 		}
 	}
 	p.p.Settle(r.r, r.pool, o)
+	return began
 }
 
 // edgeBlocksKey marks a context whose requests count the edge's blocks
@@ -275,25 +279,43 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 type edgeBlocksKey struct{}
 
 // edgeBlocks counts the answers that were an edge's block, and which
-// edge.
+// edge; notice tells the operator when one begins a block.
 type edgeBlocks struct {
-	n    atomic.Int32
-	edge atomic.Pointer[edge]
+	n      atomic.Int32
+	edge   atomic.Pointer[edge]
+	notice func(string)
 }
 
 // withEdgeBlocks returns ctx whose requests count their edge blocks in
-// the returned counter: one action's (run).
-func withEdgeBlocks(ctx context.Context) (context.Context, *edgeBlocks) {
-	b := new(edgeBlocks)
+// the returned counter: one action's (run). notice (the action's
+// Request.Notice) hears of each block the action's requests are the first
+// to meet: one line per block for the whole process, whichever account's
+// request it was, so that the wait is not taken for a hung run.
+func withEdgeBlocks(ctx context.Context, notice func(string)) (context.Context, *edgeBlocks) {
+	b := &edgeBlocks{notice: notice}
 	return context.WithValue(ctx, edgeBlocksKey{}, b), b
 }
 
-// countEdgeBlock counts a block of e answered to a request of ctx.
-func countEdgeBlock(ctx context.Context, e *edge) {
-	if b, ok := ctx.Value(edgeBlocksKey{}).(*edgeBlocks); ok {
-		b.n.Add(1)
-		b.edge.Store(e)
+// countEdgeBlock counts a block of e answered to a request of ctx; began:
+// the answer began the block.
+func countEdgeBlock(ctx context.Context, e *edge, began bool) {
+	b, ok := ctx.Value(edgeBlocksKey{}).(*edgeBlocks)
+	if !ok {
+		return
 	}
+	b.n.Add(1)
+	b.edge.Store(e)
+	if began && e != nil && b.notice != nil {
+		limit, until := e.state()
+		b.notice(blockNotice(limit, until))
+	}
+}
+
+// blockNotice is the operator's line for a block of the edge that lasts
+// until until, after which the edge is sent limit requests per window.
+func blockNotice(limit int, until time.Time) string {
+	return fmt.Sprintf("KuCoin's CDN is refusing requests from this IP (HTTP 429, Cloudflare error 1015): every KuCoin request of the run waits %s, until %s, then goes at no more than %d per %s; other exchanges go on",
+		edgeBlock.Round(100*time.Millisecond), until.Format("15:04:05"), limit, edgeWindow)
 }
 
 // finding tells the report that the edge blocked requests of the step,

@@ -254,9 +254,9 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 	// the edge's block (Cloudflare's HTML page).
 	limited := resp.StatusCode == http.StatusTooManyRequests
 	blocked := limited && !envelope(b)
-	pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
+	began := pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
 	if blocked {
-		countEdgeBlock(ctx, pc.edge)
+		countEdgeBlock(ctx, pc.edge, began)
 	}
 	if err != nil {
 		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)

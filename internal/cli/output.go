@@ -182,10 +182,14 @@ func (p *printer) elapsed() string {
 }
 
 // planProgress is quiet without a terminal (the plan is printed whole when
-// ready); on a terminal the footer shows how far the reading has got.
+// ready) but for notices (a long wait the reading cannot avoid); on a
+// terminal the footer shows how far the reading has got.
 func (p *printer) planProgress(e runner.Event) {
-	if p.live {
+	switch {
+	case p.live:
 		p.liveEvent(e, true)
+	case !p.json && e.Kind == "notice":
+		p.progress(e)
 	}
 }
 
@@ -196,12 +200,15 @@ func (p *printer) progress(e runner.Event) {
 		p.liveEvent(e, false)
 	case e.Kind == "result" && e.Result != nil:
 		p.appendResult(e.Result, false)
-	case e.Kind == "hold":
+	case e.Kind == "hold" || e.Kind == "notice":
 		p.mu.Lock()
-		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, "HOLD   ", e.Text)
+		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, textMark[e.Kind], e.Text)
 		p.mu.Unlock()
 	}
 }
+
+// textMark is the status column of the events that carry a line of text.
+var textMark = map[string]string{"hold": "HOLD   ", "notice": "NOTICE "}
 
 // liveEvent updates the region with one runner event.
 func (p *printer) liveEvent(e runner.Event, planning bool) {
@@ -221,9 +228,9 @@ func (p *printer) liveEvent(e runner.Event, planning bool) {
 			p.clearRegion()
 			return
 		}
-	case "hold":
+	case "hold", "notice":
 		p.clearRegion()
-		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, p.paint(ansiYellow+ansiBold, "HOLD   "), e.Text)
+		fmt.Fprintf(p.w, "%s  %-18s %-16s %s  %s\n", p.elapsed(), e.Step, e.Account, p.paint(ansiYellow+ansiBold, textMark[e.Kind]), e.Text)
 	case "result":
 		if e.Result == nil {
 			return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/venues"
+	"github.com/panicbutton/panicbutton/internal/runner"
 )
 
 // lockedBuffer is an io.Writer safe for the runner's goroutines.
@@ -333,6 +334,49 @@ func TestFit(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			if got := p.fit(tt.in, 2); got != tt.want {
 				t.Errorf("fit(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestNoticeLines: a notice (an executor telling of a long wait, such as
+// KuCoin's CDN blocking the IP) is a line of its own at once, with a
+// terminal or without, while planning as while running; --json keeps
+// stdout for the document.
+func TestNoticeLines(t *testing.T) {
+	const text = "KuCoin's CDN is refusing requests from this IP: every KuCoin request of the run waits 31s"
+	notice := runner.Event{Kind: "notice", Step: "freeze", Account: "kucoin-main", Text: text}
+	for _, c := range []struct {
+		name      string
+		tty, json bool
+		plan      bool
+		want      bool
+	}{
+		{"plain", false, false, false, true},
+		{"plain plan", false, false, true, true},
+		{"terminal", true, false, false, true},
+		{"terminal plan", true, false, true, true},
+		{"json", false, true, false, false},
+		{"json plan", false, true, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := &lockedBuffer{}
+			f := &Factory{Out: out, IsTTY: func() bool { return c.tty }, Now: time.Now, Getenv: func(string) string { return "" }}
+			p := newPrinter(f, c.json)
+			p.actions = map[string]string{"freeze": "orders.cancel_all"}
+			progress := p.progress
+			if c.plan {
+				progress = p.planProgress
+			}
+			progress(runner.Event{Kind: "start", Step: "freeze", Account: "kucoin-main"})
+			progress(notice)
+			p.mu.Lock()
+			p.gen++ // stop the live region's ticker
+			p.mu.Unlock()
+			got := strings.ReplaceAll(regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`).ReplaceAllString(out.String(), ""), "\r", "")
+			line := regexp.MustCompile(`(?m)^ *\d+\.\d\ds  freeze +kucoin-main +NOTICE +` + regexp.QuoteMeta(text) + `$`)
+			if has := line.MatchString(got); has != c.want {
+				t.Errorf("notice line shown: %v, want %v; output:\n%q", has, c.want, got)
 			}
 		})
 	}

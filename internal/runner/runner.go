@@ -111,11 +111,13 @@ type Options struct {
 
 // Event is a progress notification.
 type Event struct {
-	Kind    string // step-start, start (one step on one account), result, hold
+	Kind    string // step-start, start (one step on one account), result, hold, notice
 	Step    string
 	Account string
 	Result  *StepResult
-	Text    string // hold: what the watch did (one line)
+	// Text is, for hold, what the watch did; for notice, what the step's
+	// executor wants the operator to know now (executors.Noticer). One line.
+	Text string
 }
 
 // StepResult is the result of one (step, account).
@@ -1045,6 +1047,13 @@ type auditHooks struct {
 
 	mu   sync.Mutex
 	done []executors.Mutation // mutations whose send succeeded, in order
+}
+
+// Notice implements executors.Noticer: the operator hears text now, as a
+// "notice" event (the step's result tells it again, in its findings,
+// where it matters to the report).
+func (h *auditHooks) Notice(text string) {
+	h.r.progress(Event{Kind: "notice", Step: h.step, Account: h.account, Text: text})
 }
 
 // OwnStateRead implements executors.OwnStateReader.

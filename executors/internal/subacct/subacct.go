@@ -89,6 +89,12 @@ func (h hooks) Outcome(ctx context.Context, m executors.Mutation, err error) {
 	h.inner.Outcome(ctx, h.wrap(m), err)
 }
 
+// Notice passes text on to the master's hooks (executors.Noticer), naming
+// the sub-account.
+func (h hooks) Notice(text string) {
+	executors.Request{Hooks: h.inner}.Notice("sub " + h.sub + ": " + text)
+}
+
 // PrefixChanges names the sub-account in each change; kind replaces the
 // kind when not empty.
 func PrefixChanges(sub, kind string, cs []executors.Change) []executors.Change {
