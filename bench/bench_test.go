@@ -104,6 +104,13 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				bound.RTT += c.handshake
 				b.Logf("%s: wall %s, bound %s set by %s (busiest budget: %s)", c.name, out.Wall.Round(time.Millisecond),
 					bound.Time.Round(time.Millisecond), bound.Limit, bound.Busiest)
+				for i, n := range out.Notices {
+					if i == 3 {
+						b.Logf("%s: … and %d more notices", c.name, len(out.Notices)-i)
+						break
+					}
+					b.Logf("%s: notice: %s", c.name, n)
+				}
 				b.ReportMetric(float64(out.Wall.Milliseconds()), "wall-ms")
 				b.ReportMetric(float64(bound.Time)/float64(time.Millisecond), "bound-ms")
 				b.ReportMetric(float64(out.Wall)/float64(bound.Time), "wall/bound")

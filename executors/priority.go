@@ -2,6 +2,8 @@ package executors
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
 )
@@ -49,4 +51,25 @@ func RequestPriority(req Request) budget.Priority {
 // executor's Do and Plan to budget every call of the request at it.
 func WithRequestPriority(ctx context.Context, req Request) context.Context {
 	return budget.WithPriority(ctx, RequestPriority(req))
+}
+
+// WithBudgetNotices returns ctx whose long waits for a rate-limit budget
+// (budget.NoticeAfter or more) are told to the operator through
+// req.Notice, once per limit and wait, naming the venue: a minute's wait
+// for the next window is otherwise a silent terminal.
+func WithBudgetNotices(ctx context.Context, req Request, venue string) context.Context {
+	if _, ok := req.Hooks.(Noticer); !ok {
+		return ctx
+	}
+	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, w)) })
+}
+
+// budgetWaitText is the operator's line for w.
+func budgetWaitText(venue string, w budget.LongWait) string {
+	wait := w.Wait.Round(time.Second)
+	at := w.Until.Format("15:04:05")
+	if w.Blocked {
+		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit: those requests wait %s, until %s, as it asked; the rest go on", venue, w.Bucket, wait, at)
+	}
+	return fmt.Sprintf("%s's %s rate limit is spent for this window (%d per %s, less the margin kept): its requests wait %s, until %s; the rest go on", venue, w.Bucket, w.Limit, w.Window, wait, at)
 }

@@ -337,6 +337,13 @@ func (e *Executor) callRepeating(ctx context.Context, op string, mutation, idemp
 		if !e.retry.Room(ctx, wallNow(), attempt+1, wait) {
 			return cerr
 		}
+		if throttledStatus(status) {
+			// The answer closed the request's buckets for Retry-After
+			// (pacer.observe): the pacer holds the next attempt that
+			// long, with every other request on those limits, and tells
+			// the operator of a long wait once for them all.
+			wait = e.retry.Backoff(attempt, 0)
+		}
 		e.env.Logger.Debug("binance: retrying", "account", e.acct.Name, "op", op, "attempt", attempt+1, "class", executors.ClassOf(cerr), "after", wait)
 		if serr := e.env.Sleep(ctx, wait); serr != nil {
 			return cerr

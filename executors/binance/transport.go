@@ -232,7 +232,7 @@ func withReportOnly(ctx context.Context, buckets ...string) context.Context {
 // to what the venue can still count); a 429/418 closes the buckets for
 // Retry-After (at least a second).
 func (p *pacer) observe(r *budget.Reservation, costs []cost, h http.Header, status int, retryAfter time.Duration) {
-	throttled := status == http.StatusTooManyRequests || status == http.StatusTeapot
+	throttled := throttledStatus(status)
 	for _, c := range costs {
 		o := budget.Observation{Used: -1, Limit: -1}
 		if c.header != "" {
@@ -245,6 +245,12 @@ func (p *pacer) observe(r *budget.Reservation, costs []cost, h http.Header, stat
 		}
 		p.p.Settle(r, c.bucket, o)
 	}
+}
+
+// throttledStatus says an HTTP status is Binance's rate-limit answer: 429,
+// or 418 (the IP banned after 429s went unheeded).
+func throttledStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusTeapot
 }
 
 // release settles r when no answer came.

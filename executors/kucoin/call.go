@@ -82,6 +82,13 @@ func (x *Executor) callRepeating(ctx context.Context, svc *sdk.ApiService, op st
 		if !x.retry.Room(ctx, wallNow(), attempt+1, wait) {
 			return err
 		}
+		if errors.Is(err, executors.ErrRateLimited) {
+			// A 429000 closed the pool until its reset (pacer.observe):
+			// the pacer holds the next attempt that long, with every
+			// other request on the pool, and tells the operator of a long
+			// wait once for them all.
+			wait = x.retry.Backoff(attempt, 0)
+		}
 		x.env.Logger.Debug("kucoin: retrying", "account", x.acct.Name, "op", op, "attempt", attempt+1, "class", executors.ClassOf(err), "after", wait)
 		if serr := x.env.Sleep(ctx, wait); serr != nil {
 			return err

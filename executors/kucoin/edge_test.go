@@ -1,6 +1,7 @@
 package kucoin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -177,4 +178,32 @@ func edgeBlockStarts(log []emu.Entry, block time.Duration) (starts []time.Time, 
 		}
 	}
 	return starts, after
+}
+
+// TestPoolWaitIsNoticed: when KuCoin answers 429000 with a reset several
+// seconds away, the executor sends nothing more on that pool until the
+// reset and the operator hears of the wait once, as it begins; cancel_all
+// still ends with every order cancelled. Takes the 6 s wait.
+func TestPoolWaitIsNoticed(t *testing.T) {
+	srv, base := startEmulator(t, hfState(8), "state.yaml")
+	srv.SetFaults(emulator.Faults{Script: []emulator.ScriptFault{{Venue: "kucoin", Method: http.MethodGet, Path: "/api/v1/hf/orders/active",
+		Status: http.StatusTooManyRequests, Body: `{"code":"429000","msg":"Too Many Requests"}`,
+		Headers: map[string]string{"gw-ratelimit-limit": "4000", "gw-ratelimit-remaining": "0", "gw-ratelimit-reset": "6000"}}}})
+	x, err := New(demoAccount(t, srv, base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := &executortest.RecordingHooks{}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a step's timeout: room to wait
+	defer cancel()
+	res, err := x.Do(ctx, req(executors.OrdersCancelAll, nil, hooks))
+	if err != nil || res.Status != executors.StatusChanged || len(res.Remaining) != 0 {
+		t.Fatalf("cancel_all: %v, status %s, %d remaining (%s)", err, res.Status, len(res.Remaining), res.Summary)
+	}
+	if n := statusCount(srv.Requests(), http.StatusTooManyRequests); n != 1 {
+		t.Errorf("%d answers 429, want the scripted one: the executor sent into the closed pool", n)
+	}
+	if n := hooks.Notices(); len(n) != 1 || !strings.Contains(n[0], "KuCoin answered 429") || !strings.Contains(n[0], "wait 6s") {
+		t.Errorf("notices %q: want one telling of the 6 s wait", n)
+	}
 }

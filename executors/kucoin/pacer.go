@@ -86,7 +86,8 @@ var (
 
 // edgeSpec is the edge's bucket: no limit until a block gives it one.
 func edgeSpec() budget.Spec {
-	return budget.Spec{Name: "edge", Window: edgeWindow, Aligned: true}
+	// Quiet: a block is told by its own notice (countEdgeBlock).
+	return budget.Spec{Name: "edge", Window: edgeWindow, Aligned: true, Quiet: true}
 }
 
 // edge is one edge as the process knows it: its bucket (shared by every

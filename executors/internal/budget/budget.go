@@ -78,6 +78,9 @@ type Spec struct {
 	// Guard after the boundary, and the new one starts with the weight
 	// sent since Guard before it.
 	Guard time.Duration
+	// Quiet buckets' long waits are not told (WithNotice): their executor
+	// tells of them itself.
+	Quiet bool
 }
 
 // Set holds the state of some buckets and the lock that guards it.
@@ -159,6 +162,8 @@ type bucket struct {
 	// priority and window leaves: the waiters it held back try again.
 	changed context.Context
 	signal  context.CancelFunc
+	// told is the end of the last wait told (WithNotice).
+	told time.Time
 }
 
 // send is one request's charge at the time it was sent.
@@ -377,6 +382,9 @@ func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 		i = 0
 		// It waits for this bucket now, no longer for any other.
 		w.leave(b)
+		if held == nil { // held back by waiters ahead: theirs is the wait to tell
+			p.tell(ctx, c, b, until, p.Now())
+		}
 		full := true
 		if p.MaxSleep > 0 && d > p.MaxSleep {
 			d, full = p.MaxSleep, false

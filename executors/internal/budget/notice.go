@@ -1,0 +1,55 @@
+package budget
+
+import (
+	"context"
+	"time"
+)
+
+// NoticeAfter is the shortest wait for a bucket that is told (WithNotice):
+// shorter ones pass unseen in a run's output.
+const NoticeAfter = 5 * time.Second
+
+// LongWait is a wait of NoticeAfter or more for one bucket.
+type LongWait struct {
+	// Bucket is the bucket's Spec.Name; Limit and Window its budget as the
+	// pacer keeps it (the venue's headers may have lowered the limit).
+	Bucket string
+	Limit  int
+	Window time.Duration
+	// Until is when the wait ends, Wait how long it is from when it was
+	// told; Blocked says the venue refused a request (429) and set it
+	// (else the window's budget is spent, or kept for requests that go
+	// first).
+	Until   time.Time
+	Wait    time.Duration
+	Blocked bool
+}
+
+type noticeKey struct{}
+
+// WithNotice returns ctx whose requests tell notice of a wait for budget
+// of NoticeAfter or more, so that the operator hears why nothing moves:
+// once per bucket and end of wait, whichever request of the process meets
+// it first (a shared bucket's wait is told once, not by every account
+// behind the IP). A bucket whose Spec is Quiet is never told.
+func WithNotice(ctx context.Context, notice func(LongWait)) context.Context {
+	return context.WithValue(ctx, noticeKey{}, notice)
+}
+
+// tell passes a wait for b until until, at now, to ctx's notice if it is
+// long enough and not told yet.
+func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Time) {
+	notice, _ := ctx.Value(noticeKey{}).(func(LongWait))
+	if notice == nil || c.Spec.Quiet || until.Sub(now) < NoticeAfter {
+		return
+	}
+	c.Set.mu.Lock()
+	if !until.After(b.told) {
+		c.Set.mu.Unlock()
+		return
+	}
+	b.told = until
+	w := LongWait{Bucket: c.Spec.Name, Limit: b.limit, Window: c.Spec.Window, Until: until, Wait: until.Sub(now), Blocked: b.closed || until.Equal(b.blocked)}
+	c.Set.mu.Unlock()
+	notice(w)
+}

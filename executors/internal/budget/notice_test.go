@@ -1,0 +1,70 @@
+package budget
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestLongWaitsAreToldOnce: a wait of NoticeAfter or more for a bucket is
+// told to the notice the request's context carries, once per bucket and
+// end of wait however many requests (of however many accounts behind the
+// IP) meet it; shorter waits, waits held back by requests ahead, contexts
+// without a notice and Quiet buckets tell nothing; a 429's block says so.
+func TestLongWaitsAreToldOnce(t *testing.T) {
+	clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 10, 0, time.UTC)} // 50 s before the minute's end
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set := NewSet()
+	spec := minuteSpec(3)
+	var told []LongWait
+	ctx := WithNotice(context.Background(), func(w LongWait) { told = append(told, w) })
+	for range 7 { // 3 a minute: two waits for a new window
+		r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SettleAll(r, None)
+	}
+	if len(told) != 2 {
+		t.Fatalf("told %d waits (%+v), want 2: one per window waited for", len(told), told)
+	}
+	want := LongWait{Bucket: "api", Limit: 3, Window: time.Minute, Until: time.Date(2026, 12, 4, 6, 1, 0, 0, time.UTC), Wait: 50 * time.Second}
+	if told[0] != want {
+		t.Errorf("first wait told %+v, want %+v", told[0], want)
+	}
+
+	// A wait under NoticeAfter tells nothing.
+	clk.t = time.Date(2026, 12, 4, 6, 3, 57, 0, time.UTC)
+	told = nil
+	for range 4 {
+		r, _ := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 1})
+		p.SettleAll(r, None)
+	}
+	if len(told) != 0 {
+		t.Errorf("a 3 s wait was told: %+v", told)
+	}
+
+	// A Quiet bucket, or a request without a notice, tells nothing.
+	quiet := spec
+	quiet.Name, quiet.Quiet = "edge", true
+	clk.t = time.Date(2026, 12, 4, 6, 10, 0, 0, time.UTC)
+	for range 4 {
+		r, _ := p.Wait(ctx, Cost{Set: set, Spec: quiet, Weight: 1})
+		p.SettleAll(r, None)
+		r, _ = p.Wait(context.Background(), Cost{Set: set, Spec: minuteSpec(3), Weight: 1})
+		p.SettleAll(r, None)
+	}
+	if len(told) != 0 {
+		t.Errorf("told %+v: a quiet bucket, or a request that did not ask", told)
+	}
+
+	// A 429's block is told as one.
+	clk.t = time.Date(2026, 12, 4, 6, 20, 1, 0, time.UTC)
+	r, _ := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 1})
+	p.Settle(r, "api", Observation{Used: -1, Limit: -1, Throttled: true, Reset: 20 * time.Second})
+	r, _ = p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 1})
+	p.SettleAll(r, None)
+	if len(told) != 1 || !told[0].Blocked || !told[0].Until.Equal(time.Date(2026, 12, 4, 6, 20, 21, 0, time.UTC)) {
+		t.Errorf("after a 429 with Retry-After 20s, told %+v, want the block until 06:20:21", told)
+	}
+}
