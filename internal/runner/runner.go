@@ -763,6 +763,7 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 		}
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 			Result: map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)}})
+		hooks.Notice(fmt.Sprintf("attempt %d of %d failed (%s): trying again in %s", attempt+1, step.Retries+1, firstLine(err.Error()), wait.Round(100*time.Millisecond)))
 		if serr := r.o.Sleep(sctx, wait); serr != nil {
 			earlier = earlier[:len(earlier)-1] // result stays the last attempt's
 			break

@@ -265,13 +265,24 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 		answer{err: &executors.Error{Class: executors.ErrRateLimited, RetryAfter: 3 * time.Second}},
 		answer{res: executors.Result{Status: executors.StatusChanged}})
 	var slept []time.Duration
+	var notices []Event
 	o := opts(mustPlaybook(t, freezePB), &memAudit{}, targets(s))
 	o.Sleep = func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	o.Progress = func(e Event) {
+		if e.Kind == "notice" {
+			notices = append(notices, e)
+		}
+	}
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	if len(slept) != 1 || slept[0] != 3*time.Second {
 		t.Errorf("slept %v, want [3s] (the venue's Retry-After)", slept)
+	}
+	// The operator hears of the failed attempt and the wait as it begins.
+	if len(notices) != 1 || notices[0].Step != "freeze" || notices[0].Account != "acct1" ||
+		!strings.Contains(notices[0].Text, "attempt 1 of") || !strings.Contains(notices[0].Text, "trying again in 3s") {
+		t.Errorf("notices %+v: want one telling of the retry in 3s", notices)
 	}
 }
 
