@@ -55,21 +55,25 @@ func WithRequestPriority(ctx context.Context, req Request) context.Context {
 
 // WithBudgetNotices returns ctx whose long waits for a rate-limit budget
 // (budget.NoticeAfter or more) are told to the operator through
-// req.Notice, once per limit and wait, naming the venue: a minute's wait
-// for the next window is otherwise a silent terminal.
-func WithBudgetNotices(ctx context.Context, req Request, venue string) context.Context {
+// req.Notice, once per limit and wait, naming the venue and the limit
+// (name turns a bucket's name into words; nil keeps the name): a minute's
+// wait for the next window is otherwise a silent terminal.
+func WithBudgetNotices(ctx context.Context, req Request, venue string, name func(bucket string) string) context.Context {
 	if _, ok := req.Hooks.(Noticer); !ok {
 		return ctx
 	}
-	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, w)) })
+	if name == nil {
+		name = func(b string) string { return b }
+	}
+	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, name(w.Bucket), w)) })
 }
 
-// budgetWaitText is the operator's line for w.
-func budgetWaitText(venue string, w budget.LongWait) string {
+// budgetWaitText is the operator's line for w, whose limit is called limit.
+func budgetWaitText(venue, limit string, w budget.LongWait) string {
 	wait := w.Wait.Round(time.Second)
 	at := w.Until.Format("15:04:05")
 	if w.Blocked {
-		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit: those requests wait %s, until %s, as it asked; the rest go on", venue, w.Bucket, wait, at)
+		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit: those requests wait %s, until %s, as it asked; the rest go on", venue, limit, wait, at)
 	}
-	return fmt.Sprintf("%s's %s rate limit is spent for this window (%d per %s, less the margin kept): its requests wait %s, until %s; the rest go on", venue, w.Bucket, w.Limit, w.Window, wait, at)
+	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept): its requests wait %s, until %s; the rest go on", venue, limit, w.Limit, w.Window, wait, at)
 }

@@ -25,7 +25,7 @@ func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	// When a rate limit is scarce, its budget goes first to what
 	// contains fastest (executors.RequestPriority).
 	ctx = executors.WithRequestPriority(ctx, req)
-	ctx = executors.WithBudgetNotices(ctx, req, "Binance")
+	ctx = executors.WithBudgetNotices(ctx, req, "Binance", limitName)
 	var (
 		res executors.Result
 		err error

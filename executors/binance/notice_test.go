@@ -43,3 +43,19 @@ func statusCount(r *emuRun, status int) int {
 	}
 	return c
 }
+
+// TestLimitName: the notices name Binance's limits in words.
+func TestLimitName(t *testing.T) {
+	for _, c := range []struct{ method, path, want string }{
+		{"DELETE", "/fapi/v1/allOpenOrders", "IP weight (/fapi)"},
+		{"DELETE", "/sapi/v1/sub-account/subAccountApi", "account weight for DELETE /sapi/v1/sub-account/subAccountApi"},
+		{"GET", "/sapi/v1/sub-account/list", "IP weight for GET /sapi/v1/sub-account/list"},
+	} {
+		if got := limitName(costOf(c.method, c.path, nil).bucket); got != c.want {
+			t.Errorf("%s %s: %q, want %q", c.method, c.path, got, c.want)
+		}
+	}
+	if got := limitName("orders-10s:spot"); got != "spot order count per 10 s" {
+		t.Errorf("order count: %q", got)
+	}
+}

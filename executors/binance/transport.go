@@ -247,6 +247,26 @@ func (p *pacer) observe(r *budget.Reservation, costs []cost, h http.Header, stat
 	}
 }
 
+// limitName is the operator's name of a bucket (cost.bucket).
+func limitName(bucket string) string {
+	kind, what, _ := strings.Cut(bucket, ":")
+	switch kind {
+	case "api", "fapi", "dapi":
+		return "IP weight (/" + kind + ")"
+	case "other":
+		return "IP weight"
+	case "sapi-ip":
+		return "IP weight for " + what
+	case "sapi-uid":
+		return "account weight for " + what
+	case "orders-10s":
+		return what + " order count per 10 s"
+	case "orders-1m":
+		return what + " order count per minute"
+	}
+	return bucket
+}
+
 // throttledStatus says an HTTP status is Binance's rate-limit answer: 429,
 // or 418 (the IP banned after 429s went unheeded).
 func throttledStatus(status int) bool {

@@ -203,7 +203,7 @@ func (x *Executor) dispatch(ctx context.Context, req executors.Request, plan boo
 	// When a pool is scarce, its budget goes first to what contains
 	// fastest (executors.RequestPriority).
 	ctx = executors.WithRequestPriority(ctx, req)
-	ctx = executors.WithBudgetNotices(ctx, req, "KuCoin")
+	ctx = executors.WithBudgetNotices(ctx, req, "KuCoin", func(pool string) string { return pool + " pool" })
 	switch req.Action {
 	case executors.SnapshotBalances:
 		return x.snapshot(ctx, req)

@@ -162,8 +162,6 @@ type bucket struct {
 	// priority and window leaves: the waiters it held back try again.
 	changed context.Context
 	signal  context.CancelFunc
-	// told is the end of the last wait told (WithNotice).
-	told time.Time
 }
 
 // send is one request's charge at the time it was sent.

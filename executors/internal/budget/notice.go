@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -29,9 +30,10 @@ type noticeKey struct{}
 
 // WithNotice returns ctx whose requests tell notice of a wait for budget
 // of NoticeAfter or more, so that the operator hears why nothing moves:
-// once per bucket and end of wait, whichever request of the process meets
-// it first (a shared bucket's wait is told once, not by every account
-// behind the IP). A bucket whose Spec is Quiet is never told.
+// once per bucket name and end of wait, whichever request of the process
+// meets it first (a shared bucket's wait is told once, not by every
+// account behind the IP, and so is the same per-account limit's wait of
+// several accounts). A bucket whose Spec is Quiet is never told.
 func WithNotice(ctx context.Context, notice func(LongWait)) context.Context {
 	return context.WithValue(ctx, noticeKey{}, notice)
 }
@@ -43,13 +45,43 @@ func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Tim
 	if notice == nil || c.Spec.Quiet || until.Sub(now) < NoticeAfter {
 		return
 	}
-	c.Set.mu.Lock()
-	if !until.After(b.told) {
-		c.Set.mu.Unlock()
+	if !firstTold(c.Spec.Name, until, now) {
 		return
 	}
-	b.told = until
+	c.Set.mu.Lock()
 	w := LongWait{Bucket: c.Spec.Name, Limit: b.limit, Window: c.Spec.Window, Until: until, Wait: until.Sub(now), Blocked: b.closed || until.Equal(b.blocked)}
 	c.Set.mu.Unlock()
 	notice(w)
+}
+
+// told holds the waits told, by bucket name and end, until they end.
+var told struct {
+	sync.Mutex
+	m map[toldKey]bool
+}
+
+type toldKey struct {
+	name  string
+	until time.Time
+}
+
+// firstTold reports whether the wait for bucket name until until is told
+// for the first time, and records it; it forgets the waits ended by now.
+func firstTold(name string, until, now time.Time) bool {
+	told.Lock()
+	defer told.Unlock()
+	if told.m == nil {
+		told.m = map[toldKey]bool{}
+	}
+	k := toldKey{name, until.Round(0)}
+	if told.m[k] {
+		return false
+	}
+	for old := range told.m {
+		if !old.until.After(now) {
+			delete(told.m, old)
+		}
+	}
+	told.m[k] = true
+	return true
 }

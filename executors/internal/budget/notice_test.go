@@ -33,6 +33,21 @@ func TestLongWaitsAreToldOnce(t *testing.T) {
 		t.Errorf("first wait told %+v, want %+v", told[0], want)
 	}
 
+	// Two accounts' own buckets of one limit, spent for the same window:
+	// one wait told, not one per account.
+	clk.t = time.Date(2026, 12, 4, 6, 2, 10, 0, time.UTC)
+	told = nil
+	for _, own := range []*Set{NewSet(), NewSet()} {
+		for range 4 {
+			r, _ := p.Wait(ctx, Cost{Set: own, Spec: minuteSpec(3), Weight: 1})
+			p.SettleAll(r, None)
+		}
+		clk.t = time.Date(2026, 12, 4, 6, 2, 10, 0, time.UTC)
+	}
+	if len(told) != 1 {
+		t.Errorf("two accounts' waits for one window told %d times, want once: %+v", len(told), told)
+	}
+
 	// A wait under NoticeAfter tells nothing.
 	clk.t = time.Date(2026, 12, 4, 6, 3, 57, 0, time.UTC)
 	told = nil
