@@ -207,3 +207,32 @@ func TestPoolWaitIsNoticed(t *testing.T) {
 		t.Errorf("notices %q: want one telling of the 6 s wait", n)
 	}
 }
+
+// TestSyncGoesThroughTheEdge: the server-time syncs are requests of the
+// IP like any other: the edge counts them (the pace it keeps after a
+// block is measured on everything that went) and they wait out a block
+// with the rest.
+func TestSyncGoesThroughTheEdge(t *testing.T) {
+	srv, x, e := edgeRig(t, 4, emulator.EdgeFault{Limit: 10000, Window: emulator.Duration(time.Minute), Block: emulator.Duration(time.Second)}, 5000)
+	if _, err := x.Do(t.Context(), req(executors.OrdersList, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	syncs, all := 0, 0
+	for _, en := range srv.Requests() {
+		if strings.HasPrefix(en.Venue, "kucoin") {
+			all++
+			if en.Path == "/api/v1/timestamp" {
+				syncs++
+			}
+		}
+	}
+	if syncs == 0 {
+		t.Fatal("no server-time sync in the log: the test tested nothing")
+	}
+	e.mu.Lock()
+	counted := len(e.sent)
+	e.mu.Unlock()
+	if counted != all {
+		t.Errorf("the edge counted %d requests, the emulator saw %d (%d of them syncs)", counted, all, syncs)
+	}
+}

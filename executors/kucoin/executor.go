@@ -115,7 +115,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		// host has its own clock sync: a timestamp rejected by one host is
 		// resynced against that host.
 		clock := newServerClock(client, env.Now, baseURL)
-		clock.skew = skew
+		clock.skew, clock.pacer, clock.venue = skew, pc, venue
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,

@@ -490,6 +490,11 @@ type serverClock struct {
 	base    string          // the host whose clock this is
 	timeout time.Duration   // of one sync; 10 s when zero
 	skew    *clocksync.Skew // records each measured offset; may be nil
+	// pacer, when set, budgets each sync like any request to the host:
+	// the Public pool's weight and the edge (which counts every request
+	// of the IP, and whose block a sync must wait out too).
+	pacer *pacer
+	venue string
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -521,18 +526,39 @@ func (c *serverClock) sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sync server time: %w", err)
 	}
+	var pc *pacer
+	var rsv *reservation
+	if c.pacer != nil {
+		pc = c.pacer.forPool(poolPublic, c.base, edgeOf(c.base))
+		if rsv, err = pc.wait(ctx, poolPublic, weightOf(c.venue, http.MethodGet, "/api/v1/timestamp"), false); err != nil {
+			return fmt.Errorf("sync server time: %w", err)
+		}
+	}
 	before := c.now0()
 	resp, err := c.client.Do(hr)
 	if err != nil {
+		pc.release(rsv)
 		return fmt.Errorf("sync server time: %w", err)
 	}
 	defer resp.Body.Close()
 	after := c.now0()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if pc != nil {
+		limit, remaining, reset := rateHeaders(resp.Header)
+		limited := resp.StatusCode == http.StatusTooManyRequests
+		blocked := limited && !envelope(body)
+		if pc.observe(rsv, limit, remaining, reset, limited && !blocked, blocked) {
+			countEdgeBlock(ctx, pc.edge, true)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sync server time: read: %w", err)
+	}
 	var env struct {
 		Code string `json:"code"`
 		Data int64  `json:"data"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+	if err := json.Unmarshal(body, &env); err != nil {
 		return fmt.Errorf("sync server time: decode: %w", err)
 	}
 	if env.Code != sdk.ApiSuccess || env.Data == 0 {
