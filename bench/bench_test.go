@@ -52,6 +52,11 @@ const benchLatency = 40 * time.Millisecond
 //	               machine's cores: near them, the run is CPU-bound, not
 //	               bound by round trips or limits
 //
+// Each run also logs the first notices the operator saw (Outcome.Notices:
+// a wait of seconds for a rate limit's next window, a 429's Retry-After,
+// an edge block, a retried step), so the log of a size bound by a limit
+// says which and for how long.
+//
 // The emulator runs in a process of its own (Config.Process): a venue is
 // another machine, and in the run's process the emulator's goroutines took
 // the run's processors and its heap (the state, the request log) the run's
