@@ -72,8 +72,16 @@ func WithBudgetNotices(ctx context.Context, req Request, venue string, name func
 func budgetWaitText(venue, limit string, w budget.LongWait) string {
 	wait := w.Wait.Round(time.Second)
 	at := w.Until.Format("15:04:05")
-	if w.Blocked {
-		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit: those requests wait %s, until %s, as it asked; the rest go on", venue, limit, wait, at)
+	others := ""
+	if w.External > 0 {
+		who := "other clients of this account (its own bots, or whoever holds a leaked key)"
+		if w.IP {
+			who = "other programs behind this IP"
+		}
+		others = fmt.Sprintf(" (%s counted %d of it from %s)", venue, w.External, who)
 	}
-	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept): its requests wait %s, until %s; the rest go on", venue, limit, w.Limit, w.Window, wait, at)
+	if w.Blocked {
+		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit%s: those requests wait %s, until %s, as it asked; the rest go on", venue, limit, others, wait, at)
+	}
+	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept)%s: its requests wait %s, until %s; the rest go on", venue, limit, w.Limit, w.Window, others, wait, at)
 }

@@ -87,6 +87,7 @@ type Spec struct {
 type Set struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	ip      bool // a Shared set: the IP's, not an account's
 }
 
 // NewSet returns an empty set (an account's own, UID-scoped buckets).
@@ -108,6 +109,7 @@ func Shared(scope string) *Set {
 	s := shared.sets[scope]
 	if s == nil {
 		s = NewSet()
+		s.ip = true
 		shared.sets[scope] = s
 	}
 	return s

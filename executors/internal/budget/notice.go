@@ -24,6 +24,12 @@ type LongWait struct {
 	Until   time.Time
 	Wait    time.Duration
 	Blocked bool
+	// External is the weight the venue counted in the window beyond ours
+	// (its headers said so): other clients of the same account, or (IP)
+	// of the same IP. On an account's limit during an incident, that may
+	// be whoever holds its leaked key.
+	External int
+	IP       bool
 }
 
 type noticeKey struct{}
@@ -49,7 +55,8 @@ func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Tim
 		return
 	}
 	c.Set.mu.Lock()
-	w := LongWait{Bucket: c.Spec.Name, Limit: b.limit, Window: c.Spec.Window, Until: until, Wait: until.Sub(now), Blocked: b.closed || until.Equal(b.blocked)}
+	w := LongWait{Bucket: c.Spec.Name, Limit: b.limit, Window: c.Spec.Window, Until: until, Wait: until.Sub(now), Blocked: b.closed || until.Equal(b.blocked),
+		External: b.external, IP: c.Set.ip}
 	c.Set.mu.Unlock()
 	notice(w)
 }

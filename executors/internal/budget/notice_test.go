@@ -83,3 +83,29 @@ func TestLongWaitsAreToldOnce(t *testing.T) {
 		t.Errorf("after a 429 with Retry-After 20s, told %+v, want the block until 06:20:21", told)
 	}
 }
+
+// TestLongWaitTellsWhatOthersSpent: the wait told says how much of the
+// window the venue counted beyond ours (its headers), and whether the
+// limit is the IP's: on an account's limit during an incident, that may
+// be whoever holds the leaked key.
+func TestLongWaitTellsWhatOthersSpent(t *testing.T) {
+	clk := &fake{t: time.Date(2026, 12, 4, 7, 0, 10, 0, time.UTC)}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	var told []LongWait
+	ctx := WithNotice(context.Background(), func(w LongWait) { told = append(told, w) })
+	for _, c := range []struct {
+		set *Set
+		ip  bool
+	}{{NewSet(), false}, {Shared("test-venue|others"), true}} {
+		told = nil
+		clk.t = clk.t.Add(time.Minute).Truncate(time.Minute).Add(10 * time.Second)
+		spec := Spec{Name: "others", Limit: 10, Window: time.Minute, Aligned: true}
+		r, _ := p.Wait(ctx, Cost{Set: c.set, Spec: spec, Weight: 1})
+		p.Settle(r, "others", Observation{Used: 9, Limit: -1}) // 8 of the 9 are someone else's
+		r, _ = p.Wait(ctx, Cost{Set: c.set, Spec: spec, Weight: 2})
+		p.SettleAll(r, None)
+		if len(told) != 1 || told[0].External != 8 || told[0].IP != c.ip {
+			t.Errorf("ip %v: told %+v, want one wait with 8 counted for others", c.ip, told)
+		}
+	}
+}
