@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -243,7 +244,9 @@ func (r Request) Mutate(ctx context.Context, m Mutation, send func(ctx context.C
 		}
 		return err
 	}
-	err := send(ctx)
+	// A mutation is what a steady loop saves its budget for: it goes at
+	// once, whatever the loop's pace (WithSteadyBudget).
+	err := send(budget.WithoutSteady(ctx))
 	h.Outcome(ctx, m, err)
 	return err
 }

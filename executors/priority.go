@@ -85,3 +85,11 @@ func budgetWaitText(venue, limit string, w budget.LongWait) string {
 	}
 	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept)%s: its requests wait %s, until %s; the rest go on", venue, limit, w.Limit, w.Window, others, wait, at)
 }
+
+// WithSteadyBudget returns ctx whose requests spend the rate limits
+// steadily over each window (budget.WithSteady): for a loop that runs as
+// often as the budget allows, such as a hold's passes, so that it never
+// spends a window in its first seconds and then stalls until the next.
+func WithSteadyBudget(ctx context.Context) context.Context {
+	return budget.WithSteady(ctx)
+}

@@ -235,7 +235,11 @@ loop:
 		pass := hs.Passes
 		hs.LastPassStart = r.o.Now()
 		h.mu.Unlock()
-		held, dead := h.round(pctx, steps, fmt.Sprintf("pass %d", pass), map[string]any{"hold": "pass", "pass": pass}, true)
+		// The passes spend the venues' limits steadily over each window
+		// (their reads; a mutation goes at once), so that a drained
+		// window never leaves a new attacker key or withdrawal waiting
+		// for the next one.
+		held, dead := h.round(executors.WithSteadyBudget(pctx), steps, fmt.Sprintf("pass %d", pass), map[string]any{"hold": "pass", "pass": pass}, true)
 		h.mu.Lock()
 		hs.LastPassAt = r.o.Now()
 		h.mu.Unlock()

@@ -164,6 +164,11 @@ type bucket struct {
 	// priority and window leaves: the waiters it held back try again.
 	changed context.Context
 	signal  context.CancelFunc
+	// steadyFrom and steadyBase are when a steady loop first asked in
+	// window steadyGen, and the weight counted then (steadyWait).
+	steadyFrom time.Time
+	steadyBase int
+	steadyGen  int
 }
 
 // send is one request's charge at the time it was sent.
@@ -265,8 +270,9 @@ type Reservation struct {
 // on as waiting. Only its own goroutine touches it; the counts it stands
 // for in a bucket are guarded by the bucket's Set.
 type waiter struct {
-	prio Priority
-	regs []reg
+	prio   Priority
+	steady bool // WithSteady
+	regs   []reg
 }
 
 // reg is a waiter's registration on one bucket.
@@ -366,7 +372,7 @@ func (p *Pacer) state(set *Set, spec Spec, now time.Time) *bucket {
 // behind every waiter that goes before it (see the package comment).
 func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 	r := &Reservation{}
-	w := &waiter{prio: PriorityOf(ctx)}
+	w := &waiter{prio: PriorityOf(ctx), steady: steadyOf(ctx)}
 	defer w.leave(nil)
 	for i := 0; i < len(costs); {
 		c := costs[i]
@@ -382,7 +388,9 @@ func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 		i = 0
 		// It waits for this bucket now, no longer for any other.
 		w.leave(b)
-		if held == nil { // held back by waiters ahead: theirs is the wait to tell
+		// Held back by waiters ahead: theirs is the wait to tell. A
+		// steady loop's waits are its pace, not news.
+		if held == nil && !w.steady {
 			p.tell(ctx, c, b, until, p.Now())
 		}
 		full := true
@@ -441,6 +449,13 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 	if b.ahead(w.prio, gen) {
 		w.register(c.Set, b)
 		return nil, b, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt, b.changed
+	}
+	if w.steady && !b.closed {
+		// Not registered: a steady request paces itself, it does not
+		// hold anyone back.
+		if d := b.steadyWait(now, c.Weight); d > 0 {
+			return nil, b, d, now.Add(d), nil
+		}
 	}
 	reserve := c.Spec.Reserve
 	if w.prio == Top && c.Spec.TopReserve > 0 {
