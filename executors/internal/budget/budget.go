@@ -39,6 +39,13 @@
 // highest priority first. Once a higher priority has waited on a bucket in
 // a window, lower ones leave a share of the window's limit untouched
 // (Report 30 %, Read 15 %): room for the higher one's next request.
+//
+// A wait of NoticeAfter or more is told to the notice the request's
+// context carries (WithNotice, notice.go), once per bucket and wait for
+// the whole process. A loop that runs as often as the budget allows (a
+// hold's passes) spends its buckets steadily over each window
+// (WithSteady, steady.go), keeping what it does not spend yet for the
+// mutations it exists for.
 package budget
 
 import (
