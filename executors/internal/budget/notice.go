@@ -36,8 +36,8 @@ type noticeKey struct{}
 
 // WithNotice returns ctx whose requests tell notice of a wait for budget
 // of NoticeAfter or more, so that the operator hears why nothing moves:
-// once per bucket name and end of wait, whichever request of the process
-// meets it first (a shared bucket's wait is told once, not by every
+// once per bucket name and end of wait (ends a moment apart are one),
+// whichever request of the process meets it first (a shared bucket's wait is told once, not by every
 // account behind the IP, and so is the same per-account limit's wait of
 // several accounts). A bucket whose Spec is Quiet is never told.
 func WithNotice(ctx context.Context, notice func(LongWait)) context.Context {
@@ -74,21 +74,24 @@ type toldKey struct {
 
 // firstTold reports whether the wait for bucket name until until is told
 // for the first time, and records it; it forgets the waits ended by now.
+// A wait ending within NoticeAfter of one told for the same name is the
+// same news (KuCoin's windows start with each account's first request,
+// so the accounts' ends differ by moments).
 func firstTold(name string, until, now time.Time) bool {
 	told.Lock()
 	defer told.Unlock()
 	if told.m == nil {
 		told.m = map[toldKey]bool{}
 	}
-	k := toldKey{name, until.Round(0)}
-	if told.m[k] {
-		return false
-	}
 	for old := range told.m {
 		if !old.until.After(now) {
 			delete(told.m, old)
+			continue
+		}
+		if old.name == name && old.until.Sub(until).Abs() < NoticeAfter {
+			return false
 		}
 	}
-	told.m[k] = true
+	told.m[toldKey{name, until.Round(0)}] = true
 	return true
 }

@@ -34,18 +34,20 @@ func TestLongWaitsAreToldOnce(t *testing.T) {
 	}
 
 	// Two accounts' own buckets of one limit, spent for the same window:
-	// one wait told, not one per account.
-	clk.t = time.Date(2026, 12, 4, 6, 2, 10, 0, time.UTC)
-	told = nil
-	for _, own := range []*Set{NewSet(), NewSet()} {
-		for range 4 {
-			r, _ := p.Wait(ctx, Cost{Set: own, Spec: minuteSpec(3), Weight: 1})
-			p.SettleAll(r, None)
+	// one wait told, not one per account; so too for windows that start
+	// with each account's first request and end a moment apart.
+	for _, spec := range []Spec{minuteSpec(3), {Name: "pool", Limit: 3, Window: 30 * time.Second}} {
+		told = nil
+		for i, own := range []*Set{NewSet(), NewSet()} {
+			clk.t = time.Date(2026, 12, 4, 6, 2, 10, i*int(700*time.Millisecond), time.UTC)
+			for range 4 {
+				r, _ := p.Wait(ctx, Cost{Set: own, Spec: spec, Weight: 1})
+				p.SettleAll(r, None)
+			}
 		}
-		clk.t = time.Date(2026, 12, 4, 6, 2, 10, 0, time.UTC)
-	}
-	if len(told) != 1 {
-		t.Errorf("two accounts' waits for one window told %d times, want once: %+v", len(told), told)
+		if len(told) != 1 {
+			t.Errorf("%s: two accounts' waits for one window told %d times, want once: %+v", spec.Name, len(told), told)
+		}
 	}
 
 	// A wait under NoticeAfter tells nothing.
