@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,15 @@ func TestEdgeBlockBenchmarkFund(t *testing.T) {
 	// for every KuCoin account.
 	if len(out.Notices) != 1 || !strings.Contains(out.Notices[0], "Cloudflare error 1015") {
 		t.Errorf("notices %q: want one, as the block began", out.Notices)
+	}
+	// And the trail keeps it, for the review of the incident.
+	trail, err := os.ReadFile(out.AuditPath)
+	kept := false
+	for _, line := range bytes.Split(trail, []byte("\n")) {
+		kept = kept || bytes.Contains(line, []byte(`"notice":"`)) && bytes.Contains(line, []byte("Cloudflare error 1015"))
+	}
+	if err != nil || !kept {
+		t.Errorf("the audit trail does not keep the notice (%v)", err)
 	}
 	t.Logf("%s wall, %d requests, %d answered with the block (at +%v); %d step results tell of it; the operator saw %q", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond), told, out.Notices)
 }

@@ -763,7 +763,9 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 		}
 		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
 			Result: map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)}})
-		hooks.Notice(fmt.Sprintf("attempt %d of %d failed (%s): trying again in %s", attempt+1, step.Retries+1, firstLine(err.Error()), wait.Round(100*time.Millisecond)))
+		// The retry record above is the trail's word; the operator hears it now.
+		r.progress(Event{Kind: "notice", Step: step.ID, Account: t.Ref.Name,
+			Text: fmt.Sprintf("attempt %d of %d failed (%s): trying again in %s", attempt+1, step.Retries+1, firstLine(err.Error()), wait.Round(100*time.Millisecond))})
 		if serr := r.o.Sleep(sctx, wait); serr != nil {
 			earlier = earlier[:len(earlier)-1] // result stays the last attempt's
 			break
@@ -1051,9 +1053,11 @@ type auditHooks struct {
 }
 
 // Notice implements executors.Noticer: the operator hears text now, as a
-// "notice" event (the step's result tells it again, in its findings,
-// where it matters to the report).
+// "notice" event, and the trail keeps it (an info record {"notice": text},
+// which resume and the report pass over), so that a review of the
+// incident sees why a step waited.
 func (h *auditHooks) Notice(text string) {
+	_, _ = h.r.record(audit.Event{Phase: "info", Step: h.step, Account: h.account, Action: h.action, Result: map[string]any{"notice": text}})
 	h.r.progress(Event{Kind: "notice", Step: h.step, Account: h.account, Text: text})
 }
 
