@@ -262,6 +262,7 @@ func recordSummary(r audit.Record) string {
 		if n := str("retry"); n != "" {
 			parts = append(parts, "retry "+n+" after "+str("after_ms")+"ms")
 		}
+		add("notice: ", str("notice"))
 		if str("summary") == "" {
 			add("error: ", str("error"))
 		}

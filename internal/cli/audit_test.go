@@ -163,3 +163,32 @@ func TestAuditShow(t *testing.T) {
 		t.Errorf("stderr = %q, want nothing", errOut)
 	}
 }
+
+// TestAuditShowNotice: a notice the operator was shown during a step
+// (a long wait for a rate limit, a CDN block) reads as one in the trail.
+func TestAuditShowNotice(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	l, err := audit.Create(dir, "run-n", audit.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []audit.Event{
+		{Phase: audit.PhaseStart, Result: map[string]any{"playbook": "p", "mode": "execute"}},
+		{Step: "s", Account: "a", Action: "keys.revoke", Phase: audit.PhaseInfo, Result: map[string]any{"notice": "KuCoin's management pool limit is spent: its requests wait 29s"}},
+		{Phase: audit.PhaseEnd, Result: map[string]any{}},
+	} {
+		if _, err := l.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, out, errOut := auditTestFactory()
+	if code := Run(context.Background(), f, []string{"audit", "show", dir}); code != ExitOK {
+		t.Fatalf("exit code = %d (stderr %q)", code, errOut)
+	}
+	if want := "info   s  a  keys.revoke  notice: KuCoin's management pool limit is spent: its requests wait 29s"; !strings.Contains(out.String(), want) {
+		t.Errorf("audit show:\n%s\nwant a line %q", out, want)
+	}
+}
