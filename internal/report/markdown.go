@@ -72,6 +72,14 @@ func (r *Report) Markdown() []byte {
 		p("\n")
 	}
 
+	if len(r.Notices) > 0 {
+		p("## Waits and notices\n\nWhat the run told the operator while steps ran: why a step waited.\n\n| Time (s) | Account | Step | Notice |\n|--:|---|---|---|\n")
+		for _, n := range r.Notices {
+			p("| %s | %s | %s | %s |\n", secs(n.At), mdCell(n.Account), mdCell(n.Step), mdCell(n.Text))
+		}
+		p("\n")
+	}
+
 	p("## Timeline\n\nSeconds from the start of the run; one column per account.\n\n")
 	p("| Step |")
 	for _, l := range r.Timeline {

@@ -107,6 +107,7 @@ type Report struct {
 	Caught    []Change    // what a hold (manual step with hold: true) undid
 	Pending   []Pending   // manual steps still to do
 	Failures  []Failure   // failed (step, account) results
+	Notices   []Notice    // what the operator was told while steps ran (long waits)
 	Findings  []Finding   // risky keys and other findings
 	Audit     AuditStatus // the verify result
 
@@ -216,6 +217,13 @@ type Failure struct {
 	Attempts              int
 }
 
+// Notice is what the operator was told while a step ran (a notice record:
+// a long wait for a rate limit, a CDN block), At from the run's start.
+type Notice struct {
+	Account, Step, Text string
+	At                  time.Duration
+}
+
 // Finding is a finding of a step result.
 type Finding struct {
 	Account, Step string
@@ -245,6 +253,7 @@ type stepResult struct {
 	Findings   []executors.Finding    `json:"findings"`
 	Data       json.RawMessage        `json:"data"`
 	DurationMS *int64                 `json:"duration_ms"`
+	Notice     string                 `json:"notice"`
 }
 
 type startInfo struct {
@@ -470,8 +479,11 @@ func Build(records []audit.Record, verify audit.Report) (*Report, error) {
 			if err := json.Unmarshal(rec.Result, &sr); err != nil {
 				return nil, fmt.Errorf("build report: info record (seq %d): %w", rec.Seq, err)
 			}
+			if sr.Notice != "" {
+				r.Notices = append(r.Notices, Notice{Account: rec.Account, Step: rec.Step, Text: sr.Notice, At: rec.Time.Sub(r.Started)})
+			}
 			if sr.Status == "" || sr.DurationMS == nil {
-				continue // a retry or operator note, not a step result
+				continue // a retry, notice or operator note, not a step result
 			}
 			k := [2]string{rec.Step, rec.Account}
 			j, seen := latest[k]

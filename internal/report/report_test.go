@@ -614,3 +614,50 @@ func sortTimedRows(md []byte) []byte {
 	}
 	return []byte(strings.Join(lines, "\n"))
 }
+
+// TestNotices: what the run told the operator while a step ran (a notice
+// record in the trail: a long wait for a rate limit, a CDN block) has a
+// section of its own, in the markdown and the HTML, with its time.
+func TestNotices(t *testing.T) {
+	dir := makeRun(t, fixture{playbook: "freeze-trading"})
+	recs, err := audit.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withNotice []audit.Record
+	const text = "KuCoin's management pool limit is spent for this window: its requests wait 29s <until 17:16:40>"
+	for _, rec := range recs {
+		if rec.Phase == audit.PhaseInfo && rec.Step == "freeze" && len(withNotice) > 0 {
+			n := rec
+			n.Result, _ = json.Marshal(map[string]string{"notice": text})
+			n.Time = recs[0].Time.Add(1500 * time.Millisecond)
+			withNotice = append(withNotice, n)
+		}
+		withNotice = append(withNotice, rec)
+	}
+	r, err := Build(withNotice, audit.Report{Records: len(withNotice), Head: recs[len(recs)-1].Hash, Complete: true})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if len(r.Notices) == 0 || r.Notices[0].Text != text || r.Notices[0].At != 1500*time.Millisecond || r.Notices[0].Step != "freeze" {
+		t.Fatalf("notices %+v, want the one in the trail at 1.5 s", r.Notices)
+	}
+	if md := string(r.Markdown()); !strings.Contains(md, "## Waits and notices") || !strings.Contains(md, "| 1.500 | ") {
+		t.Errorf("markdown has no notices section with the notice's time:\n%s", md)
+	}
+	out := r.HTML()
+	if err := wellFormed(out); err != nil {
+		t.Errorf("html: %v", err)
+	}
+	if !bytes.Contains(out, []byte("Waits and notices")) || !bytes.Contains(out, []byte("&lt;until 17:16:40&gt;")) {
+		t.Errorf("html has no notices section with the notice, escaped")
+	}
+	// A run without notices has no such section.
+	plain, err := Build(recs, audit.Report{Records: len(recs), Head: recs[len(recs)-1].Hash, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(plain.Markdown(), []byte("Waits and notices")) || bytes.Contains(plain.HTML(), []byte("Waits and notices")) {
+		t.Error("a run without notices shows the section")
+	}
+}
