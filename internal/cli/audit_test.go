@@ -33,18 +33,25 @@ func auditTestFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
 // the file's bytes and the head.
 func writeAuditRun(t *testing.T) (string, []byte, string) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "run")
-	l, err := audit.Create(dir, "run-x", audit.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []audit.Event{
+	return writeAuditEvents(t, []audit.Event{
 		{Phase: audit.PhaseStart, Result: map[string]any{"playbook": "p", "mode": "execute"}},
 		{Step: "s", Account: "a", Action: "orders.cancel_all", Phase: audit.PhaseIntent, Request: map[string]string{"target": "BTCUSDT"}},
 		{Step: "s", Account: "a", Action: "orders.cancel_all", Phase: audit.PhaseOutcome, Request: map[string]string{"target": "BTCUSDT"}, Result: map[string]any{"ok": true}},
 		{Step: "s", Account: "a", Action: "orders.cancel_all", Phase: audit.PhaseInfo, Result: map[string]any{"status": "changed", "summary": "cancelled 1 order"}},
 		{Phase: audit.PhaseEnd, Result: map[string]any{"counts": map[string]int{"changed": 1}}},
-	} {
+	})
+}
+
+// writeAuditEvents writes a run of events and returns its directory, the
+// file's bytes and the head.
+func writeAuditEvents(t *testing.T, events []audit.Event) (string, []byte, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	l, err := audit.Create(dir, "run-x", audit.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
 		if _, err := l.Append(e); err != nil {
 			t.Fatal(err)
 		}
@@ -167,23 +174,11 @@ func TestAuditShow(t *testing.T) {
 // TestAuditShowNotice: a notice the operator was shown during a step
 // (a long wait for a rate limit, a CDN block) reads as one in the trail.
 func TestAuditShowNotice(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	l, err := audit.Create(dir, "run-n", audit.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []audit.Event{
+	dir, _, _ := writeAuditEvents(t, []audit.Event{
 		{Phase: audit.PhaseStart, Result: map[string]any{"playbook": "p", "mode": "execute"}},
 		{Step: "s", Account: "a", Action: "keys.revoke", Phase: audit.PhaseInfo, Result: map[string]any{"notice": "KuCoin's management pool limit is spent: its requests wait 29s"}},
 		{Phase: audit.PhaseEnd, Result: map[string]any{}},
-	} {
-		if _, err := l.Append(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	f, out, errOut := auditTestFactory()
 	if code := Run(context.Background(), f, []string{"audit", "show", dir}); code != ExitOK {
 		t.Fatalf("exit code = %d (stderr %q)", code, errOut)
