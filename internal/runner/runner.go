@@ -154,6 +154,17 @@ type Report struct {
 	AuditHead   string                   `json:"audit_head,omitempty"`
 	Counts      map[executors.Status]int `json:"counts"`
 	Verdict     Verdict                  `json:"verdict"`
+	// Notices are what the run told the operator while steps ran (a long
+	// wait for a rate limit, a CDN block, a retry), in order.
+	Notices []Notice `json:"notices,omitempty"`
+}
+
+// Notice is one notice event of the run, At from its start.
+type Notice struct {
+	Step    string        `json:"step"`
+	Account string        `json:"account"`
+	Text    string        `json:"text"`
+	At      time.Duration `json:"at_ns"`
 }
 
 // Count returns how many results have status s.
@@ -164,6 +175,7 @@ type run struct {
 	mu        sync.Mutex                   // guards statuses and results
 	statuses  map[string]map[string]string // account -> step -> status
 	results   []StepResult
+	notices   []Notice
 	auditWarn sync.Once // the degraded-mode warning is shown once
 	progMu    sync.Mutex
 	resume    *resumeRun // nil unless Options.Resume
@@ -224,6 +236,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	r.resume.settle(r) // resume: what became of the in-doubt mutations
 	rep.Results = r.sortedResults()
+	r.mu.Lock()
+	rep.Notices = r.notices
+	r.mu.Unlock()
 	settleKeyNotFound(rep.Results) // leaked.go: one verdict for a key no account holds
 	rep.Duration = o.Now().Sub(start)
 	rep.Counts = map[executors.Status]int{}
@@ -324,6 +339,11 @@ func (r *run) record(e audit.Event) (audit.Record, error) {
 }
 
 func (r *run) progress(e Event) {
+	if e.Kind == "notice" {
+		r.mu.Lock()
+		r.notices = append(r.notices, Notice{Step: e.Step, Account: e.Account, Text: e.Text, At: r.o.Now().Sub(r.start)})
+		r.mu.Unlock()
+	}
 	if r.o.Progress == nil {
 		return
 	}

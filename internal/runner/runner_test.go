@@ -273,16 +273,21 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 			notices = append(notices, e)
 		}
 	}
-	if _, err := Run(context.Background(), o); err != nil {
+	rep, err := Run(context.Background(), o)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(slept) != 1 || slept[0] != 3*time.Second {
 		t.Errorf("slept %v, want [3s] (the venue's Retry-After)", slept)
 	}
-	// The operator hears of the failed attempt and the wait as it begins.
+	// The operator hears of the failed attempt and the wait as it begins,
+	// and the report keeps it (--json).
 	if len(notices) != 1 || notices[0].Step != "freeze" || notices[0].Account != "acct1" ||
 		!strings.Contains(notices[0].Text, "attempt 1 of") || !strings.Contains(notices[0].Text, "trying again in 3s") {
 		t.Errorf("notices %+v: want one telling of the retry in 3s", notices)
+	}
+	if len(rep.Notices) != 1 || rep.Notices[0].Text != notices[0].Text {
+		t.Errorf("report notices %+v, want the one shown", rep.Notices)
 	}
 }
 
