@@ -236,3 +236,26 @@ func TestSyncGoesThroughTheEdge(t *testing.T) {
 		t.Errorf("the edge counted %d requests, the emulator saw %d (%d of them syncs)", counted, all, syncs)
 	}
 }
+
+// TestConfirmDeadline: cancel_all's confirmation has confirm_timeout of
+// time the requests can go: an edge block that holds them (31 s, longer
+// than the default 10 s) moves its end to confirm_timeout after the
+// block's; a block over before the confirmation began changes nothing.
+func TestConfirmDeadline(t *testing.T) {
+	from := time.Date(2026, 12, 5, 17, 0, 0, 0, time.UTC)
+	const timeout = 10 * time.Second
+	for _, c := range []struct {
+		name  string
+		until time.Time
+		want  time.Time
+	}{
+		{"no block", time.Time{}, from.Add(timeout)},
+		{"a block over before", from.Add(-time.Second), from.Add(timeout)},
+		{"a block ending within the timeout", from.Add(5 * time.Second), from.Add(15 * time.Second)},
+		{"a block longer than the timeout", from.Add(31 * time.Second), from.Add(41 * time.Second)},
+	} {
+		if got := confirmDeadline(from, timeout, c.until); !got.Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.name, got.Sub(from), c.want.Sub(from))
+		}
+	}
+}

@@ -75,6 +75,21 @@ type Executor struct {
 	// skew records the server-time offsets measured and the 400002
 	// rejections seen (reported by ClockSkew).
 	skew *clocksync.Skew
+	// edges are the CDN edges in front of the two hosts (one when they
+	// share a domain).
+	edges []*edge
+}
+
+// blockedUntil is the end of the last block of the executor's edges (zero
+// when none blocked).
+func (x *Executor) blockedUntil() time.Time {
+	var until time.Time
+	for _, e := range x.edges {
+		if _, u := e.state(); u.After(until) {
+			until = u
+		}
+	}
+	return until
 }
 
 // ClockSkew reports the server-time offsets this executor measured (local
@@ -130,6 +145,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		pacer:   pc,
 		retry:   retry.Default,
 		skew:    skew,
+		edges:   []*edge{edgeOf(base), edgeOf(futures)},
 	}, nil
 }
 

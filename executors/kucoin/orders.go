@@ -580,8 +580,11 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, err
 	}
 
-	// Confirm by re-listing.
-	deadline := x.env.Now().Add(req.Params.Duration("confirm_timeout"))
+	// Confirm by re-listing, for confirm_timeout of time the requests
+	// could go: an edge block that holds them meanwhile (31 s) moves the
+	// deadline to confirm_timeout after its end.
+	confirmFrom, timeout := x.env.Now(), req.Params.Duration("confirm_timeout")
+	deadline := confirmDeadline(confirmFrom, timeout, x.blockedUntil())
 	wait := 50 * time.Millisecond
 	var (
 		remaining   []openOrder
@@ -610,6 +613,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if aerr := sendUnits(remaining); aerr != nil {
 			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, aerr
 		}
+		deadline = confirmDeadline(confirmFrom, timeout, x.blockedUntil())
 		if round >= 40 || !x.env.Now().Before(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -850,4 +854,22 @@ func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit
 	return req.Mutate(ctx, m, func(ctx context.Context) error {
 		return x.callCancel(ctx, svc, op, path, params, nil)
 	})
+}
+
+// confirmDeadline is when a confirmation that started at from and may
+// take timeout ends: timeout after from, or after the end of an edge
+// block that began since (blockedUntil), whichever is later.
+func confirmDeadline(from time.Time, timeout time.Duration, blockedUntil time.Time) time.Time {
+	d := from.Add(timeout)
+	if blockedUntil.After(from) {
+		d = later(d, blockedUntil.Add(timeout))
+	}
+	return d
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
