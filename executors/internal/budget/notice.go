@@ -36,8 +36,8 @@ type noticeKey struct{}
 
 // WithNotice returns ctx whose requests tell notice of a wait for budget
 // of NoticeAfter or more, so that the operator hears why nothing moves:
-// once per bucket name and end of wait (ends a moment apart are one),
-// whichever request of the process meets it first (a shared bucket's wait is told once, not by every
+// once per bucket name and RetellAfter (waits ending a moment apart are
+// one), whichever request of the process meets it first (a shared bucket's wait is told once, not by every
 // account behind the IP, and so is the same per-account limit's wait of
 // several accounts). A bucket whose Spec is Quiet is never told.
 func WithNotice(ctx context.Context, notice func(LongWait)) context.Context {
@@ -61,37 +61,33 @@ func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Tim
 	notice(w)
 }
 
-// told holds the waits told, by bucket name and end, until they end.
+// told holds the last wait told of each bucket name.
 var told struct {
 	sync.Mutex
-	m map[toldKey]bool
+	m map[string]toldAt
 }
 
-type toldKey struct {
-	name  string
-	until time.Time
-}
+type toldAt struct{ at, until time.Time }
 
-// firstTold reports whether the wait for bucket name until until is told
-// for the first time, and records it; it forgets the waits ended by now.
-// A wait ending within NoticeAfter of one told for the same name is the
-// same news (KuCoin's windows start with each account's first request,
-// so the accounts' ends differ by moments).
+// RetellAfter is how long after telling a limit's wait the same limit's
+// next wait is told again: a limit that binds window after window (a
+// long hold, a large fund) is news once, not once a window.
+const RetellAfter = 5 * time.Minute
+
+// firstTold reports whether the wait for bucket name until until is news,
+// and records it: not when a wait of the same limit was told less than
+// RetellAfter before now, nor when one told ends within NoticeAfter of it
+// (KuCoin's windows start with each account's first request, so the
+// accounts' ends differ by moments).
 func firstTold(name string, until, now time.Time) bool {
 	told.Lock()
 	defer told.Unlock()
 	if told.m == nil {
-		told.m = map[toldKey]bool{}
+		told.m = map[string]toldAt{}
 	}
-	for old := range told.m {
-		if !old.until.After(now) {
-			delete(told.m, old)
-			continue
-		}
-		if old.name == name && old.until.Sub(until).Abs() < NoticeAfter {
-			return false
-		}
+	if last, ok := told.m[name]; ok && (now.Sub(last.at) < RetellAfter || last.until.Sub(until).Abs() < NoticeAfter) {
+		return false
 	}
-	told.m[toldKey{name, until.Round(0)}] = true
+	told.m[name] = toldAt{at: now, until: until}
 	return true
 }
