@@ -124,28 +124,32 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	pc := newPacer(env)
 	skew := &clocksync.Skew{}
 	creds := credentials{key: acct.APIKey, secret: acct.Secret, passphrase: acct.Passphrase, version: version}
+	var edges []*edge
 	mk := func(venue, baseURL string) *sdk.ApiService {
 		// No key is given to the SDK: its signer would sign the encoded
 		// query and could not send version 3. The requester signs. Each
 		// host has its own clock sync: a timestamp rejected by one host is
 		// resynced against that host.
+		e := edgeOf(baseURL)
+		edges = append(edges, e)
 		clock := newServerClock(client, env.Now, baseURL)
-		clock.skew, clock.pacer, clock.venue = skew, pc, venue
+		clock.skew, clock.pacer, clock.edge, clock.venue = skew, pc, e, venue
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,
-				client: client, env: env, clock: clock, pacer: pc, edge: edgeOf(baseURL), skew: skew}),
+				client: client, env: env, clock: clock, pacer: pc, edge: e, skew: skew}),
 		)
 	}
+	spot, fut := mk(venueSpot, base), mk(venueFutures, futures) // before edges is read
 	return &Executor{
 		acct:    acct,
 		env:     env,
-		spot:    mk(venueSpot, base),
-		futures: mk(venueFutures, futures),
+		spot:    spot,
+		futures: fut,
 		pacer:   pc,
 		retry:   retry.Default,
 		skew:    skew,
-		edges:   []*edge{edgeOf(base), edgeOf(futures)},
+		edges:   edges,
 	}, nil
 }
 

@@ -584,7 +584,6 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	// could go: an edge block that holds them meanwhile (31 s) moves the
 	// deadline to confirm_timeout after its end.
 	confirmFrom, timeout := x.env.Now(), req.Params.Duration("confirm_timeout")
-	deadline := confirmDeadline(confirmFrom, timeout, x.blockedUntil())
 	wait := 50 * time.Millisecond
 	var (
 		remaining   []openOrder
@@ -613,7 +612,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if aerr := sendUnits(remaining); aerr != nil {
 			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, aerr
 		}
-		deadline = confirmDeadline(confirmFrom, timeout, x.blockedUntil())
+		deadline := confirmDeadline(confirmFrom, timeout, x.blockedUntil())
 		if round >= 40 || !x.env.Now().Before(deadline) || ctx.Err() != nil {
 			break
 		}
@@ -858,18 +857,10 @@ func (x *Executor) cancelUnit(ctx context.Context, req executors.Request, u unit
 
 // confirmDeadline is when a confirmation that started at from and may
 // take timeout ends: timeout after from, or after the end of an edge
-// block that began since (blockedUntil), whichever is later.
+// block that is later than from (blockedUntil).
 func confirmDeadline(from time.Time, timeout time.Duration, blockedUntil time.Time) time.Time {
-	d := from.Add(timeout)
 	if blockedUntil.After(from) {
-		d = later(d, blockedUntil.Add(timeout))
+		from = blockedUntil
 	}
-	return d
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return from.Add(timeout)
 }

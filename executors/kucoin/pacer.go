@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -273,6 +274,21 @@ func (p *pacer) observe(r *reservation, limit, remaining int, reset time.Duratio
 	}
 	p.p.Settle(r.r, r.pool, o)
 	return began
+}
+
+// settle settles a reservation with its answer (status, headers, body)
+// and returns the answer's rate-limit headers. A 429 in KuCoin's envelope
+// is its pool's (429000); any other 429 is the edge's block (Cloudflare's
+// HTML page), counted for the request's action (countEdgeBlock).
+func (p *pacer) settle(ctx context.Context, r *reservation, resp *http.Response, body []byte) (limit, remaining int, reset time.Duration) {
+	limit, remaining, reset = rateHeaders(resp.Header)
+	limited := resp.StatusCode == http.StatusTooManyRequests
+	blocked := limited && !envelope(body)
+	began := p.observe(r, limit, remaining, reset, limited && !blocked, blocked)
+	if blocked {
+		countEdgeBlock(ctx, p.edge, began)
+	}
+	return limit, remaining, reset
 }
 
 // edgeBlocksKey marks a context whose requests count the edge's blocks

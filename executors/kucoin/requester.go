@@ -249,15 +249,7 @@ func (q *requester) exchange(ctx context.Context, r *sdk.Request, hr *http.Reque
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	a := answer{resp: resp}
-	a.limit, a.remaining, a.reset = rateHeaders(resp.Header)
-	// A 429 in KuCoin's envelope is its pool's (429000); any other 429 is
-	// the edge's block (Cloudflare's HTML page).
-	limited := resp.StatusCode == http.StatusTooManyRequests
-	blocked := limited && !envelope(b)
-	began := pc.observe(rsv, a.limit, a.remaining, a.reset, limited && !blocked, blocked)
-	if blocked {
-		countEdgeBlock(ctx, pc.edge, began)
-	}
+	a.limit, a.remaining, a.reset = pc.settle(ctx, rsv, resp, b)
 	if err != nil {
 		return a, fmt.Errorf("read response of %s %s: %w", r.Method, r.Path, err)
 	}
@@ -494,6 +486,7 @@ type serverClock struct {
 	// the Public pool's weight and the edge (which counts every request
 	// of the IP, and whose block a sync must wait out too).
 	pacer *pacer
+	edge  *edge
 	venue string
 
 	mu     sync.Mutex
@@ -529,7 +522,7 @@ func (c *serverClock) sync(ctx context.Context) error {
 	var pc *pacer
 	var rsv *reservation
 	if c.pacer != nil {
-		pc = c.pacer.forPool(poolPublic, c.base, edgeOf(c.base))
+		pc = c.pacer.forPool(poolPublic, c.base, c.edge)
 		if rsv, err = pc.wait(ctx, poolPublic, weightOf(c.venue, http.MethodGet, "/api/v1/timestamp"), false); err != nil {
 			return fmt.Errorf("sync server time: %w", err)
 		}
@@ -537,19 +530,16 @@ func (c *serverClock) sync(ctx context.Context) error {
 	before := c.now0()
 	resp, err := c.client.Do(hr)
 	if err != nil {
-		pc.release(rsv)
+		if pc != nil {
+			pc.release(rsv)
+		}
 		return fmt.Errorf("sync server time: %w", err)
 	}
 	defer resp.Body.Close()
 	after := c.now0()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if pc != nil {
-		limit, remaining, reset := rateHeaders(resp.Header)
-		limited := resp.StatusCode == http.StatusTooManyRequests
-		blocked := limited && !envelope(body)
-		if pc.observe(rsv, limit, remaining, reset, limited && !blocked, blocked) {
-			countEdgeBlock(ctx, pc.edge, true)
-		}
+		pc.settle(ctx, rsv, resp, body)
 	}
 	if err != nil {
 		return fmt.Errorf("sync server time: read: %w", err)

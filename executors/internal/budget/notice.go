@@ -85,7 +85,7 @@ func firstTold(name string, until, now time.Time) bool {
 	if told.m == nil {
 		told.m = map[string]toldAt{}
 	}
-	if last, ok := told.m[name]; ok && (now.Sub(last.at) < RetellAfter || last.until.Sub(until).Abs() < NoticeAfter) {
+	if last, ok := told.m[name]; ok && (now.Sub(last.at).Abs() < RetellAfter || last.until.Sub(until).Abs() < NoticeAfter) {
 		return false
 	}
 	told.m[name] = toldAt{at: now, until: until}

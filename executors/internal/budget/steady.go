@@ -47,7 +47,7 @@ func (b *bucket) steadyWait(now time.Time, weight int) time.Duration {
 	if b.limit <= 0 || !now.Before(b.resetAt) {
 		return 0
 	}
-	if b.steadyGen != b.gen || b.steadyFrom.IsZero() {
+	if b.steadyGen != b.gen { // gen starts at 1 (state's rollover)
 		// The loop's first request in this window: what is left of it
 		// from now is what the loop spreads.
 		b.steadyGen, b.steadyFrom, b.steadyBase = b.gen, now, b.sent+b.external
