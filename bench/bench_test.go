@@ -52,7 +52,7 @@ const benchLatency = 40 * time.Millisecond
 //	               machine's cores: near them, the run is CPU-bound, not
 //	               bound by round trips or limits
 //
-// Each run also logs the first notices the operator saw (Outcome.Notices:
+// Each run also logs the first notices the operator saw (Report.Notices:
 // a wait of seconds for a rate limit's next window, a 429's Retry-After,
 // an edge block, a retried step), so the log of a size bound by a limit
 // says which and for how long.
@@ -109,12 +109,12 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				bound.RTT += c.handshake
 				b.Logf("%s: wall %s, bound %s set by %s (busiest budget: %s)", c.name, out.Wall.Round(time.Millisecond),
 					bound.Time.Round(time.Millisecond), bound.Limit, bound.Busiest)
-				for i, n := range out.Notices {
+				for i, n := range out.Report.Notices {
 					if i == 3 {
-						b.Logf("%s: … and %d more notices", c.name, len(out.Notices)-i)
+						b.Logf("%s: … and %d more notices", c.name, len(out.Report.Notices)-i)
 						break
 					}
-					b.Logf("%s: notice: %s", c.name, n)
+					b.Logf("%s: notice: %s on %s: %s", c.name, n.Step, n.Account, n.Text)
 				}
 				b.ReportMetric(float64(out.Wall.Milliseconds()), "wall-ms")
 				b.ReportMetric(float64(bound.Time)/float64(time.Millisecond), "bound-ms")

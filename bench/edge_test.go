@@ -81,8 +81,9 @@ func TestEdgeBlockBenchmarkFund(t *testing.T) {
 	}
 	// The operator hears of it as it begins, once: the IP's block is one
 	// for every KuCoin account.
-	if len(out.Notices) != 1 || !strings.Contains(out.Notices[0], "Cloudflare error 1015") {
-		t.Errorf("notices %q: want one, as the block began", out.Notices)
+	notices := out.Report.Notices
+	if len(notices) != 1 || !strings.Contains(notices[0].Text, "Cloudflare error 1015") {
+		t.Errorf("notices %+v: want one, as the block began", notices)
 	}
 	// And the trail keeps it, for the review of the incident.
 	trail, err := os.ReadFile(out.AuditPath)
@@ -93,5 +94,5 @@ func TestEdgeBlockBenchmarkFund(t *testing.T) {
 	if err != nil || !kept {
 		t.Errorf("the audit trail does not keep the notice (%v)", err)
 	}
-	t.Logf("%s wall, %d requests, %d answered with the block (at +%v); %d step results tell of it; the operator saw %q", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond), told, out.Notices)
+	t.Logf("%s wall, %d requests, %d answered with the block (at +%v); %d step results tell of it; the operator saw %q", out.Wall.Round(time.Millisecond), len(out.Requests), blocked, first.Sub(out.Start).Round(time.Millisecond), told, notices)
 }

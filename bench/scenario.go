@@ -79,9 +79,6 @@ type Outcome struct {
 	// Requests is the emulator's request log of the run (venue requests).
 	Requests []emu.Entry
 	Report   *runner.Report
-	// Notices are the notice events the run showed the operator as they
-	// came ("step on account: text").
-	Notices []string
 	// AuditPath is the run's audit trail.
 	AuditPath string
 	// Left is what the emulator's state held when the run ended.
@@ -334,16 +331,10 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 		return nil, fmt.Errorf("create audit trail: %w", err)
 	}
 	defer log.Close()
-	var notices []string // the runner serialises Progress
 	rep, err := runner.Run(ctx, runner.Options{
 		RunID: runID, Playbook: pb, Targets: targets, Inputs: inputs, RunDir: runDir,
 		Audit: log, Concurrency: concurrency, Version: "bench",
 		NoHold: true, // nobody deletes the master key here: measure containment, not a hold
-		Progress: func(e runner.Event) {
-			if e.Kind == "notice" {
-				notices = append(notices, e.Step+" on "+e.Account+": "+e.Text)
-			}
-		},
 	})
 	wall := time.Since(start)
 	cpu := time.Duration(-1)
@@ -361,7 +352,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Start: start, Wall: wall, CPU: cpu, EmulatorCPU: emuCPU, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path(), Notices: notices}
+	out := &Outcome{Start: start, Wall: wall, CPU: cpu, EmulatorCPU: emuCPU, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
