@@ -331,7 +331,7 @@ func countEdgeBlock(ctx context.Context, e *edge, began bool) {
 // blockNotice is the operator's line for a block of the edge that lasts
 // until until, after which the edge is sent limit requests per window.
 func blockNotice(limit int, until time.Time) string {
-	return fmt.Sprintf("KuCoin's CDN is refusing requests from this IP (HTTP 429, Cloudflare error 1015): every KuCoin request of the run waits %s, until %s, then goes at no more than %d per %s; other exchanges go on",
+	return fmt.Sprintf("KuCoin's CDN is refusing requests from this IP (HTTP 429, Cloudflare error 1015): every KuCoin request of the run waits %s, until %s, then goes at no more than %d per %s; until then nothing is cancelled or revoked on KuCoin, and whoever holds a leaked KuCoin key from another IP is not held back; other exchanges go on",
 		edgeBlock.Round(100*time.Millisecond), until.Format("15:04:05"), limit, edgeWindow)
 }
 

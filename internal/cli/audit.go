@@ -261,8 +261,9 @@ func recordSummary(r audit.Record) string {
 		}
 		if n := str("retry"); n != "" {
 			parts = append(parts, "retry "+n+" after "+str("after_ms")+"ms")
+		} else {
+			add("notice: ", str("notice"))
 		}
-		add("notice: ", str("notice"))
 		if str("summary") == "" {
 			add("error: ", str("error"))
 		}

@@ -781,11 +781,9 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 		if ra, ok := executors.RetryAfter(err); ok && ra > wait {
 			wait = ra
 		}
-		_, _ = r.record(audit.Event{Phase: "info", Step: step.ID, Account: t.Ref.Name, Action: step.Action,
-			Result: map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)}})
-		// The retry record above is the trail's word; the operator hears it now.
-		r.progress(Event{Kind: "notice", Step: step.ID, Account: t.Ref.Name,
-			Text: fmt.Sprintf("attempt %d of %d failed (%s): trying again in %s", attempt+1, step.Retries+1, firstLine(err.Error()), wait.Round(100*time.Millisecond))})
+		r.notice(step.ID, t.Ref.Name, step.Action,
+			fmt.Sprintf("attempt %d of %d failed (%s): trying again in %s", attempt+1, step.Retries+1, firstLine(err.Error()), wait.Round(100*time.Millisecond)),
+			map[string]any{"retry": attempt + 1, "after_ms": wait.Milliseconds(), "error": err.Error(), "error_class": executors.ClassOf(err)})
 		if serr := r.o.Sleep(sctx, wait); serr != nil {
 			earlier = earlier[:len(earlier)-1] // result stays the last attempt's
 			break
@@ -1077,8 +1075,19 @@ type auditHooks struct {
 // which resume and the report pass over), so that a review of the
 // incident sees why a step waited.
 func (h *auditHooks) Notice(text string) {
-	_, _ = h.r.record(audit.Event{Phase: "info", Step: h.step, Account: h.account, Action: h.action, Result: map[string]any{"notice": text}})
-	h.r.progress(Event{Kind: "notice", Step: h.step, Account: h.account, Text: text})
+	h.r.notice(h.step, h.account, h.action, text, nil)
+}
+
+// notice tells the operator text now (a "notice" event; the report lists
+// it) and keeps it in the trail: an info record whose result is fields
+// with "notice" set to text, which resume passes over (it has no status).
+func (r *run) notice(step, account, action, text string, fields map[string]any) {
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	fields["notice"] = text
+	_, _ = r.record(audit.Event{Phase: "info", Step: step, Account: account, Action: action, Result: fields})
+	r.progress(Event{Kind: "notice", Step: step, Account: account, Text: text})
 }
 
 // OwnStateRead implements executors.OwnStateReader.

@@ -266,7 +266,8 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 		answer{res: executors.Result{Status: executors.StatusChanged}})
 	var slept []time.Duration
 	var notices []Event
-	o := opts(mustPlaybook(t, freezePB), &memAudit{}, targets(s))
+	trail := &memAudit{}
+	o := opts(mustPlaybook(t, freezePB), trail, targets(s))
 	o.Sleep = func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }
 	o.Progress = func(e Event) {
 		if e.Kind == "notice" {
@@ -288,6 +289,16 @@ func TestRetryHonoursRetryAfter(t *testing.T) {
 	}
 	if len(rep.Notices) != 1 || rep.Notices[0].Text != notices[0].Text {
 		t.Errorf("report notices %+v, want the one shown", rep.Notices)
+	}
+	// The trail's retry record carries it too (the incident report reads it).
+	kept := false
+	for _, e := range trail.events {
+		if r, ok := e.Result.(map[string]any); ok && r["retry"] == 1 && len(notices) == 1 && r["notice"] == notices[0].Text {
+			kept = true
+		}
+	}
+	if !kept {
+		t.Error("the trail's retry record does not carry the notice")
 	}
 }
 
