@@ -33,9 +33,9 @@ type Config struct {
 	// sleeps that long before answering each request, so on loopback one
 	// request/response round trip takes Latency.
 	Latency time.Duration
-	// Handshake, when set, is the emulator's handshake fault: each new
-	// connection's first answer waits that much more (a real venue's TCP
-	// and TLS handshakes; loopback charges none).
+	// Handshake, when set, is the emulator's handshake fault: a new
+	// connection carries nothing for that long after it is opened (a
+	// real venue's TCP and TLS handshakes; loopback charges none).
 	Handshake time.Duration
 	// Sequential is the baseline: every HTTP request of the process goes
 	// through one mutex (no two requests in flight, process-wide) and the

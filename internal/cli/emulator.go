@@ -110,7 +110,7 @@ approximated and named in the state file's header.`,
 	fl.StringVar(&o.State, "state", "", "state file (default: the embedded demo state)")
 	fl.DurationVar(&o.Latency, "latency", 0, "latency added to every response, e.g. 40ms")
 	fl.DurationVar(&o.Jitter, "jitter", 0, "random extra latency up to this much")
-	fl.DurationVar(&o.Handshake, "handshake", 0, "extra latency on the first response of each new connection (a real venue's TCP+TLS handshakes: two round trips, e.g. 80ms)")
+	fl.DurationVar(&o.Handshake, "handshake", 0, "how long a new connection carries nothing after it is opened (a real venue's TCP+TLS handshakes: two round trips, e.g. 80ms)")
 	fl.Float64Var(&o.ErrorRate, "error-rate", 0, "fraction (0..1) of requests answered with a 5xx")
 	fl.DurationVar(&o.Skew, "skew", 0, "emulator clock offset from real time, e.g. 10s or -3s")
 	fl.StringVar(&o.KuCoinEdge, "kucoin-edge", "", "KuCoin's CDN per-IP limit (Cloudflare 1015, from KuCoin's older docs): LIMIT/WINDOW[:BLOCK], e.g. 500/10s:30s")

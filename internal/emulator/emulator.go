@@ -22,7 +22,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/panicbutton/panicbutton/internal/emulator/attacker"
@@ -173,7 +172,7 @@ func (s *Server) Start(addr string) (string, error) {
 	s.base = "http://" + ln.Addr().String()
 	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn,
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, new(atomic.Bool))
+			return context.WithValue(ctx, connKey{}, time.Now())
 		}}
 	srv := s.httpSrv
 	s.mu.Unlock()
@@ -229,14 +228,14 @@ func (s *Server) trackConn(c net.Conn, st http.ConnState) {
 	delete(s.fresh, c)
 }
 
-// connKey carries, in a request's context, whether its connection has
-// served a request before (Faults.Handshake).
+// connKey carries, in a request's context, when its connection was
+// accepted (Faults.Handshake).
 type connKey struct{}
 
-// firstOnConn reports whether r is the first request on its connection.
-func firstOnConn(r *http.Request) bool {
-	used, ok := r.Context().Value(connKey{}).(*atomic.Bool)
-	return ok && !used.Swap(true)
+// connOpened returns when r's connection was accepted (zero if unknown).
+func connOpened(r *http.Request) time.Time {
+	t, _ := r.Context().Value(connKey{}).(time.Time)
+	return t
 }
 
 func isLoopbackHost(host string) bool {
@@ -345,17 +344,18 @@ type decision struct {
 	delay  time.Duration
 }
 
-// decide draws what happens to one venue request; first: it is the first
-// on its connection (Faults.Handshake); ip is the client's address ("" for
+// decide draws what happens to one venue request; opened: when its
+// connection was accepted (Faults.Handshake: a connection carries nothing
+// until its handshake is over, zero if unknown); ip is the client's address ("" for
 // the scripted attacker's requests, which the edge does not count).
-func (s *Server) decide(venue, method, path string, first bool, ip string) decision {
+func (s *Server) decide(venue, method, path string, opened time.Time, ip string) decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var d decision
 	f := s.faults
 	d.delay = time.Duration(f.Latency)
-	if first {
-		d.delay += time.Duration(f.Handshake)
+	if f.Handshake > 0 && !opened.IsZero() {
+		d.delay += max(0, time.Until(opened.Add(time.Duration(f.Handshake))))
 	}
 	if f.Jitter > 0 {
 		d.delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
@@ -515,7 +515,7 @@ func (s *Server) venueMiddleware(venue string, next http.Handler) http.Handler {
 		if !s.fromAttacker(r) {
 			ip = emu.RemoteIP(r)
 		}
-		d := s.decide(venue, r.Method, path, firstOnConn(r), ip)
+		d := s.decide(venue, r.Method, path, connOpened(r), ip)
 		if d.delay > 0 {
 			t := time.NewTimer(d.delay)
 			select {

@@ -57,10 +57,13 @@ type Faults struct {
 	Hang *HangFault `json:"hang,omitempty"`
 	// Skew moves the emulator clock ahead (positive) or behind (negative).
 	Skew Duration `json:"skew,omitempty"`
-	// Handshake is added once per connection, before the answer to its
-	// first request: what a client pays on the real venue to open a
-	// connection before it can send anything (a TCP and a TLS 1.3
-	// handshake: two round trips). Over loopback a new connection costs
+	// Handshake is how long a new connection carries nothing after it is
+	// opened: what a client pays on the real venue to open a connection
+	// before it can send anything (a TCP and a TLS 1.3 handshake: two
+	// round trips). A request on a connection younger than that is
+	// answered that much later than it would be, less the connection's
+	// age: a connection opened while its request waited for another, and
+	// used later, has paid it. Over loopback a new connection costs
 	// nothing, so without it a run that opens hundreds of connections
 	// looks as fast as one that reuses a few.
 	Handshake Duration `json:"handshake,omitempty"`
