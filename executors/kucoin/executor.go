@@ -78,6 +78,9 @@ type Executor struct {
 	// edges are the CDN edges in front of the two hosts (one when they
 	// share a domain).
 	edges []*edge
+	// clocks are the two hosts' server clocks (spot, futures): a
+	// temporary key's executor adopts them (subExecutor).
+	clocks []*serverClock
 }
 
 // blockedUntil is the end of the last block of the executor's edges (zero
@@ -125,6 +128,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 	skew := &clocksync.Skew{}
 	creds := credentials{key: acct.APIKey, secret: acct.Secret, passphrase: acct.Passphrase, version: version}
 	var edges []*edge
+	var clocks []*serverClock
 	mk := func(venue, baseURL string) *sdk.ApiService {
 		// No key is given to the SDK: its signer would sign the encoded
 		// query and could not send version 3. The requester signs. Each
@@ -134,6 +138,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		edges = append(edges, e)
 		clock := newServerClock(client, env.Now, baseURL)
 		clock.skew, clock.pacer, clock.edge, clock.venue = skew, pc, e, venue
+		clocks = append(clocks, clock)
 		return sdk.NewApiService(
 			sdk.ApiBaseURIOption(baseURL),
 			sdk.ApiRequesterOption(&requester{account: acct.Name, venue: venue, creds: creds,
@@ -150,6 +155,7 @@ func New(acct executors.Account, env executors.Env) (*Executor, error) {
 		retry:   retry.Default,
 		skew:    skew,
 		edges:   edges,
+		clocks:  clocks,
 	}, nil
 }
 

@@ -95,11 +95,13 @@ var _ sdk.Requester = (*requester)(nil)
 
 // Request implements sdk.Requester: pace, sign, send, record. The first
 // request starts the clock sync in the background and does not wait for
-// it: requests are signed with the offset learnt so far (none at first:
-// the local clock), and a 400002 (timestamp rejected) waits for a sync
-// started after the rejection, then retries once.
+// it (a temporary key's executor may adopt its master's offset instead:
+// serverClock.adopt): requests are signed with the
+// offset learnt so far (none at first: the local clock), and a 400002
+// (timestamp rejected) waits for a sync started after the rejection, then
+// retries once.
 func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Duration) (*sdk.Response, error) {
-	q.clock.syncs.Start(ctx)
+	q.clock.start(ctx)
 	resp, body, err := q.send(ctx, r, timeout)
 	if err != nil {
 		return nil, err
@@ -489,8 +491,13 @@ type serverClock struct {
 	edge  *edge
 	venue string
 
+	// started decides, once, on the first request, that this clock
+	// syncs (unless adopt did so first: then it does not).
+	started sync.Once
+
 	mu     sync.Mutex
 	offset time.Duration
+	at     time.Time // when offset was measured (local clock); zero before
 }
 
 // newServerClock returns the clock of the host at base, not yet synced.
@@ -498,6 +505,37 @@ func newServerClock(client *http.Client, now0 func() time.Time, base string) *se
 	c := &serverClock{client: client, now0: now0, base: base}
 	c.syncs = clocksync.New(c.sync)
 	return c
+}
+
+// adoptFresh is how long an offset measured by one executor serves the
+// executors of its temporary keys instead of a sync of their own: a local
+// clock drifts by microseconds a minute.
+const adoptFresh = time.Minute
+
+// start begins the clock's first sync in the background, on the first
+// request, unless the clock adopted an offset (adopt).
+func (c *serverClock) start(ctx context.Context) {
+	c.started.Do(func() { c.syncs.Start(ctx) })
+}
+
+// adopt makes from's offset this clock's, if from measured it less than
+// adoptFresh ago; the clock then sends no first sync. A temporary key's
+// executor adopts its master's (the same host): it signs its first
+// requests with the venue's clock where the local clock would be refused
+// if it is off by more than KuCoin's 5 s, and its sync costs the edge and
+// the Public pool nothing. A 400002 still resyncs (Request).
+func (c *serverClock) adopt(from *serverClock) {
+	from.mu.Lock()
+	off, at := from.offset, from.at
+	from.mu.Unlock()
+	if age := c.now0().Sub(at); at.IsZero() || age < 0 || age >= adoptFresh {
+		return
+	}
+	c.started.Do(func() {
+		c.mu.Lock()
+		c.offset, c.at = off, at
+		c.mu.Unlock()
+	})
 }
 
 func (c *serverClock) now() time.Time {
@@ -560,7 +598,7 @@ func (c *serverClock) sync(ctx context.Context) error {
 		c.skew.Measured(-off) // local minus server, as Binance reports it
 	}
 	c.mu.Lock()
-	c.offset = off
+	c.offset, c.at = off, after
 	c.mu.Unlock()
 	return nil
 }

@@ -200,9 +200,18 @@ func (x *Executor) subKeyFor(sub string) (executors.SubKey, bool) {
 	return executors.SubKey{}, false
 }
 
+// subExecutor builds the executor of a sub-account's key, on the master's
+// hosts and with the offsets of the master's clocks (serverClock.adopt).
 func (x *Executor) subExecutor(apiKey string, sec, pass secret.Value, version int) (*Executor, error) {
-	return New(executors.Account{Name: x.acct.Name, Exchange: Exchange, APIKey: secret.New(apiKey), Secret: sec, Passphrase: pass,
+	sub, err := New(executors.Account{Name: x.acct.Name, Exchange: Exchange, APIKey: secret.New(apiKey), Secret: sec, Passphrase: pass,
 		KeyVersion: version, BaseURL: x.acct.BaseURL, FuturesBaseURL: x.acct.FuturesBaseURL}, x.env)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range sub.clocks {
+		c.adopt(x.clocks[i])
+	}
+	return sub, nil
 }
 
 func (x *Executor) cancelOneSub(ctx context.Context, req executors.Request, sub string, view subView, ips []string, plan bool) subOutcome {
