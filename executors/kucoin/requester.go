@@ -95,11 +95,10 @@ var _ sdk.Requester = (*requester)(nil)
 
 // Request implements sdk.Requester: pace, sign, send, record. The first
 // request starts the clock sync in the background and does not wait for
-// it (a temporary key's executor may adopt its master's offset instead:
-// serverClock.adopt): requests are signed with the
-// offset learnt so far (none at first: the local clock), and a 400002
-// (timestamp rejected) waits for a sync started after the rejection, then
-// retries once.
+// it (unless the executor adopted its master's offset: serverClock.adopt):
+// requests are signed with the offset learnt so far (none at first: the
+// local clock), and a 400002 (timestamp rejected) waits for a sync started
+// after the rejection, then retries once.
 func (q *requester) Request(ctx context.Context, r *sdk.Request, timeout time.Duration) (*sdk.Response, error) {
 	q.clock.start(ctx)
 	resp, body, err := q.send(ctx, r, timeout)

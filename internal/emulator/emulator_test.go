@@ -275,18 +275,27 @@ func TestLatencyAndCancel(t *testing.T) {
 	}
 }
 
-// TestHandshakeOncePerConnection: the handshake fault delays the answer
-// to the first request of each new connection (sent as it opens), and not
-// the next.
-func TestHandshakeOncePerConnection(t *testing.T) {
+// startWithHandshake starts an echo emulator whose connections carry
+// nothing for handshake after they open (Faults.Handshake); it is closed
+// when the test ends.
+func startWithHandshake(t *testing.T, handshake time.Duration) (*emulator.Server, string) {
+	t.Helper()
 	srv, _ := newEchoServer(t)
 	base, err := srv.Start("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	const handshake = 400 * time.Millisecond
+	t.Cleanup(func() { srv.Close() })
 	srv.SetFaults(emulator.Faults{Handshake: emulator.Duration(handshake)})
+	return srv, base
+}
+
+// TestHandshakeOncePerConnection: the handshake fault delays the answer
+// to the first request of each new connection (sent as it opens), and not
+// the next.
+func TestHandshakeOncePerConnection(t *testing.T) {
+	const handshake = 400 * time.Millisecond
+	srv, base := startWithHandshake(t, handshake)
 	get := func(c *http.Client) {
 		t.Helper()
 		resp, err := c.Get(base + "/binance/x")
@@ -316,14 +325,8 @@ func TestHandshakeOncePerConnection(t *testing.T) {
 // connection is opened: a connection opened ahead of its first request
 // has paid it by then.
 func TestHandshakeFromOpening(t *testing.T) {
-	srv, _ := newEchoServer(t)
-	base, err := srv.Start("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	const handshake = 300 * time.Millisecond
-	srv.SetFaults(emulator.Faults{Handshake: emulator.Duration(handshake)})
+	srv, base := startWithHandshake(t, handshake)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		t.Fatal(err)
