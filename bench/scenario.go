@@ -403,13 +403,26 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 }
 
 // Failures lists the (step, account) results of the report that failed,
-// one line each; a benchmark run must have none.
+// one line each, with when the step started and how long it ran, its
+// error and its high findings (what a failure at scale needs to be
+// understood from a benchmark's log); a benchmark run must have none.
 func (o *Outcome) Failures() error {
 	var errs []error
 	for _, r := range o.Report.Results {
-		if r.Status == executors.StatusFailed {
-			errs = append(errs, fmt.Errorf("step %s on %s failed: %s", r.Step, r.Account, firstLine(r.Summary)))
+		if r.Status != executors.StatusFailed {
+			continue
 		}
+		line := fmt.Sprintf("step %s on %s failed (started +%s, ran %s, %d attempts): %s", r.Step, r.Account,
+			r.Started.Sub(o.Start).Round(time.Millisecond), r.Duration.Round(time.Millisecond), r.Attempts, firstLine(r.Summary))
+		if r.Error != "" {
+			line += "; error: " + firstLine(r.Error)
+		}
+		for _, f := range r.Result.Findings {
+			if f.Severity == "high" {
+				line += fmt.Sprintf("; finding on %s: %s", f.Subject, firstLine(f.Message))
+			}
+		}
+		errs = append(errs, errors.New(line))
 	}
 	return errors.Join(errs...)
 }

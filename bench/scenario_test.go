@@ -4,11 +4,13 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/internal/audit"
+	"github.com/panicbutton/panicbutton/internal/runner"
 )
 
 // TestQuarterScenarioEndState runs the benchmark's scenario at 1/4 size
@@ -154,4 +156,33 @@ func endState(t *testing.T, em *Emulator) Left {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestFailuresSayWhy: a failed step is told with its timing, error and
+// high findings (a failure at scale must be understood from the log).
+func TestFailuresSayWhy(t *testing.T) {
+	start := time.Date(2026, 12, 5, 19, 52, 46, 0, time.UTC)
+	o := &Outcome{Start: start, Report: &runner.Report{Results: []runner.StepResult{
+		{Step: "snapshot-before", Account: "bn4-master", Status: executors.StatusOK, Summary: "fine"},
+		{Step: "freeze", Account: "bn4-master", Status: executors.StatusFailed, Attempts: 1,
+			Started: start.Add(100 * time.Millisecond), Duration: 3 * time.Minute,
+			Summary: "cancelled 120 orders; 20 orders unconfirmed or still open: the re-list of usdm failed",
+			Error:   "context deadline exceeded",
+			Result: executors.Result{Findings: []executors.Finding{
+				{Severity: "high", Subject: "usdm", Message: "cancels sent but the re-list failed: context deadline exceeded"},
+				{Severity: "info", Subject: "spot", Message: "not this one"},
+			}}},
+	}}}
+	err := o.Failures()
+	if err == nil {
+		t.Fatal("no failure told")
+	}
+	for _, want := range []string{"step freeze on bn4-master failed (started +100ms, ran 3m0s, 1 attempts)", "error: context deadline exceeded", "finding on usdm: cancels sent but the re-list failed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("failures %q: want %q in it", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "snapshot-before") || strings.Contains(err.Error(), "not this one") {
+		t.Errorf("failures %q tell more than the failed step's high findings", err)
+	}
 }
