@@ -172,7 +172,7 @@ func (r *Report) Count(s executors.Status) int { return r.Counts[s] }
 
 type run struct {
 	o         Options
-	mu        sync.Mutex                   // guards statuses and results
+	mu        sync.Mutex                   // guards statuses, results and notices
 	statuses  map[string]map[string]string // account -> step -> status
 	results   []StepResult
 	notices   []Notice
@@ -339,11 +339,6 @@ func (r *run) record(e audit.Event) (audit.Record, error) {
 }
 
 func (r *run) progress(e Event) {
-	if e.Kind == "notice" {
-		r.mu.Lock()
-		r.notices = append(r.notices, Notice{Step: e.Step, Account: e.Account, Text: e.Text, At: r.o.Now().Sub(r.start)})
-		r.mu.Unlock()
-	}
 	if r.o.Progress == nil {
 		return
 	}
@@ -1078,15 +1073,19 @@ func (h *auditHooks) Notice(text string) {
 	h.r.notice(h.step, h.account, h.action, text, nil)
 }
 
-// notice tells the operator text now (a "notice" event; the report lists
-// it) and keeps it in the trail: an info record whose result is fields
-// with "notice" set to text, which resume passes over (it has no status).
+// notice tells the operator text now (a "notice" event), lists it in the
+// run's Report, and keeps it in the trail: an info record whose result is
+// fields with "notice" set to text, which resume passes over (it has no
+// status). It is the run's one source of notices.
 func (r *run) notice(step, account, action, text string, fields map[string]any) {
 	if fields == nil {
 		fields = map[string]any{}
 	}
 	fields["notice"] = text
 	_, _ = r.record(audit.Event{Phase: "info", Step: step, Account: account, Action: action, Result: fields})
+	r.mu.Lock()
+	r.notices = append(r.notices, Notice{Step: step, Account: account, Text: text, At: r.o.Now().Sub(r.start)})
+	r.mu.Unlock()
 	r.progress(Event{Kind: "notice", Step: step, Account: account, Text: text})
 }
 
