@@ -48,9 +48,12 @@ func RequestPriority(req Request) budget.Priority {
 }
 
 // WithRequestPriority returns ctx carrying RequestPriority(req), for an
-// executor's Do and Plan to budget every call of the request at it.
-func WithRequestPriority(ctx context.Context, req Request) context.Context {
-	return budget.WithPriority(ctx, RequestPriority(req))
+// executor's Do and Plan to budget every call of the request at it, as
+// work begun at began (on the executor's pacer clock: budget.WithOrigin):
+// where a limit is scarce, the request's late calls (a confirming
+// re-list) do not wait behind work begun after it.
+func WithRequestPriority(ctx context.Context, req Request, began time.Time) context.Context {
+	return budget.WithOrigin(budget.WithPriority(ctx, RequestPriority(req)), began)
 }
 
 // WithBudgetNotices returns ctx whose long waits for a rate-limit budget

@@ -34,7 +34,7 @@ func TestRequestPriority(t *testing.T) {
 			if got := RequestPriority(req); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
-			if got := budget.PriorityOf(WithRequestPriority(t.Context(), req)); got != tc.want {
+			if got := budget.PriorityOf(WithRequestPriority(t.Context(), req, time.Now())); got != tc.want {
 				t.Errorf("context carries %s, want %s", got, tc.want)
 			}
 		})

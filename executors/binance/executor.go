@@ -23,8 +23,9 @@ func (e *Executor) run(ctx context.Context, req executors.Request, plan bool) (e
 	req.Params = executors.WithDefaults(req.Action, req.Params)
 	e.startSync(ctx)
 	// When a rate limit is scarce, its budget goes first to what
-	// contains fastest (executors.RequestPriority).
-	ctx = executors.WithRequestPriority(ctx, req)
+	// contains fastest (executors.RequestPriority), and at equal priority
+	// to work begun first.
+	ctx = executors.WithRequestPriority(ctx, req, e.pacer.p.Now())
 	ctx = executors.WithBudgetNotices(ctx, req, "Binance", limitName)
 	var (
 		res executors.Result

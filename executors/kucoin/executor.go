@@ -227,8 +227,9 @@ func (x *Executor) tell(until time.Time) bool {
 func (x *Executor) dispatch(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
 	req.Params = executors.WithDefaults(req.Action, req.Params)
 	// When a pool is scarce, its budget goes first to what contains
-	// fastest (executors.RequestPriority).
-	ctx = executors.WithRequestPriority(ctx, req)
+	// fastest (executors.RequestPriority), and at equal priority to work
+	// begun first.
+	ctx = executors.WithRequestPriority(ctx, req, x.pacer.p.Now())
 	ctx = executors.WithBudgetNotices(ctx, req, "KuCoin", func(pool string) string { return pool + " pool" })
 	switch req.Action {
 	case executors.SnapshotBalances:

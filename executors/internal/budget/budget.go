@@ -30,13 +30,16 @@
 // Containment (cancels, key deletions, temporary keys), Read (listings
 // containment needs), Report (reads that only feed the report). A request
 // that does not fit waits registered on the bucket with its priority and
-// the window it started waiting in. A request takes weight only if no
-// registered waiter goes before it: none of higher priority, none of its
-// own priority that has waited since an earlier window (so equal
-// priorities are served window by window, oldest first, and none starves
-// behind newcomers). A waiter held back by another wakes as soon as those
-// ahead of it have gone, so when a window rolls over its waiters go
-// highest priority first. Once a higher priority has waited on a bucket in
+// when its work began: the start of the executor action it is part of
+// (WithOrigin), else when it first asked. A request takes weight only if
+// no registered waiter goes before it: none of higher priority, none of
+// its own priority whose work began earlier. So equal priorities are
+// served in the order their work began: none starves behind newcomers,
+// and the confirmation of work begun first (a freeze's re-list, after its
+// cancels) is not sent behind work begun after it (another account's
+// sub-account listings that came to the bucket earlier). A waiter held
+// back by another wakes as soon as those ahead of it have gone, so when a
+// window rolls over its waiters go highest priority first. Once a higher priority has waited on a bucket in
 // a window, lower ones leave a share of the window's limit untouched
 // (Report 30 %, Read 15 %): room for the higher one's next request.
 //
@@ -162,8 +165,8 @@ type bucket struct {
 	// Guard): those near a boundary are carried into the next window.
 	recent []send
 	// waiting counts the requests waiting for this bucket, by priority
-	// and by the window (gen) they started waiting in.
-	waiting map[Priority]map[int]int
+	// and by when their work began (waiter.since, in Unix nanoseconds).
+	waiting map[Priority]map[int64]int
 	// pressed is the highest priority that has waited for this bucket in
 	// this window: lower ones leave it their share (Priority.leave).
 	pressed Priority
@@ -215,24 +218,24 @@ func (b *bucket) rollover(now time.Time) {
 	b.gen++
 	// Who still waits has waited in this window too.
 	b.pressed = 0
-	for p, gens := range b.waiting {
-		if len(gens) > 0 && p > b.pressed {
+	for p, since := range b.waiting {
+		if len(since) > 0 && p > b.pressed {
 			b.pressed = p
 		}
 	}
 }
 
 // ahead reports whether a registered waiter goes before a request of
-// priority p that started waiting in window gen: one of higher priority,
-// or one of the same priority that started waiting in an earlier window.
-func (b *bucket) ahead(p Priority, gen int) bool {
-	for q, gens := range b.waiting {
-		if q > p && len(gens) > 0 {
+// priority p whose work began at since: one of higher priority, or one of
+// the same priority whose work began earlier.
+func (b *bucket) ahead(p Priority, since int64) bool {
+	for q, waiters := range b.waiting {
+		if q > p && len(waiters) > 0 {
 			return true
 		}
 		if q == p {
-			for g := range gens {
-				if g < gen {
+			for s := range waiters {
+				if s < since {
 					return true
 				}
 			}
@@ -278,7 +281,8 @@ type Reservation struct {
 // for in a bucket are guarded by the bucket's Set.
 type waiter struct {
 	prio   Priority
-	steady bool // WithSteady
+	steady bool  // WithSteady
+	since  int64 // when its work began (Unix ns): WithOrigin, else when it first asked
 	regs   []reg
 }
 
@@ -286,32 +290,31 @@ type waiter struct {
 type reg struct {
 	set *Set
 	b   *bucket
-	gen int
 }
 
-// at returns the window w started waiting for b in, if it waits for it.
-func (w *waiter) at(b *bucket) (int, bool) {
+// registered reports whether w waits for b.
+func (w *waiter) registered(b *bucket) bool {
 	for _, r := range w.regs {
 		if r.b == b {
-			return r.gen, true
+			return true
 		}
 	}
-	return 0, false
+	return false
 }
 
 // register records that w waits for b of set. Callers hold set.mu.
 func (w *waiter) register(set *Set, b *bucket) {
-	if _, ok := w.at(b); ok {
+	if w.registered(b) {
 		return
 	}
-	w.regs = append(w.regs, reg{set: set, b: b, gen: b.gen})
+	w.regs = append(w.regs, reg{set: set, b: b})
 	if b.waiting == nil {
-		b.waiting = map[Priority]map[int]int{}
+		b.waiting = map[Priority]map[int64]int{}
 	}
 	if b.waiting[w.prio] == nil {
-		b.waiting[w.prio] = map[int]int{}
+		b.waiting[w.prio] = map[int64]int{}
 	}
-	b.waiting[w.prio][b.gen]++
+	b.waiting[w.prio][w.since]++
 	b.pressed = max(b.pressed, w.prio)
 }
 
@@ -323,10 +326,10 @@ func (w *waiter) unregister(b *bucket) {
 			continue
 		}
 		w.regs = append(w.regs[:i], w.regs[i+1:]...)
-		gens := b.waiting[w.prio]
-		if gens[r.gen]--; gens[r.gen] <= 0 {
-			delete(gens, r.gen)
-			if len(gens) == 0 {
+		waiters := b.waiting[w.prio]
+		if waiters[w.since]--; waiters[w.since] <= 0 {
+			delete(waiters, w.since)
+			if len(waiters) == 0 {
 				delete(b.waiting, w.prio)
 			}
 			b.notify()
@@ -379,7 +382,11 @@ func (p *Pacer) state(set *Set, spec Spec, now time.Time) *bucket {
 // behind every waiter that goes before it (see the package comment).
 func (p *Pacer) Wait(ctx context.Context, costs ...Cost) (*Reservation, error) {
 	r := &Reservation{}
-	w := &waiter{prio: PriorityOf(ctx), steady: steadyOf(ctx)}
+	since := originOf(ctx)
+	if since.IsZero() {
+		since = p.Now()
+	}
+	w := &waiter{prio: PriorityOf(ctx), steady: steadyOf(ctx), since: since.UnixNano()}
 	defer w.leave(nil)
 	for i := 0; i < len(costs); {
 		c := costs[i]
@@ -449,11 +456,7 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 		w.register(c.Set, b)
 		return nil, b, b.blocked.Sub(now), b.blocked, nil
 	}
-	gen, ok := w.at(b)
-	if !ok {
-		gen = b.gen
-	}
-	if b.ahead(w.prio, gen) {
+	if b.ahead(w.prio, w.since) {
 		w.register(c.Set, b)
 		return nil, b, max(b.resetAt.Sub(now), time.Millisecond), b.resetAt, b.changed
 	}

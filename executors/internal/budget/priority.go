@@ -1,6 +1,9 @@
 package budget
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Priority orders requests waiting for the same bucket: when a bucket is
 // scarce, a request goes only when no waiter of higher priority waits for
@@ -65,4 +68,25 @@ func PriorityOf(ctx context.Context) Priority {
 		return p
 	}
 	return Containment
+}
+
+type originKey struct{}
+
+// WithOrigin returns ctx whose requests are part of work begun at t (on
+// the pacer's clock): an executor's action, from its start. Where a
+// bucket is scarce, requests of equal priority go in the order their work
+// began (see the package comment), so a request that comes to it late in
+// its work (a freeze's confirming re-list) is not sent behind work begun
+// after. An origin already in ctx is kept: work done within an action
+// (a sub-account's, through its own executor) is part of that action.
+func WithOrigin(ctx context.Context, t time.Time) context.Context {
+	if !originOf(ctx).IsZero() {
+		return ctx
+	}
+	return context.WithValue(ctx, originKey{}, t)
+}
+
+func originOf(ctx context.Context) time.Time {
+	t, _ := ctx.Value(originKey{}).(time.Time)
+	return t
 }

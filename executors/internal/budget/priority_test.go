@@ -293,3 +293,96 @@ func TestTopMaySpendTheReserve(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkBegunFirstGoesFirst: a request of work begun earlier
+// (WithOrigin: a freeze that began before another account's sub-account
+// listings, now re-listing to confirm its cancels) goes before a request
+// of its priority that came to the scarce bucket first but whose work
+// began after, whether its work began the window before or earlier in the
+// same window. Without an origin it counts from when it asked, and waits.
+func TestWorkBegunFirstGoesFirst(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name   string
+		origin time.Time // of "confirm"; zero: none
+		first  bool      // confirm goes first
+	}{
+		{"began the window before", t0.Add(-50 * time.Second), true},
+		{"began earlier in the window", t0.Add(2 * time.Second), true},
+		{"no origin", time.Time{}, false},
+		{"began after", t0.Add(30 * time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newSched(t0.Add(10 * time.Second))
+			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+			set := NewSet()
+			spec := minuteSpec(100)
+			r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 100})
+			p.SettleAll(r, None)
+			g := &grants{at: map[string]time.Time{}}
+			pending := g.pending(2)
+			// Another account's listing, part of work begun at 06:00:05,
+			// waits from 06:00:10 for the next window.
+			g.wg.Add(1)
+			go func() {
+				defer g.wg.Done()
+				ctx := WithOrigin(WithPriority(context.Background(), Read), t0.Add(5*time.Second))
+				r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 60})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				g.mu.Lock()
+				g.at["listing"] = p.Now()
+				g.mu.Unlock()
+				p.SettleAll(r, None)
+			}()
+			clk.settle(t, func() int { return 1 })
+			clk.set(t0.Add(40 * time.Second))
+			// The confirming re-list comes to the bucket at 06:00:40.
+			ctx := WithPriority(context.Background(), Read)
+			if !tc.origin.IsZero() {
+				ctx = WithOrigin(ctx, tc.origin)
+			}
+			g.wg.Add(1)
+			go func() {
+				defer g.wg.Done()
+				r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 60})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				g.mu.Lock()
+				g.at["confirm"] = p.Now()
+				g.mu.Unlock()
+				p.SettleAll(r, None)
+			}()
+			clk.settle(t, pending)
+			for pending() > 0 {
+				clk.next()
+				clk.settle(t, pending)
+			}
+			g.wg.Wait()
+			second, third := t0.Add(time.Minute), t0.Add(2*time.Minute)
+			want := map[string]time.Time{"confirm": third, "listing": second}
+			if tc.first {
+				want = map[string]time.Time{"confirm": second, "listing": third}
+			}
+			for name, w := range want {
+				if got := g.at[name]; !got.Equal(w) {
+					t.Errorf("%s went at %s, want %s", name, got.Format("15:04:05"), w.Format("15:04:05"))
+				}
+			}
+		})
+	}
+}
+
+// TestOriginKeepsTheOutermost: work done within an action (a
+// sub-account's, through its own executor) keeps the action's origin.
+func TestOriginKeepsTheOutermost(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	ctx := WithOrigin(WithOrigin(context.Background(), t0), t0.Add(time.Second))
+	if got := originOf(ctx); !got.Equal(t0) {
+		t.Errorf("origin %s, want %s", got, t0)
+	}
+}
