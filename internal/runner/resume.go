@@ -566,9 +566,13 @@ func (rr *resumeRun) openingEvent(startInfo map[string]any) audit.Event {
 	res["done"] = ids(MutationDone)
 	res["in_doubt"] = ids(MutationInDoubt)
 	res["failed"] = ids(MutationFailed)
+	// Only what the resumed run keeps (keepable): a mutating step that
+	// completed runs again, and its new result is the one that counts.
 	kept := []string{}
-	for k := range st.Completed {
-		kept = append(kept, k.Step+"/"+k.Account)
+	for k, c := range st.Completed {
+		if keepable(c.Action) {
+			kept = append(kept, k.Step+"/"+k.Account)
+		}
 	}
 	sort.Strings(kept)
 	res["completed_steps"] = kept
@@ -617,8 +621,7 @@ func (rr *resumeRun) kept(step playbooks.Step, base StepResult) (StepResult, boo
 	if rr == nil {
 		return StepResult{}, false
 	}
-	spec, _ := executors.Lookup(step.Action)
-	if spec.Mutating || step.Action == executors.NotifyWebhook {
+	if !keepable(step.Action) {
 		return StepResult{}, false
 	}
 	c, ok := rr.st.Completed[StepKey{Step: step.ID, Account: base.Account}]
@@ -640,6 +643,14 @@ func (rr *resumeRun) kept(step playbooks.Step, base StepResult) (StepResult, boo
 		}
 	}
 	return res, true
+}
+
+// keepable reports whether a completed step of action keeps its result in
+// a resumed run: read-only and manual steps; mutating steps and
+// notify.webhook run again.
+func keepable(action string) bool {
+	spec, _ := executors.Lookup(action)
+	return !spec.Mutating && action != executors.NotifyWebhook
 }
 
 // settle records, at the end of a resumed run, what became of every

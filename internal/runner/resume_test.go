@@ -173,6 +173,30 @@ func TestParseResumeCompletedSteps(t *testing.T) {
 	}
 }
 
+// TestOpeningListsOnlyKeptSteps: the resumed run's opening record lists as
+// kept only the completed steps it does not run again (a read, a manual
+// step), not a mutating step that completed before the stop (it runs
+// again, and its new result is the one the report must count).
+func TestOpeningListsOnlyKeptSteps(t *testing.T) {
+	pb := parseResumePB(t)
+	dir := trail(t, pb, ModeExecute,
+		stepInfo("snap", executors.SnapshotBalances, "ok", nil),
+		stepInfo("revoke", executors.KeysRevoke, "changed", nil),
+	)
+	st, err := LoadResume(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Completed[StepKey{"revoke", "a1"}]; !ok {
+		t.Fatal("the completed revoke is not in the resume state: the test tests nothing")
+	}
+	ev := newResumeRun(st).openingEvent(nil)
+	got, _ := ev.Result.(map[string]any)["completed_steps"].([]string)
+	if want := []string{"snap/a1"}; !slices.Equal(got, want) {
+		t.Errorf("completed_steps %v, want %v (the mutating revoke runs again)", got, want)
+	}
+}
+
 func TestLoadResumeRefuses(t *testing.T) {
 	pb := parseResumePB(t)
 	tests := []struct {
