@@ -166,6 +166,16 @@ type OwnStateReader interface {
 	OwnStateRead()
 }
 
+// MutationsSender is implemented by Hooks that want to hear from a
+// mutating step that every mutation it set out to make has been sent and
+// answered, all it has left being to confirm them (a freeze's re-list,
+// and cancels of what that re-list still shows): the runner then lets the
+// account's later mutating steps start, so that a key revocation does not
+// wait for a confirming read held back by a scarce rate limit.
+type MutationsSender interface {
+	MutationsSent()
+}
+
 // Noticer is implemented by Hooks that relay to the operator, while the
 // step runs, what they must hear at once rather than in its result: a
 // wait of many seconds the step cannot avoid (the venue's CDN blocking
@@ -187,6 +197,15 @@ func (r Request) Notice(text string) {
 func (r Request) NoteOwnStateRead() {
 	if o, ok := r.Hooks.(OwnStateReader); ok {
 		o.OwnStateRead()
+	}
+}
+
+// NoteMutationsSent tells r's hooks, if they listen (MutationsSender),
+// that the step's mutations have been sent and answered; it goes on only
+// to confirm them.
+func (r Request) NoteMutationsSent() {
+	if m, ok := r.Hooks.(MutationsSender); ok {
+		m.MutationsSent()
 	}
 }
 

@@ -579,6 +579,12 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	if err := sendUnits(orders); err != nil {
 		return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, err
 	}
+	// What is left is to confirm: the account's next mutating step (a key
+	// revocation) need not wait for the re-list. (Scope all: its
+	// sub-accounts' cancels are still to come.)
+	if req.Params.String("scope") != executors.ScopeAll {
+		req.NoteMutationsSent()
+	}
 
 	// Confirm by re-listing, for confirm_timeout of time the requests
 	// could go: an edge block that holds them meanwhile (31 s) moves the
@@ -668,7 +674,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 	switch {
 	case lastListErr != nil:
 		res.Status = executors.StatusFailed
-		res.Summary = fmt.Sprintf("cancel requests sent but the last re-list failed: %d orders unconfirmed, %d still open", unconfirmed, len(remaining))
+		res.Summary = fmt.Sprintf("cancel requests sent but the last re-list failed: %d orders unconfirmed, %d open when last listed", unconfirmed, len(remaining))
 	case len(remaining) > 0:
 		res.Status = executors.StatusFailed
 		res.Summary = fmt.Sprintf("cancelled %d orders, %d still open after %s", len(res.Changes), len(remaining), req.Params.Duration("confirm_timeout"))

@@ -11,8 +11,9 @@ import (
 )
 
 // stopAtFreeze cancels the run when the first freeze result arrives: the
-// freeze is done on some accounts, in flight or not started on others, and
-// the later steps never run.
+// freeze is done on some accounts, in flight or not started on others;
+// later mutating steps may have run meanwhile (they start once a freeze's
+// cancels are sent) and run again after the resume, whose results count.
 func stopAtFreeze(_ *testing.T, _ *demoFund, step, _ string, cancel context.CancelFunc) {
 	if step == "freeze" {
 		cancel()

@@ -409,6 +409,8 @@ func (r *run) sortedResults() []StepResult {
 // mutation reaches the exchange. An account's own order cancels wait only
 // for the reads of its own state (ownOrderCancels): snapshot-before's reads
 // of the sub-accounts, which those cancels do not change, go on meanwhile.
+// A mutating step waits for the mutating steps before it only until they
+// have sent their mutations (startsOnSent), not for their confirmation.
 func dependencies(steps []playbooks.Step) [][]int {
 	barrier := func(s playbooks.Step) bool {
 		spec, _ := executors.Lookup(s.Action)
@@ -431,6 +433,22 @@ func dependencies(steps []playbooks.Step) [][]int {
 		index[s.ID] = i
 	}
 	return deps
+}
+
+// startsOnSent reports whether step i, which depends on step j, may start
+// once j's mutations are sent and answered (executors.MutationsSender)
+// rather than when j is done: i mutates too (its mutations still follow
+// j's), and neither needs j's outcome — i is not local (manual, notify),
+// its when does not read j, and j does not abort the run on failure. So a
+// freeze whose confirming re-list waits for a scarce rate limit does not
+// hold back the account's key revocations meanwhile; reads after j still
+// see it confirmed.
+func startsOnSent(steps []playbooks.Step, i, j int) bool {
+	si, _ := executors.Lookup(steps[i].Action)
+	sj, _ := executors.Lookup(steps[j].Action)
+	return si.Mutating && !si.Local && sj.Mutating && !sj.Local &&
+		steps[j].OnError != playbooks.OnErrorAbort && !steps[j].Barrier &&
+		!slices.Contains(steps[i].When.Steps(), steps[j].ID)
 }
 
 // schedule runs every (step, account). Accounts are independent pipelines
@@ -499,6 +517,15 @@ func (r *run) schedule(ctx context.Context) string {
 				own[i] = make(chan struct{})
 			}
 			closeOwn := func(i int) { ownOnce[i].Do(func() { close(own[i]) }) }
+			// sent[i] is closed once step i has sent its mutations
+			// (executors.MutationsSender), at the latest when it is done:
+			// what the later mutating steps wait for (startsOnSent).
+			sent := make([]chan struct{}, len(steps))
+			sentOnce := make([]sync.Once, len(steps))
+			for i := range sent {
+				sent[i] = make(chan struct{})
+			}
+			closeSent := func(i int) { sentOnce[i].Do(func() { close(sent[i]) }) }
 			var inner sync.WaitGroup
 			for i, step := range steps {
 				inner.Add(1)
@@ -507,8 +534,13 @@ func (r *run) schedule(ctx context.Context) string {
 					defer finished(i)
 					defer close(done[i])
 					defer closeOwn(i)
+					defer closeSent(i)
 					for _, d := range deps[i] {
-						<-done[d]
+						if startsOnSent(steps, i, d) {
+							<-sent[d]
+						} else {
+							<-done[d]
+						}
 					}
 					for j := 0; j < i; j++ {
 						if steps[j].OnError == playbooks.OnErrorAbort || steps[j].Barrier {
@@ -535,7 +567,7 @@ func (r *run) schedule(ctx context.Context) string {
 						if ownOrderCancels(step) {
 							gate = earlierDone(own, gates[i])
 						}
-						res = r.runOne(ctx, step, t, gate, func() { closeOwn(i) })
+						res = r.runOne(ctx, step, t, gate, func() { closeOwn(i) }, func() { closeSent(i) })
 						if r.o.Review != nil {
 							r.o.Review(t.Ref, &res)
 						}
@@ -687,8 +719,9 @@ func (r *run) recordResult(res StepResult) {
 // steps of the account that read what this step changes have finished
 // (or, for a step that changes only the account's own state, read it):
 // mutations wait for it (see auditHooks.Intent), reads do not. ownRead is
-// called when this step reports it has read the account's own state.
-func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}, ownRead func()) StepResult {
+// called when this step reports it has read the account's own state, sent
+// when it reports its mutations sent.
+func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-chan struct{}, ownRead, sent func()) StepResult {
 	r.progress(Event{Kind: "start", Step: step.ID, Account: t.Ref.Name})
 	started := r.o.Now()
 	res := StepResult{Step: step.ID, Account: t.Ref.Name, Exchange: t.Ref.Exchange, Action: step.Action, Scope: stepScope(step), Started: started}
@@ -757,7 +790,7 @@ func (r *run) runOne(ctx context.Context, step playbooks.Step, t Target, gate <-
 	if r.o.DryRun {
 		exec = executors.DryRun(exec)
 	}
-	hooks := &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate, ownRead: ownRead}
+	hooks := &auditHooks{r: r, step: step.ID, account: t.Ref.Name, action: step.Action, gate: gate, ownRead: ownRead, sent: sent}
 	req := executors.Request{Action: step.Action, Step: step.ID, Params: params, Hooks: hooks}
 	var (
 		result  executors.Result
@@ -1060,6 +1093,9 @@ type auditHooks struct {
 	// ownRead, if set, is called when the step reports it has read the
 	// account's own state (OwnStateRead).
 	ownRead func()
+	// sent, if set, is called when the step reports its mutations sent
+	// (MutationsSent).
+	sent func()
 
 	mu   sync.Mutex
 	done []executors.Mutation // mutations whose send succeeded, in order
@@ -1093,6 +1129,13 @@ func (r *run) notice(step, account, action, text string, fields map[string]any) 
 func (h *auditHooks) OwnStateRead() {
 	if h.ownRead != nil {
 		h.ownRead()
+	}
+}
+
+// MutationsSent implements executors.MutationsSender.
+func (h *auditHooks) MutationsSent() {
+	if h.sent != nil {
+		h.sent()
 	}
 }
 

@@ -787,3 +787,110 @@ steps:
 		t.Errorf("%d steps left to the passes, want 3", len(rest))
 	}
 }
+
+// sentExec's freeze sends its cancel, says so, and then confirms: its
+// re-list ends only once the key revocation has been called (a confirming
+// read held back by a scarce rate limit) or after a while. It records
+// whether the revocation was called while the freeze still confirmed.
+type sentExec struct {
+	stubExec
+	noteSent  bool
+	revoked   chan struct{}
+	once      sync.Once
+	mu        sync.Mutex
+	overlap   bool // the revocation came while the freeze confirmed
+	confirmed bool
+}
+
+func (s *sentExec) Do(ctx context.Context, req executors.Request) (executors.Result, error) {
+	switch req.Action {
+	case executors.OrdersCancelAll:
+		if err := req.Mutate(ctx, executors.Mutation{ID: "cancel:spot:BTCUSDT"}, func(context.Context) error { return nil }); err != nil {
+			return executors.Result{}, err
+		}
+		if s.noteSent {
+			req.NoteMutationsSent()
+		}
+		select {
+		case <-s.revoked:
+		case <-time.After(300 * time.Millisecond):
+		}
+		s.mu.Lock()
+		s.confirmed = true
+		s.mu.Unlock()
+		return executors.Result{Status: executors.StatusChanged}, nil
+	case executors.KeysRevoke:
+		s.mu.Lock()
+		s.overlap = !s.confirmed
+		s.mu.Unlock()
+		s.once.Do(func() { close(s.revoked) })
+		return executors.Result{Status: executors.StatusChanged}, nil
+	}
+	return executors.Result{Status: executors.StatusOK}, nil
+}
+
+// TestMutatingStepsStartOnSent: a key revocation after a freeze starts
+// once the freeze's cancels are sent, while the freeze still confirms
+// them; it waits for the whole freeze when the freeze does not say so,
+// when its `when` reads the freeze, and when the freeze may abort the run.
+func TestMutatingStepsStartOnSent(t *testing.T) {
+	cases := []struct {
+		name        string
+		note        bool
+		freeze      string // extra fields of the freeze step
+		revoke      string // extra fields of the revocation step
+		wantOverlap bool
+	}{
+		{"sent: the revocation goes while the freeze confirms", true, "", "", true},
+		{"the freeze does not say: wait for it", false, "", "", false},
+		{"when reads the freeze: wait for it", true, "", `, when: "steps.freeze.status == 'changed'"`, false},
+		{"the freeze may abort the run: wait for it", true, ", on_error: abort", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: freeze, action: orders.cancel_all`+c.freeze+`}
+  - {id: revoke, action: keys.revoke, irreversible: true, with: {scope: sub_accounts, method: delete}`+c.revoke+`}
+`)
+			s := &sentExec{stubExec: *newStub(), noteSent: c.note, revoked: make(chan struct{})}
+			rep, err := Run(context.Background(), opts(pb, &memAudit{}, targets(s)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []string{"freeze", "revoke"} {
+				if r := result(t, rep, step, "acct1"); r.Status != executors.StatusChanged {
+					t.Fatalf("%s = %s (%s), want changed", step, r.Status, r.Summary)
+				}
+			}
+			if s.overlap != c.wantOverlap {
+				t.Errorf("revocation while the freeze confirmed = %v, want %v", s.overlap, c.wantOverlap)
+			}
+		})
+	}
+}
+
+func TestStartsOnSent(t *testing.T) {
+	pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: freeze, action: orders.cancel_all}
+  - {id: list, action: orders.list}
+  - {id: revoke, action: keys.revoke, irreversible: true, with: {scope: sub_accounts, method: delete}}
+  - {id: human, action: manual, with: {instructions: x}}
+`)
+	for _, c := range []struct {
+		i, j int
+		want bool
+	}{
+		{1, 0, false}, // a read waits for the whole freeze
+		{2, 0, true},  // a mutation goes once the freeze has sent
+		{3, 0, false}, // manual waits for everything
+		{3, 2, false},
+	} {
+		if got := startsOnSent(pb.Steps, c.i, c.j); got != c.want {
+			t.Errorf("startsOnSent(%s, %s) = %v, want %v", pb.Steps[c.i].ID, pb.Steps[c.j].ID, got, c.want)
+		}
+	}
+}
