@@ -68,11 +68,21 @@ func WithBudgetNotices(ctx context.Context, req Request, venue string, name func
 	if name == nil {
 		name = func(b string) string { return b }
 	}
-	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, name(w.Bucket), w)) })
+	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, name(w.Bucket), req.Action, w)) })
 }
 
-// budgetWaitText is the operator's line for w, whose limit is called limit.
-func budgetWaitText(venue, limit string, w budget.LongWait) string {
+// meanwhile says what an action's wait leaves exposed: what the attacker
+// can still do until its requests go.
+var meanwhile = map[string]string{
+	OrdersCancelAll:          "orders not cancelled yet stay open",
+	KeysRevoke:               "keys not deleted yet stay usable by whoever holds them",
+	WithdrawalsCancelPending: "withdrawals not cancelled yet can still go out",
+	PositionsClose:           "positions not closed yet stay open",
+}
+
+// budgetWaitText is the operator's line for w, whose limit is called
+// limit, met by a request of action.
+func budgetWaitText(venue, limit, action string, w budget.LongWait) string {
 	wait := w.Wait.Round(time.Second)
 	at := w.Until.Format("15:04:05")
 	others := ""
@@ -83,10 +93,14 @@ func budgetWaitText(venue, limit string, w budget.LongWait) string {
 		}
 		others = fmt.Sprintf(" (%s counted %d of it from %s)", venue, w.External, who)
 	}
-	if w.Blocked {
-		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit%s: those requests wait %s, until %s, as it asked; the rest go on", venue, limit, others, wait, at)
+	exposed := ""
+	if m := meanwhile[action]; m != "" {
+		exposed = " (meanwhile the " + m + ")"
 	}
-	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept)%s: its requests wait %s, until %s; the rest go on", venue, limit, w.Limit, w.Window, others, wait, at)
+	if w.Blocked {
+		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit%s: those requests wait %s, until %s, as it asked%s; the rest go on", venue, limit, others, wait, at, exposed)
+	}
+	return fmt.Sprintf("%s's %s limit is spent for this window (%d per %s, less the margin kept)%s: its requests wait %s, until %s%s; the rest go on", venue, limit, w.Limit, w.Window, others, wait, at, exposed)
 }
 
 // WithSteadyBudget returns ctx whose requests spend the rate limits

@@ -47,17 +47,20 @@ func TestRequestPriority(t *testing.T) {
 func TestBudgetWaitText(t *testing.T) {
 	until := time.Date(2026, 12, 5, 16, 53, 14, 0, time.Local)
 	for _, tc := range []struct {
-		w    budget.LongWait
-		want []string
+		w      budget.LongWait
+		action string
+		want   []string
 	}{
 		{budget.LongWait{Bucket: "x", Limit: 2000, Window: 30 * time.Second, Until: until, Wait: 24 * time.Second},
-			[]string{"KuCoin's management pool limit is spent for this window (2000 per 30s, less the margin kept): its requests wait 24s, until 16:53:14"}},
+			"", []string{"KuCoin's management pool limit is spent for this window (2000 per 30s, less the margin kept): its requests wait 24s, until 16:53:14; the rest go on"}},
+		{budget.LongWait{Bucket: "x", Limit: 2000, Window: 30 * time.Second, Until: until, Wait: 24 * time.Second},
+			KeysRevoke, []string{"wait 24s, until 16:53:14 (meanwhile the keys not deleted yet stay usable by whoever holds them); the rest go on"}},
 		{budget.LongWait{Bucket: "x", Until: until, Wait: 6 * time.Second, Blocked: true, External: 1500},
-			[]string{"KuCoin answered 429 (too many requests) on its management pool limit (KuCoin counted 1500 of it from other clients of this account", "whoever holds a leaked key", "wait 6s, until 16:53:14"}},
+			OrdersCancelAll, []string{"orders not cancelled yet stay open", "KuCoin answered 429 (too many requests) on its management pool limit (KuCoin counted 1500 of it from other clients of this account", "whoever holds a leaked key", "wait 6s, until 16:53:14"}},
 		{budget.LongWait{Bucket: "x", Limit: 2400, Window: time.Minute, Until: until, Wait: 40 * time.Second, External: 300, IP: true},
-			[]string{"counted 300 of it from other programs behind this IP"}},
+			"", []string{"counted 300 of it from other programs behind this IP"}},
 	} {
-		got := budgetWaitText("KuCoin", "management pool", tc.w)
+		got := budgetWaitText("KuCoin", "management pool", tc.action, tc.w)
 		for _, w := range tc.want {
 			if !strings.Contains(got, w) {
 				t.Errorf("%q\nwants %q", got, w)
