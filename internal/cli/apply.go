@@ -99,7 +99,7 @@ plan: pass them again with --input.
 	fl.BoolVar(&o.JSON, "json", false, "print one JSON document with the results (no other output on stdout)")
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
-	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts processed at once")
+	fl.IntVar(&o.Concurrency, "concurrency", 0, "accounts processed at once; 0: every account")
 	fl.StringVar(&o.Hold, "hold", "", "hold the line at most this `DURATION` (as in run)")
 	return cmd
 }

@@ -141,11 +141,11 @@ func runDemo(cmd *cobra.Command, f *Factory, o *DemoOptions) error {
 	}
 
 	fmt.Fprintln(f.Out, "═══ 1/3  PLAN (dry-run: real reads, no changes) ═══")
-	if _, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, DryRun: true, RunsDir: runs, Concurrency: 8, Inputs: inputs}); err != nil {
+	if _, err := runPlaybook(ctx, f, &RunOptions{Playbook: o.Playbook, Config: cfgPath, DryRun: true, RunsDir: runs, Inputs: inputs}); err != nil {
 		return err
 	}
 	fmt.Fprintln(f.Out, "\n═══ 2/3  EXECUTE (as with --yes) ═══")
-	exec := &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Concurrency: 8, Hold: o.Hold, Inputs: inputs}
+	exec := &RunOptions{Playbook: o.Playbook, Config: cfgPath, Yes: true, RunsDir: runs, Hold: o.Hold, Inputs: inputs}
 	if reh != nil {
 		exec.observe = reh.playHuman(ctx)
 	}

@@ -139,7 +139,7 @@ still writing is refused.
 	fl.BoolVar(&o.JSON, "json", false, "print one JSON document with the plan and results (no other output on stdout)")
 	fl.StringVar(&o.RunsDir, "runs-dir", "", "where run directories are created (default ./runs, or $PANICBUTTON_RUNS_DIR)")
 	fl.BoolVar(&o.AuditDegraded, "audit-degraded", false, "proceed with mutations even if the audit trail cannot be written (recorded, and shouted on stderr)")
-	fl.IntVar(&o.Concurrency, "concurrency", 8, "accounts running one step at once (each account runs its steps as its own pipeline; one waiting for a human takes no slot)")
+	fl.IntVar(&o.Concurrency, "concurrency", 0, "accounts running one step at once; 0: every account (each account runs its steps as its own pipeline; the venues' rate limits are kept per IP and account whatever this is)")
 	fl.StringVar(&o.Hold, "hold", "", "hold the line at most this `DURATION` (e.g. 45m, 2h; default "+runner.DefaultHold.String()+"): while the account's own key is still alive, keep cancelling new orders and withdrawals and deleting new sub-account keys until the key is rejected; on a terminal, answering the manual step ends it")
 	fl.StringVar(&o.Resume, "resume", "", "continue the interrupted run in `RUN_DIR` (appends to its audit trail; done mutations are not repeated)")
 	addPostureFlags(cmd, o)

@@ -64,8 +64,16 @@ type Options struct {
 	// written (recorded in the start record; shouted on Warn).
 	AuditDegraded bool
 	// RunDir receives snapshot-<step>.json files; empty: none written.
-	RunDir         string
-	Concurrency    int           // accounts running one step at once (manual steps take no slot); default 8
+	RunDir string
+	// Concurrency caps the accounts running one step at once (manual
+	// steps take no slot); 0 (the default): every target account. The
+	// venues' rate limits are kept by the executors' budgets, shared by
+	// every account behind one IP, not by this cap: a cap below the number
+	// of accounts only makes the last ones wait for a slot while the first
+	// ones wait for budget (measured at 20 accounts with the old default of
+	// 8: one KuCoin master's sub-account orders stayed open 3 minutes for a
+	// slot held by Binance masters waiting for /fapi windows).
+	Concurrency    int
 	DefaultTimeout time.Duration // per (step, account) when the step sets none; default 2m
 	ManualTimeout  time.Duration // default for manual steps; default 30m
 	BackoffBase    time.Duration // default 250ms
@@ -266,7 +274,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 func withDefaults(o Options) Options {
 	if o.Concurrency <= 0 {
-		o.Concurrency = 8
+		o.Concurrency = max(1, len(o.Targets))
 	}
 	if o.DefaultTimeout <= 0 {
 		o.DefaultTimeout = 2 * time.Minute

@@ -894,3 +894,49 @@ steps:
 		}
 	}
 }
+
+// TestEveryAccountAtOnceByDefault: with no Concurrency set, every target
+// account runs a step at once, however many there are (the venues' rate
+// limits are the budgets' to keep); with a cap, no more than it.
+func TestEveryAccountAtOnceByDefault(t *testing.T) {
+	const n = 20
+	for _, tc := range []struct{ limit, want int }{{0, n}, {8, 8}} {
+		t.Run(fmt.Sprintf("concurrency=%d", tc.limit), func(t *testing.T) {
+			pb := mustPlaybook(t, `name: t
+targets: {all: true}
+steps:
+  - {id: freeze, action: orders.cancel_all}
+`)
+			var mu sync.Mutex
+			in, most := 0, 0
+			all := make(chan struct{})
+			var execs []executors.Executor
+			for range n {
+				execs = append(execs, &funcExec{do: func(ctx context.Context) {
+					mu.Lock()
+					in++
+					most = max(most, in)
+					if in == n {
+						close(all)
+					}
+					mu.Unlock()
+					select { // the accounts in the step wait for the others
+					case <-all:
+					case <-time.After(100 * time.Millisecond):
+					}
+					mu.Lock()
+					in--
+					mu.Unlock()
+				}})
+			}
+			o := opts(pb, &memAudit{}, targets(execs...))
+			o.Concurrency = tc.limit
+			if _, err := Run(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			if most != tc.want {
+				t.Errorf("at most %d accounts in the step at once, want %d", most, tc.want)
+			}
+		})
+	}
+}
