@@ -18,9 +18,12 @@ import (
 // as one round trip however many there are (they could all be in flight
 // at once). An account's steps follow the runner's dependencies: the
 // read-only snapshot-before and inventory overlap freeze, whose cancels
-// wait for snapshot-before (so the three take the longest of them), and
-// every later step waits for the mutating step before it. Accounts run in
-// parallel, so the bound is the longer of the two venues' sums.
+// wait for snapshot-before (so the three take the longest of them); every
+// later mutating step waits until the mutating step before it has sent
+// its mutations (a freeze's confirming re-list goes on meanwhile:
+// runner.startsOnSent), and snapshot-after until every step before it is
+// done. Accounts run in parallel, so the bound is the longer of the two
+// venues' sums.
 //
 // One round trip is the emulator's injected latency: it sleeps Latency
 // once per request before answering, and loopback adds microseconds, so a
@@ -31,9 +34,9 @@ import (
 //	inventory        ‖   restrictions ‖ sub list → key list →     own key ‖ sub users → per-sub keys (3)
 //	                     per-key IP restriction (3)
 //	freeze               list every product ‖ snapshot-before's   active symbols → per-symbol list →
-//	                     own part → cancel → re-list (3)          [snapshot-before] → cancel →
-//	                                                              re-list (4)
-//	  first three        3                                        4
+//	                     own part → cancel (2; its re-list, 3,    [snapshot-before] → cancel (3;
+//	                     is on no chain)                          its re-list, 4, is on no chain)
+//	  first three        3 (inventory)                            3
 //	revoke-withdraw-keys delete → re-list (2)                     inventory's listing, nothing to
 //	                                                              delete (0)
 //	withdrawals          withdraw history (1)                     accounts → per-currency list (2)
@@ -45,12 +48,13 @@ import (
 //	                                                              it (8)
 //	master-key           manual (no request) (0)                  manual (0)
 //	snapshot-after       all at once (1)                          all at once (1)
-//	total                3+2+1+0+9+0+1 = 16                       4+0+2+3+8+0+1 = 18
+//	total                3+2+1+0+9+0+1 = 16                       3+0+2+3+8+0+1 = 17
 //
 // (The sub-account and key lists a step does not show were served from
 // the executors' cache of the lists an earlier step made moments
-// before.) "‖" marks what runs together. Bound: 18 round trips (720 ms at
-// 40 ms). Some of these round trips are the executors' choice rather than
+// before.) "‖" marks what runs together. Bound: 17 round trips (680 ms at
+// 40 ms); 18 until the later mutating steps stopped waiting for the
+// freeze's re-list (2026-12-05). Some of these round trips are the executors' choice rather than
 // the venues' (Binance's status and assets reads before minting): the
 // bound measures how close the run comes to its own structure, not
 // whether that structure is the shortest, and it must follow the
@@ -62,7 +66,7 @@ import (
 // the first requests go out with the local clock.
 //
 // RateBound adds the rate limits.
-const BoundRoundTrips = 18
+const BoundRoundTrips = 17
 
 // Bound is the critical-path bound of one run: the larger of the
 // round-trip bound and what the rate limits allow (RateBound).
