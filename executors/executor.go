@@ -171,7 +171,11 @@ type OwnStateReader interface {
 // answered, all it has left being to confirm them (a freeze's re-list,
 // and cancels of what that re-list still shows): the runner then lets the
 // account's later mutating steps start, so that a key revocation does not
-// wait for a confirming read held back by a scarce rate limit.
+// wait for a confirming read held back by a scarce rate limit. Only
+// orders.cancel_all says so: a key revocation's confirming re-lists are
+// what the next revocation's look for keys made mid-run reuses (listed
+// again otherwise, on a budget of 60 a minute per Binance master), and
+// would list the temporary keys the sub-accounts' freeze mints meanwhile.
 type MutationsSender interface {
 	MutationsSent()
 }
