@@ -461,7 +461,8 @@ func startsOnSent(steps []playbooks.Step, i, j int) bool {
 
 // schedule runs every (step, account). Accounts are independent pipelines
 // (at most Concurrency in flight); within an account steps start as soon as
-// the steps they depend on are done. It returns the step whose failure
+// the steps they depend on are done (or have sent their mutations:
+// startsOnSent). It returns the step whose failure
 // aborted the run, if any.
 func (r *run) schedule(ctx context.Context) string {
 	steps := r.o.Playbook.Steps
