@@ -39,7 +39,10 @@ const benchLatency = 40 * time.Millisecond
 //	cancelled-ms   start → answer of the last successful cancel of a master's
 //	               order; sub-cancelled-ms the same for sub-accounts' orders
 //	keys-gone-ms   start → answer of the last successful sub-key delete (the
-//	               temporary keys freeze-sub-accounts mints included)
+//	               temporary keys freeze-sub-accounts mints included);
+//	               sub-keys-gone-ms the same for the sub-account keys the
+//	               accounts had before the run only (what a leaked bot key
+//	               could use), from the audit trail's outcomes
 //	orders-left, sub-orders-left, sub-keys-left  what the emulator's state
 //	               holds at the end (Outcome.Left); target 0 each
 //	skew-max-ms    largest |local − venue| clock offset the executors measured
@@ -127,6 +130,7 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				b.ReportMetric(float64(out.OrdersCancelled)/float64(time.Millisecond), "cancelled-ms")
 				b.ReportMetric(float64(out.SubOrdersCancelled)/float64(time.Millisecond), "sub-cancelled-ms")
 				b.ReportMetric(float64(out.KeysDeleted)/float64(time.Millisecond), "keys-gone-ms")
+				b.ReportMetric(float64(out.SubKeysDeleted)/float64(time.Millisecond), "sub-keys-gone-ms")
 				b.ReportMetric(float64(out.SkewMax)/float64(time.Millisecond), "skew-max-ms")
 				b.ReportMetric(float64(out.FirstMutation)/float64(time.Millisecond), "first-mut-ms")
 				b.ReportMetric(float64(out.Left.Orders), "orders-left")

@@ -72,6 +72,11 @@ type Outcome struct {
 	// sub-account key deletions (the temporary keys included). -1 when
 	// there was none.
 	OrdersCancelled, SubOrdersCancelled, KeysDeleted time.Duration
+	// SubKeysDeleted is the time from the start to the outcome of the last
+	// successful deletion of a sub-account key the accounts had before
+	// the run (keys.revoke: what a leaked bot key could still use), the
+	// temporary keys left out; -1 when there was none.
+	SubKeysDeleted time.Duration
 	// SkewMax is the largest absolute clock offset (local minus venue) any
 	// executor measured; Syncs how many server-time syncs they made.
 	SkewMax time.Duration
@@ -352,7 +357,7 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Start: start, Wall: wall, CPU: cpu, EmulatorCPU: emuCPU, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, Report: rep, AuditPath: log.Path()}
+	out := &Outcome{Start: start, Wall: wall, CPU: cpu, EmulatorCPU: emuCPU, Left: left, FirstMutation: -1, OrdersCancelled: -1, SubOrdersCancelled: -1, KeysDeleted: -1, SubKeysDeleted: -1, Report: rep, AuditPath: log.Path()}
 	for _, t := range targets {
 		if s, ok := t.Exec.(interface {
 			ClockSkew() (last, maxAbs time.Duration, syncs, rejections int)
@@ -397,6 +402,17 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 		}
 		if e.Kind == emu.KindMutation && (out.FirstMutation < 0 || e.Time.Sub(start) < out.FirstMutation) {
 			out.FirstMutation = e.Time.Sub(start)
+		}
+	}
+	// The trail tells a sub-account's own key (delete-key) from a
+	// temporary one (delete-temp-key); the venue's log does not.
+	recs, err := audit.Read(log.Path())
+	if err != nil {
+		return nil, fmt.Errorf("read the audit trail: %w", err)
+	}
+	for _, r := range recs {
+		if r.Phase == audit.PhaseOutcome && r.Request["kind"] == "delete-key" && bytes.Contains(r.Result, []byte(`"ok":true`)) {
+			out.SubKeysDeleted = max(out.SubKeysDeleted, r.Time.Sub(start))
 		}
 	}
 	return out, nil

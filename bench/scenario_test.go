@@ -66,10 +66,15 @@ func TestQuarterScenarioEndState(t *testing.T) {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"all master orders cancelled", out.OrdersCancelled}, {"all sub-account orders cancelled", out.SubOrdersCancelled}, {"all sub keys deleted", out.KeysDeleted}} {
+	}{{"all master orders cancelled", out.OrdersCancelled}, {"all sub-account orders cancelled", out.SubOrdersCancelled}, {"all sub keys deleted", out.KeysDeleted}, {"the sub-accounts' own keys deleted", out.SubKeysDeleted}} {
 		if d.d < 0 || d.d > out.Wall {
 			t.Errorf("time to %s: got %s, want measured, within the wall time %s", d.name, d.d, out.Wall)
 		}
+	}
+	// The temporary keys are deleted after the sub-accounts' own keys
+	// (the playbook revokes those before it freezes the sub-accounts).
+	if out.SubKeysDeleted >= out.KeysDeleted {
+		t.Errorf("the sub-accounts' own keys were gone at %s, every key at %s: want the temporary keys, deleted after, counted apart", out.SubKeysDeleted, out.KeysDeleted)
 	}
 	want := map[string]executors.Status{
 		"revoke-leaked-key": executors.StatusSkipped, // no leaked_key input
