@@ -70,20 +70,6 @@ func TestSnapshotSaysWhenOwnStateIsRead(t *testing.T) {
 	}
 }
 
-// sentHooks records when a step said its mutations were sent
-// (executors.MutationsSender).
-type sentHooks struct {
-	executortest.RecordingHooks
-	mu sync.Mutex
-	at []time.Time
-}
-
-func (h *sentHooks) MutationsSent() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.at = append(h.at, time.Now())
-}
-
 // TestFreezeSaysWhenCancelsAreSent: the account's freeze tells the runner
 // once, after its cancels are answered and before its confirming re-list,
 // that it has only to confirm (the account's key revocations may start);
@@ -96,7 +82,7 @@ func TestFreezeSaysWhenCancelsAreSent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := &sentHooks{}
+		h := &executortest.SentHooks{}
 		p := executors.Params{}
 		if scope != "" {
 			p["scope"] = scope
@@ -108,39 +94,6 @@ func TestFreezeSaysWhenCancelsAreSent(t *testing.T) {
 		if res.Counts["cancelled"] == 0 {
 			t.Fatalf("nothing cancelled (%s): the test tests nothing", res.Summary)
 		}
-		if scope == executors.ScopeAll {
-			if len(h.at) != 0 {
-				t.Errorf("scope all said its mutations were sent %d times, want never", len(h.at))
-			}
-			continue
-		}
-		if len(h.at) != 1 {
-			t.Fatalf("said its mutations were sent %d times, want once", len(h.at))
-		}
-		var lastCancel, lastList time.Time
-		for _, x := range r.srv.Requests() {
-			switch {
-			case x.Method == http.MethodDelete:
-				lastCancel = later(lastCancel, x.Time.Add(x.Duration))
-			case x.Method == http.MethodGet && x.Path == "/api/v3/openOrders":
-				lastList = later(lastList, x.Time)
-			}
-		}
-		if lastCancel.IsZero() || lastList.IsZero() {
-			t.Fatal("no cancel or no list seen by the emulator: the test tests nothing")
-		}
-		if h.at[0].Before(lastCancel) {
-			t.Errorf("said so at %v, before the last cancel was answered (%v)", h.at[0], lastCancel)
-		}
-		if !h.at[0].Before(lastList) {
-			t.Errorf("said so at %v, after the re-list went (%v)", h.at[0], lastList)
-		}
+		h.CheckFreezeSent(t, scope, r.srv.Requests())
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -43,6 +43,17 @@ func (s *sched) settle(t *testing.T, n func() int) {
 	}
 }
 
+// drain lets the sleepers run out: it waits until they sleep (settle),
+// then moves the clock to the next wake-up until pending reaches 0.
+func (s *sched) drain(t *testing.T, pending func() int) {
+	t.Helper()
+	s.settle(t, pending)
+	for pending() > 0 {
+		s.next()
+		s.settle(t, pending)
+	}
+}
+
 // grants records when each request was granted.
 type grants struct {
 	mu sync.Mutex
@@ -61,10 +72,15 @@ func (g *grants) pending(total int) func() int {
 // start sends a request of weight w at priority pr through p, in the
 // background.
 func (g *grants) start(t *testing.T, p *Pacer, set *Set, spec Spec, name string, pr Priority, w int) {
+	g.startCtx(t, p, set, spec, name, WithPriority(context.Background(), pr), w)
+}
+
+// startCtx is start with the request's context.
+func (g *grants) startCtx(t *testing.T, p *Pacer, set *Set, spec Spec, name string, ctx context.Context, w int) {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		r, err := p.Wait(WithPriority(context.Background(), pr), Cost{Set: set, Spec: spec, Weight: w})
+		r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: w})
 		if err != nil {
 			t.Error(err)
 			return
@@ -75,6 +91,17 @@ func (g *grants) start(t *testing.T, p *Pacer, set *Set, spec Spec, name string,
 		g.at[name] = at
 		g.mu.Unlock()
 	}()
+}
+
+// spentMinute returns a fake clock at now, a pacer on it and a bucket of
+// 100 per clock minute whose current window is spent.
+func spentMinute(now time.Time) (*sched, *Pacer, *Set, Spec) {
+	clk := newSched(now)
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set, spec := NewSet(), minuteSpec(100)
+	r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 100})
+	p.SettleAll(r, None)
+	return clk, p, set, spec
 }
 
 // sender returns a function that sends one request of priority pr and
@@ -117,11 +144,7 @@ func TestHigherPriorityFirstAtRollover(t *testing.T) {
 			}
 			clk.settle(t, func() int { return 3 })
 			g.start(t, b, set, spec, "containment", Containment, 60)
-			clk.settle(t, pending)
-			for pending() > 0 {
-				clk.next()
-				clk.settle(t, pending)
-			}
+			clk.drain(t, pending)
 			g.wg.Wait()
 			c := g.at["containment"]
 			if !c.Equal(t0.Add(time.Minute)) {
@@ -199,12 +222,7 @@ func TestReportLeavesRoomForContainment(t *testing.T) {
 // cannot starve it.
 func TestEqualPriorityOldestWindowFirst(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
-	clk := newSched(t0)
-	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
-	set := NewSet()
-	spec := minuteSpec(100)
-	r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 100})
-	p.SettleAll(r, None)
+	clk, p, set, spec := spentMinute(t0)
 	g := &grants{at: map[string]time.Time{}}
 	pending := g.pending(11)
 	g.start(t, p, set, spec, "old", Containment, 50)
@@ -217,11 +235,7 @@ func TestEqualPriorityOldestWindowFirst(t *testing.T) {
 	}
 	clk.settle(t, pending)
 	clk.fire()
-	clk.settle(t, pending)
-	for pending() > 0 {
-		clk.next()
-		clk.settle(t, pending)
-	}
+	clk.drain(t, pending)
 	g.wg.Wait()
 	if got, want := g.at["old"], t0.Add(time.Minute); !got.Equal(want) {
 		t.Errorf("the request waiting since the first window went at %s, want %s", got.Format("15:04:05"), want.Format("15:04:05"))
@@ -313,30 +327,12 @@ func TestWorkBegunFirstGoesFirst(t *testing.T) {
 		{"began after", t0.Add(30 * time.Second), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newSched(t0.Add(10 * time.Second))
-			p := &Pacer{Now: clk.now, Sleep: clk.sleep}
-			set := NewSet()
-			spec := minuteSpec(100)
-			r, _ := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 100})
-			p.SettleAll(r, None)
+			clk, p, set, spec := spentMinute(t0.Add(10 * time.Second))
 			g := &grants{at: map[string]time.Time{}}
 			pending := g.pending(2)
 			// Another account's listing, part of work begun at 06:00:05,
 			// waits from 06:00:10 for the next window.
-			g.wg.Add(1)
-			go func() {
-				defer g.wg.Done()
-				ctx := WithOrigin(WithPriority(context.Background(), Read), t0.Add(5*time.Second))
-				r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 60})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				g.mu.Lock()
-				g.at["listing"] = p.Now()
-				g.mu.Unlock()
-				p.SettleAll(r, None)
-			}()
+			g.startCtx(t, p, set, spec, "listing", WithOrigin(WithPriority(context.Background(), Read), t0.Add(5*time.Second)), 60)
 			clk.settle(t, func() int { return 1 })
 			clk.set(t0.Add(40 * time.Second))
 			// The confirming re-list comes to the bucket at 06:00:40.
@@ -344,24 +340,8 @@ func TestWorkBegunFirstGoesFirst(t *testing.T) {
 			if !tc.origin.IsZero() {
 				ctx = WithOrigin(ctx, tc.origin)
 			}
-			g.wg.Add(1)
-			go func() {
-				defer g.wg.Done()
-				r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 60})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				g.mu.Lock()
-				g.at["confirm"] = p.Now()
-				g.mu.Unlock()
-				p.SettleAll(r, None)
-			}()
-			clk.settle(t, pending)
-			for pending() > 0 {
-				clk.next()
-				clk.settle(t, pending)
-			}
+			g.startCtx(t, p, set, spec, "confirm", ctx, 60)
+			clk.drain(t, pending)
 			g.wg.Wait()
 			second, third := t0.Add(time.Minute), t0.Add(2*time.Minute)
 			want := map[string]time.Time{"confirm": third, "listing": second}
