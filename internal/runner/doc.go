@@ -3,7 +3,8 @@
 // Steps run in order; each step fans out over the target accounts
 // concurrently (bounded). "In order" is by dependency (dependencies): reads
 // before the first mutation overlap it, and a mutating step follows the
-// one before it once that one's mutations are sent, not its confirmation. Every (step, account) gets one Result: its `when`
+// one before it once that one says its mutations are sent (a freeze, its
+// cancels answered: executors.MutationsSender), else once it is done. Every (step, account) gets one Result: its `when`
 // is evaluated against the account and the earlier steps' statuses, its
 // parameters are rendered, and the action is run with a per-step timeout and
 // retries for retryable error classes only (exponential backoff with full
