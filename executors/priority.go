@@ -56,6 +56,31 @@ func WithRequestPriority(ctx context.Context, req Request, began time.Time) cont
 	return budget.WithOrigin(budget.WithPriority(ctx, RequestPriority(req)), began)
 }
 
+type laterConfirmKey struct{}
+
+// WithLaterConfirmations returns ctx in which a freeze's confirming
+// re-lists (ConfirmContext) go at budget.Read, behind every request of the
+// step's own priority: for the sub-accounts' freezes, where at scale one
+// IP budget (Binance /fapi) is spent for minutes on every sub-account's
+// lists, cancels and re-lists, so that every sub-account's orders are
+// listed and cancelled before any is confirmed (the orders open meanwhile
+// are what the attacker still has), and the confirmations follow. Their
+// step's timeout is long (10 min in the built-ins) and the budget serves
+// them, oldest work first, once the cancels are through. A master's own
+// freeze keeps its re-list at the step's priority: its step is short.
+func WithLaterConfirmations(ctx context.Context) context.Context {
+	return context.WithValue(ctx, laterConfirmKey{}, true)
+}
+
+// ConfirmContext is the context of a freeze's confirming re-list: ctx,
+// at budget.Read under WithLaterConfirmations.
+func ConfirmContext(ctx context.Context) context.Context {
+	if later, _ := ctx.Value(laterConfirmKey{}).(bool); later {
+		return budget.WithPriority(ctx, budget.Read)
+	}
+	return ctx
+}
+
 // WithBudgetNotices returns ctx whose long waits for a rate-limit budget
 // (budget.NoticeAfter or more) are told to the operator through
 // req.Notice, once per limit and wait, naming the venue and the limit

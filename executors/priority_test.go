@@ -68,3 +68,20 @@ func TestBudgetWaitText(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmContext: a freeze's confirming re-list keeps the step's
+// priority, except under WithLaterConfirmations (the sub-accounts'
+// freezes), where it goes at Read, behind their lists and cancels.
+func TestConfirmContext(t *testing.T) {
+	step := WithRequestPriority(t.Context(), Request{Action: OrdersCancelAll}, time.Now())
+	if got := budget.PriorityOf(ConfirmContext(step)); got != budget.Containment {
+		t.Errorf("a master's re-list at %s, want containment", got)
+	}
+	later := WithLaterConfirmations(step)
+	if got := budget.PriorityOf(later); got != budget.Containment {
+		t.Errorf("a sub-account freeze's own requests at %s, want containment", got)
+	}
+	if got := budget.PriorityOf(ConfirmContext(later)); got != budget.Read {
+		t.Errorf("a sub-account freeze's re-list at %s, want read", got)
+	}
+}

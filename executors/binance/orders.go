@@ -742,7 +742,7 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if round > 0 {
 			relist = productSet{list: productsOf(groups)}
 		}
-		rl := e.listEach(ctx, relist, symbols)
+		rl := e.listEach(executors.ConfirmContext(ctx), relist, symbols)
 		after := rl.orders
 		if round > 0 {
 			// Orders of products not re-listed stand as the last re-list

@@ -125,6 +125,7 @@ func (e *Executor) subMemory() *subacct.Memory[liveTemp] {
 
 // cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
 func (e *Executor) cancelSubAccounts(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	ctx = executors.WithLaterConfirmations(ctx)
 	// The status of every sub-account (which of them can hold orders at
 	// all, substatus.go) does not need their list: both go out at once.
 	statusc := make(chan subStatuses, 1)

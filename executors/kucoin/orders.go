@@ -596,7 +596,7 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		lastListErr error
 	)
 	for round := 0; ; round++ {
-		remaining, err = x.listOrders(ctx, sel)
+		remaining, err = x.listOrders(executors.ConfirmContext(ctx), sel)
 		// Only the last re-list counts: the loop may end on a failed one
 		// (deadline, or an interrupted backoff), and then nothing is
 		// confirmed.

@@ -131,6 +131,7 @@ func (x *Executor) rememberTemp(apiKey string) {
 
 // cancelSubAccounts implements orders.cancel_all for scope sub_accounts.
 func (x *Executor) cancelSubAccounts(ctx context.Context, req executors.Request, plan bool) (executors.Result, error) {
+	ctx = executors.WithLaterConfirmations(ctx)
 	self, err := x.whoami(ctx)
 	if err != nil {
 		return executors.Result{Status: executors.StatusFailed, Summary: "could not read the calling key"}, err
