@@ -206,8 +206,12 @@ func (r Request) NoteOwnStateRead() {
 
 // NoteMutationsSent tells r's hooks, if they listen (MutationsSender),
 // that the step's mutations have been sent and answered; it goes on only
-// to confirm them.
+// to confirm them. A request of scope all says nothing: the account's own
+// part is done when its sub-accounts' cancels are still to come.
 func (r Request) NoteMutationsSent() {
+	if r.Params.String("scope") == ScopeAll {
+		return
+	}
 	if m, ok := r.Hooks.(MutationsSender); ok {
 		m.MutationsSent()
 	}

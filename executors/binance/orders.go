@@ -724,10 +724,9 @@ func (e *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		if auditErr != nil {
 			return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel: " + auditErr.Error(), Findings: findings}, auditErr
 		}
-		if round == 0 && req.Params.String("scope") != executors.ScopeAll {
+		if round == 0 {
 			// What is left is to confirm: the account's next mutating
 			// step (a key revocation) need not wait for the re-list.
-			// (Scope all: its sub-accounts' cancels are still to come.)
 			req.NoteMutationsSent()
 		}
 		// Re-list before anything else: a cancel that failed even after

@@ -580,11 +580,8 @@ func (x *Executor) cancelAll(ctx context.Context, req executors.Request, plan bo
 		return executors.Result{Status: executors.StatusFailed, Summary: "audit trail refused a cancel intent; stopped"}, err
 	}
 	// What is left is to confirm: the account's next mutating step (a key
-	// revocation) need not wait for the re-list. (Scope all: its
-	// sub-accounts' cancels are still to come.)
-	if req.Params.String("scope") != executors.ScopeAll {
-		req.NoteMutationsSent()
-	}
+	// revocation) need not wait for the re-list.
+	req.NoteMutationsSent()
 
 	// Confirm by re-listing, for confirm_timeout of time the requests
 	// could go: an edge block that holds them meanwhile (31 s) moves the
