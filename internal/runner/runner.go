@@ -446,16 +446,16 @@ func dependencies(steps []playbooks.Step) [][]int {
 // startsOnSent reports whether step i, which depends on step j, may start
 // once j's mutations are sent and answered (executors.MutationsSender)
 // rather than when j is done: i mutates too (its mutations still follow
-// j's), and neither needs j's outcome — i is not local (manual, notify),
-// its when does not read j, and j does not abort the run on failure. So a
-// freeze whose confirming re-list waits for a scarce rate limit does not
-// hold back the account's key revocations meanwhile; reads after j still
-// see it confirmed.
+// j's), and does not need j's outcome — i is not local (manual, notify)
+// and its when does not read j. (A step after one with on_error: abort or
+// barrier waits for it on every account all the same: schedule's global
+// wait.) So a freeze whose confirming re-list waits for a scarce rate
+// limit does not hold back the account's key revocations meanwhile; reads
+// after j still see it confirmed.
 func startsOnSent(steps []playbooks.Step, i, j int) bool {
 	si, _ := executors.Lookup(steps[i].Action)
 	sj, _ := executors.Lookup(steps[j].Action)
 	return si.Mutating && !si.Local && sj.Mutating && !sj.Local &&
-		steps[j].OnError != playbooks.OnErrorAbort && !steps[j].Barrier &&
 		!slices.Contains(steps[i].When.Steps(), steps[j].ID)
 }
 
@@ -520,21 +520,11 @@ func (r *run) schedule(ctx context.Context) string {
 			// state (executors.OwnStateReader), at the latest when it is
 			// done: the gate of a step that changes only the account's own
 			// state (ownOrderCancels).
-			own := make([]chan struct{}, len(steps))
-			ownOnce := make([]sync.Once, len(steps))
-			for i := range own {
-				own[i] = make(chan struct{})
-			}
-			closeOwn := func(i int) { ownOnce[i].Do(func() { close(own[i]) }) }
+			own, closeOwn := onceClosed(len(steps))
 			// sent[i] is closed once step i has sent its mutations
 			// (executors.MutationsSender), at the latest when it is done:
 			// what the later mutating steps wait for (startsOnSent).
-			sent := make([]chan struct{}, len(steps))
-			sentOnce := make([]sync.Once, len(steps))
-			for i := range sent {
-				sent[i] = make(chan struct{})
-			}
-			closeSent := func(i int) { sentOnce[i].Do(func() { close(sent[i]) }) }
+			sent, closeSent := onceClosed(len(steps))
 			var inner sync.WaitGroup
 			for i, step := range steps {
 				inner.Add(1)
@@ -634,6 +624,17 @@ func mutationGates(steps []playbooks.Step) [][]int {
 		}
 	}
 	return gates
+}
+
+// onceClosed returns n open channels and a function that closes the i-th,
+// once however often it is called.
+func onceClosed(n int) ([]chan struct{}, func(i int)) {
+	chs := make([]chan struct{}, n)
+	once := make([]sync.Once, n)
+	for i := range chs {
+		chs[i] = make(chan struct{})
+	}
+	return chs, func(i int) { once[i].Do(func() { close(chs[i]) }) }
 }
 
 // earlierDone returns a channel closed once done[j] is closed for every j in idx.

@@ -845,6 +845,7 @@ func TestMutatingStepsStartOnSent(t *testing.T) {
 		{"the freeze does not say: wait for it", false, "", "", false},
 		{"when reads the freeze: wait for it", true, "", `, when: "steps.freeze.status == 'changed'"`, false},
 		{"the freeze may abort the run: wait for it", true, ", on_error: abort", "", false},
+		{"the freeze is a barrier: wait for it", true, ", barrier: true", "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
