@@ -19,6 +19,7 @@ import (
 	"github.com/panicbutton/panicbutton/internal/cli"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
+	"github.com/panicbutton/panicbutton/internal/report"
 	"github.com/panicbutton/panicbutton/internal/runner"
 	"github.com/panicbutton/panicbutton/playbooks"
 )
@@ -405,14 +406,19 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 		}
 	}
 	// The trail tells a sub-account's own key (delete-key) from a
-	// temporary one (delete-temp-key); the venue's log does not.
+	// temporary one (delete-temp-key); the venue's log does not. The
+	// report reads its mutations as a reviewer would.
 	recs, err := audit.Read(log.Path())
 	if err != nil {
 		return nil, fmt.Errorf("read the audit trail: %w", err)
 	}
-	for _, r := range recs {
-		if r.Phase == audit.PhaseOutcome && r.Request["kind"] == "delete-key" && bytes.Contains(r.Result, []byte(`"ok":true`)) {
-			out.SubKeysDeleted = max(out.SubKeysDeleted, r.Time.Sub(start))
+	trail, err := report.Build(recs, audit.Report{})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range trail.Mutations {
+		if m.Kind == "delete-key" && m.OK {
+			out.SubKeysDeleted = max(out.SubKeysDeleted, m.Time.Sub(start))
 		}
 	}
 	return out, nil
