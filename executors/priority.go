@@ -73,12 +73,28 @@ func WithLaterConfirmations(ctx context.Context) context.Context {
 }
 
 // ConfirmContext is the context of a freeze's confirming re-list: ctx,
-// at budget.Read under WithLaterConfirmations.
+// Confirming, at budget.Read under WithLaterConfirmations.
 func ConfirmContext(ctx context.Context) context.Context {
+	ctx = Confirming(ctx)
 	if later, _ := ctx.Value(laterConfirmKey{}).(bool); later {
 		return budget.WithPriority(ctx, budget.Read)
 	}
 	return ctx
+}
+
+type confirmingKey struct{}
+
+// Confirming returns ctx whose requests read back what its step sent (the
+// re-list that confirms cancels or deletions), its priority unchanged: a
+// long budget wait they meet is told as the confirmation's wait, not as
+// the wait of what is still to be sent (budgetWaitText).
+func Confirming(ctx context.Context) context.Context {
+	return context.WithValue(ctx, confirmingKey{}, true)
+}
+
+func confirming(ctx context.Context) bool {
+	c, _ := ctx.Value(confirmingKey{}).(bool)
+	return c
 }
 
 // WithBudgetNotices returns ctx whose long waits for a rate-limit budget
@@ -93,7 +109,9 @@ func WithBudgetNotices(ctx context.Context, req Request, venue string, name func
 	if name == nil {
 		name = func(b string) string { return b }
 	}
-	return budget.WithNotice(ctx, func(w budget.LongWait) { req.Notice(budgetWaitText(venue, name(w.Bucket), req.Action, w)) })
+	return budget.WithNotice(ctx, func(ctx context.Context, w budget.LongWait) {
+		req.Notice(budgetWaitText(venue, name(w.Bucket), req.Action, confirming(ctx), w))
+	})
 }
 
 // meanwhile says what an action's wait leaves exposed: what the attacker
@@ -105,9 +123,18 @@ var meanwhile = map[string]string{
 	PositionsClose:           "positions not closed yet stay open",
 }
 
+// confirmsMeanwhile says the same for the re-reads that confirm what an
+// action sent: what was sent is gone, and what is exposed is what they
+// have not seen yet.
+var confirmsMeanwhile = map[string]string{
+	OrdersCancelAll: "these are the re-lists that confirm the cancels: an order placed since the cancels went stays open until one sees it",
+	KeysRevoke:      "these are the re-lists that confirm the deletions: the keys are deleted but not confirmed gone until they are answered",
+}
+
 // budgetWaitText is the operator's line for w, whose limit is called
-// limit, met by a request of action.
-func budgetWaitText(venue, limit, action string, w budget.LongWait) string {
+// limit, met by a request of action; confirm says the request is a
+// re-read that confirms what the action sent (Confirming).
+func budgetWaitText(venue, limit, action string, confirm bool, w budget.LongWait) string {
 	wait := w.Wait.Round(time.Second)
 	at := w.Until.Format("15:04:05")
 	others := ""
@@ -119,8 +146,13 @@ func budgetWaitText(venue, limit, action string, w budget.LongWait) string {
 		others = fmt.Sprintf(" (%s counted %d of it from %s)", venue, w.External, who)
 	}
 	exposed := ""
-	if m := meanwhile[action]; m != "" {
-		exposed = " (meanwhile the " + m + ")"
+	switch m := confirmsMeanwhile[action]; {
+	case confirm && m != "":
+		exposed = " (" + m + ")"
+	case confirm:
+		exposed = " (these are the re-reads that confirm what was sent: it is not confirmed until they are answered)"
+	case meanwhile[action] != "":
+		exposed = " (meanwhile the " + meanwhile[action] + ")"
 	}
 	if w.Blocked {
 		return fmt.Sprintf("%s answered 429 (too many requests) on its %s limit%s: those requests wait %s, until %s, as it asked%s; the rest go on", venue, limit, others, wait, at, exposed)

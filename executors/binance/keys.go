@@ -969,7 +969,7 @@ func (e *Executor) deleteThenRelist(ctx context.Context, subs []subAccount, pend
 			send(ts)
 		}
 		if !stop() {
-			rows[i], errs[i] = e.listSubKeys(ctx, subs[i].Email)
+			rows[i], errs[i] = e.listSubKeys(executors.Confirming(ctx), subs[i].Email)
 		}
 	}, stop)
 	if stop() {
@@ -1010,6 +1010,7 @@ func stripped(r subKeyRow) bool {
 // permission; or no longer listed) is done, any other key is failed. It
 // returns the error of a read that failed (nothing is settled then).
 func (e *Executor) confirmRevoke(ctx context.Context, method string, ips []string, targets []revokeTarget, done map[string]bool, failed map[string]error) error {
+	ctx = executors.Confirming(ctx)
 	ok := make([]bool, len(targets))
 	errs := make([]error, len(targets))
 	state := make([]string, len(targets)) // what the venue shows, for the failure message

@@ -634,7 +634,7 @@ const maxRevokeRounds = 10
 // the error, of class ErrUnknownOutcome, is returned so the runner retries
 // (the retry re-lists before sending anything).
 func (x *Executor) confirmRevoked(ctx context.Context, res *executors.Result, sent []revokeTarget, method string, ips []string) error {
-	after, err := x.subKeys(ctx)
+	after, err := x.subKeys(executors.Confirming(ctx))
 	why := map[string]string{} // change ID -> why it is not confirmed
 	if err != nil {
 		for _, t := range sent {

@@ -35,19 +35,21 @@ type LongWait struct {
 type noticeKey struct{}
 
 // WithNotice returns ctx whose requests tell notice of a wait for budget
-// of NoticeAfter or more, so that the operator hears why nothing moves:
+// of NoticeAfter or more, with the context of the request that waits (what
+// it is for may change what the wait means), so that the operator hears
+// why nothing moves:
 // once per bucket name and RetellAfter (waits ending a moment apart are
 // one), whichever request of the process meets it first (a shared bucket's wait is told once, not by every
 // account behind the IP, and so is the same per-account limit's wait of
 // several accounts). A bucket whose Spec is Quiet is never told.
-func WithNotice(ctx context.Context, notice func(LongWait)) context.Context {
+func WithNotice(ctx context.Context, notice func(context.Context, LongWait)) context.Context {
 	return context.WithValue(ctx, noticeKey{}, notice)
 }
 
 // tell passes a wait for b until until, at now, to ctx's notice if it is
 // long enough and not told yet.
 func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Time) {
-	notice, _ := ctx.Value(noticeKey{}).(func(LongWait))
+	notice, _ := ctx.Value(noticeKey{}).(func(context.Context, LongWait))
 	if notice == nil || c.Spec.Quiet || until.Sub(now) < NoticeAfter {
 		return
 	}
@@ -58,7 +60,7 @@ func (p *Pacer) tell(ctx context.Context, c Cost, b *bucket, until, now time.Tim
 	w := LongWait{Bucket: c.Spec.Name, Limit: b.limit, Window: c.Spec.Window, Until: until, Wait: until.Sub(now), Blocked: b.closed || until.Equal(b.blocked),
 		External: b.external, IP: c.Set.ip}
 	c.Set.mu.Unlock()
-	notice(w)
+	notice(ctx, w)
 }
 
 // told holds the last wait told of each bucket name.

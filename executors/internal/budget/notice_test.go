@@ -19,7 +19,7 @@ func TestLongWaitsAreToldOnce(t *testing.T) {
 	set := NewSet()
 	spec := minuteSpec(3)
 	var told []LongWait
-	ctx := WithNotice(context.Background(), func(w LongWait) { told = append(told, w) })
+	ctx := WithNotice(context.Background(), func(_ context.Context, w LongWait) { told = append(told, w) })
 	send := func(n int) {
 		for range n {
 			r, err := p.Wait(ctx, Cost{Set: set, Spec: spec, Weight: 1})
@@ -108,7 +108,7 @@ func TestLongWaitTellsWhatOthersSpent(t *testing.T) {
 	clk := &fake{t: time.Date(2026, 12, 4, 7, 0, 10, 0, time.UTC)}
 	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
 	var told []LongWait
-	ctx := WithNotice(context.Background(), func(w LongWait) { told = append(told, w) })
+	ctx := WithNotice(context.Background(), func(_ context.Context, w LongWait) { told = append(told, w) })
 	for _, c := range []struct {
 		set *Set
 		ip  bool
