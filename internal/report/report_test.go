@@ -368,6 +368,12 @@ func TestMarkdownGolden(t *testing.T) {
 	// Sub-accounts are handled concurrently: the order of mutation rows
 	// recorded at the same time is not fixed.
 	got = sortTimedRows(got)
+	// A key revocation starts once the freeze before it has sent its
+	// cancels, which may be before or after the inventory has listed the
+	// sub keys; it starts from that listing only when it is there, and
+	// lists them itself otherwise (under load, now and then): either is
+	// right, and only the first says so in its summary.
+	got = regexp.MustCompile(`; sub keys as listed at \d\d:\d\d:\d\d UTC \(the inventory's listing\)[^|]*mid-run`).ReplaceAll(got, nil)
 	golden := filepath.Join("testdata", "suspected-key-leak.md")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
