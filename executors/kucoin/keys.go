@@ -395,9 +395,14 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 		}
 		return res, nil
 	}
+	midRun := req.Params.Bool("created_mid_run")
 	sks, reused := []subKey(nil), false
-	if method == "delete" && !plan && !req.Params.Bool("created_mid_run") {
-		sks, *listedAt, reused = x.recentSubKeys(listReuse)
+	if method == "delete" && !plan {
+		var at time.Time
+		sks, at, reused = x.recentSubKeys(listReuse)
+		if !midRun {
+			*listedAt = at
+		}
 	}
 	if !reused {
 		if sks, err = x.subKeys(ctx); err != nil {
@@ -405,24 +410,16 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 			return res, err
 		}
 	}
-	targets := x.selectKeys(sks, req.Params, method)
-	if req.Params.Bool("created_mid_run") {
-		have := map[string]bool{}
-		for _, t := range targets {
-			have[t.sk.info.APIKey] = true
+	targets := x.revokeTargets(sks, req.Params, method, nil)
+	if reused && midRun && len(targets) == 0 {
+		// Nothing to delete in the earlier listing, so no re-list would
+		// follow: list afresh, for the keys created since (a hold pass
+		// looks for them).
+		if sks, err = x.subKeys(ctx); err != nil {
+			res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
+			return res, err
 		}
-		p := executors.Params{}
-		for k, v := range req.Params {
-			p[k] = v
-		}
-		delete(p, "key_ids")
-		delete(p, "match")
-		p["select"] = "all"
-		for _, t := range x.selectKeys(x.midRunKeys(sks), p, method) {
-			if !have[t.sk.info.APIKey] {
-				targets = append(targets, t)
-			}
-		}
+		reused, targets = false, x.revokeTargets(sks, req.Params, method, nil)
 	}
 	x.checkKeyIDs(&res, req.Params, sks)
 	if len(targets) == 0 {
@@ -433,159 +430,178 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 		return res, nil
 	}
 
-	sweepSubs := map[string]bool{}
-	var send []revokeTarget
-	for _, t := range targets {
-		if t.ok {
-			send = append(send, t)
-			continue
+	var (
+		allSend, allTargets []revokeTarget
+		swept               int
+		errs                []error
+		confirmErr          error
+	)
+	for pass := 0; ; pass++ {
+		sweepSubs := map[string]bool{}
+		var send []revokeTarget
+		for _, t := range targets {
+			if t.ok {
+				send = append(send, t)
+				continue
+			}
+			sub := t.sk.info.SubName
+			res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: keySubject(t.key),
+				Message: "no passphrase for this sub key in the accounts file: KuCoin requires it to delete or modify the key",
+				Fix:     "delete it in the UI (see the manual step) and add the passphrase of future keys under sub_keys"})
+			res.Manual = append(res.Manual, executors.ManualStep{
+				Title: fmt.Sprintf("Delete KuCoin sub-account key %s of sub %s in the web UI", t.key.APIKey, sub),
+				Instructions: fmt.Sprintf("Log in to the master account at www.kucoin.com → profile icon → Sub-Account → %s → API Management → "+
+					"delete key %s. The tool cannot: its passphrase is not in the accounts file.", sub, t.key.APIKey),
+			})
+			if req.Params.Bool("sweep_if_no_passphrase") {
+				sweepSubs[sub] = true
+			}
 		}
-		sub := t.sk.info.SubName
-		res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: keySubject(t.key),
-			Message: "no passphrase for this sub key in the accounts file: KuCoin requires it to delete or modify the key",
-			Fix:     "delete it in the UI (see the manual step) and add the passphrase of future keys under sub_keys"})
-		res.Manual = append(res.Manual, executors.ManualStep{
-			Title: fmt.Sprintf("Delete KuCoin sub-account key %s of sub %s in the web UI", t.key.APIKey, sub),
-			Instructions: fmt.Sprintf("Log in to the master account at www.kucoin.com → profile icon → Sub-Account → %s → API Management → "+
-				"delete key %s. The tool cannot: its passphrase is not in the accounts file.", sub, t.key.APIKey),
-		})
-		if req.Params.Bool("sweep_if_no_passphrase") {
-			sweepSubs[sub] = true
+		var sweeps []sweepTarget
+		if len(sweepSubs) > 0 {
+			names := make([]string, 0, len(sweepSubs))
+			for s := range sweepSubs {
+				names = append(names, s)
+			}
+			sort.Strings(names)
+			sweeps, err = x.sweepTargets(ctx, names, nil)
+			if err != nil {
+				res.Status, res.Summary = executors.StatusFailed, "could not read the balances of sub-accounts to sweep"
+				return res, err
+			}
 		}
-	}
-	var sweeps []sweepTarget
-	if len(sweepSubs) > 0 {
-		names := make([]string, 0, len(sweepSubs))
-		for s := range sweepSubs {
-			names = append(names, s)
-		}
-		sort.Strings(names)
-		sweeps, err = x.sweepTargets(ctx, names, nil)
-		if err != nil {
-			res.Status, res.Summary = executors.StatusFailed, "could not read the balances of sub-accounts to sweep"
-			return res, err
-		}
-	}
 
-	if plan {
-		for _, t := range send {
+		if plan {
+			for _, t := range send {
+				res.Changes = append(res.Changes, t.change(method))
+			}
+			for _, s := range sweeps {
+				res.Changes = append(res.Changes, s.change())
+			}
+			res.Status = executors.StatusWouldChange
+			if len(res.Changes) == 0 {
+				res.Status = executors.StatusPending
+			}
+			res.Summary = fmt.Sprintf("would %s %d sub-account keys", verb(method), len(send))
+			if n := len(targets) - len(send); n > 0 {
+				res.Summary += fmt.Sprintf("; %d keys lack a passphrase (manual steps", n)
+				if len(sweeps) > 0 {
+					res.Summary += fmt.Sprintf(", %d balances swept to the master", len(sweeps))
+				}
+				res.Summary += ")"
+			}
+			return res, nil
+		}
+
+		var done []revokeTarget
+		// The keys are independent: revoke them concurrently. Once the audit
+		// trail refuses an intent, nothing more is sent.
+		sendErrs := make([]error, len(send))
+		var (
+			stopMu  sync.Mutex
+			stopped bool
+		)
+		pending := make([]int, len(send))
+		for i := range send {
+			pending[i] = i
+		}
+		// Deletes go in rounds: a delete that failed for a passing reason
+		// (unknown outcome under a 5xx storm, a timeout) is sent again only
+		// after a re-list shows the key still there, until none is left or the
+		// step's deadline leaves no room (issue 12 item 4).
+		for round := 0; ; round++ {
+			parallel(len(pending), listParallel, func(j int) {
+				i := pending[j]
+				stopMu.Lock()
+				stop := stopped
+				stopMu.Unlock()
+				if stop {
+					return
+				}
+				sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
+				if errors.Is(sendErrs[i], executors.ErrAudit) {
+					stopMu.Lock()
+					stopped = true
+					stopMu.Unlock()
+				}
+			})
+			if stopped || method != "delete" {
+				break
+			}
+			pending = pending[:0]
+			for i, err := range sendErrs {
+				if err != nil && executors.Retryable(err) {
+					pending = append(pending, i)
+				}
+			}
+			if len(pending) == 0 || round+1 >= maxRevokeRounds || !x.retry.Room(ctx, wallNow(), round+1, x.retry.Backoff(round, 0)) {
+				break
+			}
+			after, err := x.subKeys(ctx)
+			if err != nil {
+				break // nothing is sent again on a re-list that could not be read
+			}
+			listed := map[string]bool{}
+			for _, sk := range after {
+				listed[sk.info.APIKey] = true
+			}
+			still := pending[:0]
+			for _, i := range pending {
+				if listed[send[i].sk.info.APIKey] {
+					still = append(still, i)
+				} else {
+					sendErrs[i] = nil // gone: the delete went through
+				}
+			}
+			pending = still
+			if len(pending) == 0 {
+				break
+			}
+		}
+		for i, t := range send {
+			err := sendErrs[i]
+			if errors.Is(err, executors.ErrAudit) {
+				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a revoke intent; stopped"
+				return res, err
+			}
+			if err != nil {
+				errs = append(errs, err)
+				res.Remaining = append(res.Remaining, t.change(method))
+				continue
+			}
 			res.Changes = append(res.Changes, t.change(method))
+			done = append(done, t)
 		}
 		for _, s := range sweeps {
+			err := x.sendSweep(ctx, req, s)
+			if errors.Is(err, executors.ErrAudit) {
+				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
+				return res, err
+			}
+			if err != nil {
+				errs = append(errs, err)
+				res.Remaining = append(res.Remaining, s.change())
+				continue
+			}
 			res.Changes = append(res.Changes, s.change())
 		}
-		res.Status = executors.StatusWouldChange
-		if len(res.Changes) == 0 {
-			res.Status = executors.StatusPending
+		var after []subKey
+		if len(done) > 0 {
+			after, confirmErr = x.confirmRevoked(ctx, &res, done, method, req.Params.Strings("ip_whitelist"))
 		}
-		res.Summary = fmt.Sprintf("would %s %d sub-account keys", verb(method), len(send))
-		if n := len(targets) - len(send); n > 0 {
-			res.Summary += fmt.Sprintf("; %d keys lack a passphrase (manual steps", n)
-			if len(sweeps) > 0 {
-				res.Summary += fmt.Sprintf(", %d balances swept to the master", len(sweeps))
-			}
-			res.Summary += ")"
-		}
-		return res, nil
-	}
-
-	var errs []error
-	var done []revokeTarget
-	// The keys are independent: revoke them concurrently. Once the audit
-	// trail refuses an intent, nothing more is sent.
-	sendErrs := make([]error, len(send))
-	var (
-		stopMu  sync.Mutex
-		stopped bool
-	)
-	pending := make([]int, len(send))
-	for i := range send {
-		pending[i] = i
-	}
-	// Deletes go in rounds: a delete that failed for a passing reason
-	// (unknown outcome under a 5xx storm, a timeout) is sent again only
-	// after a re-list shows the key still there, until none is left or the
-	// step's deadline leaves no room (issue 12 item 4).
-	for round := 0; ; round++ {
-		parallel(len(pending), listParallel, func(j int) {
-			i := pending[j]
-			stopMu.Lock()
-			stop := stopped
-			stopMu.Unlock()
-			if stop {
-				return
-			}
-			sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
-			if errors.Is(sendErrs[i], executors.ErrAudit) {
-				stopMu.Lock()
-				stopped = true
-				stopMu.Unlock()
-			}
-		})
-		if stopped || method != "delete" {
+		allSend, allTargets, swept = append(allSend, send...), append(allTargets, targets...), swept+len(sweeps)
+		// Started from an earlier listing, a look for keys created mid-run
+		// deletes too what the confirming re-list shows that the step selects
+		// (a key created since that listing), in a further pass, as long as
+		// each pass finds more.
+		if !reused || !midRun || method != "delete" || confirmErr != nil || after == nil || pass+1 >= maxRevokeRounds {
 			break
 		}
-		pending = pending[:0]
-		for i, err := range sendErrs {
-			if err != nil && executors.Retryable(err) {
-				pending = append(pending, i)
-			}
-		}
-		if len(pending) == 0 || round+1 >= maxRevokeRounds || !x.retry.Room(ctx, wallNow(), round+1, x.retry.Backoff(round, 0)) {
-			break
-		}
-		after, err := x.subKeys(ctx)
-		if err != nil {
-			break // nothing is sent again on a re-list that could not be read
-		}
-		listed := map[string]bool{}
-		for _, sk := range after {
-			listed[sk.info.APIKey] = true
-		}
-		still := pending[:0]
-		for _, i := range pending {
-			if listed[send[i].sk.info.APIKey] {
-				still = append(still, i)
-			} else {
-				sendErrs[i] = nil // gone: the delete went through
-			}
-		}
-		pending = still
-		if len(pending) == 0 {
+		if targets = x.revokeTargets(after, req.Params, method, allTargets); len(targets) == 0 {
 			break
 		}
 	}
-	for i, t := range send {
-		err := sendErrs[i]
-		if errors.Is(err, executors.ErrAudit) {
-			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a revoke intent; stopped"
-			return res, err
-		}
-		if err != nil {
-			errs = append(errs, err)
-			res.Remaining = append(res.Remaining, t.change(method))
-			continue
-		}
-		res.Changes = append(res.Changes, t.change(method))
-		done = append(done, t)
-	}
-	for _, s := range sweeps {
-		err := x.sendSweep(ctx, req, s)
-		if errors.Is(err, executors.ErrAudit) {
-			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
-			return res, err
-		}
-		if err != nil {
-			errs = append(errs, err)
-			res.Remaining = append(res.Remaining, s.change())
-			continue
-		}
-		res.Changes = append(res.Changes, s.change())
-	}
-	var confirmErr error
-	if len(done) > 0 {
-		confirmErr = x.confirmRevoked(ctx, &res, done, method, req.Params.Strings("ip_whitelist"))
-	}
+	send, targets := allSend, allTargets
 	for _, c := range res.Changes {
 		if c.Kind != "transfer" {
 			res.Counts["revoked"]++
@@ -597,8 +613,8 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 	if n := len(targets) - len(send); n > 0 {
 		res.Summary += fmt.Sprintf("; %d keys without a passphrase need a human", n)
 	}
-	if len(sweeps) > 0 {
-		res.Summary += fmt.Sprintf("; swept %d balances to the master", len(sweeps))
+	if swept > 0 {
+		res.Summary += fmt.Sprintf("; swept %d balances to the master", swept)
 	}
 	if confirmErr != nil {
 		res.Summary += "; the keys could not be re-listed, so no revocation is confirmed"
@@ -633,7 +649,7 @@ const maxRevokeRounds = 10
 // failed re-list confirms nothing: every sent key moves to Remaining and
 // the error, of class ErrUnknownOutcome, is returned so the runner retries
 // (the retry re-lists before sending anything).
-func (x *Executor) confirmRevoked(ctx context.Context, res *executors.Result, sent []revokeTarget, method string, ips []string) error {
+func (x *Executor) confirmRevoked(ctx context.Context, res *executors.Result, sent []revokeTarget, method string, ips []string) ([]subKey, error) {
 	after, err := x.subKeys(executors.Confirming(ctx))
 	why := map[string]string{} // change ID -> why it is not confirmed
 	if err != nil {
@@ -677,10 +693,51 @@ func (x *Executor) confirmRevoked(ctx context.Context, res *executors.Result, se
 	}
 	res.Changes = kept
 	if err != nil {
-		return &executors.Error{Class: executors.ErrUnknownOutcome, Op: "confirm keys.revoke",
+		return nil, &executors.Error{Class: executors.ErrUnknownOutcome, Op: "confirm keys.revoke",
 			Msg: "the requests were sent but the sub-account keys could not be re-listed: " + err.Error(), Err: err}
 	}
-	return nil
+	return after, nil
+}
+
+// revokeTargets is what a revocation with params p selects of sks: the
+// keys p selects and, with created_mid_run, every key the run's first
+// listing did not show (midRunKeys: whatever the selector), less the keys
+// of done (an earlier pass's targets) and the temporary keys this process
+// minted.
+func (x *Executor) revokeTargets(sks []subKey, p executors.Params, method string, done []revokeTarget) []revokeTarget {
+	have := map[string]bool{}
+	for _, t := range done {
+		have[t.sk.info.APIKey] = true
+	}
+	// Never this process's temporary keys: freeze-sub-accounts deletes
+	// them itself, and a listing reused may show one it has deleted since.
+	m := x.keyMemory()
+	m.mu.Lock()
+	for id := range m.temp {
+		have[id] = true
+	}
+	m.mu.Unlock()
+	var out []revokeTarget
+	add := func(ts []revokeTarget) {
+		for _, t := range ts {
+			if !have[t.sk.info.APIKey] {
+				have[t.sk.info.APIKey] = true
+				out = append(out, t)
+			}
+		}
+	}
+	add(x.selectKeys(sks, p, method))
+	if p.Bool("created_mid_run") {
+		all := executors.Params{}
+		for k, v := range p {
+			all[k] = v
+		}
+		delete(all, "key_ids")
+		delete(all, "match")
+		all["select"] = "all"
+		add(x.selectKeys(x.midRunKeys(sks), all, method))
+	}
+	return out
 }
 
 // sameSet reports whether a and b hold the same strings, in any order.
