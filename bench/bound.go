@@ -40,33 +40,33 @@ import (
 //	revoke-withdraw-keys delete → re-list (2)                     inventory's listing, nothing to
 //	                                                              delete (0)
 //	withdrawals          withdraw history (1)                     accounts → per-currency list (2)
-//	revoke-sub-keys      revoke-withdraw-keys' re-lists, nothing  keys → delete → keys (3)
-//	                     to delete (0)
+//	revoke-sub-keys      revoke-withdraw-keys' re-lists, nothing  inventory's listing → delete →
+//	                     to delete (0)                            keys (2)
 //	freeze-sub-accounts  status → assets → mint temporary key →   sub-accounts ‖ my-ip → mint →
 //	                     list → cancel → re-list → assets →       list → per-symbol lists → cancel
 //	                     delete key → probe it (9)                → re-list → delete key → probe
 //	                                                              it (8)
 //	master-key           manual (no request) (0)                  manual (0)
 //	snapshot-after       all at once (1)                          all at once (1)
-//	total                3+2+1+0+9+0+1 = 16                       3+0+2+3+8+0+1 = 17
+//	total                3+2+1+0+9+0+1 = 16                       3+0+2+2+8+0+1 = 16
 //
 // (The sub-account and key lists a step does not show were served from
 // the executors' cache of the lists an earlier step made moments
-// before.) "‖" marks what runs together. Bound: 17 round trips (680 ms at
+// before.) "‖" marks what runs together. Bound: 16 round trips (640 ms at
 // 40 ms); 18 until the later mutating steps stopped waiting for the
-// freeze's re-list (2026-12-05). Some of these round trips are the executors' choice rather than
+// freeze's re-list (2026-12-05), 17 until KuCoin's revoke-sub-keys started
+// from the inventory's listing (2026-12-06). Some of these round trips are the executors' choice rather than
 // the venues' (Binance's status and assets reads before minting): the
 // bound measures how close the run comes to its own structure, not
 // whether that structure is the shortest, and it must follow the
 // executors when they change (last taken from the request log of a 1×
-// run on 2026-12-04, 19:55 UTC, after KuCoin's futures stop orders were
-// listed alongside its futures orders, and Binance's look for mid-run
-// keys took the re-lists of the revocation before it).
+// run on 2026-12-06, 00:05 UTC: both venues' last requests answered at
+// 702–712 ms, 16 round trips and the first burst's ~60 ms).
 // The server-time sync is on no chain: it runs in the background while
 // the first requests go out with the local clock.
 //
 // RateBound adds the rate limits.
-const BoundRoundTrips = 17
+const BoundRoundTrips = 16
 
 // Bound is the critical-path bound of one run: the larger of the
 // round-trip bound and what the rate limits allow (RateBound).
