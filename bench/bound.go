@@ -43,12 +43,12 @@ import (
 //	revoke-sub-keys      revoke-withdraw-keys' re-lists, nothing  inventory's listing → delete →
 //	                     to delete (0)                            keys (2)
 //	freeze-sub-accounts  status → assets → mint temporary key →   sub-accounts ‖ my-ip → mint →
-//	                     list → cancel → re-list → assets →       list → per-symbol lists → cancel
-//	                     delete key → probe it (9)                → re-list → delete key → probe
+//	                     list → cancel → re-list → delete key     list → per-symbol lists → cancel
+//	                     (‖ assets) → probe it (8)                → re-list → delete key → probe
 //	                                                              it (8)
 //	master-key           manual (no request) (0)                  manual (0)
 //	snapshot-after       all at once (1)                          all at once (1)
-//	total                3+2+1+0+9+0+1 = 16                       3+0+2+2+8+0+1 = 16
+//	total                3+2+1+0+8+0+1 = 15                       3+0+2+2+8+0+1 = 16
 //
 // (The sub-account and key lists a step does not show were served from
 // the executors' cache of the lists an earlier step made moments

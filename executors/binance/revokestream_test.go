@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors"
+	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/emulator"
 )
 
 // slowListing holds the first listing of one sub-account's keys for delay
@@ -78,5 +80,44 @@ func TestDeletesGoAsEachSubAccountIsListed(t *testing.T) {
 	}
 	if left := r.subKeys(t); len(left) != 0 {
 		t.Errorf("%d sub keys left, want 0", len(left))
+	}
+}
+
+// TestEmptiedSubAccountIsReadWhileItsKeyIsDeleted: once a temporary
+// key has emptied its sub-account, the read of what the master then sees
+// of it (recorded for the hold's later passes) goes while the key is
+// deleted, not before: a round trip less on every sub-account's path.
+func TestEmptiedSubAccountIsReadWhileItsKeyIsDeleted(t *testing.T) {
+	r, e := subFund(t, false)
+	const latency = 30 * time.Millisecond
+	r.srv.SetFaults(emulator.Faults{Latency: emulator.Duration(latency)})
+	from := len(r.srv.Requests())
+	res, err := e.Do(context.Background(), cancelReq(&executortest.RecordingHooks{}, executors.Params{"scope": executors.ScopeSubAccounts}))
+	if err != nil {
+		t.Fatalf("cancel: %v (%s)", err, res.Summary)
+	}
+	// The deletes go as a form: the log does not say whose key they
+	// delete, so each is matched with the nearest read of sub-account
+	// assets (the sub-accounts are emptied together).
+	var reads, deletes []time.Time
+	for _, en := range r.srv.Requests()[from:] {
+		switch {
+		case en.Method == http.MethodGet && en.Path == "/sapi/v4/sub-account/assets":
+			reads = append(reads, en.Time)
+		case en.Method == http.MethodDelete && en.Path == pathSubKeys:
+			deletes = append(deletes, en.Time)
+		}
+	}
+	if len(deletes) == 0 {
+		t.Fatalf("no temporary key deleted (%s): the test tests nothing", res.Summary)
+	}
+	for _, del := range deletes {
+		nearest := time.Duration(1 << 62)
+		for _, rd := range reads {
+			nearest = min(nearest, del.Sub(rd).Abs())
+		}
+		if nearest >= latency/2 {
+			t.Errorf("a temporary key's deletion went %s from the nearest read of sub-account assets, want it with the read that follows the cancels", nearest)
+		}
 	}
 }

@@ -241,7 +241,7 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 			sub.off = status.offProducts(email)
 			r, err := sub.run(ctx, subacct.Request(req, email), false)
 			if err == nil || !errors.Is(err, executors.ErrAuth) {
-				e.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)
+				e.subResult(ctx, &out, r, err, "with the configured key "+mask(sk.APIKey), view)()
 				return out
 			}
 			// Deleted (perhaps by this run: it may be the leaked key) or
@@ -282,16 +282,23 @@ func (e *Executor) cancelOneSub(ctx context.Context, req executors.Request, emai
 	r, cerr := subacct.RunFresh(ctx, e.env.Sleep, func() (executors.Result, error) {
 		return tk.exec.run(ctx, subacct.Request(req, email), false)
 	})
-	e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
+	// The read of what the master sees once the sub-account is empty goes
+	// while the key is deleted: it is a round trip on every sub-account's
+	// path that the deletion does not need.
+	record := e.subResult(ctx, &out, r, cerr, "with temporary key "+mask(tk.apiKey)+" ("+why+")", view)
 	e.dropTempKey(ctx, req, tk, &out)
+	record()
 	if out.Err != nil || len(out.Remain) > 0 {
 		e.subMemory().Set(email, subacct.CleanState{}, false) // not clean until the key is gone
 	}
 	return out
 }
 
-// subResult folds a sub-account's cancel-all result into out.
-func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) {
+// subResult folds a sub-account's cancel-all result into out. Once the
+// sub-account is emptied it starts reading what the master then sees of
+// it (a later pass re-inspects it only if that changes); the returned
+// function waits for that read and records it (call it once).
+func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.Result, err error, how string, view subView) (record func()) {
 	subacct.Fold(out, r)
 	if err != nil {
 		out.Err = err
@@ -303,15 +310,26 @@ func (e *Executor) subResult(ctx context.Context, out *subOutcome, r executors.R
 			out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
 		}
 		e.subMemory().Set(out.Sub, subacct.CleanState{}, false)
-		return
+		return func() {}
 	}
 	out.Clean = true
 	out.Line = fmt.Sprintf("%s: %s %s", out.Sub, r.Summary, how)
-	if view.err == nil {
-		// What the master sees once the sub-account is empty: a later
-		// pass re-inspects it only if that changes.
-		if after := e.subAssets(ctx, out.Sub); after.err == nil {
-			e.subMemory().Set(out.Sub, subacct.CleanState{Fingerprint: after.fingerprint(), Keys: e.subKeysSeen(out.Sub), At: e.env.Now()}, true)
+	if view.err != nil {
+		return func() {}
+	}
+	sub, keys := out.Sub, e.subKeysSeen(out.Sub)
+	type read struct {
+		view subView
+		at   time.Time
+	}
+	done := make(chan read, 1)
+	go func() {
+		v := e.subAssets(ctx, sub)
+		done <- read{v, e.env.Now()}
+	}()
+	return func() {
+		if after := <-done; after.view.err == nil {
+			e.subMemory().Set(sub, subacct.CleanState{Fingerprint: after.view.fingerprint(), Keys: keys, At: after.at}, true)
 		}
 	}
 }
