@@ -93,10 +93,13 @@ func (x *Executor) subKeys(ctx context.Context) ([]subKey, error) {
 }
 
 // listReuse is how old the listing of every sub-account's keys may be for
-// a delete revocation without created_mid_run (keys that can withdraw) to
-// start from it instead of listing again: each sub-account's listing is a
-// round trip's wave and 20 of the Management pool. A key created since is
-// the next created_mid_run revocation's, which always lists afresh.
+// a delete revocation to start from it instead of listing again: each
+// sub-account's listing is a round trip's wave and 20 of the Management
+// pool. Without created_mid_run (keys that can withdraw) a key created
+// since is the next created_mid_run revocation's; with it, the confirming
+// re-list after the deletes shows such a key and a further pass handles
+// it, and when the earlier listing holds nothing to delete it lists
+// afresh (revokeKeys).
 const listReuse = 2 * time.Minute
 
 // recentSubKeys returns the listing of every sub-account's keys made
