@@ -27,8 +27,12 @@ func TestCancelAllChasesOrdersPlacedWhileConfirming(t *testing.T) {
 	// Right after ETHUSDT's first cancel-all is answered, the holder of
 	// the key places one more order there.
 	hooks := &executortest.ThenOnce{Match: map[string]string{"path": "/api/v3/openOrders", "symbol": "ETHUSDT"}}
+	// The key's holder has a client of its own (the executor's SDK
+	// clients are read only under its clock lock).
+	holder := gobinance.NewClient(confMasterKey, confMasterSecret)
+	holder.BaseURL = x.spot.BaseURL
 	hooks.Then = func(ctx context.Context) {
-		o, err := x.spot.NewCreateOrderService().Symbol("ETHUSDT").Side(gobinance.SideTypeBuy).Type(gobinance.OrderTypeLimit).
+		o, err := holder.NewCreateOrderService().Symbol("ETHUSDT").Side(gobinance.SideTypeBuy).Type(gobinance.OrderTypeLimit).
 			TimeInForce(gobinance.TimeInForceTypeGTC).Quantity("0.01").Price("2000").Do(ctx)
 		if err != nil {
 			t.Errorf("place an order on ETHUSDT while confirming: %v", err)

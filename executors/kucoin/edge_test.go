@@ -10,6 +10,7 @@ import (
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/executors/internal/budget"
 	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/emu"
 )
@@ -22,6 +23,7 @@ import (
 // ends with every order cancelled. The edge's figures are shrunk (the
 // documented ones are 500 per 10 s and a 30 s block).
 func TestEdgeBlockHoldsEveryRequest(t *testing.T) {
+	budget.ForgetTold() // its wait is news however often the test runs
 	const (
 		limit  = 30
 		window = time.Second
@@ -186,6 +188,7 @@ func edgeBlockStarts(log []emu.Entry, block time.Duration) (starts []time.Time, 
 // reset and the operator hears of the wait once, as it begins; cancel_all
 // still ends with every order cancelled. Takes the 6 s wait.
 func TestPoolWaitIsNoticed(t *testing.T) {
+	budget.ForgetTold() // its wait is news however often the test runs
 	srv, base := startEmulator(t, hfState(8), "state.yaml")
 	srv.SetFaults(emulator.Faults{Script: []emulator.ScriptFault{{Venue: "kucoin", Method: http.MethodGet, Path: "/api/v1/hf/orders/active",
 		Status: http.StatusTooManyRequests, Body: `{"code":"429000","msg":"Too Many Requests"}`,

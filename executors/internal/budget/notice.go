@@ -93,3 +93,12 @@ func firstTold(name string, until, now time.Time) bool {
 	told.m[name] = toldAt{at: now, until: until}
 	return true
 }
+
+// ForgetTold forgets the waits told so far in the process (firstTold):
+// for tests that run again in one process (go test -count), whose waits
+// would otherwise not be news the second time.
+func ForgetTold() {
+	told.Lock()
+	defer told.Unlock()
+	told.m = nil
+}

@@ -13,7 +13,7 @@ import (
 // shorter waits, contexts without a notice and Quiet buckets tell
 // nothing; a 429's block says so.
 func TestLongWaitsAreToldOnce(t *testing.T) {
-	forgetTold()
+	ForgetTold()
 	clk := &fake{t: time.Date(2026, 12, 4, 6, 0, 10, 0, time.UTC)} // 50 s before the minute's end
 	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
 	set := NewSet()
@@ -104,7 +104,7 @@ func TestLongWaitsAreToldOnce(t *testing.T) {
 // limit is the IP's: on an account's limit during an incident, that may
 // be whoever holds the leaked key.
 func TestLongWaitTellsWhatOthersSpent(t *testing.T) {
-	forgetTold()
+	ForgetTold()
 	clk := &fake{t: time.Date(2026, 12, 4, 7, 0, 10, 0, time.UTC)}
 	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
 	var told []LongWait
@@ -124,12 +124,4 @@ func TestLongWaitTellsWhatOthersSpent(t *testing.T) {
 			t.Errorf("ip %v: told %+v, want one wait with 8 counted for others", c.ip, told)
 		}
 	}
-}
-
-// forgetTold forgets the waits told so far in the process (firstTold), so
-// that a test run again (-count) hears its waits as news.
-func forgetTold() {
-	told.Lock()
-	defer told.Unlock()
-	told.m = nil
 }
