@@ -114,6 +114,18 @@ func (x *Executor) recentSubKeys(maxAge time.Duration) ([]subKey, time.Time, boo
 	return append([]subKey(nil), m.listed...), m.listedAt, true
 }
 
+// forgetListing drops the reusable listing of every sub-account's keys
+// (recentSubKeys): a change to a sub key is about to be sent, and the
+// listing no longer says what is there. A revocation retried after its
+// confirming re-list failed would otherwise start from the listing made
+// before its deletes and send them again, for keys that are gone.
+func (x *Executor) forgetListing() {
+	m := x.keyMemory()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.listed, m.listedAt = nil, time.Time{}
+}
+
 // keyMemory remembers the sub-account keys an executor saw listed under
 // its master in this process. A key missing from a later listing is
 // proven deleted only if it was seen before (or is in the accounts file's
@@ -414,10 +426,11 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 		}
 	}
 	targets := x.revokeTargets(sks, req.Params, method, nil)
-	if reused && midRun && len(targets) == 0 {
-		// Nothing to delete in the earlier listing, so no re-list would
-		// follow: list afresh, for the keys created since (a hold pass
-		// looks for them).
+	if reused && midRun && !slices.ContainsFunc(targets, func(t revokeTarget) bool { return t.ok }) {
+		// Nothing the earlier listing shows can be deleted (nothing in
+		// scope, or only keys without a passphrase: manual steps), so no
+		// confirming re-list would follow: list afresh, for the keys
+		// created since (a hold pass looks for them).
 		if sks, err = x.subKeys(ctx); err != nil {
 			res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
 			return res, err
@@ -818,6 +831,7 @@ func (x *Executor) selectKeys(sks []subKey, p executors.Params, method string) [
 // UpdateSubApiKey always sends ipWhitelist and expire, wiping the
 // whitelist. The update sends exactly the fields intended.
 func (x *Executor) revokeOne(ctx context.Context, req executors.Request, t revokeTarget, method string) error {
+	x.forgetListing()
 	c := t.change(method)
 	sub, apiKey := t.sk.info.SubName, t.sk.info.APIKey
 	summary := map[string]string{"subName": sub, "apiKey": mask(apiKey), "passphrase": secret.Redacted}

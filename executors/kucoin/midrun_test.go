@@ -3,11 +3,13 @@ package kucoin
 import (
 	"context"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/panicbutton/panicbutton/executors"
 	"github.com/panicbutton/panicbutton/executors/executortest"
+	"github.com/panicbutton/panicbutton/internal/emulator"
 	"github.com/panicbutton/panicbutton/internal/emulator/states"
 )
 
@@ -85,4 +87,92 @@ func hasPassphrase(a executors.Account, apiKey string) bool {
 		}
 	}
 	return false
+}
+
+// TestHoldPassLooksAfreshWhenNothingCanBeDeleted: a look for mid-run keys
+// that starts from an earlier listing in which every key it selects lacks
+// a passphrase (an attacker's key: manual steps, nothing sent, so no
+// confirming re-list follows) lists afresh, so that the next key the
+// attacker creates is seen at the next hold pass, not once the listing
+// is two minutes old.
+func TestHoldPassLooksAfreshWhenNothingCanBeDeleted(t *testing.T) {
+	srv, base := startEmulator(t, states.FS, states.Demo)
+	acct := demoAccount(t, srv, base)
+	x, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	create := func(remark string) string {
+		var created struct {
+			APIKey string `json:"apiKey"`
+		}
+		if err := attacker.call(ctx, attacker.spot, "create a sub key", true, http.MethodPost, "/api/v1/sub/api-key",
+			map[string]string{"subName": "mmbot01", "passphrase": "attacker-pass-1", "remark": remark, "permission": "General,Spot"}, &created); err != nil || created.APIKey == "" {
+			t.Fatalf("the attacker's key: %v (%+v)", err, created)
+		}
+		return created.APIKey
+	}
+	look := func() executors.Result {
+		res, _ := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true},
+			&executortest.RecordingHooks{}))
+		return res
+	}
+	look() // the run's revoke-sub-keys: every key with a passphrase deleted
+	first := create("late-1")
+	if res := look(); !mentions(res.Manual, mask(first)) {
+		t.Fatalf("the first pass missed the attacker's key %s: %+v", mask(first), res.Manual)
+	}
+	second := create("late-2")
+	if res := look(); !mentions(res.Manual, mask(second)) {
+		t.Errorf("the next pass missed the key created since (%s): it started from a listing in which nothing could be deleted; manual steps %+v", mask(second), res.Manual)
+	}
+}
+
+func mentions(steps []executors.ManualStep, s string) bool {
+	for _, m := range steps {
+		if strings.Contains(m.Title, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRetryAfterUnconfirmedRevokeListsAfresh: a revocation whose deletes
+// went but whose confirming re-list failed is retried (by the runner);
+// the retry does not start from the listing made before those deletes
+// (it would send them again, for keys that are gone) but lists afresh,
+// and confirms them.
+func TestRetryAfterUnconfirmedRevokeListsAfresh(t *testing.T) {
+	srv, base := startEmulator(t, os.DirFS("testdata"), "state.yaml")
+	x, err := New(conformanceAccount(base), executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := executors.Params{"scope": "sub_accounts", "method": "delete"}
+	hooks := &onFirstIntent{fn: func() { srv.SetFaults(subKeyListDown) }}
+	if res, err := x.Do(t.Context(), req(executors.KeysRevoke, p, hooks)); err == nil || len(hooks.Intents()) == 0 {
+		t.Fatalf("revoke with the re-list down: %s %q, err %v, %d intents; want deletes sent and unconfirmed", res.Status, res.Summary, err, len(hooks.Intents()))
+	}
+	srv.SetFaults(emulator.Faults{})
+	from := len(srv.Requests())
+	retry := &executortest.RecordingHooks{}
+	res, err := x.Do(t.Context(), req(executors.KeysRevoke, p, retry))
+	if err != nil || res.Status == executors.StatusFailed {
+		t.Errorf("retry: %s %q, err %v; want the deletes confirmed", res.Status, res.Summary, err)
+	}
+	if n := len(retry.Intents()); n != 0 {
+		t.Errorf("the retry sent %d deletes again, for keys already deleted", n)
+	}
+	listed := false
+	for _, e := range srv.Requests()[from:] {
+		listed = listed || e.Method == http.MethodGet && e.Path == "/api/v1/sub/api-key"
+	}
+	if !listed {
+		t.Error("the retry did not list the sub keys: it started from the listing made before its deletes")
+	}
 }
