@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/panicbutton/panicbutton/executors/internal/budget"
+	"github.com/panicbutton/panicbutton/executors/internal/connwarm"
 	"github.com/panicbutton/panicbutton/internal/secret"
 )
 
@@ -89,11 +90,13 @@ func (e Env) Defaults() Env {
 // about half of a run's requests opened a new connection (in production:
 // a TCP and a TLS handshake, a round trip or two each); the default's 2
 // idle connections per host would do the same after every parallel burst.
-var SharedTransport = sync.OnceValue(func() *http.Transport {
+// It dials ahead of a burst (connwarm): a freeze's cancels, one per symbol,
+// go the moment the listing answers, on connections opened meanwhile.
+var SharedTransport = sync.OnceValue(func() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0 // no limit across hosts: each host has its own below
 	t.MaxIdleConnsPerHost = IdleConnsPerHost
-	return t
+	return connwarm.New(t)
 })
 
 // IdleConnsPerHost is how many idle connections per host SharedTransport
