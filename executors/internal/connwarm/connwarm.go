@@ -28,6 +28,7 @@ package connwarm
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"slices"
@@ -69,6 +70,7 @@ type key struct {
 
 type host struct {
 	inFlight int
+	warmed   int        // dials ever started ahead
 	opening  int        // dials under way (ahead or on demand)
 	live     int        // open connections: in use, idle in the transport, spare
 	queue    []*pending // dialled ahead and not yet handed out (oldest first)
@@ -148,6 +150,7 @@ func (p *Pool) CloseIdleConnections() {
 // Stats is what a Pool holds for one host (tests, diagnostics).
 type Stats struct {
 	InFlight, Live, Queued int
+	Warmed                 int // dials ever started ahead
 	HTTP2                  bool
 }
 
@@ -160,7 +163,7 @@ func (p *Pool) Stats(req *http.Request) Stats {
 	if h == nil {
 		return Stats{}
 	}
-	return Stats{InFlight: h.inFlight, Live: h.live, Queued: len(h.queue), HTTP2: h.h2}
+	return Stats{InFlight: h.inFlight, Live: h.live, Queued: len(h.queue), Warmed: h.warmed, HTTP2: h.h2}
 }
 
 // keyOf says which connections req will use; false when it goes through
@@ -210,6 +213,7 @@ func (p *Pool) begin(k key) {
 		n = max(0, want-h.live-h.opening)
 	}
 	h.opening += n
+	h.warmed += n
 	var started []*pending
 	for range n {
 		pd := &pending{done: make(chan struct{})}
@@ -289,11 +293,34 @@ func (p *Pool) conn(ctx context.Context, k key, network string) (net.Conn, error
 			go p.requeue(k, pd)
 			return nil, ctx.Err()
 		}
-		if pd.err == nil && time.Since(pd.at) < p.maxAge {
+		if pd.err == nil && time.Since(pd.at) < p.maxAge && alive(pd.c) {
 			return pd.c, nil
 		}
 		closeAll([]*pending{pd})
 	}
+}
+
+// probeWait is how long alive waits for a sign that a spare is closed.
+const probeWait = 200 * time.Microsecond
+
+// alive says whether c, a connection nobody has used yet, is still open.
+// A server may close a connection while it waits (a keep-alive timeout,
+// a restart), and a request written to it would fail: the transport
+// retries only on connections it had used before. Over HTTP/1.1 a server
+// sends nothing unasked, so anything read (an EOF, a byte) means c is
+// not usable; a read that times out means it is (TLS records a server
+// sends after the handshake, session tickets, are consumed by the read).
+func alive(c net.Conn) bool {
+	if err := c.SetReadDeadline(time.Now().Add(probeWait)); err != nil {
+		return false
+	}
+	var b [1]byte
+	n, err := c.Read(b[:])
+	if c.SetReadDeadline(time.Time{}) != nil {
+		return false
+	}
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
 }
 
 // requeue puts back a connection whose waiter gave up.
