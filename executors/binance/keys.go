@@ -1117,12 +1117,7 @@ func (e *Executor) keysOf(ctx context.Context, rows [][]subKeyRow, errs []error)
 	if err := firstError(errs); err != nil {
 		return nil, err
 	}
-	var keys []subKey
-	for _, rs := range rows {
-		for _, r := range rs {
-			keys = append(keys, subKey{row: r})
-		}
-	}
+	keys := asKeys(slices.Concat(rows...))
 	e.rememberKeys(keys)
 	if err := ctx.Err(); err != nil {
 		return nil, classify("list sub-account keys", false, 0, 0, err)
