@@ -453,34 +453,10 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 		confirmErr          error
 	)
 	for pass := 0; ; pass++ {
-		sweepSubs := map[string]bool{}
-		var send []revokeTarget
-		for _, t := range targets {
-			if t.ok {
-				send = append(send, t)
-				continue
-			}
-			sub := t.sk.info.SubName
-			res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: keySubject(t.key),
-				Message: "no passphrase for this sub key in the accounts file: KuCoin requires it to delete or modify the key",
-				Fix:     "delete it in the UI (see the manual step) and add the passphrase of future keys under sub_keys"})
-			res.Manual = append(res.Manual, executors.ManualStep{
-				Title: fmt.Sprintf("Delete KuCoin sub-account key %s of sub %s in the web UI", t.key.APIKey, sub),
-				Instructions: fmt.Sprintf("Log in to the master account at www.kucoin.com → profile icon → Sub-Account → %s → API Management → "+
-					"delete key %s. The tool cannot: its passphrase is not in the accounts file.", sub, t.key.APIKey),
-			})
-			if req.Params.Bool("sweep_if_no_passphrase") {
-				sweepSubs[sub] = true
-			}
-		}
+		send, sweepSubs := sendable(&res, targets, req.Params)
 		var sweeps []sweepTarget
 		if len(sweepSubs) > 0 {
-			names := make([]string, 0, len(sweepSubs))
-			for s := range sweepSubs {
-				names = append(names, s)
-			}
-			sort.Strings(names)
-			sweeps, err = x.sweepTargets(ctx, names, nil)
+			sweeps, err = x.sweepTargets(ctx, sweepSubs, nil)
 			if err != nil {
 				res.Status, res.Summary = executors.StatusFailed, "could not read the balances of sub-accounts to sweep"
 				return res, err
@@ -510,70 +486,7 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 		}
 
 		var done []revokeTarget
-		// The keys are independent: revoke them concurrently. Once the audit
-		// trail refuses an intent, nothing more is sent.
-		sendErrs := make([]error, len(send))
-		var (
-			stopMu  sync.Mutex
-			stopped bool
-		)
-		pending := make([]int, len(send))
-		for i := range send {
-			pending[i] = i
-		}
-		// Deletes go in rounds: a delete that failed for a passing reason
-		// (unknown outcome under a 5xx storm, a timeout) is sent again only
-		// after a re-list shows the key still there, until none is left or the
-		// step's deadline leaves no room (issue 12 item 4).
-		for round := 0; ; round++ {
-			parallel(len(pending), listParallel, func(j int) {
-				i := pending[j]
-				stopMu.Lock()
-				stop := stopped
-				stopMu.Unlock()
-				if stop {
-					return
-				}
-				sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
-				if errors.Is(sendErrs[i], executors.ErrAudit) {
-					stopMu.Lock()
-					stopped = true
-					stopMu.Unlock()
-				}
-			})
-			if stopped || method != "delete" {
-				break
-			}
-			pending = pending[:0]
-			for i, err := range sendErrs {
-				if err != nil && executors.Retryable(err) {
-					pending = append(pending, i)
-				}
-			}
-			if len(pending) == 0 || round+1 >= maxRevokeRounds || !x.retry.Room(ctx, wallNow(), round+1, x.retry.Backoff(round, 0)) {
-				break
-			}
-			after, err := x.subKeys(ctx)
-			if err != nil {
-				break // nothing is sent again on a re-list that could not be read
-			}
-			listed := map[string]bool{}
-			for _, sk := range after {
-				listed[sk.info.APIKey] = true
-			}
-			still := pending[:0]
-			for _, i := range pending {
-				if listed[send[i].sk.info.APIKey] {
-					still = append(still, i)
-				} else {
-					sendErrs[i] = nil // gone: the delete went through
-				}
-			}
-			pending = still
-			if len(pending) == 0 {
-				break
-			}
-		}
+		sendErrs := x.sendRevokes(ctx, req, send, method)
 		for i, t := range send {
 			err := sendErrs[i]
 			if errors.Is(err, executors.ErrAudit) {
@@ -652,6 +565,102 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 			Msg: fmt.Sprintf("%d keys are not in the wanted state after %s", len(res.Remaining), method)}
 	}
 	return res, nil
+}
+
+// sendable returns the targets whose revocation can be sent. Each one that
+// cannot (no passphrase in the accounts file) becomes a finding and a
+// manual step on res, and, when the step asks for it, its sub-account is
+// among those to sweep (sorted).
+func sendable(res *executors.Result, targets []revokeTarget, p executors.Params) (send []revokeTarget, sweepSubs []string) {
+	for _, t := range targets {
+		if t.ok {
+			send = append(send, t)
+			continue
+		}
+		sub := t.sk.info.SubName
+		res.Findings = append(res.Findings, executors.Finding{Severity: "high", Subject: keySubject(t.key),
+			Message: "no passphrase for this sub key in the accounts file: KuCoin requires it to delete or modify the key",
+			Fix:     "delete it in the UI (see the manual step) and add the passphrase of future keys under sub_keys"})
+		res.Manual = append(res.Manual, executors.ManualStep{
+			Title: fmt.Sprintf("Delete KuCoin sub-account key %s of sub %s in the web UI", t.key.APIKey, sub),
+			Instructions: fmt.Sprintf("Log in to the master account at www.kucoin.com → profile icon → Sub-Account → %s → API Management → "+
+				"delete key %s. The tool cannot: its passphrase is not in the accounts file.", sub, t.key.APIKey),
+		})
+		if p.Bool("sweep_if_no_passphrase") && !slices.Contains(sweepSubs, sub) {
+			sweepSubs = append(sweepSubs, sub)
+		}
+	}
+	slices.Sort(sweepSubs)
+	return send, sweepSubs
+}
+
+// sendRevokes sends the revocations of send, concurrently, and returns
+// each one's error. Once the audit trail refuses an intent, nothing more
+// is sent.
+func (x *Executor) sendRevokes(ctx context.Context, req executors.Request, send []revokeTarget, method string) []error {
+	sendErrs := make([]error, len(send))
+	var (
+		stopMu  sync.Mutex
+		stopped bool
+	)
+	pending := make([]int, len(send))
+	for i := range send {
+		pending[i] = i
+	}
+	// Deletes go in rounds: a delete that failed for a passing reason
+	// (unknown outcome under a 5xx storm, a timeout) is sent again only
+	// after a re-list shows the key still there, until none is left or the
+	// step's deadline leaves no room (issue 12 item 4).
+	for round := 0; ; round++ {
+		parallel(len(pending), listParallel, func(j int) {
+			i := pending[j]
+			stopMu.Lock()
+			stop := stopped
+			stopMu.Unlock()
+			if stop {
+				return
+			}
+			sendErrs[i] = x.revokeOne(ctx, req, send[i], method)
+			if errors.Is(sendErrs[i], executors.ErrAudit) {
+				stopMu.Lock()
+				stopped = true
+				stopMu.Unlock()
+			}
+		})
+		if stopped || method != "delete" {
+			break
+		}
+		pending = pending[:0]
+		for i, err := range sendErrs {
+			if err != nil && executors.Retryable(err) {
+				pending = append(pending, i)
+			}
+		}
+		if len(pending) == 0 || round+1 >= maxRevokeRounds || !x.retry.Room(ctx, wallNow(), round+1, x.retry.Backoff(round, 0)) {
+			break
+		}
+		after, err := x.subKeys(ctx)
+		if err != nil {
+			break // nothing is sent again on a re-list that could not be read
+		}
+		listed := map[string]bool{}
+		for _, sk := range after {
+			listed[sk.info.APIKey] = true
+		}
+		still := pending[:0]
+		for _, i := range pending {
+			if listed[send[i].sk.info.APIKey] {
+				still = append(still, i)
+			} else {
+				sendErrs[i] = nil // gone: the delete went through
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			break
+		}
+	}
+	return sendErrs
 }
 
 // maxRevokeRounds bounds the delete rounds of keys.revoke besides the
