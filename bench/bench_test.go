@@ -112,6 +112,7 @@ func BenchmarkSuspectedKeyLeak(b *testing.B) {
 				bound.RTT += c.handshake
 				b.Logf("%s: wall %s, bound %s set by %s (busiest budget: %s)", c.name, out.Wall.Round(time.Millisecond),
 					bound.Time.Round(time.Millisecond), bound.Limit, bound.Busiest)
+				logLimitAnswers(b, c.name, out)
 				for i, n := range out.Report.Notices {
 					if i == 3 {
 						b.Logf("%s: … and %d more notices", c.name, len(out.Report.Notices)-i)
@@ -235,6 +236,7 @@ func BenchmarkStorm(b *testing.B) {
 		if err := out.Failures(); err != nil {
 			b.Logf("storm run: %v", err)
 		}
+		logLimitAnswers(b, "storm", out)
 		fived := 0
 		for _, e := range out.Requests {
 			if e.Status >= http.StatusInternalServerError {
@@ -254,4 +256,36 @@ func BenchmarkStorm(b *testing.B) {
 		b.ReportMetric(float64(out.Report.Count(executors.StatusFailed)), "failed-steps")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// logLimitAnswers logs where a run drew rate-limit and timestamp
+// rejections (target 0): by venue, account, endpoint and code, with the
+// first one's time, from the start and into its clock minute (Binance's
+// windows are clock minutes), so that a run that drew them says which
+// budget the pacer got wrong.
+func logLimitAnswers(b *testing.B, name string, out *Outcome) {
+	type group struct{ venue, account, endpoint, code string }
+	first := map[group]emu.Entry{}
+	count := map[group]int{}
+	var order []group
+	for _, e := range out.Requests {
+		if e.Status != http.StatusTooManyRequests && e.Status != http.StatusTeapot && e.Code != "-1021" && e.Code != "400002" {
+			continue
+		}
+		g := group{e.Venue, e.Account, e.Endpoint, fmt.Sprintf("%d %s", e.Status, e.Code)}
+		if count[g] == 0 {
+			first[g] = e
+			order = append(order, g)
+		}
+		count[g]++
+	}
+	for i, g := range order {
+		if i == 10 {
+			b.Logf("%s: … and %d more groups of rejections", name, len(order)-i)
+			break
+		}
+		at := first[g].Time
+		b.Logf("%s: REJECTED %d× %s %s %s (%s), first at %s (%s into its minute)", name, count[g], g.venue, g.account, g.endpoint,
+			g.code, at.Sub(out.Start).Round(time.Millisecond), at.Sub(at.Truncate(time.Minute)).Round(time.Millisecond))
+	}
 }
