@@ -49,7 +49,20 @@ type Config struct {
 	Dir string
 	// Inputs override the playbook's input defaults (e.g. leaked_key).
 	Inputs map[string]string
+	// AwayFromMinuteEnd delays a start that would fall in the last
+	// MinuteEndMargin of a clock minute to just after the minute. Binance
+	// counts weight per clock minute, and the bound lets a run spend a
+	// whole window's limit in the minute it starts in, however little of
+	// it is left: no client can spend it in the last quarter second (its
+	// first requests are answered one round trip in, and most of the
+	// weight comes after a chain of them). Runs bound by a minute budget
+	// (4×, 16×, ip-shared) then measure the pacing, not the phase.
+	AwayFromMinuteEnd bool
 }
+
+// MinuteEndMargin is how close to a minute's end a run with
+// Config.AwayFromMinuteEnd does not start.
+const MinuteEndMargin = 5 * time.Second
 
 // Outcome is what one run measured.
 type Outcome struct {
@@ -292,6 +305,12 @@ func RunAgainst(ctx context.Context, em *Emulator, cfg Config) (*Outcome, error)
 	}
 
 	defer cli.TuneGC()() // as run, resume and apply do
+	if cfg.AwayFromMinuteEnd {
+		now := time.Now()
+		if next := now.Truncate(time.Minute).Add(time.Minute); next.Sub(now) < MinuteEndMargin {
+			time.Sleep(next.Sub(now) + 100*time.Millisecond)
+		}
+	}
 	start := time.Now()
 	cpu0, cpuOK := processCPU()
 	emuCPU0, emuCPUOK := em.cpu()
