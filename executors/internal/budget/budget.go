@@ -161,8 +161,9 @@ type bucket struct {
 	blocked  time.Time
 	inFlight map[*hold]struct{}
 	gen      int // counts the windows
-	// recent are the sends of the last 2×Guard (aligned windows with a
-	// Guard): those near a boundary are carried into the next window.
+	// recent are the sends of the last 2×Guard, and those answered in
+	// it or not yet (aligned windows with a Guard): those sent near a
+	// boundary, or answered after it, are carried into the next window.
 	recent []send
 	// waiting counts the requests waiting for this bucket, by priority
 	// and by when their work began (waiter.since, in Unix nanoseconds).
@@ -194,11 +195,17 @@ func (b *bucket) rollover(now time.Time) {
 	b.sent, b.external, b.closed = 0, 0, false
 	carried := map[*hold]bool{}
 	if g := b.spec.Guard; b.spec.Aligned && g > 0 {
-		// Sent within Guard of the boundary just passed: the venue may
-		// count them in the window starting now.
+		// Sent within Guard of the boundary just passed, or answered after
+		// it (a request arrives before its answer, but may arrive after
+		// the boundary however early it was sent: a busy machine, a slow
+		// network): the venue may count them in the window starting now.
+		// The window rolls over when a request next comes, up to Guard
+		// after the boundary or later, by when those in flight at the
+		// boundary may have been answered.
 		boundary := now.Add(-g).Truncate(b.spec.Window)
 		for _, s := range b.recent {
-			if !s.at.Before(boundary.Add(-g)) {
+			late := !s.h.unsent && (s.h.ended.IsZero() || !s.h.ended.Before(boundary.Add(-g)))
+			if !s.at.Before(boundary.Add(-g)) || late {
 				b.sent += s.weight
 				carried[s.h] = true
 			}
@@ -261,6 +268,10 @@ type hold struct {
 	// before is the bucket's total when the request was charged (what was
 	// charged earlier), pending the weight then in flight.
 	before, pending int
+	// ended is when the request was answered or given up (zero while in
+	// flight); unsent, that it never left (Wait gave it back).
+	ended  time.Time
+	unsent bool
 }
 
 // Cost is one charge of a request: Weight against the bucket Spec of Set.
@@ -485,7 +496,7 @@ func (p *Pacer) try(c Cost, w *waiter) (*hold, *bucket, time.Duration, time.Time
 		if g := b.spec.Guard; b.spec.Aligned && g > 0 {
 			keep := b.recent[:0]
 			for _, s := range b.recent {
-				if now.Sub(s.at) < 2*g {
+				if now.Sub(s.at) < 2*g || (!s.h.unsent && (s.h.ended.IsZero() || now.Sub(s.h.ended) < 2*g)) {
 					keep = append(keep, s)
 				}
 			}
@@ -538,6 +549,7 @@ func (p *Pacer) drop(r *Reservation, unsent bool) {
 		if b := h.set.buckets[h.name]; b != nil {
 			if _, ok := b.inFlight[h]; ok {
 				delete(b.inFlight, h)
+				h.ended, h.unsent = p.Now(), unsent
 				if unsent {
 					b.pending -= h.weight
 				}
@@ -605,12 +617,13 @@ func (p *Pacer) settle(h *hold, o Observation) {
 	if _, ok := b.inFlight[h]; !ok {
 		return // settled already
 	}
+	now := p.Now()
 	delete(b.inFlight, h)
+	h.ended = now
 	b.pending -= h.weight
 	if o.Limit > 0 {
 		b.limit = o.Limit
 	}
-	now := p.Now()
 	if o.Throttled {
 		reset := o.Reset
 		if reset <= 0 {

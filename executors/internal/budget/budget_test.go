@@ -233,6 +233,54 @@ func TestGuardChargesBothWindowsNearABoundary(t *testing.T) {
 	}
 }
 
+// TestAnsweredAfterTheBoundaryCountsInTheNextWindow: a request sent well
+// before a boundary may still arrive after it (the machine was busy, the
+// network slow) and the venue counts it in its next window. One answered
+// after the boundary is charged to the next window too, even when its
+// answer came before that window rolled over here (the window rolls over
+// when a request next comes, at least Guard after the boundary); one
+// answered before the boundary is not.
+func TestAnsweredAfterTheBoundaryCountsInTheNextWindow(t *testing.T) {
+	boundary := time.Date(2026, 12, 4, 6, 1, 0, 0, time.UTC)
+	clk := &fake{t: boundary.Add(-30 * time.Second)}
+	p := &Pacer{Now: clk.now, Sleep: clk.sleep}
+	set := NewSet()
+	spec := Spec{Name: "fapi", Limit: 10, Window: time.Minute, Aligned: true, Guard: 250 * time.Millisecond}
+	reserve := func() *Reservation {
+		t.Helper()
+		r, err := p.Wait(context.Background(), Cost{Set: set, Spec: spec, Weight: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	clk.t = boundary.Add(-3 * time.Second)
+	early := reserve()
+	clk.t = boundary.Add(-2 * time.Second)
+	p.SettleAll(early, None) // answered before the boundary: the venue's last window
+	var slow []*Reservation
+	for range 4 {
+		slow = append(slow, reserve())
+	}
+	clk.t = boundary.Add(100 * time.Millisecond)
+	for _, r := range slow {
+		p.SettleAll(r, None) // answered after it: either window
+	}
+	clk.t = boundary.Add(time.Second)
+	for i := range 6 {
+		r := reserve()
+		if !clk.t.Equal(boundary.Add(time.Second)) {
+			t.Fatalf("request %d of the new window waited until %s: the 4 answered after the boundary leave 6", i+1, clk.t.Format("15:04:05.000"))
+		}
+		p.SettleAll(r, None)
+	}
+	reserve()
+	if want := boundary.Add(time.Minute + 250*time.Millisecond); !clk.t.Equal(want) {
+		t.Errorf("the 7th request of the new window went at %s, want %s: the 4 answered after the boundary may count in it",
+			clk.t.Format("15:04:05.000"), want.Format("15:04:05.000"))
+	}
+}
+
 // TestGuardCoversClocksThatDiffer: executors sharing an IP's set read
 // the venue's clock through offsets they measured apart, so their clocks
 // may differ by milliseconds. One whose clock is ahead ends a window
