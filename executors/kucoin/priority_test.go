@@ -82,10 +82,16 @@ func TestRevocationGoesBeforeSnapshotReads(t *testing.T) {
 	}
 	advance := func() {
 		// The venue's clock moves with ours: requests are signed by it.
-		d := clk.Next()
+		// It moves first: a request woken by ours must find it moved.
+		d := clk.Peek()
 		f.mu.Lock()
 		f.skew += d
 		f.mu.Unlock()
+		if moved := clk.Next(); moved != d {
+			f.mu.Lock()
+			f.skew += moved - d
+			f.mu.Unlock()
+		}
 	}
 
 	var wg sync.WaitGroup

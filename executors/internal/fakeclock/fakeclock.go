@@ -79,12 +79,7 @@ func (s *Sched) Fire() {
 // returns how far it moved.
 func (s *Sched) Next() time.Duration {
 	s.mu.Lock()
-	var first time.Time
-	for sl := range s.sleepers {
-		if first.IsZero() || sl.until.Before(first) {
-			first = sl.until
-		}
-	}
+	first := s.first()
 	moved := time.Duration(0)
 	if first.After(s.t) {
 		moved, s.t = first.Sub(s.t), first
@@ -92,4 +87,27 @@ func (s *Sched) Next() time.Duration {
 	s.mu.Unlock()
 	s.Fire()
 	return moved
+}
+
+// Peek is how far Next would move the clock now: a test whose fake venue
+// keeps its own clock moves that one first, so that no request signed
+// by the moved clock reaches a venue that has not moved yet.
+func (s *Sched) Peek() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first := s.first(); first.After(s.t) {
+		return first.Sub(s.t)
+	}
+	return 0
+}
+
+// first is the earliest sleeper's end (zero if none). Callers hold s.mu.
+func (s *Sched) first() time.Time {
+	var first time.Time
+	for sl := range s.sleepers {
+		if first.IsZero() || sl.until.Before(first) {
+			first = sl.until
+		}
+	}
+	return first
 }
