@@ -402,19 +402,9 @@ func (x *Executor) sweep(ctx context.Context, req executors.Request, plan bool) 
 		res.Status, res.Summary = executors.StatusWouldChange, fmt.Sprintf("would move %d sub-account balances to the master", len(targets))
 		return res, nil
 	}
-	var errs []error
-	for _, t := range targets {
-		err := x.sendSweep(ctx, req, t)
-		if errors.Is(err, executors.ErrAudit) {
-			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
-			return res, err
-		}
-		if err != nil {
-			errs = append(errs, err)
-			res.Remaining = append(res.Remaining, t.change())
-			continue
-		}
-		res.Changes = append(res.Changes, t.change())
+	errs, err := x.sendSweeps(ctx, req, targets, &res)
+	if err != nil {
+		return res, err
 	}
 	res.Counts["moved"], res.Counts["failed"] = len(res.Changes), len(res.Remaining)
 	if len(errs) > 0 {
@@ -423,4 +413,25 @@ func (x *Executor) sweep(ctx context.Context, req executors.Request, plan bool) 
 	}
 	res.Status, res.Summary = executors.StatusChanged, fmt.Sprintf("moved %d sub-account balances to the master", len(res.Changes))
 	return res, nil
+}
+
+// sendSweeps moves each target's balance to the master, one after
+// another: a sent move goes to res.Changes, a failed one to res.Remaining
+// with its error in errs. An audit trail that refuses an intent stops
+// them: res says so and the refusal is returned as stop.
+func (x *Executor) sendSweeps(ctx context.Context, req executors.Request, targets []sweepTarget, res *executors.Result) (errs []error, stop error) {
+	for _, t := range targets {
+		err := x.sendSweep(ctx, req, t)
+		if errors.Is(err, executors.ErrAudit) {
+			res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
+			return errs, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+			res.Remaining = append(res.Remaining, t.change())
+			continue
+		}
+		res.Changes = append(res.Changes, t.change())
+	}
+	return errs, nil
 }

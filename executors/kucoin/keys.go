@@ -501,19 +501,11 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 			res.Changes = append(res.Changes, t.change(method))
 			done = append(done, t)
 		}
-		for _, s := range sweeps {
-			err := x.sendSweep(ctx, req, s)
-			if errors.Is(err, executors.ErrAudit) {
-				res.Status, res.Summary = executors.StatusFailed, "audit trail refused a transfer intent; stopped"
-				return res, err
-			}
-			if err != nil {
-				errs = append(errs, err)
-				res.Remaining = append(res.Remaining, s.change())
-				continue
-			}
-			res.Changes = append(res.Changes, s.change())
+		sweepErrs, err := x.sendSweeps(ctx, req, sweeps, &res)
+		if err != nil {
+			return res, err
 		}
+		errs = append(errs, sweepErrs...)
 		var after []subKey
 		if len(done) > 0 {
 			after, confirmErr = x.confirmRevoked(ctx, &res, done, method, req.Params.Strings("ip_whitelist"))

@@ -39,13 +39,7 @@ func TestMidRunRevocationStartsFromTheLatestListing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created struct {
-		APIKey string `json:"apiKey"`
-	}
-	if err := attacker.call(ctx, attacker.spot, "create a sub key", true, http.MethodPost, "/api/v1/sub/api-key",
-		map[string]string{"subName": "mmbot01", "passphrase": "attacker-pass-1", "remark": "late", "permission": "General,Spot"}, &created); err != nil || created.APIKey == "" {
-		t.Fatalf("the attacker's key: %v (%+v)", err, created)
-	}
+	created := attackerSubKey(t, attacker, "late")
 	from := len(srv.Requests())
 	res, err := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true},
 		&executortest.RecordingHooks{}))
@@ -61,11 +55,7 @@ func TestMidRunRevocationStartsFromTheLatestListing(t *testing.T) {
 			break
 		}
 	}
-	found := false
-	for _, m := range res.Manual {
-		found = found || strings.Contains(m.Title, mask(created.APIKey))
-	}
-	if !found {
+	if !mentions(res.Manual, mask(created)) {
 		t.Errorf("the key created after the inventory's listing is not handled (manual steps %+v; %s)", res.Manual, res.Summary)
 	}
 	if res.Status != executors.StatusPending {
@@ -73,7 +63,7 @@ func TestMidRunRevocationStartsFromTheLatestListing(t *testing.T) {
 	}
 	for _, k := range kcMaster(t, srv).Subs {
 		for _, key := range k.Keys {
-			if !key.Deleted && key.APIKey != created.APIKey && hasPassphrase(acct, key.APIKey) {
+			if !key.Deleted && key.APIKey != created && hasPassphrase(acct, key.APIKey) {
 				t.Errorf("sub %s key %s with a passphrase is still there", k.Name, key.APIKey)
 			}
 		}
@@ -107,32 +97,38 @@ func TestHoldPassLooksAfreshWhenNothingCanBeDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	create := func(remark string) string {
-		var created struct {
-			APIKey string `json:"apiKey"`
-		}
-		if err := attacker.call(ctx, attacker.spot, "create a sub key", true, http.MethodPost, "/api/v1/sub/api-key",
-			map[string]string{"subName": "mmbot01", "passphrase": "attacker-pass-1", "remark": remark, "permission": "General,Spot"}, &created); err != nil || created.APIKey == "" {
-			t.Fatalf("the attacker's key: %v (%+v)", err, created)
-		}
-		return created.APIKey
-	}
 	look := func() executors.Result {
 		res, _ := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true},
 			&executortest.RecordingHooks{}))
 		return res
 	}
 	look() // the run's revoke-sub-keys: every key with a passphrase deleted
-	first := create("late-1")
+	first := attackerSubKey(t, attacker, "late-1")
 	if res := look(); !mentions(res.Manual, mask(first)) {
 		t.Fatalf("the first pass missed the attacker's key %s: %+v", mask(first), res.Manual)
 	}
-	second := create("late-2")
+	second := attackerSubKey(t, attacker, "late-2")
 	if res := look(); !mentions(res.Manual, mask(second)) {
 		t.Errorf("the next pass missed the key created since (%s): it started from a listing in which nothing could be deleted; manual steps %+v", mask(second), res.Manual)
 	}
 }
 
+// attackerSubKey creates, through attacker (an executor on the master
+// key), a sub key of mmbot01 whose passphrase the accounts file does not
+// hold, and returns its API key.
+func attackerSubKey(t *testing.T, attacker *Executor, remark string) string {
+	t.Helper()
+	var created struct {
+		APIKey string `json:"apiKey"`
+	}
+	if err := attacker.call(context.Background(), attacker.spot, "create a sub key", true, http.MethodPost, "/api/v1/sub/api-key",
+		map[string]string{"subName": "mmbot01", "passphrase": "attacker-pass-1", "remark": remark, "permission": "General,Spot"}, &created); err != nil || created.APIKey == "" {
+		t.Fatalf("the attacker's key: %v (%+v)", err, created)
+	}
+	return created.APIKey
+}
+
+// mentions reports whether a manual step's title contains s.
 func mentions(steps []executors.ManualStep, s string) bool {
 	for _, m := range steps {
 		if strings.Contains(m.Title, s) {
