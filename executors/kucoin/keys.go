@@ -435,7 +435,7 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 			res.Status, res.Summary = executors.StatusFailed, "could not list sub-account keys"
 			return res, err
 		}
-		reused, targets = false, x.revokeTargets(sks, req.Params, method, nil)
+		targets = x.revokeTargets(sks, req.Params, method, nil)
 	}
 	x.checkKeyIDs(&res, req.Params, sks)
 	if len(targets) == 0 {
@@ -511,14 +511,21 @@ func (x *Executor) revokeKeys(ctx context.Context, req executors.Request, plan b
 			after, confirmErr = x.confirmRevoked(ctx, &res, done, method, req.Params.Strings("ip_whitelist"))
 		}
 		allSend, allTargets, swept = append(allSend, send...), append(allTargets, targets...), swept+len(sweeps)
-		// Started from an earlier listing, a look for keys created mid-run
-		// deletes too what the confirming re-list shows that the step selects
-		// (a key created since that listing), in a further pass, as long as
-		// each pass finds more.
-		if !reused || !midRun || method != "delete" || confirmErr != nil || after == nil || pass+1 >= maxRevokeRounds {
+		// A look for keys created mid-run handles too what the confirming
+		// re-list shows that the step selects (a key created since the
+		// listing it started from, or while its deletes went out), in a
+		// further pass, as long as each pass finds more. Past the last pass,
+		// what the re-list showed is left, and said to be.
+		if !midRun || method != "delete" || confirmErr != nil || after == nil {
 			break
 		}
 		if targets = x.revokeTargets(after, req.Params, method, allTargets); len(targets) == 0 {
+			break
+		}
+		if pass+1 >= maxRevokeRounds {
+			for _, t := range targets {
+				res.Remaining = append(res.Remaining, t.change(method))
+			}
 			break
 		}
 	}

@@ -172,3 +172,33 @@ func TestRetryAfterUnconfirmedRevokeListsAfresh(t *testing.T) {
 		t.Error("the retry did not list the sub keys: it started from the listing made before its deletes")
 	}
 }
+
+// TestKeyCreatedDuringTheDeletesIsHandled: a look for mid-run keys that
+// listed afresh (nothing earlier to start from) and whose confirming
+// re-list shows a key the attacker created while the deletes went out
+// handles that key in a further pass (here a manual step: no passphrase),
+// rather than ending "changed" with a live key it has seen.
+func TestKeyCreatedDuringTheDeletesIsHandled(t *testing.T) {
+	srv, base := startEmulator(t, states.FS, states.Demo)
+	acct := demoAccount(t, srv, base)
+	x, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created string
+	hooks := &onFirstIntent{fn: func() { created = attackerSubKey(t, attacker, "during") }}
+	res, _ := x.Do(t.Context(), req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true}, hooks))
+	if len(hooks.Intents()) == 0 || created == "" {
+		t.Fatalf("no delete was sent (%s): the test tests nothing", res.Summary)
+	}
+	if !mentions(res.Manual, mask(created)) {
+		t.Errorf("the key created while the deletes went out is not handled: %s %q, manual steps %+v", res.Status, res.Summary, res.Manual)
+	}
+	if res.Status == executors.StatusChanged {
+		t.Errorf("status changed with a live key the re-list showed: %s", res.Summary)
+	}
+}
