@@ -70,6 +70,24 @@ func TestMidRunRevocationStartsFromTheLatestListing(t *testing.T) {
 	}
 }
 
+// demoWithAttacker starts the demo state and returns the master account,
+// an executor on it, and the attacker's: another process holding the same
+// master key (it shares no memory with the first).
+func demoWithAttacker(t *testing.T) (executors.Account, *Executor, *Executor) {
+	t.Helper()
+	srv, base := startEmulator(t, states.FS, states.Demo)
+	acct := demoAccount(t, srv, base)
+	x, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker, err := New(acct, executors.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acct, x, attacker
+}
+
 func hasPassphrase(a executors.Account, apiKey string) bool {
 	for _, sk := range a.SubKeys {
 		if sk.APIKey == apiKey && !sk.Passphrase.IsZero() {
@@ -86,16 +104,7 @@ func hasPassphrase(a executors.Account, apiKey string) bool {
 // attacker creates is seen at the next hold pass, not once the listing
 // is two minutes old.
 func TestHoldPassLooksAfreshWhenNothingCanBeDeleted(t *testing.T) {
-	srv, base := startEmulator(t, states.FS, states.Demo)
-	acct := demoAccount(t, srv, base)
-	x, err := New(acct, executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker, err := New(acct, executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, x, attacker := demoWithAttacker(t)
 	ctx := context.Background()
 	look := func() executors.Result {
 		res, _ := x.Do(ctx, req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true},
@@ -179,16 +188,7 @@ func TestRetryAfterUnconfirmedRevokeListsAfresh(t *testing.T) {
 // handles that key in a further pass (here a manual step: no passphrase),
 // rather than ending "changed" with a live key it has seen.
 func TestKeyCreatedDuringTheDeletesIsHandled(t *testing.T) {
-	srv, base := startEmulator(t, states.FS, states.Demo)
-	acct := demoAccount(t, srv, base)
-	x, err := New(acct, executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attacker, err := New(acct, executors.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, x, attacker := demoWithAttacker(t)
 	var created string
 	hooks := &onFirstIntent{fn: func() { created = attackerSubKey(t, attacker, "during") }}
 	res, _ := x.Do(t.Context(), req(executors.KeysRevoke, executors.Params{"scope": "sub_accounts", "method": "delete", "created_mid_run": true}, hooks))
